@@ -1,0 +1,105 @@
+using Supervisor.Units.Values;
+
+namespace Supervisor.Units.Model;
+
+/// <summary>
+/// One command line: argv as written (no shell). A leading "-" on the program, as in systemd,
+/// means a failing exit status is ignored.
+/// </summary>
+public sealed record Command(ValueList<string> Argv, bool IgnoreFailure)
+{
+    public string Program => Argv[0];
+}
+
+/// <summary>An exit status or a signal, for SuccessExitStatus and friends.</summary>
+public sealed record ExitStatusSet(ValueList<int> Codes, ValueList<int> Signals)
+{
+    public static readonly ExitStatusSet Empty = new(ValueList<int>.Empty, ValueList<int>.Empty);
+    public bool IsEmpty => Codes.Count == 0 && Signals.Count == 0;
+}
+
+/// <summary>A path with systemd's "-" prefix: ignore it when it does not exist.</summary>
+public sealed record OptionalPath(string Path, bool IgnoreIfMissing)
+{
+    public override string ToString() => IgnoreIfMissing ? "-" + Path : Path;
+}
+
+/// <summary>BindPaths entry: "src[:dst[:options]]", options "rbind" (default) or "norbind".</summary>
+public sealed record BindMount(string Source, string Destination, bool IgnoreIfMissing, bool Recursive)
+{
+    public override string ToString()
+    {
+        var s = (IgnoreIfMissing ? "-" : "") + Source;
+        if (Destination != Source || !Recursive) s += ":" + Destination;
+        if (!Recursive) s += ":norbind";
+        return s;
+    }
+}
+
+/// <summary>A capability list: an allow list, or with "~" a list of what to drop from the full set.</summary>
+public sealed record CapabilitySet(ValueList<int> Capabilities, bool Invert)
+{
+    /// <summary>The bit mask this set allows, over every capability up to <paramref name="lastCap"/>.</summary>
+    public ulong Mask(int lastCap)
+    {
+        ulong listed = 0;
+        foreach (var c in Capabilities) listed |= 1UL << c;
+        ulong all = lastCap >= 63 ? ulong.MaxValue : (1UL << (lastCap + 1)) - 1;
+        return Invert ? all & ~listed : listed & all;
+    }
+}
+
+/// <summary>
+/// SystemCallFilter as written: entries apply in order. When the first entry starts with "~" the
+/// filter is a deny list (everything else allowed); otherwise an allow list. In an allow list a
+/// later "~" entry removes calls; in a deny list a later plain entry re-allows them (systemd's rule).
+/// </summary>
+public sealed record SyscallFilter(bool IsAllowList, ValueList<SyscallFilterEntry> Entries)
+{
+    /// <summary>The resulting set of syscall names (allowed for an allow list, denied for a deny list).</summary>
+    public IReadOnlySet<string> Resolve()
+    {
+        var set = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var e in Entries)
+        {
+            bool add = IsAllowList ? !e.Negated : e.Negated;
+            foreach (var name in e.Names)
+            {
+                foreach (var call in SyscallTable.Expand(name))
+                {
+                    if (add) set.Add(call);
+                    else set.Remove(call);
+                }
+            }
+        }
+        return set;
+    }
+}
+
+public sealed record SyscallFilterEntry(bool Negated, ValueList<string> Names)
+{
+    public override string ToString() => (Negated ? "~" : "") + string.Join(' ', Names);
+}
+
+/// <summary>An LSM label; a leading "-" means: skip it when the LSM is not enabled on the host.</summary>
+public sealed record LsmLabel(string Value, bool IgnoreIfUnavailable)
+{
+    public override string ToString() => IgnoreIfUnavailable ? "-" + Value : Value;
+}
+
+/// <summary>A per-device IO limit: a block device path and bytes or operations per second.</summary>
+public sealed record DeviceLimit(string Device, ulong Value);
+
+/// <summary>A resource limit (setrlimit): soft and hard; ulong.MaxValue is RLIM_INFINITY.</summary>
+public sealed record RLimit(ulong Soft, ulong Hard)
+{
+    public const ulong Infinity = ulong.MaxValue;
+}
+
+/// <summary>TasksMax: a count or infinity.</summary>
+public readonly record struct TaskCount(ulong Value)
+{
+    public static readonly TaskCount Infinity = new(ulong.MaxValue);
+    public bool IsInfinity => Value == ulong.MaxValue;
+    public override string ToString() => IsInfinity ? "infinity" : Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
