@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using Supervisor.Cgroups.Interop;
+
+namespace Supervisor.Cgroups;
+
+/// <summary>Maps a block device path to its major:minor; throws <see cref="CgroupLimitException"/>-ready messages.</summary>
+public delegate (uint Major, uint Minor) DeviceResolver(string devicePath);
+
+/// <summary>Options for <see cref="CgroupDriver.Create"/>.</summary>
+public sealed record CgroupDriverOptions
+{
+    /// <summary>Device path → major:minor. Default: statx(2) on the path, which must be a block device.</summary>
+    public DeviceResolver? ResolveDevice { get; init; }
+}
+
+/// <summary>What drivers and controllers share: layout, confined file access, host facts.</summary>
+internal sealed class DriverContext
+{
+    private CpuSet? _hostCpus;
+    private CpuSet? _hostMems;
+
+    public DriverContext(CgroupLayout layout, string root, CgroupFs fs, DeviceResolver resolveDevice)
+    {
+        Layout = layout;
+        Root = root;
+        Fs = fs;
+        ResolveDevice = resolveDevice;
+    }
+
+    public CgroupLayout Layout { get; }
+
+    /// <summary>The supervisor's subtree, relative to each hierarchy ("supervisor").</summary>
+    public string Root { get; }
+
+    public CgroupFs Fs { get; }
+
+    public DeviceResolver ResolveDevice { get; }
+
+    /// <summary>CPUs the host offers: the top cpuset's list (v1 root cpuset.cpus, v2 cpuset.cpus.effective).</summary>
+    public CpuSet HostCpus => _hostCpus ??= ReadTopCpuset(Layout.IsV2 ? "cpuset.cpus.effective" : "cpuset.cpus");
+
+    public CpuSet HostMems => _hostMems ??= ReadTopCpuset(Layout.IsV2 ? "cpuset.mems.effective" : "cpuset.mems");
+
+    private CpuSet ReadTopCpuset(string file)
+    {
+        string dir = Layout.IsV2 ? Layout.UnifiedMount! : Layout.V1Mounts.GetValueOrDefault("cpuset", "");
+        var text = dir.Length == 0 ? null : CgroupFs.TryReadText(Path.Combine(dir, file), out _);
+        if (text is null && file.StartsWith("cpuset.cpus", StringComparison.Ordinal))
+        {
+            // No cpuset controller to ask: every online CPU is available.
+            text = CgroupFs.TryReadText("/sys/devices/system/cpu/online", out _);
+        }
+        return CpuSet.TryParse(text ?? "0", out var set, out _) ? set : CpuSet.Of(0);
+    }
+
+    public static (uint Major, uint Minor) StatDevice(string devicePath)
+    {
+        if (Libc.StatX(Libc.AT_FDCWD, devicePath, 0, Libc.STATX_TYPE, out var st) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new CgroupException(errno == Errno.ENOENT
+                ? $"device '{devicePath}' does not exist"
+                : $"stat '{devicePath}' failed: {Errno.Name(errno)}");
+        }
+        if ((st.Mode & Libc.S_IFMT) != Libc.S_IFBLK)
+        {
+            throw new CgroupException($"'{devicePath}' is not a block device");
+        }
+        return (st.RdevMajor, st.RdevMinor);
+    }
+}

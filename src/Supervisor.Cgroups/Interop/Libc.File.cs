@@ -1,0 +1,33 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Cgroups.Interop;
+
+/// <summary>
+/// Raw file syscalls. cgroupfs wants one write() per value and exact errnos (EBUSY, EINVAL, ENODEV,
+/// ESRCH) for its error messages and races, which FileStream hides behind exception types.
+/// </summary>
+internal static partial class Libc
+{
+    public const int O_RDONLY = 0x0;
+    public const int O_WRONLY = 0x1;
+    public const int O_TRUNC = 0x200;
+    public const int O_CLOEXEC = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static unsafe partial nint Read(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static unsafe partial nint Write(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Mkdir(string path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Rmdir(string path);
+}

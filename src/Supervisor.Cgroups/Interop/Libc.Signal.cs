@@ -1,0 +1,11 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Cgroups.Interop;
+
+internal static partial class Libc
+{
+    public const int SIGKILL = 9;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int sig);
+}

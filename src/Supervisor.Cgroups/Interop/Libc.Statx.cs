@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Cgroups.Interop;
+
+internal static partial class Libc
+{
+    public const int AT_FDCWD = -100;
+    public const uint STATX_TYPE = 0x1;
+    public const ushort S_IFMT = 0xF000;
+    public const ushort S_IFBLK = 0x6000;
+
+    // struct statx has the same layout on every architecture (unlike struct stat), so one
+    // definition serves x86-64 and arm64. Offsets from include/uapi/linux/stat.h.
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct Statx
+    {
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(128)] public uint RdevMajor;
+        [FieldOffset(132)] public uint RdevMinor;
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int StatX(int dirfd, string path, int flags, uint mask, out Statx buf);
+}
