@@ -1,0 +1,77 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Sandbox.Interop;
+
+/// <summary>
+/// libseccomp.so.2, the library systemd, runc and podman use: it knows every architecture's
+/// syscall numbers and emits correct BPF. Loaded only in the supervisor; the helper just loads
+/// the bytes.
+/// </summary>
+internal static unsafe partial class Libseccomp
+{
+    private const string Lib = "libseccomp.so.2";
+
+    public const int NrScmpError = -1; // __NR_SCMP_ERROR
+    public const int FltAtrActBadArch = 2; // SCMP_FLTATR_ACT_BADARCH
+    public const int FltAtrCtlNnp = 3;     // SCMP_FLTATR_CTL_NNP
+
+    public const uint ArchNative = 0;
+    public const uint ArchX86 = 0x40000003;    // AUDIT_ARCH_I386
+    public const uint ArchX86_64 = 0xC000003E; // AUDIT_ARCH_X86_64
+    public const uint ArchX32 = 0x4000003E;    // EM_X86_64 | __AUDIT_ARCH_LE, no 64-bit flag
+    public const uint ArchAarch64 = 0xC00000B7;
+    public const uint ArchArm = 0x40000028;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ArgCmp
+    {
+        public uint Arg;
+        public int Op;
+        public ulong DatumA;
+        public ulong DatumB;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_init", SetLastError = true)]
+    public static partial SafeSeccompContext seccomp_init(uint defaultAction);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_release")]
+    public static partial void seccomp_release(nint ctx);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_arch_add")]
+    public static partial int seccomp_arch_add(SafeSeccompContext ctx, uint arch);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_arch_native")]
+    public static partial uint seccomp_arch_native();
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_arch_exist")]
+    public static partial int seccomp_arch_exist(SafeSeccompContext ctx, uint arch);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_attr_set")]
+    public static partial int seccomp_attr_set(SafeSeccompContext ctx, int attr, uint value);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_name_arch", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_name", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int seccomp_syscall_resolve_name(string name);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_rule_add_array")]
+    public static partial int seccomp_rule_add_array(SafeSeccompContext ctx, uint action, int syscall, uint argCount, ArgCmp* args);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_export_bpf")]
+    public static partial int seccomp_export_bpf(SafeSeccompContext ctx, int fd);
+}
+
+/// <summary>An scmp_filter_ctx, released with seccomp_release.</summary>
+internal sealed class SafeSeccompContext : SafeHandle
+{
+    public SafeSeccompContext() : base(IntPtr.Zero, ownsHandle: true) { }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle()
+    {
+        Libseccomp.seccomp_release(handle);
+        return true;
+    }
+}

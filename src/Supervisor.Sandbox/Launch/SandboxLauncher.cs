@@ -1,0 +1,132 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Supervisor.Sandbox.Interop;
+
+namespace Supervisor.Sandbox.Launch;
+
+/// <summary>
+/// Starts a service through the native helper: posix_spawn the helper with the plan on a pipe
+/// and a close-on-exec status pipe, then read the status until EOF. EOF with no error record
+/// means execve succeeded. On failure every process the helper made is killed and reaped
+/// before <see cref="SandboxSetupException"/> is thrown.
+/// </summary>
+public static class SandboxLauncher
+{
+    // The helper's own fds are placed high first so no dup2 in the file actions clobbers another.
+    private const int FirstPrivateFd = 10;
+
+    /// <param name="unitName">Prefix for error messages ("web: cannot …"); null for none.</param>
+    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var bytes = HelperProtocol.Serialize(plan);
+        helperPath ??= HelperLocator.Find();
+        string prefix = unitName is null ? "" : unitName + ": ";
+
+        var (planRead, planWrite) = Libc.Pipe();
+        var (statusRead, statusWrite) = Libc.Pipe();
+        int helperPid;
+        using (planWrite)
+        using (statusRead)
+        {
+            using (planRead)
+            using (statusWrite)
+            using (var planFd = DupHigh(planRead))
+            using (var statusFd = DupHigh(statusWrite))
+            {
+                var fds = new List<PosixSpawn.FdMapping>
+                {
+                    new(plan.Stdio.In, 0, false),
+                    new(plan.Stdio.Out, 1, true),
+                    new(plan.Stdio.Err, 2, true),
+                    new(planFd.Fd, HelperProtocol.PlanFd, false),
+                    new(statusFd.Fd, HelperProtocol.StatusFd, true),
+                };
+                helperPid = PosixSpawn.Spawn(helperPath, [HelperLocator.FileName], fds, out int spawnErr);
+                if (helperPid < 0)
+                    throw new SandboxSetupException(SetupStep.StartHelper, spawnErr,
+                        $"{prefix}cannot start the exec helper '{helperPath}': {Marshal.GetPInvokeErrorMessage(spawnErr)}");
+            }
+            // Our copies of the child's ends are closed now, so EOF on the status pipe means
+            // every helper process has exec'd or exited.
+            int writeErr = Libc.WriteAll(planWrite, bytes);
+            planWrite.Dispose();
+            var status = Libc.ReadToEnd(statusRead);
+            return Finish(plan, prefix, helperPid, status, writeErr);
+        }
+    }
+
+    private static SafeFdHandle DupHigh(SafeFdHandle fd)
+    {
+        int r = Libc.fcntl(fd.Fd, Libc.F_DUPFD_CLOEXEC, FirstPrivateFd);
+        if (r < 0)
+            throw new IOException($"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        return new SafeFdHandle(r);
+    }
+
+    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr)
+    {
+        int? childPid = null;
+        (SetupStep Step, int Errno, uint Detail)? error = null;
+        var skipped = new List<LsmKind>();
+        for (int off = 0; off + HelperProtocol.StatusRecordBytes <= status.Length; off += HelperProtocol.StatusRecordBytes)
+        {
+            var rec = status.AsSpan(off, HelperProtocol.StatusRecordBytes);
+            uint kind = BinaryPrimitives.ReadUInt32LittleEndian(rec);
+            uint step = BinaryPrimitives.ReadUInt32LittleEndian(rec[4..]);
+            int err = BinaryPrimitives.ReadInt32LittleEndian(rec[8..]);
+            uint detail = BinaryPrimitives.ReadUInt32LittleEndian(rec[12..]);
+            switch (kind)
+            {
+                case HelperProtocol.StatusKindChildPid:
+                    childPid = (int)detail;
+                    break;
+                case HelperProtocol.StatusKindLsmSkipped:
+                    skipped.Add((LsmKind)detail);
+                    break;
+                case HelperProtocol.StatusKindError:
+                    error ??= ((SetupStep)step, err, detail);
+                    break;
+            }
+        }
+
+        if (error is null && plan.HelperClones && childPid is null)
+            error = (SetupStep.Clone, 0, 0); // the helper died before it could report its child
+        if (error is null && writeErr != 0)
+            error = (SetupStep.ReadPlan, writeErr, 0);
+
+        if (error is { } e)
+        {
+            // No half-started process: the clone (if any) is ours since CLONE_PARENT; kill and
+            // reap it, then reap the helper, which _exits after reporting.
+            if (childPid is { } c)
+            {
+                Libc.kill(c, Libc.SIGKILL);
+                Libc.Reap(c);
+            }
+            if (childPid != helperPid)
+            {
+                if (!plan.HelperClones)
+                    Libc.kill(helperPid, Libc.SIGKILL);
+                Libc.Reap(helperPid);
+            }
+            throw new SandboxSetupException(e.Step, e.Errno, prefix + StepMessages.Describe(plan, e.Step, e.Errno, e.Detail));
+        }
+
+        int mainPid = helperPid;
+        if (plan.HelperClones)
+        {
+            // The helper exits right after handing the clone over; its status says whether it
+            // got that far cleanly.
+            var helperExit = ExitStatus.FromWaitStatus(Libc.Reap(helperPid));
+            mainPid = childPid!.Value;
+            if (!helperExit.Success)
+            {
+                Libc.kill(mainPid, Libc.SIGKILL);
+                Libc.Reap(mainPid);
+                throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper {helperExit} before handing over the service");
+            }
+        }
+        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, skipped);
+    }
+}

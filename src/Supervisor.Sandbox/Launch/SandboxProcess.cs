@@ -1,0 +1,114 @@
+using System.Globalization;
+using Supervisor.Sandbox.Interop;
+
+namespace Supervisor.Sandbox.Launch;
+
+/// <summary>
+/// A started service: its pid and a pidfd for race-free signalling and waiting. With a pid
+/// namespace, <see cref="Pid"/> is the namespace's init (the supervisor's child, which exits
+/// with the service's status) and the service is its only child.
+/// </summary>
+public sealed class SandboxProcess : IDisposable
+{
+    private readonly SafeFdHandle _pidfd;
+    private ExitStatus? _exit;
+
+    internal SandboxProcess(int pid, SafeFdHandle pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
+    {
+        Pid = pid;
+        _pidfd = pidfd;
+        HasInit = hasInit;
+        SkippedLsm = skippedLsm;
+    }
+
+    /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
+    public int Pid { get; }
+
+    public bool HasInit { get; }
+
+    /// <summary>LSM labels that were not applied because the LSM is off and the unit allowed skipping ("-").</summary>
+    public IReadOnlyList<LsmKind> SkippedLsm { get; }
+
+    public SafeFdHandle PidFd => _pidfd;
+
+    /// <summary>
+    /// The pid (host namespace) of the service process itself, for inspection; null when it is
+    /// gone. Under an init it is found as the init's child in /proc (CONFIG_PROC_CHILDREN is not
+    /// on every kernel, so /proc/PID/stat is scanned for the parent pid).
+    /// </summary>
+    public int? FindServicePid()
+    {
+        if (!HasInit)
+            return Directory.Exists($"/proc/{Pid}") ? Pid : null;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+                continue;
+            string stat;
+            try
+            {
+                stat = File.ReadAllText($"/proc/{pid}/stat");
+            }
+            catch (IOException)
+            {
+                continue; // exited while we looked
+            }
+            // The command name may contain spaces and parentheses: fields start after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && fields[1] == Pid.ToString(CultureInfo.InvariantCulture))
+                return pid;
+        }
+        return null;
+    }
+
+    /// <summary>Sends a signal; false if the process has already exited.</summary>
+    public bool Signal(int signal) => _exit is null && Pidfd.Signal(_pidfd, signal);
+
+    /// <summary>Blocks until the process exits and reaps it; null if the timeout passed first.</summary>
+    public ExitStatus? WaitForExit(TimeSpan? timeout = null)
+    {
+        if (_exit is { } done)
+            return done;
+        int ms = timeout is { } t ? (int)Math.Min(int.MaxValue, t.TotalMilliseconds) : -1;
+        if (!Pidfd.PollExited(_pidfd, ms))
+            return null;
+        return Reap(noHang: false);
+    }
+
+    public async Task<ExitStatus> WaitForExitAsync(CancellationToken cancellationToken = default)
+    {
+        // Poll in short slices on a pool thread so cancellation is honoured without an extra fd.
+        return await Task.Run(() =>
+        {
+            for (;;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (WaitForExit(TimeSpan.FromMilliseconds(250)) is { } s)
+                    return s;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reaps without blocking; false if it is still running.</summary>
+    public bool TryGetExitStatus(out ExitStatus status)
+    {
+        if (_exit is null)
+            Reap(noHang: true);
+        status = _exit ?? default;
+        return _exit is not null;
+    }
+
+    private ExitStatus? Reap(bool noHang)
+    {
+        var r = Pidfd.Wait(_pidfd, noHang);
+        if (r is null)
+            return null;
+        var (code, status) = r.Value;
+        _exit = code == Pidfd.CLD_EXITED ? new ExitStatus(status, null) : new ExitStatus(null, status);
+        return _exit;
+    }
+
+    /// <summary>Closes the pidfd; the process keeps running.</summary>
+    public void Dispose() => _pidfd.Dispose();
+}

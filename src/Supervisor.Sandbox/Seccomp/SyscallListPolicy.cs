@@ -1,0 +1,46 @@
+namespace Supervisor.Sandbox.Seccomp;
+
+public enum SyscallListMode
+{
+    /// <summary>Only the listed calls are allowed; everything else takes the error action.</summary>
+    Allow,
+    /// <summary>The listed calls take the error action; everything else is allowed ("~" lists).</summary>
+    Deny,
+}
+
+/// <summary>
+/// SystemCallFilter as systemd has it, with groups already expanded to syscall names.
+/// NativeOnly is SystemCallArchitectures=native: no other ABI is added, and a call from one
+/// (i386 int 0x80, x32) kills the process. LogSyscalls is SystemCallLog.
+/// </summary>
+public sealed record SyscallListPolicy(
+    SyscallListMode Mode,
+    IReadOnlyCollection<string> Syscalls,
+    SeccompAction ErrorAction,
+    bool NativeOnly = true,
+    IReadOnlyCollection<string>? LogSyscalls = null)
+{
+    public SeccompFilterSpec ToSpec()
+    {
+        var log = new HashSet<string>(LogSyscalls ?? [], StringComparer.Ordinal);
+        var rules = new List<SeccompRule>();
+        var listed = new HashSet<string>(Syscalls, StringComparer.Ordinal);
+        if (Mode == SyscallListMode.Allow)
+        {
+            foreach (var s in listed.Order(StringComparer.Ordinal))
+                rules.Add(new SeccompRule(s, log.Contains(s) ? SeccompAction.Log : SeccompAction.Allow));
+            // A logged call that is not allowed still fails, but is logged: nothing to add.
+        }
+        else
+        {
+            foreach (var s in listed.Order(StringComparer.Ordinal))
+                rules.Add(new SeccompRule(s, ErrorAction));
+            foreach (var s in log.Where(s => !listed.Contains(s)).Order(StringComparer.Ordinal))
+                rules.Add(new SeccompRule(s, SeccompAction.Log));
+        }
+        var def = Mode == SyscallListMode.Allow ? ErrorAction : SeccompAction.Allow;
+        // Without NativeOnly the secondary ABIs of this machine are filtered by the same list.
+        IReadOnlyList<uint> extra = NativeOnly ? [] : SeccompCompiler.SecondaryArchitectures();
+        return new SeccompFilterSpec(def, rules, extra, SeccompAction.KillProcess);
+    }
+}

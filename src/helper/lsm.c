@@ -1,0 +1,75 @@
+/*
+ * lsm.c — the LSM label the service gets at execve. Writing to attr/exec only arms the label;
+ * the transition happens at the execve itself, so this is done just before it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+static int read_first_char(const char *path)
+{
+    char c = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, &c, 1);
+    close(fd);
+    return r == 1 ? c : -1;
+}
+
+int lsm_enabled(uint32_t kind)
+{
+    switch (kind) {
+    case LSM_KIND_APPARMOR:
+        /* The module parameter says Y only when AppArmor is built in and active. */
+        return read_first_char("/sys/module/apparmor/parameters/enabled") == 'Y';
+    case LSM_KIND_SELINUX:
+        /* selinuxfs exists only when SELinux is enabled (enforcing or permissive). */
+        return access("/sys/fs/selinux/enforce", F_OK) == 0;
+    default:
+        return 0;
+    }
+}
+
+static int write_attr(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    ssize_t w = write(fd, text, len);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)len) {
+        errno = w < 0 ? e : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+int lsm_set_exec_label(uint32_t kind, const char *label)
+{
+    if (kind == LSM_KIND_APPARMOR) {
+        char cmd[4096];
+        int n = snprintf(cmd, sizeof cmd, "exec %s", label);
+        if (n < 0 || (size_t)n >= sizeof cmd) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        /* Kernels with LSM stacking have a per-LSM directory; older ones only attr/exec. */
+        if (write_attr("/proc/self/attr/apparmor/exec", cmd) == 0)
+            return 0;
+        if (errno != ENOENT)
+            return -1;
+        return write_attr("/proc/self/attr/exec", cmd);
+    }
+    if (kind == LSM_KIND_SELINUX)
+        return write_attr("/proc/self/attr/exec", label);
+    errno = EINVAL;
+    return -1;
+}

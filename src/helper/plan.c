@@ -1,0 +1,282 @@
+/*
+ * plan.c — read the length-prefixed plan from a pipe into one buffer and point into it.
+ * The format is documented in plan.h. The helper trusts the supervisor, but still checks
+ * every length against the buffer so a truncated or corrupt plan fails cleanly at
+ * STEP_READ_PLAN instead of reading past the end.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+struct cursor {
+    const unsigned char *p;
+    size_t left;
+};
+
+static int take(struct cursor *c, void *out, size_t n)
+{
+    if (c->left < n)
+        return -EBADMSG;
+    memcpy(out, c->p, n);
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+static int take_u32(struct cursor *c, uint32_t *v) { return take(c, v, sizeof *v); }
+static int take_u64(struct cursor *c, uint64_t *v) { return take(c, v, sizeof *v); }
+
+/* A string is its bytes plus one NUL, and no NUL before the end. */
+static int as_string(const unsigned char *p, size_t len, const char **out)
+{
+    if (len == 0 || p[len - 1] != '\0' || memchr(p, '\0', len - 1) != NULL)
+        return -EBADMSG;
+    *out = (const char *)p;
+    return 0;
+}
+
+static int take_string(struct cursor *c, const char **out)
+{
+    uint32_t len;
+    int r = take_u32(c, &len);
+    if (r < 0)
+        return r;
+    if (c->left < len)
+        return -EBADMSG;
+    r = as_string(c->p, len, out);
+    if (r < 0)
+        return r;
+    c->p += len;
+    c->left -= len;
+    return 0;
+}
+
+/* Read everything up to EOF: the supervisor closes its end after the plan. */
+static int read_all(int fd, unsigned char **buf, size_t *len)
+{
+    size_t cap = 64 * 1024, n = 0;
+    unsigned char *b = malloc(cap);
+    if (b == NULL)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= PLAN_MAX_BYTES) {
+                free(b);
+                return -E2BIG;
+            }
+            cap *= 2;
+            unsigned char *nb = realloc(b, cap);
+            if (nb == NULL) {
+                free(b);
+                return -ENOMEM;
+            }
+            b = nb;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(b);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
+{
+    struct cursor c = { p, len };
+    int r = 0;
+    switch (tag) {
+    case PLAN_TAG_PATH:
+        return as_string(p, len, &plan->path);
+    case PLAN_TAG_ARG:
+        if (plan->argc >= PLAN_MAX_ARGS)
+            return -E2BIG;
+        return as_string(p, len, &plan->argv[plan->argc++]);
+    case PLAN_TAG_ENV:
+        if (plan->envc >= PLAN_MAX_ENV)
+            return -E2BIG;
+        return as_string(p, len, &plan->envp[plan->envc++]);
+    case PLAN_TAG_CWD:
+        return as_string(p, len, &plan->cwd);
+    case PLAN_TAG_IDENTITY: {
+        uint32_t n;
+        if ((r = take_u32(&c, &plan->uid)) < 0 || (r = take_u32(&c, &plan->gid)) < 0 ||
+            (r = take_u32(&c, &n)) < 0)
+            return r;
+        if (n > PLAN_MAX_GROUPS)
+            return -E2BIG;
+        for (uint32_t i = 0; i < n; i++)
+            if ((r = take_u32(&c, &plan->groups[i])) < 0)
+                return r;
+        plan->ngroups = n;
+        plan->has_identity = 1;
+        break;
+    }
+    case PLAN_TAG_NSFLAGS:
+        r = take_u32(&c, &plan->nsflags);
+        break;
+    case PLAN_TAG_NETNS_PATH:
+        return as_string(p, len, &plan->netns_path);
+    case PLAN_TAG_UID_MAP:
+        return as_string(p, len, &plan->uid_map);
+    case PLAN_TAG_GID_MAP:
+        return as_string(p, len, &plan->gid_map);
+    case PLAN_TAG_HOSTNAME:
+        return as_string(p, len, &plan->hostname);
+    case PLAN_TAG_MOUNT: {
+        if (plan->nmounts >= PLAN_MAX_MOUNTS)
+            return -E2BIG;
+        struct plan_mount *m = &plan->mounts[plan->nmounts++];
+        if ((r = take_u32(&c, &m->op)) < 0 || (r = take_u32(&c, &m->flags)) < 0 ||
+            (r = take_u32(&c, &m->mode)) < 0 || (r = take_string(&c, &m->src)) < 0 ||
+            (r = take_string(&c, &m->dst)) < 0 || (r = take_string(&c, &m->data)) < 0)
+            return r;
+        break;
+    }
+    case PLAN_TAG_RLIMIT: {
+        if (plan->nrlimits >= PLAN_MAX_RLIMITS)
+            return -E2BIG;
+        struct plan_rlimit *l = &plan->rlimits[plan->nrlimits++];
+        uint32_t zero;
+        if ((r = take_u32(&c, &l->resource)) < 0 || (r = take_u32(&c, &zero)) < 0 ||
+            (r = take_u64(&c, &l->soft)) < 0 || (r = take_u64(&c, &l->hard)) < 0)
+            return r;
+        break;
+    }
+    case PLAN_TAG_CAPS:
+        if ((r = take_u64(&c, &plan->cap_bounding)) < 0 || (r = take_u64(&c, &plan->cap_permitted)) < 0 ||
+            (r = take_u64(&c, &plan->cap_effective)) < 0 ||
+            (r = take_u64(&c, &plan->cap_inheritable)) < 0 || (r = take_u64(&c, &plan->cap_ambient)) < 0)
+            return r;
+        plan->has_caps = 1;
+        break;
+    case PLAN_TAG_SECUREBITS:
+        r = take_u32(&c, &plan->securebits);
+        plan->has_securebits = 1;
+        break;
+    case PLAN_TAG_FLAGS:
+        r = take_u32(&c, &plan->flags);
+        break;
+    case PLAN_TAG_LSM: {
+        uint32_t slen;
+        if ((r = take_u32(&c, &plan->lsm_kind)) < 0 || (r = take_u32(&c, &plan->lsm_skip_if_unavailable)) < 0)
+            return r;
+        slen = (uint32_t)c.left;
+        if ((r = as_string(c.p, slen, &plan->lsm_label)) < 0)
+            return r;
+        c.left = 0;
+        break;
+    }
+    case PLAN_TAG_SECCOMP:
+        /* struct sock_filter is 8 bytes; anything else is not a BPF program. */
+        if (len == 0 || len % 8 != 0)
+            return -EBADMSG;
+        plan->seccomp = p;
+        plan->seccomp_len = len;
+        return 0;
+    case PLAN_TAG_CGROUP_PROCS:
+        if (plan->ncgroups >= PLAN_MAX_CGROUPS)
+            return -E2BIG;
+        return as_string(p, len, &plan->cgroup_procs[plan->ncgroups++]);
+    default:
+        return -EPROTO;
+    }
+    if (r < 0)
+        return r;
+    return c.left == 0 ? 0 : -EBADMSG;
+}
+
+int plan_read(int fd, struct plan *plan)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    uint32_t magic, version;
+    int r = read_all(fd, &buf, &len);
+    if (r < 0)
+        return r;
+    /* The buffer stays allocated: every string in the plan points into it until execve. */
+    struct cursor c = { buf, len };
+    if (take_u32(&c, &magic) < 0 || take_u32(&c, &version) < 0 || magic != PLAN_MAGIC)
+        return -EBADMSG;
+    if (version != PLAN_VERSION)
+        return -EPROTONOSUPPORT;
+    for (;;) {
+        uint32_t tag, rlen;
+        if ((r = take_u32(&c, &tag)) < 0 || (r = take_u32(&c, &rlen)) < 0)
+            return r;
+        if (tag == PLAN_TAG_END)
+            break;
+        if (c.left < rlen)
+            return -EBADMSG;
+        if ((r = parse_record(plan, tag, c.p, rlen)) < 0)
+            return r;
+        c.p += rlen;
+        c.left -= rlen;
+    }
+    if (plan->path == NULL || plan->argc == 0)
+        return -EINVAL;
+    plan->argv[plan->argc] = NULL;
+    plan->envp[plan->envc] = NULL;
+    return 0;
+}
+
+/* One line per field; HelperProtocolTests renders the same text from the C# plan. */
+void plan_dump(const struct plan *plan, FILE *out)
+{
+    fprintf(out, "path %s\n", plan->path);
+    for (size_t i = 0; i < plan->argc; i++)
+        fprintf(out, "arg %s\n", plan->argv[i]);
+    for (size_t i = 0; i < plan->envc; i++)
+        fprintf(out, "env %s\n", plan->envp[i]);
+    if (plan->cwd)
+        fprintf(out, "cwd %s\n", plan->cwd);
+    if (plan->has_identity) {
+        fprintf(out, "identity %" PRIu32 " %" PRIu32, plan->uid, plan->gid);
+        for (size_t i = 0; i < plan->ngroups; i++)
+            fprintf(out, " %" PRIu32, plan->groups[i]);
+        fputc('\n', out);
+    }
+    fprintf(out, "nsflags 0x%08" PRIx32 "\n", plan->nsflags);
+    if (plan->netns_path)
+        fprintf(out, "netns %s\n", plan->netns_path);
+    if (plan->uid_map)
+        fprintf(out, "uid_map %s\n", plan->uid_map);
+    if (plan->gid_map)
+        fprintf(out, "gid_map %s\n", plan->gid_map);
+    if (plan->hostname)
+        fprintf(out, "hostname %s\n", plan->hostname);
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        const struct plan_mount *m = &plan->mounts[i];
+        fprintf(out, "mount %" PRIu32 " 0x%" PRIx32 " 0%" PRIo32 " [%s] [%s] [%s]\n", m->op, m->flags, m->mode,
+                m->src, m->dst, m->data);
+    }
+    for (size_t i = 0; i < plan->nrlimits; i++)
+        fprintf(out, "rlimit %" PRIu32 " %" PRIu64 " %" PRIu64 "\n", plan->rlimits[i].resource,
+                plan->rlimits[i].soft, plan->rlimits[i].hard);
+    if (plan->has_caps)
+        fprintf(out, "caps 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n",
+                plan->cap_bounding, plan->cap_permitted, plan->cap_effective, plan->cap_inheritable,
+                plan->cap_ambient);
+    if (plan->has_securebits)
+        fprintf(out, "securebits 0x%" PRIx32 "\n", plan->securebits);
+    fprintf(out, "flags 0x%" PRIx32 "\n", plan->flags);
+    if (plan->lsm_label)
+        fprintf(out, "lsm %" PRIu32 " %" PRIu32 " %s\n", plan->lsm_kind, plan->lsm_skip_if_unavailable,
+                plan->lsm_label);
+    if (plan->seccomp)
+        fprintf(out, "seccomp %zu\n", plan->seccomp_len / 8);
+    for (size_t i = 0; i < plan->ncgroups; i++)
+        fprintf(out, "cgroup %s\n", plan->cgroup_procs[i]);
+}

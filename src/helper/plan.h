@@ -1,0 +1,200 @@
+/*
+ * plan.h — the wire format of an ExecPlan and the status records, shared with C#.
+ *
+ * Every constant here is mirrored in src/Supervisor.Sandbox/HelperProtocol.cs, and the test
+ * HelperProtocolTests.EveryConstantAgreesWithPlanH parses this file and compares both sides
+ * (runc keeps nsexec.c and message_linux.go in step the same way). Values are part of the
+ * protocol: never renumber or reuse one; add new ones at the end.
+ *
+ * Plan layout (host byte order, the helper and the supervisor run on the same machine):
+ *   u32 PLAN_MAGIC, u32 PLAN_VERSION, then records { u32 tag, u32 length, length bytes }
+ *   until a record with tag PLAN_TAG_END. Strings carry their terminating NUL inside the
+ *   length and contain no other NUL, so the helper can point into the buffer.
+ *
+ * Status record (on the close-on-exec status pipe): four u32 { kind, step, errno, detail }.
+ * A successful execve closes the pipe with no ERROR record written.
+ */
+#ifndef SUPERVISOR_PLAN_H
+#define SUPERVISOR_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
+#define PLAN_VERSION 1u
+
+/* File descriptors the launcher places in the helper with posix_spawn file actions. */
+#define PLAN_FD 3
+#define STATUS_FD 4
+
+/* Named limits: the plan comes from the supervisor, but the helper still refuses absurd sizes. */
+#define PLAN_MAX_BYTES (4u * 1024u * 1024u)
+#define PLAN_MAX_ARGS 4096
+#define PLAN_MAX_ENV 4096
+#define PLAN_MAX_GROUPS 256
+#define PLAN_MAX_MOUNTS 1024
+#define PLAN_MAX_RLIMITS 16
+#define PLAN_MAX_CGROUPS 32
+
+/* Record tags. */
+#define PLAN_TAG_END 0
+#define PLAN_TAG_PATH 1
+#define PLAN_TAG_ARG 2
+#define PLAN_TAG_ENV 3
+#define PLAN_TAG_CWD 4
+#define PLAN_TAG_IDENTITY 5     /* u32 uid, u32 gid, u32 count, u32 groups[count] */
+#define PLAN_TAG_NSFLAGS 6      /* u32, CLONE_NEW* bits */
+#define PLAN_TAG_NETNS_PATH 7
+#define PLAN_TAG_UID_MAP 8      /* string in /proc/PID/uid_map syntax */
+#define PLAN_TAG_GID_MAP 9
+#define PLAN_TAG_HOSTNAME 10
+#define PLAN_TAG_MOUNT 11       /* u32 op, u32 flags, u32 mode, then 3 x (u32 len, string): src, dst, data */
+#define PLAN_TAG_RLIMIT 12      /* u32 resource, u32 zero, u64 soft, u64 hard */
+#define PLAN_TAG_CAPS 13        /* u64 bounding, permitted, effective, inheritable, ambient */
+#define PLAN_TAG_SECUREBITS 14  /* u32 */
+#define PLAN_TAG_FLAGS 15       /* u32, PLAN_FLAG_* */
+#define PLAN_TAG_LSM 16         /* u32 kind, u32 skip_if_unavailable, string label */
+#define PLAN_TAG_SECCOMP 17     /* struct sock_filter[] bytes */
+#define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup.procs file to write our pid to */
+
+/* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
+#define PLAN_NS_TIME 0x00000080u
+#define PLAN_NS_MOUNT 0x00020000u
+#define PLAN_NS_CGROUP 0x02000000u
+#define PLAN_NS_UTS 0x04000000u
+#define PLAN_NS_IPC 0x08000000u
+#define PLAN_NS_USER 0x10000000u
+#define PLAN_NS_PID 0x20000000u
+#define PLAN_NS_NET 0x40000000u
+
+#define PLAN_FLAG_NO_NEW_PRIVS 0x1u
+#define PLAN_FLAG_LOOPBACK_UP 0x2u
+
+/* Mount operations, applied in plan order (bubblewrap's SETUP_* list is the model). */
+#define MOUNT_OP_BIND 1          /* src -> dst; flags RO/RECURSIVE/OPTIONAL */
+#define MOUNT_OP_REMOUNT 2       /* dst made read-only (flag RO) or read-write; RECURSIVE, OPTIONAL */
+#define MOUNT_OP_TMPFS 3         /* tmpfs at dst with mode and data options */
+#define MOUNT_OP_PROC 4          /* new proc instance at dst with data options (hidepid=...) */
+#define MOUNT_OP_INACCESSIBLE 5  /* dst covered by an empty mode-000 node; OPTIONAL */
+#define MOUNT_OP_MINIMAL_DEV 6   /* tmpfs /dev with null zero full random urandom tty, pts, shm */
+#define MOUNT_OP_MKDIR 7         /* mkdir dst with mode, existing is fine */
+#define MOUNT_OP_PIVOT_ROOT 8    /* pivot_root into dst and detach the old root */
+
+#define MOUNT_FLAG_READ_ONLY 0x1u
+#define MOUNT_FLAG_RECURSIVE 0x2u
+#define MOUNT_FLAG_OPTIONAL 0x4u
+
+#define LSM_KIND_APPARMOR 1
+#define LSM_KIND_SELINUX 2
+
+/* Status record kinds. */
+#define STATUS_KIND_ERROR 1       /* step, errno, detail: setup failed, the helper exits */
+#define STATUS_KIND_CHILD_PID 2   /* detail: host pid of the process the supervisor now owns */
+#define STATUS_KIND_LSM_SKIPPED 3 /* detail: LSM kind that was not enabled and was skipped */
+
+/*
+ * Setup steps, in the order main.c runs them. Stable: never renumber or reuse (systemd's
+ * exit-status.h rule); add new steps at the end.
+ */
+/* 0 is never written by the helper: the launcher uses it when posix_spawn itself fails. */
+#define STEP_START_HELPER 0
+#define STEP_READ_PLAN 1
+#define STEP_SETSID 2
+#define STEP_CGROUP_JOIN 3
+#define STEP_NETNS_JOIN 4
+#define STEP_UNSHARE 5
+#define STEP_CLONE 6
+#define STEP_USERNS_MAP 7
+#define STEP_MOUNT_PRIVATE 8
+#define STEP_MOUNT 9
+#define STEP_PIVOT_ROOT 10
+#define STEP_HOSTNAME 11
+#define STEP_LOOPBACK 12
+#define STEP_RLIMIT 13
+#define STEP_CAP_BOUNDING 14
+#define STEP_SECUREBITS 15
+#define STEP_SETGROUPS 16
+#define STEP_SETGID 17
+#define STEP_SETUID 18
+#define STEP_CAPSET 19
+#define STEP_CAP_AMBIENT 20
+#define STEP_CHDIR 21
+#define STEP_NO_NEW_PRIVS 22
+#define STEP_LSM_NOT_ENABLED 23
+#define STEP_LSM_EXEC_LABEL 24
+#define STEP_SECCOMP 25
+#define STEP_EXEC 26
+#define STEP_FORK_SERVICE 27
+#define STEP_TIME_NAMESPACE 28
+#define STEP_INIT_SIGNALS 29
+
+struct plan_mount {
+    uint32_t op, flags, mode;
+    const char *src, *dst, *data;
+};
+
+struct plan_rlimit {
+    uint32_t resource;
+    uint64_t soft, hard;
+};
+
+struct plan {
+    const char *path;
+    const char *argv[PLAN_MAX_ARGS + 1];
+    size_t argc;
+    const char *envp[PLAN_MAX_ENV + 1];
+    size_t envc;
+    const char *cwd;
+    int has_identity;
+    uint32_t uid, gid;
+    uint32_t groups[PLAN_MAX_GROUPS];
+    size_t ngroups;
+    uint32_t nsflags;
+    const char *netns_path;
+    const char *uid_map, *gid_map;
+    const char *hostname;
+    struct plan_mount mounts[PLAN_MAX_MOUNTS];
+    size_t nmounts;
+    struct plan_rlimit rlimits[PLAN_MAX_RLIMITS];
+    size_t nrlimits;
+    int has_caps;
+    uint64_t cap_bounding, cap_permitted, cap_effective, cap_inheritable, cap_ambient;
+    int has_securebits;
+    uint32_t securebits;
+    uint32_t flags;
+    uint32_t lsm_kind, lsm_skip_if_unavailable;
+    const char *lsm_label;
+    const unsigned char *seccomp;
+    size_t seccomp_len;
+    const char *cgroup_procs[PLAN_MAX_CGROUPS];
+    size_t ncgroups;
+};
+
+/* plan.c */
+int plan_read(int fd, struct plan *plan);   /* 0 or -errno */
+void plan_dump(const struct plan *plan, FILE *out);
+
+/* status reporting (main.c) */
+void status_write(uint32_t kind, uint32_t step, int err, uint32_t detail);
+_Noreturn void fail(uint32_t step, int err, uint32_t detail);
+
+/* one file per mechanism */
+int cgroup_join(const struct plan *plan, uint32_t *failed_index);            /* cgroup.c */
+int ns_join_netns(const char *path);                                           /* ns.c */
+int ns_write_id_maps(pid_t pid, const struct plan *plan);                      /* ns.c */
+int ns_set_hostname(const char *hostname);                                     /* ns.c */
+int net_loopback_up(void);                                                     /* net.c */
+int mount_make_private(void);                                                  /* mount.c */
+int mount_apply(const struct plan_mount *m, uint32_t *step);                   /* mount.c */
+int caps_drop_bounding(uint64_t keep, uint32_t *failed_cap);                   /* caps.c */
+int caps_prepare_uid_switch(const struct plan *plan);                          /* caps.c */
+int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /* caps.c */
+int lsm_enabled(uint32_t kind);                                                /* lsm.c */
+int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
+int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
+_Noreturn void init_run(pid_t service, const sigset_t *forwarded);             /* init.c */
+
+#endif
