@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Supervisor.Cli.Commands;
+
+namespace Supervisor.Cli;
+
+/// <summary>The `supervisor` command line: one binary hosting every subcommand.</summary>
+public static class Cli
+{
+    public const string DefaultUnitsDirectory = "/etc/supervisor/units";
+
+    public static RootCommand Build(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Supervisor: runs services declared in TOML unit files, each in the sandbox and cgroup it declares.");
+        root.Add(CheckCommand.Build(output, error));
+        root.Add(ShowCommand.Build(output, error));
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            var root = Build(output, error);
+            var parsed = root.Parse(args);
+            // An argument that looks like an option but is not one (and is no existing path) is a typo.
+            var unknown = parsed.Tokens
+                .Where(t => t.Type == System.CommandLine.Parsing.TokenType.Argument && t.Value.StartsWith('-') && t.Value.Length > 1
+                    && !File.Exists(t.Value) && !Directory.Exists(t.Value))
+                .Select(t => $"unknown option '{t.Value}'");
+            var errors = parsed.Errors.Select(e => e.Message).Concat(unknown).ToList();
+            if (errors.Count > 0)
+            {
+                foreach (var e in errors)
+                    error.WriteLine($"supervisor: {e}");
+                error.WriteLine("Run 'supervisor --help' for usage.");
+                return ExitCodes.Usage;
+            }
+            return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error.WriteLine($"supervisor: internal error: {e.Message}");
+            return ExitCodes.Internal;
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using Supervisor.Units.Keys;
+using Supervisor.Units.Model;
+using Supervisor.Units.Syntax;
+using Supervisor.Units.Values;
+
+namespace Supervisor.Units;
+
+/// <summary>A validated unit and where each of its effective keys was written (for later diagnostics).</summary>
+public sealed record ParsedUnit(UnitDefinition Definition, IReadOnlyDictionary<string, TomlValue> Values)
+{
+    /// <summary>Where "Section.Key" was set, or the unit file itself.</summary>
+    public SourceLocation LocationOf(string section, string key) =>
+        Values.TryGetValue(section + "." + key, out var v) ? v.Location : SourceLocation.File(Definition.Sources[0]);
+}
+
+/// <summary>
+/// Turns a unit file and its drop-ins (already read into <see cref="TomlDocument"/>s) into a
+/// <see cref="UnitDefinition"/>: unknown sections and keys, wrong types and bad values, and
+/// keys that contradict each other all become diagnostics; every problem is reported, not just the first.
+/// </summary>
+public static class UnitParser
+{
+    public const string AppendKey = "append";
+
+    public static ParsedUnit? Parse(string name, UnitKind kind, IReadOnlyList<TomlDocument> documents, ICollection<Diagnostic> diagnostics)
+    {
+        int errorsBefore = diagnostics.Count(d => d.Severity == Severity.Error);
+        var effective = new Dictionary<string, TomlValue>(StringComparer.Ordinal);
+        var sections = KeyTable.SectionsFor(kind);
+        bool sawServiceHeader = false;
+
+        for (int docIndex = 0; docIndex < documents.Count; docIndex++)
+        {
+            var doc = documents[docIndex];
+            bool isDropIn = docIndex > 0;
+            foreach (var section in doc.Sections)
+            {
+                if (section.Name.Length == 0)
+                {
+                    foreach (var e in section.Entries)
+                    {
+                        var home = KeyTable.All.FirstOrDefault(k => k.Name == e.Key && sections.Contains(k.Section));
+                        diagnostics.Add(new Diagnostic(Severity.Error, e.KeyLocation, name, null, e.Key,
+                            $"key '{e.Key}' is outside any section",
+                            home is null ? "put it under a [Section] header" : $"put it under [{home.Section}]"));
+                    }
+                    continue;
+                }
+                if (!sections.Contains(section.Name))
+                {
+                    string message = kind == UnitKind.Slice && KeyTable.Sections.Contains(section.Name)
+                        ? $"[{section.Name}] is not allowed in a slice; slices have only [Unit] and [Resources]"
+                        : $"unknown section [{section.Name}]";
+                    diagnostics.Add(new Diagnostic(Severity.Error, section.Location, name, section.Name, null, message,
+                        Suggest.Hint(section.Name, sections)));
+                    continue;
+                }
+                if (section.Name == KeyTable.ServiceSection) sawServiceHeader = true;
+                foreach (var entry in section.Entries)
+                {
+                    var spec = KeyTable.Find(section.Name, entry.Key);
+                    if (spec is null)
+                    {
+                        diagnostics.Add(UnknownKey(name, kind, section.Name, entry));
+                        continue;
+                    }
+                    var id = section.Name + "." + entry.Key;
+                    effective[id] = isDropIn && effective.TryGetValue(id, out var earlier)
+                        ? MergeDropIn(spec, earlier, entry.Value)
+                        : StripAppend(spec, entry.Value);
+                }
+            }
+        }
+
+        var unit = new UnitDefinition
+        {
+            Name = name,
+            Kind = kind,
+            Sources = new ValueList<string>(documents.Select(d => d.Path)),
+        };
+        // Apply in table order, not file order, so the result does not depend on how keys were arranged.
+        foreach (var spec in KeyTable.All)
+        {
+            if (!effective.TryGetValue(spec.Section + "." + spec.Name, out var value)) continue;
+            try
+            {
+                unit = spec.Apply(unit, value);
+            }
+            catch (UnitValueException e)
+            {
+                diagnostics.Add(new Diagnostic(Severity.Error, value.Location, name, spec.Section, spec.Name,
+                    $"[{spec.Section}] {spec.Name}: {e.Message}", e.Hint));
+            }
+        }
+
+        var parsed = new ParsedUnit(unit, effective);
+        if (diagnostics.Count(d => d.Severity == Severity.Error) == errorsBefore)
+            CheckConsistency(parsed, sawServiceHeader, diagnostics);
+        return diagnostics.Count(d => d.Severity == Severity.Error) > errorsBefore ? null : parsed;
+    }
+
+    private static Diagnostic UnknownKey(string unit, UnitKind kind, string section, TomlEntry entry)
+    {
+        // A key that exists, but in another section, is the most common slip: say where it goes.
+        var elsewhere = KeyTable.All.FirstOrDefault(k => k.Name == entry.Key && KeyTable.SectionsFor(kind).Contains(k.Section));
+        if (elsewhere is not null)
+            return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
+                $"key '{entry.Key}' does not belong in [{section}]", $"move it to [{elsewhere.Section}]");
+        if (kind == UnitKind.Slice && KeyTable.All.Any(k => k.Name == entry.Key))
+            return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
+                $"key '{entry.Key}' is not allowed in a slice");
+        return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
+            $"unknown key '{entry.Key}' in [{section}]",
+            Suggest.Hint(entry.Key, KeyTable.InSection(section).Select(k => k.Name)));
+    }
+
+    /// <summary>
+    /// The drop-in rule (documented in the README): a later value replaces the earlier one, except
+    /// that a list written as <c>{ append = [...] }</c> is added to the end, and tables
+    /// (Environment, IO limits) are merged key by key with later keys winning.
+    /// </summary>
+    private static TomlValue MergeDropIn(KeySpec spec, TomlValue earlier, TomlValue later)
+    {
+        if (spec.Merge == MergeRule.List && IsAppend(later, out var items) && earlier is TomlArray before)
+            return new TomlArray(later.Location, [.. before.Items, .. items.Items]);
+        if (spec.Merge == MergeRule.Table && earlier is TomlTable a && later is TomlTable b)
+        {
+            var merged = a.Entries.Where(e => b.Entries.All(n => n.Key != e.Key)).Concat(b.Entries).ToList();
+            return new TomlTable(later.Location, merged);
+        }
+        return StripAppend(spec, later);
+    }
+
+    private static TomlValue StripAppend(KeySpec spec, TomlValue value) =>
+        spec.Merge == MergeRule.List && IsAppend(value, out var items) ? items : value;
+
+    private static bool IsAppend(TomlValue value, out TomlArray items)
+    {
+        if (value is TomlTable { Entries: [{ Key: AppendKey, Value: TomlArray a }] })
+        {
+            items = a;
+            return true;
+        }
+        items = null!;
+        return false;
+    }
+
+    /// <summary>Rules between keys of one unit. Errors here name the key that has to change.</summary>
+    private static void CheckConsistency(ParsedUnit parsed, bool sawServiceHeader, ICollection<Diagnostic> diagnostics)
+    {
+        var u = parsed.Definition;
+        void Error(string section, string key, string message, string? hint = null) =>
+            diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf(section, key), u.Name, section, key, message, hint));
+        void Warn(string section, string key, string message) =>
+            diagnostics.Add(new Diagnostic(Severity.Warning, parsed.LocationOf(section, key), u.Name, section, key, message));
+
+        if (u.Kind == UnitKind.Service && u.Service.ExecStart is null)
+        {
+            diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(u.Sources[0]), u.Name, KeyTable.ServiceSection, "ExecStart",
+                sawServiceHeader ? "[Service] has no ExecStart" : "missing [Service] section with ExecStart",
+                "add ExecStart = [\"/path/to/program\", \"arg\"]"));
+        }
+
+        var s = u.Service;
+        var x = u.Sandbox;
+        var r = u.Resources;
+        if (s.PIDFile is not null && s.Type != ServiceType.Forking)
+            Warn("Service", "PIDFile", "[Service] PIDFile is only used with Type = \"forking\"; ignoring it");
+        if (s.RemainAfterExit && s.Type != ServiceType.Oneshot)
+            Warn("Service", "RemainAfterExit", "[Service] RemainAfterExit only matters for Type = \"oneshot\"");
+        if (s.Type == ServiceType.Oneshot && s.Restart is not (RestartPolicy.No or RestartPolicy.OnFailure or RestartPolicy.OnAbnormal or RestartPolicy.OnWatchdog or RestartPolicy.OnAbort))
+            Error("Service", "Restart", $"[Service] Restart: Type = \"oneshot\" cannot be restarted after success; use \"no\" or \"on-failure\"");
+        if (s.RestartSteps > 0 && s.RestartMaxDelaySec.IsInfinity)
+            Error("Service", "RestartSteps", "[Service] RestartSteps needs RestartMaxDelaySec, the delay the backoff grows to");
+        if (!s.RestartMaxDelaySec.IsInfinity && s.RestartMaxDelaySec.Microseconds < s.RestartSec.Microseconds)
+            Error("Service", "RestartMaxDelaySec", $"[Service] RestartMaxDelaySec ({s.RestartMaxDelaySec}) is shorter than RestartSec ({s.RestartSec})");
+        if (s.Group is not null && s.User is null)
+            Warn("Service", "Group", "[Service] Group without User: the service runs as root with this group");
+
+        if (r.CPUQuotaPeriodSec.Microseconds < 1000 || r.CPUQuotaPeriodSec.Microseconds > 1_000_000)
+            Error("Resources", "CPUQuotaPeriodSec", $"[Resources] CPUQuotaPeriodSec: expected a duration from 1ms to 1s, got \"{r.CPUQuotaPeriodSec}\"");
+        if (r.MemoryMax is { IsInfinity: false } max && r.MemoryMax.Value.Bytes < 4096)
+            Error("Resources", "MemoryMax", $"[Resources] MemoryMax: {max} is below one page (4K); no process can run in it");
+        if (r.MemoryLow is { IsInfinity: false } low && r.MemoryMax is { IsInfinity: false } m && low.Bytes > m.Bytes)
+            Warn("Resources", "MemoryLow", $"[Resources] MemoryLow ({low}) is above MemoryMax ({m})");
+
+        if (x.Hostname is not null && !x.Namespaces.HasFlag(Namespaces.Uts))
+            Error("Sandbox", "Hostname", "[Sandbox] Hostname needs its own uts namespace, or it would rename the host", "add \"uts\" to Namespaces");
+        if (x.NetworkNamespacePath is not null && x.Namespaces.HasFlag(Namespaces.Net))
+            Error("Sandbox", "NetworkNamespacePath", "[Sandbox] NetworkNamespacePath joins an existing network namespace; it cannot be combined with \"net\" in Namespaces");
+        if (x.CapabilityBoundingSet is { } bounding && x.AmbientCapabilities.Count > 0)
+        {
+            var mask = bounding.Mask(Capabilities.Last);
+            foreach (var c in x.AmbientCapabilities)
+                if ((mask & (1UL << c)) == 0)
+                    Error("Sandbox", "AmbientCapabilities", $"[Sandbox] AmbientCapabilities: {Capabilities.Name(c)} is not in CapabilityBoundingSet, so it cannot be kept");
+        }
+        if (x.SystemCallErrorNumber is not null && x.SystemCallFilter is null && x.SeccompProfile is null)
+            Warn("Sandbox", "SystemCallErrorNumber", "[Sandbox] SystemCallErrorNumber has no effect without SystemCallFilter");
+        if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
+            Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
+    }
+}
