@@ -43,15 +43,15 @@ public sealed class Message : IDisposable
 
     public MessageType Type { get; init; }
     public MessageFlags Flags { get; init; }
-    /// <summary>Set by the connection when the message is sent, or read from the wire.</summary>
-    public uint Serial { get; internal set; }
+    /// <summary>The serial read from the wire (0 for messages built locally; the connection numbers them when sending).</summary>
+    public uint Serial { get; init; }
     public ObjectPath? Path { get; init; }
     public string? Interface { get; init; }
     public string? Member { get; init; }
     public string? ErrorName { get; init; }
     public uint? ReplySerial { get; init; }
     public string? Destination { get; init; }
-    public string? Sender { get; internal set; }
+    public string? Sender { get; init; }
     public Signature Signature { get; init; } = Signature.Empty;
     public IReadOnlyList<object> Body { get; init; } = Array.Empty<object>();
     /// <summary>Fds received with this message (index = the 'h' value on the wire).</summary>
@@ -122,12 +122,13 @@ public sealed class Message : IDisposable
     }
 
     /// <summary>
-    /// Marshals the message (serial must be set) into bytes and the handles its 'h' values refer to.
+    /// Marshals the message with <paramref name="serial"/> into bytes and the handles its 'h'
+    /// values refer to. The message itself is not changed, so one signal can go to many peers.
     /// Throws ArgumentException when the values do not match the signature.
     /// </summary>
-    public byte[] Serialize(out IReadOnlyList<SafeHandle> unixFds, bool bigEndian = false)
+    public byte[] Serialize(uint serial, out IReadOnlyList<SafeHandle> unixFds, bool bigEndian = false)
     {
-        if (Serial == 0) throw new InvalidOperationException("a message needs a non-zero serial before it is serialized");
+        if (serial == 0) throw new ArgumentOutOfRangeException(nameof(serial), "a message serial must not be 0");
         var body = new MessageWriter(bigEndian);
         body.WriteValues(Signature, Body);
         unixFds = body.UnixFds;
@@ -138,7 +139,7 @@ public sealed class Message : IDisposable
         w.WriteByte((byte)Flags);
         w.WriteByte(ProtocolConstants.MajorProtocolVersion);
         w.WriteUInt32((uint)body.Length);
-        w.WriteUInt32(Serial);
+        w.WriteUInt32(serial);
         w.WriteUInt32(0); // header fields array length, patched below
         int fieldsStart = w.Length; // 16: already 8-aligned, the padding before the first struct is empty
         if (Path is { } path) WriteField(w, FieldPath, "o", path);

@@ -1,0 +1,528 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Supervisor.DBus.Transport;
+
+namespace Supervisor.DBus;
+
+/// <summary>Settings of one connection; every default is a named limit in <see cref="ProtocolConstants"/>.</summary>
+public sealed class DBusConnectionOptions
+{
+    /// <summary>Call org.freedesktop.DBus.Hello after authenticating (true for a bus, false for a peer-to-peer server).</summary>
+    public bool SayHello { get; init; } = true;
+
+    /// <summary>Ask for unix fd passing during SASL.</summary>
+    public bool NegotiateUnixFds { get; init; } = true;
+
+    /// <summary>Objects to serve on this connection (method calls from peers are dispatched to them).</summary>
+    public DBusObjectRegistry? Objects { get; init; }
+
+    public int MaxMessageSize { get; init; } = ProtocolConstants.DefaultMaxMessageSize;
+
+    public long MaxOutgoingQueueBytes { get; init; } = ProtocolConstants.DefaultMaxOutgoingQueueBytes;
+
+    public TimeSpan CallTimeout { get; init; } = ProtocolConstants.DefaultCallTimeout;
+
+    /// <summary>Receives exceptions thrown by signal handlers (the library does not log).</summary>
+    public Action<Exception>? HandlerError { get; init; }
+}
+
+/// <summary>RequestName flags (spec #bus-messages-request-name).</summary>
+[Flags]
+public enum RequestNameFlags : uint
+{
+    None = 0,
+    AllowReplacement = 0x1,
+    ReplaceExisting = 0x2,
+    DoNotQueue = 0x4,
+}
+
+public enum RequestNameReply : uint
+{
+    PrimaryOwner = 1,
+    InQueue = 2,
+    Exists = 3,
+    AlreadyOwner = 4,
+}
+
+/// <summary>
+/// One authenticated D-Bus connection: a client of a bus or a peer, or the server side of a
+/// peer-to-peer connection. Reading and writing are two async loops on the socket engine (no
+/// thread per connection); outgoing messages wait in a queue bounded by
+/// <see cref="DBusConnectionOptions.MaxOutgoingQueueBytes"/>, beyond which the peer is cut off.
+/// </summary>
+public sealed class DBusConnection : IAsyncDisposable, ISignalSink
+{
+    public const string BusName = "org.freedesktop.DBus";
+    public const string BusInterface = "org.freedesktop.DBus";
+    public static readonly ObjectPath BusPath = new("/org/freedesktop/DBus");
+
+    private readonly MessageStream _stream;
+    private readonly DBusConnectionOptions _options;
+    private readonly Action<DBusConnection, Message>? _busHandler;
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<Message>> _pending = new();
+    private readonly List<(MatchRule Rule, Action<Message> Handler)> _matches = new();
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _callSlots = new(ProtocolConstants.MaxConcurrentCallsPerConnection);
+    private long _queuedBytes;
+    private int _serial;
+    private int _closing;
+    private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
+
+    private sealed record Outgoing(byte[] Data, IReadOnlyList<SafeHandle> Fds);
+
+    private DBusConnection(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials? peer, Action<DBusConnection, Message>? busHandler)
+    {
+        _stream = stream;
+        _options = options;
+        ServerGuid = guid;
+        PeerCredentials = peer;
+        _busHandler = busHandler;
+        UnixFdsEnabled = stream.UnixFdsEnabled;
+    }
+
+    /// <summary>The unique name: from Hello on a bus, or assigned by our server to a peer that said Hello.</summary>
+    public string? UniqueName { get; internal set; }
+
+    /// <summary>True for a client connection to a bus (it said Hello); callers are then identified by SENDER.</summary>
+    public bool IsBusConnection { get; private set; }
+
+    public string ServerGuid { get; }
+
+    public bool UnixFdsEnabled { get; }
+
+    /// <summary>SO_PEERCRED of the other end (for a bus client: the bus daemon).</summary>
+    public PeerCredentials? PeerCredentials { get; }
+
+    /// <summary>Completes when the connection has closed: null for a clean close, else why.</summary>
+    public Task<Exception?> Completion => _closed.Task;
+
+    public bool IsClosed => Volatile.Read(ref _closing) != 0;
+
+    /// <summary>Bytes waiting to be written to the peer.</summary>
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>
+    /// Connects to <paramref name="address"/> ("unix:path=…" or "unix:abstract=…"), authenticates
+    /// with SASL EXTERNAL, and (unless <see cref="DBusConnectionOptions.SayHello"/> is false) calls Hello.
+    /// </summary>
+    public static async Task<DBusConnection> ConnectAsync(string address, DBusConnectionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new DBusConnectionOptions();
+        var endPoint = DBusAddress.ParseUnixEndPoint(address);
+        var transport = await UnixTransport.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+        var stream = new MessageStream(transport, options.MaxMessageSize);
+        DBusConnection? connection = null;
+        try
+        {
+            var peer = transport.GetPeerCredentials();
+            var (guid, _) = await SaslClient.AuthenticateAsync(stream, options.NegotiateUnixFds, cancellationToken).ConfigureAwait(false);
+            connection = new DBusConnection(stream, options, guid, peer, busHandler: null);
+            connection.Start();
+            if (options.SayHello)
+            {
+                var reply = await connection.CallAsync(BusName, BusPath, BusInterface, "Hello", cancellationToken: cancellationToken).ConfigureAwait(false);
+                connection.UniqueName = reply.Length == 1 && reply[0] is string name ? name
+                    : throw new DBusProtocolException("Hello reply is not a single string");
+                connection.IsBusConnection = true;
+            }
+            options.Objects?.Attach(connection);
+            return connection;
+        }
+        catch
+        {
+            if (connection != null) await connection.DisposeAsync().ConfigureAwait(false);
+            else stream.Dispose();
+            throw;
+        }
+    }
+
+    internal static DBusConnection CreateServerSide(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials peer, Action<DBusConnection, Message> busHandler)
+    {
+        var connection = new DBusConnection(stream, options, guid, peer, busHandler);
+        connection.Start();
+        return connection;
+    }
+
+    private void Start()
+    {
+        _readLoop = Task.Run(ReadLoopAsync);
+        _writeLoop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Queues a message (a fresh serial is assigned); returns that serial.</summary>
+    public uint Send(Message message)
+    {
+        uint serial = NextSerial();
+        Enqueue(message, serial);
+        return serial;
+    }
+
+    /// <summary>Sends a signal; see also <see cref="DBusObjectRegistry.EmitSignal"/>.</summary>
+    public void EmitSignal(ObjectPath path, string @interface, string member, string signature = "", params object[] args) =>
+        Send(Message.Signal(path, @interface, member, signature, args));
+
+    /// <summary>Calls a method and awaits the reply; an ERROR reply throws <see cref="DBusErrorException"/>.</summary>
+    public async Task<Message> CallMethodAsync(Message call, CancellationToken cancellationToken = default)
+    {
+        if (call.Type != MessageType.MethodCall) throw new ArgumentException("only a method call has a reply", nameof(call));
+        uint serial = NextSerial();
+        var reply = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[serial] = reply;
+        try
+        {
+            Enqueue(call, serial);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.CallTimeout);
+            using (timeout.Token.Register(() =>
+            {
+                if (cancellationToken.IsCancellationRequested) reply.TrySetCanceled(cancellationToken);
+                else reply.TrySetException(new DBusErrorException(DBusErrors.NoReply, $"no reply to {call.Interface}.{call.Member} within {_options.CallTimeout.TotalSeconds:0} s"));
+            }))
+            {
+                var message = await reply.Task.ConfigureAwait(false);
+                if (message.Type == MessageType.Error)
+                {
+                    message.Dispose();
+                    throw new DBusErrorException(message.ErrorName!, message.ErrorMessage ?? string.Empty);
+                }
+                return message;
+            }
+        }
+        finally
+        {
+            _pending.TryRemove(serial, out _);
+        }
+    }
+
+    /// <summary>Calls a method and returns the reply's body.</summary>
+    public async Task<object[]> CallAsync(string? destination, ObjectPath path, string? @interface, string member, string signature = "", object[]? args = null, CancellationToken cancellationToken = default)
+    {
+        using var reply = await CallMethodAsync(Message.MethodCall(destination, path, @interface, member, signature, args ?? Array.Empty<object>()), cancellationToken).ConfigureAwait(false);
+        return reply.Body.ToArray();
+    }
+
+    public async Task<RequestNameReply> RequestNameAsync(string name, RequestNameFlags flags = RequestNameFlags.DoNotQueue, CancellationToken cancellationToken = default)
+    {
+        var reply = await CallAsync(BusName, BusPath, BusInterface, "RequestName", "su", new object[] { name, (uint)flags }, cancellationToken).ConfigureAwait(false);
+        return (RequestNameReply)(uint)reply[0];
+    }
+
+    /// <summary>ReleaseName: 1 released, 2 non-existent, 3 not owner.</summary>
+    public async Task<uint> ReleaseNameAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var reply = await CallAsync(BusName, BusPath, BusInterface, "ReleaseName", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
+        return (uint)reply[0];
+    }
+
+    /// <summary>The unique name owning <paramref name="name"/>, or null when nobody does.</summary>
+    public async Task<string?> GetNameOwnerAsync(string name, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var reply = await CallAsync(BusName, BusPath, BusInterface, "GetNameOwner", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
+            return (string)reply[0];
+        }
+        catch (DBusErrorException e) when (e.ErrorName == DBusErrors.NameHasNoOwner)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Delivers messages matching <paramref name="rule"/> to <paramref name="handler"/> (on the
+    /// read loop: keep it short). On a bus the rule is also registered with AddMatch so the bus
+    /// routes the signals to us. Dispose the result to remove it.
+    /// </summary>
+    public async Task<IAsyncDisposable> AddMatchAsync(MatchRule rule, Action<Message> handler, CancellationToken cancellationToken = default)
+    {
+        var entry = (rule, handler);
+        lock (_matches) _matches.Add(entry);
+        if (IsBusConnection)
+        {
+            try
+            {
+                await CallAsync(BusName, BusPath, BusInterface, "AddMatch", "s", new object[] { rule.ToString() }, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_matches) _matches.Remove(entry);
+                throw;
+            }
+        }
+        return new MatchRegistration(this, entry);
+    }
+
+    private sealed class MatchRegistration : IAsyncDisposable
+    {
+        private readonly DBusConnection _connection;
+        private readonly (MatchRule Rule, Action<Message> Handler) _entry;
+        private int _disposed;
+
+        public MatchRegistration(DBusConnection connection, (MatchRule, Action<Message>) entry)
+        {
+            _connection = connection;
+            _entry = entry;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            lock (_connection._matches) _connection._matches.Remove(_entry);
+            if (!_connection.IsBusConnection || _connection.IsClosed) return;
+            try
+            {
+                await _connection.CallAsync(BusName, BusPath, BusInterface, "RemoveMatch", "s", new object[] { _entry.Rule.ToString() }).ConfigureAwait(false);
+            }
+            catch (DBusConnectionClosedException)
+            {
+                // Closed meanwhile: the bus drops the rule with the connection.
+            }
+        }
+    }
+
+    void ISignalSink.SendSignal(Message signal)
+    {
+        try
+        {
+            Send(signal);
+        }
+        catch (DBusConnectionClosedException)
+        {
+            // A peer that went away simply misses the signal.
+        }
+    }
+
+    private uint NextSerial()
+    {
+        while (true)
+        {
+            uint serial = unchecked((uint)Interlocked.Increment(ref _serial));
+            if (serial != 0) return serial; // 0 is invalid; skip it when the counter wraps
+        }
+    }
+
+    private void Enqueue(Message message, uint serial)
+    {
+        byte[] data = message.Serialize(serial, out var fds);
+        if (data.Length > _options.MaxMessageSize)
+            throw new ArgumentException($"{message} is {data.Length} bytes, over the limit of {_options.MaxMessageSize}");
+        if (fds.Count > 0 && !UnixFdsEnabled)
+            throw new InvalidOperationException($"{message} carries unix fds but the peer did not agree to fd passing");
+        if (IsClosed) throw new DBusConnectionClosedException("the D-Bus connection is closed", _closed.Task.IsCompleted ? _closed.Task.Result : null);
+        // Hold the handles until they are sent, so a caller disposing them early cannot make
+        // us pass a closed (or reused) descriptor number.
+        foreach (var fd in fds)
+        {
+            bool added = false;
+            fd.DangerousAddRef(ref added);
+        }
+        long queued = Interlocked.Add(ref _queuedBytes, data.Length);
+        if (queued > _options.MaxOutgoingQueueBytes && queued != data.Length)
+        {
+            ReleaseFds(fds);
+            Interlocked.Add(ref _queuedBytes, -data.Length);
+            var reason = new DBusConnectionClosedException($"peer is not reading: more than {_options.MaxOutgoingQueueBytes} bytes queued for it");
+            Close(reason);
+            throw reason;
+        }
+        if (!_outgoing.Writer.TryWrite(new Outgoing(data, fds)))
+        {
+            ReleaseFds(fds);
+            Interlocked.Add(ref _queuedBytes, -data.Length);
+            throw new DBusConnectionClosedException("the D-Bus connection is closed");
+        }
+    }
+
+    private static void ReleaseFds(IReadOnlyList<SafeHandle> fds)
+    {
+        foreach (var fd in fds) fd.DangerousRelease();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            await foreach (var item in _outgoing.Reader.ReadAllAsync(_shutdown.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    await _stream.SendAsync(item.Data, item.Fds, _shutdown.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ReleaseFds(item.Fds);
+                    Interlocked.Add(ref _queuedBytes, -item.Data.Length);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            Close(new DBusConnectionClosedException($"writing to the D-Bus peer failed: {e.Message}", e));
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var message = await _stream.ReadMessageAsync(_shutdown.Token).ConfigureAwait(false);
+                if (message == null)
+                {
+                    Close(null);
+                    return;
+                }
+                await DispatchAsync(message).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+        }
+        catch (DBusProtocolException e)
+        {
+            Close(e);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            Close(IsClosed ? null : new DBusConnectionClosedException($"reading from the D-Bus peer failed: {e.Message}", e));
+        }
+    }
+
+    private async ValueTask DispatchAsync(Message message)
+    {
+        switch (message.Type)
+        {
+            case MessageType.MethodReturn:
+            case MessageType.Error:
+                if (_pending.TryRemove(message.ReplySerial!.Value, out var waiter)) waiter.TrySetResult(message);
+                else message.Dispose(); // a late reply (after a timeout) or one we never asked for
+                break;
+            case MessageType.Signal:
+                DeliverSignal(message);
+                break;
+            case MessageType.MethodCall:
+                // At most MaxConcurrentCallsPerConnection handlers run for one peer; beyond that we
+                // stop reading from it, which pushes back on the peer and not on anyone else.
+                await _callSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                _ = HandleCallAsync(message);
+                break;
+            default:
+                // Unknown message types must be ignored (spec), though they were validated.
+                message.Dispose();
+                break;
+        }
+    }
+
+    private void DeliverSignal(Message message)
+    {
+        (MatchRule Rule, Action<Message> Handler)[] matches;
+        lock (_matches) matches = _matches.ToArray();
+        try
+        {
+            foreach (var (rule, handler) in matches)
+            {
+                if (!rule.Matches(message)) continue;
+                try
+                {
+                    handler(message);
+                }
+                catch (Exception e)
+                {
+                    _options.HandlerError?.Invoke(e);
+                }
+            }
+        }
+        finally
+        {
+            message.Dispose();
+        }
+    }
+
+    private async Task HandleCallAsync(Message call)
+    {
+        try
+        {
+            if (_busHandler != null && (call.Interface == BusInterface || (call.Interface == null && call.Destination == BusName)))
+            {
+                _busHandler(this, call);
+                return;
+            }
+            var reply = await ObjectDispatcher.DispatchAsync(_options.Objects, this, call).ConfigureAwait(false);
+            if (!call.NoReplyExpected) SendReply(call, reply);
+        }
+        finally
+        {
+            call.Dispose();
+            _callSlots.Release();
+        }
+    }
+
+    /// <summary>Sends a reply; if it cannot be marshalled (a handler returned the wrong values) the caller gets Failed.</summary>
+    internal void SendReply(Message call, Message reply)
+    {
+        try
+        {
+            try
+            {
+                Send(reply);
+            }
+            catch (ArgumentException e)
+            {
+                Send(Message.Error(call, DBusErrors.Failed, $"the reply to {call.Member} could not be sent: {e.Message}"));
+            }
+        }
+        catch (DBusConnectionClosedException)
+        {
+            // The caller went away; nobody is waiting for the reply.
+        }
+    }
+
+    private void Close(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0) return;
+        _options.Objects?.Detach(this);
+        _outgoing.Writer.TryComplete();
+        _shutdown.Cancel();
+        var closed = new DBusConnectionClosedException("the D-Bus connection closed", reason);
+        foreach (var key in _pending.Keys)
+        {
+            if (_pending.TryRemove(key, out var waiter)) waiter.TrySetException(closed);
+        }
+        _stream.Dispose();
+        while (_outgoing.Reader.TryRead(out var item))
+        {
+            ReleaseFds(item.Fds);
+            Interlocked.Add(ref _queuedBytes, -item.Data.Length);
+        }
+        _closed.TrySetResult(reason);
+    }
+
+    /// <summary>Flushes what is queued (briefly), then closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!IsClosed)
+        {
+            _outgoing.Writer.TryComplete();
+            try
+            {
+                await _writeLoop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A peer that does not read does not hold up our shutdown.
+            }
+        }
+        Close(null);
+        await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
+        _shutdown.Dispose();
+    }
+}
