@@ -46,6 +46,11 @@ public sealed record CgroupStats
     /// <summary>pids.current (tasks = threads).</summary>
     public ulong? TasksCurrent { get; internal set; }
 
+    /// <summary>
+    /// Bytes read, summed over devices (v2 io.stat rbytes; v1 blkio.throttle.io_service_bytes_recursive).
+    /// On v1 the kernel (5.x and later) counts only IO to devices that carry a blkio throttle rule
+    /// somewhere; with no rule the file has no device line and these four fields are null, not 0.
+    /// </summary>
     public ulong? IoReadBytes { get; internal set; }
 
     public ulong? IoWriteBytes { get; internal set; }

@@ -107,11 +107,13 @@ internal sealed class StatReader : IDisposable
 
     /// <summary>
     /// v1 blkio.throttle.io_service_bytes[_recursive] / io_serviced[_recursive]:
-    /// "MAJ:MIN Read N" … "MAJ:MIN Total N" per device, then a final "Total N". Sums Read and Write.
+    /// "MAJ:MIN Read N" … "MAJ:MIN Total N" per device, then a final "Total N". Sums Read and Write;
+    /// nulls when no device line is present (see <see cref="CgroupStats.IoReadBytes"/>).
     /// </summary>
-    public (ulong Read, ulong Write) BlkioV1()
+    public (ulong? Read, ulong? Write) BlkioV1()
     {
         ulong r = 0, w = 0;
+        bool any = false;
         var data = Data;
         while (data.Length > 0)
         {
@@ -134,10 +136,11 @@ internal sealed class StatReader : IDisposable
             {
                 continue;
             }
+            any = true;
             if (op.SequenceEqual("Read"u8)) r += v;
             else if (op.SequenceEqual("Write"u8)) w += v;
         }
-        return (r, w);
+        return any ? (r, w) : (null, null);
     }
 
     /// <summary>PSI: "some avg10=… total=N\nfull avg10=… total=N" (the full line is absent on old kernels for cpu).</summary>

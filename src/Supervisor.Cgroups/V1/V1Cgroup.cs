@@ -33,14 +33,12 @@ internal sealed class V1Cgroup : CgroupBase
                 {
                     continue; // above our subtree: exists, not ours
                 }
-                if (Directory.Exists(level))
-                {
-                    continue;
-                }
                 Ctx.Fs.Mkdir(level);
                 if (h == _driver.CpusetHierarchy)
                 {
-                    // A new v1 cpuset has empty cpus/mems and refuses tasks (ENOSPC) until both are set.
+                    // A new v1 cpuset has empty cpus/mems and refuses tasks (ENOSPC) until both are
+                    // set. Done for existing levels too (only where still empty): a level created by
+                    // an interrupted earlier run may never have got its values.
                     _driver.CpusetController.Inherit(level, Ctx.Fs);
                 }
             }
