@@ -1,0 +1,197 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Supervisor.Sandbox.Capabilities;
+
+namespace Supervisor.Sandbox.Inspect;
+
+public enum CheckResult
+{
+    Match,
+    Mismatch,
+    /// <summary>Not applied on purpose (an LSM label with "-" on a host without that LSM).</summary>
+    Skipped,
+    /// <summary>Reported for the reader; nothing was declared to compare with.</summary>
+    Info,
+}
+
+/// <summary>One line of `supervisor inspect`: a property, what the plan declares, what the process has.</summary>
+public sealed record InspectLine(string Property, string Declared, string Found, CheckResult Result)
+{
+    public override string ToString() =>
+        $"{(Result switch { CheckResult.Match => "ok  ", CheckResult.Mismatch => "DIFF", CheckResult.Skipped => "skip", _ => "    " })} {Property}: declared {Declared}, found {Found}";
+}
+
+/// <summary>
+/// Compares a live process's <see cref="IsolationState"/> with the <see cref="ExecPlan"/> it was
+/// started from. The reconciler treats any Mismatch as sandbox drift.
+/// </summary>
+public static class IsolationCheck
+{
+    private static readonly (string Kind, NamespaceFlags Flag)[] NamespaceFlagsByKind =
+    [
+        ("pid", NamespaceFlags.Pid), ("net", NamespaceFlags.Net), ("mnt", NamespaceFlags.Mount), ("ipc", NamespaceFlags.Ipc),
+        ("uts", NamespaceFlags.Uts), ("user", NamespaceFlags.User), ("cgroup", NamespaceFlags.Cgroup), ("time", NamespaceFlags.Time),
+    ];
+
+    public static ImmutableArray<InspectLine> Compare(ExecPlan plan, IsolationState state, IReadOnlyCollection<LsmKind>? skippedLsm = null)
+    {
+        var lines = ImmutableArray.CreateBuilder<InspectLine>();
+
+        foreach (var (kind, flag) in NamespaceFlagsByKind)
+        {
+            if (!state.Namespaces.ContainsKey(kind))
+                continue;
+            bool declaredNew = (plan.Namespaces & flag) != 0;
+            string found = state.InNewNamespace(kind) ? $"own ({kind}:[{state.Namespaces[kind]}])" : "host";
+            if (kind == "net" && plan.NetworkNamespacePath is { } netns)
+            {
+                var want = InodeOf(netns);
+                bool same = want is not null && want == state.Namespaces[kind];
+                lines.Add(new($"namespace {kind}", $"joined '{netns}'", found, same ? CheckResult.Match : CheckResult.Mismatch));
+                continue;
+            }
+            lines.Add(new($"namespace {kind}", declaredNew ? "own" : "host", found,
+                declaredNew == state.InNewNamespace(kind) ? CheckResult.Match : CheckResult.Mismatch));
+        }
+
+        foreach (var want in plan.CgroupProcsFiles)
+        {
+            var expected = ExpectedCgroupLine(want);
+            bool ok = state.Cgroups.Any(l => Matches(l, expected));
+            lines.Add(new("cgroup", $"{expected.Controller}:{expected.Path}", string.Join(" ", state.Cgroups.Where(l => SameHierarchy(l, expected))),
+                ok ? CheckResult.Match : CheckResult.Mismatch));
+        }
+
+        if (plan.Identity is { } id)
+        {
+            lines.Add(Eq("uid", id.Uid.ToString(CultureInfo.InvariantCulture), state.Uid.ToString(CultureInfo.InvariantCulture)));
+            lines.Add(Eq("gid", id.Gid.ToString(CultureInfo.InvariantCulture), state.Gid.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (plan.Capabilities is { } caps)
+        {
+            lines.Add(Caps("CapBnd", caps.Bounding, state.CapBnd));
+            lines.Add(Caps("CapPrm", caps.Permitted, state.CapPrm));
+            lines.Add(Caps("CapEff", caps.Effective, state.CapEff));
+            lines.Add(Caps("CapInh", caps.Inheritable, state.CapInh));
+            lines.Add(Caps("CapAmb", caps.Ambient, state.CapAmb));
+        }
+
+        lines.Add(Eq("NoNewPrivs", plan.NoNewPrivileges ? "1" : "0", state.NoNewPrivs ? "1" : "0"));
+
+        bool filter = !plan.SeccompBpf.IsDefaultOrEmpty;
+        lines.Add(new("Seccomp", filter ? "filter (mode 2)" : "none (mode 0)",
+            $"mode {state.SeccompMode}, {state.SeccompFilters} filter(s)",
+            (filter ? state.SeccompMode == 2 && state.SeccompFilters >= 1 : state.SeccompMode == 0) ? CheckResult.Match : CheckResult.Mismatch));
+
+        if (plan.Lsm is { } lsm)
+        {
+            string declared = $"{lsm.Kind} '{lsm.Value}'";
+            if (skippedLsm?.Contains(lsm.Kind) == true)
+                lines.Add(new("LSM label", declared, $"skipped: {lsm.Kind} is not enabled on this host", CheckResult.Skipped));
+            else
+                lines.Add(new("LSM label", declared, state.LsmLabel ?? "(none)",
+                    state.LsmLabel is { } l && (l == lsm.Value || l.StartsWith(lsm.Value + " ", StringComparison.Ordinal)) ? CheckResult.Match : CheckResult.Mismatch));
+        }
+        else if (state.LsmLabel is { } label)
+        {
+            lines.Add(new("LSM label", "(none)", label, CheckResult.Info));
+        }
+
+        var pivot = plan.Mounts.OfType<PivotRootOperation>().LastOrDefault();
+        lines.Add(new("root", pivot is null ? "host /" : $"'{pivot.NewRoot}' (pivot_root)", state.RootIsHostRoot ? "host /" : "own root",
+            (pivot is null) == state.RootIsHostRoot ? CheckResult.Match : CheckResult.Mismatch));
+
+        foreach (var (path, readOnly) in DeclaredReadOnly(plan, pivot?.NewRoot))
+        {
+            var mount = state.Mounts.LastOrDefault(m => m.MountPoint == path);
+            string found = mount.MountPoint is null ? "no mount" : (HasOption(mount.Options, "ro") ? "read-only" : "read-write");
+            lines.Add(new($"mount {path}", readOnly ? "read-only" : "read-write", found,
+                mount.MountPoint is not null && HasOption(mount.Options, "ro") == readOnly ? CheckResult.Match : CheckResult.Mismatch));
+        }
+        lines.Add(new("mounts", "-", state.Mounts.Length.ToString(CultureInfo.InvariantCulture), CheckResult.Info));
+
+        if (plan.Hostname is { } host)
+            lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
+
+        return lines.ToImmutable();
+    }
+
+    private static InspectLine Eq(string property, string declared, string found) =>
+        new(property, declared, found, declared == found ? CheckResult.Match : CheckResult.Mismatch);
+
+    private static InspectLine Caps(string property, ulong declared, ulong found) =>
+        new(property, Format(declared), Format(found), declared == found ? CheckResult.Match : CheckResult.Mismatch);
+
+    private static string Format(ulong mask)
+    {
+        var names = CapabilityTable.NamesOf(mask).ToList();
+        string list = names.Count == 0 ? "none" : names.Count > 6 ? $"{names.Count} capabilities" : string.Join(",", names);
+        return $"{mask:x16} ({list})";
+    }
+
+    private static bool HasOption(string options, string option) => options.Split(',').Contains(option);
+
+    /// <summary>Paths the plan makes read-only or read-write, as the service sees them (after pivot_root).</summary>
+    private static IEnumerable<(string Path, bool ReadOnly)> DeclaredReadOnly(ExecPlan plan, string? newRoot)
+    {
+        var result = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var m in plan.Mounts)
+        {
+            var (path, ro, optional) = m switch
+            {
+                RemountMount r => (r.Path, r.ReadOnly, r.Optional),
+                BindMount b => (b.Target, b.ReadOnly, b.Optional),
+                _ => (null, false, false),
+            };
+            if (path is null || optional && !Directory.Exists(path) && !File.Exists(path))
+                continue;
+            var seen = ServicePath(path, newRoot);
+            if (seen is not null)
+                result[seen] = ro;
+        }
+        return result.Select(kv => (kv.Key, kv.Value));
+    }
+
+    private static string? ServicePath(string path, string? newRoot)
+    {
+        if (newRoot is null)
+            return path;
+        var root = newRoot.TrimEnd('/');
+        if (path == root)
+            return "/";
+        return path.StartsWith(root + "/", StringComparison.Ordinal) ? path[root.Length..] : null;
+    }
+
+    private static ulong? InodeOf(string path) =>
+        Supervisor.Sandbox.Interop.FileStat.DevIno(path)?.Ino;
+
+    private readonly record struct CgroupLine(string Controller, string Path);
+
+    /// <summary>/sys/fs/cgroup/memory/a/b/cgroup.procs → ("memory", "/a/b"); unified or v2 → ("", path).</summary>
+    private static CgroupLine ExpectedCgroupLine(string procsFile)
+    {
+        var dir = Path.GetDirectoryName(procsFile) ?? "/";
+        const string Root = "/sys/fs/cgroup/";
+        if (!dir.StartsWith(Root, StringComparison.Ordinal))
+            return new("", dir);
+        var rest = dir[Root.Length..];
+        var slash = rest.IndexOf('/');
+        var first = slash < 0 ? rest : rest[..slash];
+        var below = slash < 0 ? "/" : rest[slash..];
+        if (first == "unified")
+            return new("", below);
+        // A v1 hierarchy directory is named after its controllers ("memory", "cpu,cpuacct").
+        if (File.Exists(Path.Combine(Root, first, "cgroup.procs")) && !File.Exists(Path.Combine(Root, "cgroup.controllers")))
+            return new(first == "systemd" ? "name=systemd" : first, below);
+        return new("", "/" + rest);
+    }
+
+    private static bool SameHierarchy(string line, CgroupLine want)
+    {
+        var parts = line.Split(':', 3);
+        return parts.Length == 3 && (want.Controller.Length == 0 ? parts[0] == "0" : parts[1].Split(',').Intersect(want.Controller.Split(',')).Any());
+    }
+
+    private static bool Matches(string line, CgroupLine want) => SameHierarchy(line, want) && line.Split(':', 3)[2] == want.Path;
+}

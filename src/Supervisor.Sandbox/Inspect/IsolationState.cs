@@ -1,0 +1,141 @@
+using System.Collections.Immutable;
+using System.Globalization;
+
+namespace Supervisor.Sandbox.Inspect;
+
+/// <summary>
+/// The isolation a live process is in, read from /proc the way a person would check it:
+/// namespace inodes against PID 1's, cgroup, the five Cap* sets, NoNewPrivs, Seccomp and
+/// Seccomp_filters, LSM label, root, mounts, hostname.
+/// </summary>
+public sealed record IsolationState
+{
+    public static readonly ImmutableArray<string> NamespaceKinds = ["pid", "net", "mnt", "ipc", "uts", "user", "cgroup", "time"];
+
+    public required int Pid { get; init; }
+    /// <summary>Namespace kind → inode, for the process and for PID 1 (the host).</summary>
+    public required ImmutableDictionary<string, ulong> Namespaces { get; init; }
+    public required ImmutableDictionary<string, ulong> HostNamespaces { get; init; }
+    /// <summary>Lines of /proc/PID/cgroup ("hierarchy-id:controllers:path").</summary>
+    public required ImmutableArray<string> Cgroups { get; init; }
+    public required uint Uid { get; init; }
+    public required uint Gid { get; init; }
+    public required ulong CapInh { get; init; }
+    public required ulong CapPrm { get; init; }
+    public required ulong CapEff { get; init; }
+    public required ulong CapBnd { get; init; }
+    public required ulong CapAmb { get; init; }
+    public required bool NoNewPrivs { get; init; }
+    /// <summary>0 off, 1 strict, 2 filter.</summary>
+    public required int SeccompMode { get; init; }
+    public required int SeccompFilters { get; init; }
+    public string? LsmLabel { get; init; }
+    /// <summary>True when the process's root is the host's / (no pivot_root/chroot).</summary>
+    public required bool RootIsHostRoot { get; init; }
+    /// <summary>/proc/PID/mountinfo entries: mount point (as the process sees it) and options.</summary>
+    public required ImmutableArray<(string MountPoint, string Options)> Mounts { get; init; }
+    public string? Hostname { get; init; }
+
+    public bool InNewNamespace(string kind) =>
+        Namespaces.TryGetValue(kind, out var mine) && HostNamespaces.TryGetValue(kind, out var host) && mine != host;
+
+    /// <summary>
+    /// Reads the state of a live process; throws if it is gone. The host reference is PID 1's
+    /// namespaces; where PID 1's are not readable (it is in another user namespace, or ptrace
+    /// access to it is denied) the supervisor's own, which are the host's by construction.
+    /// </summary>
+    public static IsolationState Read(int pid, int hostReferencePid = 1)
+    {
+        var status = File.ReadAllLines($"/proc/{pid}/status")
+            .Select(l => l.Split(':', 2))
+            .Where(p => p.Length == 2)
+            .GroupBy(p => p[0])
+            .ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        ulong Hex(string key) => ulong.Parse(status[key], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        int Int(string key, int fallback = 0) =>
+            status.TryGetValue(key, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        uint FirstId(string key) => uint.Parse(status[key].Split('\t', ' ')[0], CultureInfo.InvariantCulture);
+
+        string? label = null;
+        try
+        {
+            label = File.ReadAllText($"/proc/{pid}/attr/current").TrimEnd('\0', '\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No LSM that exposes a label: nothing to report.
+        }
+
+        var mounts = File.ReadAllLines($"/proc/{pid}/mountinfo").Select(l =>
+        {
+            var f = l.Split(' ');
+            return (Unescape(f[4]), f[5]);
+        }).ToImmutableArray();
+
+        return new IsolationState
+        {
+            Pid = pid,
+            Namespaces = ReadNamespaces(pid),
+            HostNamespaces = HostReference(hostReferencePid),
+            Cgroups = [.. File.ReadAllLines($"/proc/{pid}/cgroup")],
+            Uid = FirstId("Uid"),
+            Gid = FirstId("Gid"),
+            CapInh = Hex("CapInh"),
+            CapPrm = Hex("CapPrm"),
+            CapEff = Hex("CapEff"),
+            CapBnd = Hex("CapBnd"),
+            CapAmb = Hex("CapAmb"),
+            NoNewPrivs = Int("NoNewPrivs") == 1,
+            SeccompMode = Int("Seccomp"),
+            SeccompFilters = Int("Seccomp_filters"),
+            LsmLabel = label,
+            RootIsHostRoot = SameFile($"/proc/{pid}/root", "/"),
+            Mounts = mounts,
+            Hostname = Supervisor.Sandbox.Interop.Namespaces.HostnameOf(pid),
+        };
+    }
+
+    private static ImmutableDictionary<string, ulong> HostReference(int pid)
+    {
+        var reference = ReadNamespaces(pid);
+        var self = ReadNamespaces(Environment.ProcessId);
+        return self.SetItems(reference);
+    }
+
+    private static ImmutableDictionary<string, ulong> ReadNamespaces(int pid)
+    {
+        var b = ImmutableDictionary.CreateBuilder<string, ulong>();
+        foreach (var kind in NamespaceKinds)
+        {
+            string? link;
+            try
+            {
+                link = new FileInfo($"/proc/{pid}/ns/{kind}").LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // EACCES on another user's or a protected process's links
+            }
+            // "net:[4026531840]"
+            if (link is not null && link.IndexOf('[') is int open and >= 0)
+                b[kind] = ulong.Parse(link[(open + 1)..^1], CultureInfo.InvariantCulture);
+        }
+        return b.ToImmutable();
+    }
+
+    private static bool SameFile(string a, string b)
+    {
+        var sa = Stat(a);
+        var sb = Stat(b);
+        return sa is not null && sa == sb;
+    }
+
+    private static (ulong Dev, ulong Ino)? Stat(string path)
+    {
+        // /proc/PID/root/. follows the process's root; compare device and inode via statx.
+        return Supervisor.Sandbox.Interop.FileStat.DevIno(path + "/.");
+    }
+
+    private static string Unescape(string s) =>
+        s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
+}

@@ -1,0 +1,58 @@
+using Supervisor.Sandbox.Launch;
+using Supervisor.Sandbox.Tests.Support;
+
+namespace Supervisor.Sandbox.Tests;
+
+public class LauncherTests
+{
+    [Fact]
+    public void Plain_exec_returns_the_exit_code()
+    {
+        Host.RequireRoot();
+        var r = Runner.Run(Probe.Plan("exit", "7"));
+        Assert.Equal(7, r.Exit.ExitCode);
+    }
+
+    [Fact]
+    public void Pid_namespace_init_passes_the_service_exit_code_through()
+    {
+        Host.RequireRoot();
+        var r = Runner.Run(Probe.Plan("exit", "42") with { Namespaces = NamespaceFlags.Pid | NamespaceFlags.Mount, Mounts = [new ProcMount("/proc")] });
+        Assert.Equal(42, r.Exit.ExitCode);
+    }
+
+    [Fact]
+    public void Missing_binary_fails_at_the_exec_step_and_leaves_nothing_behind()
+    {
+        Host.RequireRoot();
+        var plan = Probe.Plan("exit", "0") with { Path = "/nonexistent/binary" };
+        var e = Assert.Throws<SandboxSetupException>(() => SandboxLauncher.Start(plan, "web", Host.HelperPath));
+        Assert.Equal(SetupStep.Exec, e.Step);
+        Assert.Equal(2, e.Errno);
+        Assert.Equal("web: cannot execute '/nonexistent/binary': No such file or directory", e.Message);
+        AssertNoChildren();
+    }
+
+    internal static void AssertNoChildren()
+    {
+        // Every process the launcher made was reaped: none of ours is left as a child or zombie.
+        var me = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+                continue;
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields[1] == me && !stat.Contains("(dotnet)") && !stat.Contains("(gcc)"))
+                Assert.Fail($"a child is left behind: {stat}");
+        }
+    }
+}
