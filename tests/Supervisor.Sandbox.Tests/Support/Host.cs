@@ -46,6 +46,7 @@ internal sealed class TempDir : IDisposable
     public TempDir()
     {
         Path = Directory.CreateTempSubdirectory("sbx-test-").FullName;
+        File.SetUnixFileMode(Path, (UnixFileMode)0x1ED); // 0755: reachable by a service under another uid
     }
 
     public string Path { get; }

@@ -13,6 +13,8 @@ internal static class Probe
     private static string Build()
     {
         var dir = Directory.CreateTempSubdirectory("sbx-probe-").FullName;
+        // Services under other uids (nobody, a user-namespace root) must be able to reach it.
+        File.SetUnixFileMode(dir, (UnixFileMode)0x1ED);
         var output = System.IO.Path.Combine(dir, "probe");
         var source = System.IO.Path.Combine(Host.RepoRoot(), "tests", "Supervisor.Sandbox.Tests", "probe", "probe.c");
         Host.Run("gcc", "-static", "-O1", "-Wall", "-Werror", "-o", output, source);
