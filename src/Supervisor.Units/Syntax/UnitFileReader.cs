@@ -96,10 +96,12 @@ public static class UnitFileReader
         }
         if (doc.HasErrors)
         {
+            // Only the first syntax error: the ones after it are usually the parser losing its place.
             foreach (var d in doc.Diagnostics)
             {
                 if (d.Kind != DiagnosticMessageKind.Error) continue;
                 diagnostics.Add(new Diagnostic(Severity.Error, Loc(d.Span, path), unit, null, null, $"not valid TOML: {d.Message}"));
+                break;
             }
             return null;
         }

@@ -27,6 +27,7 @@ public readonly record struct Percent(long Hundredths)
             if (!char.IsAsciiDigit(c) && c != '.') return false;
         if (!decimal.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
             return false;
+        if (number > long.MaxValue / 200) return false;
         var hundredths = number * 100;
         if (hundredths != decimal.Truncate(hundredths) || hundredths > long.MaxValue / 2) return false;
         percent = new Percent((long)hundredths);

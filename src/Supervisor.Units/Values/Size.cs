@@ -55,6 +55,8 @@ public readonly record struct Size(ulong Bytes, bool IsInfinity)
             if (!char.IsAsciiDigit(c) && c != '.') return false;
         if (!decimal.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
             return false;
+        // Compare before multiplying: decimal multiplication throws on overflow.
+        if (number > (decimal)(ulong.MaxValue - 1) / factor) return false;
         var bytes = number * factor;
         if (bytes > ulong.MaxValue - 1 || bytes != decimal.Truncate(bytes)) return false;
         size = FromBytes((ulong)bytes);

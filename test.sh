@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (README, and .ci/run calls exactly this): builds everything and runs every
+# test project. As root, the kernel tests run for real; otherwise they report themselves
+# skipped, never passed. Ends with one line: "tests: N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ "$(id -u)" -eq 0 ]; then
+  # Real peers (dbus-daemon, gdbus, promtool, bubblewrap …) come from Debian, installed when missing.
+  ./install.sh --deps-only --test-deps
+else
+  echo "test.sh: not root: tests that need root or kernel features will report themselves skipped" >&2
+fi
+
+results=.test-results
+rm -rf "$results"
+mkdir -p "$results"
+
+dotnet build Supervisor.sln -c Release --nologo -v quiet
+status=0
+# -m:1 runs the test projects one after another: kernel tests measure CPU quotas and start
+# latencies, which other test processes competing for this machine's cores would distort.
+dotnet test Supervisor.sln -c Release --no-build --nologo -m:1 \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { printf '%s' "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "test.sh: dotnet test exited $status without a failed test (a crash or a build problem); counting it as a failure" >&2
+  failed=1
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,193 @@
+using Supervisor.Units.Keys;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Units.Tests;
+
+/// <summary>
+/// Every key of the table, set to a non-default value, survives parse → show (TOML) → parse.
+/// A key added to the table without a sample here fails <see cref="Every_key_has_a_sample"/>.
+/// </summary>
+public class KeyRoundTripTests
+{
+    public static readonly Dictionary<string, string> Samples = new()
+    {
+        ["Unit.Description"] = "\"Static site\"",
+        ["Unit.Documentation"] = "[\"man:python3(1)\", \"https://example.org/docs\"]",
+        ["Unit.Requires"] = "[\"db\"]",
+        ["Unit.Wants"] = "[\"cache\", \"metrics\"]",
+        ["Unit.After"] = "[\"db\"]",
+        ["Unit.Before"] = "[\"proxy\"]",
+        ["Unit.BindsTo"] = "[\"db\"]",
+        ["Unit.PartOf"] = "[\"group\"]",
+        ["Unit.Conflicts"] = "[\"maintenance\"]",
+        ["Service.Type"] = "\"notify\"",
+        ["Service.ExecStart"] = "[\"-/usr/bin/python3\", \"-m\", \"http.server\", \"8080\"]",
+        ["Service.ExecStartPre"] = "[[\"/usr/bin/mkdir\", \"-p\", \"/var/lib/site\"], [\"-/bin/false\"]]",
+        ["Service.ExecStartPost"] = "[[\"/bin/echo\", \"started\"]]",
+        ["Service.ExecReload"] = "[[\"/bin/kill\", \"-HUP\", \"$MAINPID\"]]",
+        ["Service.ExecStop"] = "[[\"/bin/echo\", \"stop\"]]",
+        ["Service.ExecStopPost"] = "[[\"/bin/echo\", \"stopped\"]]",
+        ["Service.RemainAfterExit"] = "true",
+        ["Service.PIDFile"] = "\"/run/site.pid\"",
+        ["Service.Restart"] = "\"on-abnormal\"",
+        ["Service.RestartSec"] = "\"250ms\"",
+        ["Service.RestartSteps"] = "5\nRestartMaxDelaySec = \"30s\"", // needs the delay it grows to
+        ["Service.RestartMaxDelaySec"] = "\"30s\"",
+        ["Service.RestartResetSec"] = "\"5min\"",
+        ["Service.RestartJitter"] = "\"12.5%\"",
+        ["Service.StartLimitIntervalSec"] = "\"1min 30s\"",
+        ["Service.StartLimitBurst"] = "9",
+        ["Service.SuccessExitStatus"] = "[75, \"SIGUSR1\"]",
+        ["Service.RestartPreventExitStatus"] = "[2, 64]",
+        ["Service.RestartForceExitStatus"] = "[\"SIGHUP\"]",
+        ["Service.TimeoutStartSec"] = "\"infinity\"",
+        ["Service.TimeoutStopSec"] = "15",
+        ["Service.WatchdogSec"] = "\"5s\"",
+        ["Service.KillMode"] = "\"mixed\"",
+        ["Service.KillSignal"] = "\"SIGINT\"",
+        ["Service.SendSIGKILL"] = "false",
+        ["Service.User"] = "\"www-data\"",
+        ["Service.Group"] = "\"www-data\"",
+        ["Service.SupplementaryGroups"] = "[\"adm\", \"ssl-cert\"]",
+        ["Service.WorkingDirectory"] = "\"-/srv/site\"",
+        ["Service.Environment"] = "{ LANG = \"C.UTF-8\", PORT = \"8080\", \"QUOTED\" = \"a \\\"b\\\"\" }",
+        ["Service.EnvironmentFile"] = "[\"/etc/default/site\", \"-/etc/site.env\"]",
+        ["Service.Slice"] = "\"web\"",
+        ["Resources.MemoryMax"] = "\"256M\"",
+        ["Resources.MemoryHigh"] = "\"200M\"",
+        ["Resources.MemoryLow"] = "\"64M\"",
+        ["Resources.MemoryMin"] = "\"32M\"",
+        ["Resources.MemorySwapMax"] = "\"infinity\"",
+        ["Resources.CPUQuota"] = "\"150%\"",
+        ["Resources.CPUQuotaPeriodSec"] = "\"50ms\"",
+        ["Resources.CPUWeight"] = "500",
+        ["Resources.AllowedCPUs"] = "\"0-1,3\"",
+        ["Resources.AllowedMemoryNodes"] = "\"0\"",
+        ["Resources.TasksMax"] = "64",
+        ["Resources.IOWeight"] = "200",
+        ["Resources.IOReadBandwidthMax"] = "{ \"/dev/sda\" = \"10M\" }",
+        ["Resources.IOWriteBandwidthMax"] = "{ \"/dev/sda\" = \"5M\", \"/dev/sdb\" = \"1G\" }",
+        ["Resources.IOReadIOPSMax"] = "{ \"/dev/sda\" = 1000 }",
+        ["Resources.IOWriteIOPSMax"] = "{ \"/dev/sda\" = 500 }",
+        ["Sandbox.Namespaces"] = "[\"pid\", \"mount\", \"ipc\", \"uts\", \"cgroup\", \"user\", \"time\"]",
+        ["Sandbox.NetworkNamespacePath"] = "\"/run/netns/pod1\"",
+        ["Sandbox.Hostname"] = "\"site\"\nNamespaces = [\"uts\"]", // needs its own uts namespace
+        ["Sandbox.CapabilityBoundingSet"] = "[\"~CAP_SYS_ADMIN\", \"net_raw\"]",
+        ["Sandbox.AmbientCapabilities"] = "[\"CAP_NET_BIND_SERVICE\"]",
+        ["Sandbox.NoNewPrivileges"] = "true",
+        ["Sandbox.SecureBits"] = "[\"keep-caps\", \"noroot-locked\"]",
+        ["Sandbox.SystemCallFilter"] = "[\"@system-service\", \"~@privileged @resources\", \"~mount\"]",
+        ["Sandbox.SystemCallErrorNumber"] = "\"EPERM\"",
+        ["Sandbox.SystemCallArchitectures"] = "[\"native\"]",
+        ["Sandbox.SystemCallLog"] = "[\"@mount\", \"ptrace\"]",
+        ["Sandbox.SeccompProfile"] = "\"/etc/supervisor/seccomp/default.json\"",
+        ["Sandbox.AppArmorProfile"] = "\"-supervisor-site\"",
+        ["Sandbox.SELinuxContext"] = "\"system_u:system_r:httpd_t:s0\"",
+        ["Sandbox.ProtectSystem"] = "\"strict\"",
+        ["Sandbox.ProtectHome"] = "\"read-only\"",
+        ["Sandbox.PrivateTmp"] = "true",
+        ["Sandbox.PrivateDevices"] = "true",
+        ["Sandbox.ReadWritePaths"] = "[\"/var/lib/site\", \"-/var/cache/site\"]",
+        ["Sandbox.ReadOnlyPaths"] = "[\"/etc/site\"]",
+        ["Sandbox.InaccessiblePaths"] = "[\"/root\", \"-/srv/secret\"]",
+        ["Sandbox.BindPaths"] = "[\"/srv/data:/data\", \"-/opt/x\", \"/a:/b:norbind\"]",
+        ["Sandbox.BindReadOnlyPaths"] = "[\"/etc/ssl:/etc/ssl\"]",
+        ["Sandbox.RootDirectory"] = "\"/srv/root\"",
+        ["Sandbox.ProtectKernelTunables"] = "true",
+        ["Sandbox.ProtectControlGroups"] = "true",
+        ["Sandbox.ProtectProc"] = "\"invisible\"",
+        ["Service.LimitCPU"] = "\"60:120\"",
+        ["Service.LimitFSIZE"] = "\"1G\"",
+        ["Service.LimitDATA"] = "\"infinity\"",
+        ["Service.LimitSTACK"] = "\"8M:infinity\"",
+        ["Service.LimitCORE"] = "0",
+        ["Service.LimitRSS"] = "\"512M\"",
+        ["Service.LimitNOFILE"] = "\"1024:65536\"",
+        ["Service.LimitAS"] = "\"4G\"",
+        ["Service.LimitNPROC"] = "512",
+        ["Service.LimitMEMLOCK"] = "\"64K\"",
+        ["Service.LimitLOCKS"] = "100",
+        ["Service.LimitSIGPENDING"] = "1000",
+        ["Service.LimitMSGQUEUE"] = "\"800K\"",
+        ["Service.LimitNICE"] = "20",
+        ["Service.LimitRTPRIO"] = "0",
+        ["Service.LimitRTTIME"] = "\"infinity\"",
+    };
+
+    [Fact]
+    public void Every_key_has_a_sample()
+    {
+        var keys = KeyTable.All.Select(k => $"{k.Section}.{k.Name}").ToHashSet();
+        Assert.Empty(keys.Except(Samples.Keys));
+        Assert.Empty(Samples.Keys.Except(keys));
+    }
+
+    [Fact]
+    public void Key_table_has_no_duplicates()
+    {
+        var dupes = KeyTable.All.GroupBy(k => (k.Section, k.Name)).Where(g => g.Count() > 1).Select(g => g.Key);
+        Assert.Empty(dupes);
+    }
+
+    public static TheoryData<string> Keys() => new(KeyTable.All.Select(k => $"{k.Section}.{k.Name}"));
+
+    [Theory]
+    [MemberData(nameof(Keys))]
+    public void Key_round_trips_through_show(string id)
+    {
+        var (section, key) = (id[..id.IndexOf('.')], id[(id.IndexOf('.') + 1)..]);
+        var text = $"[{section}]\n{key} = {Samples[id]}\n";
+        if (section != "Service") text += Parse.MinimalService;
+        else if (key != "ExecStart") text += "ExecStart = [\"/bin/true\"]\n";
+        var (first, diagnostics) = Parse.Service(text);
+        Assert.True(first is not null, string.Join("\n", diagnostics));
+
+        var spec = KeyTable.Find(section, key)!;
+        Assert.NotNull(spec.Get(first!));
+        var defaults = Parse.Valid(Parse.MinimalService);
+        Assert.NotEqual(spec.Get(defaults) is { } d ? Render(d) : null, Render(spec.Get(first!)!));
+
+        var shown = UnitFormatter.ToToml(first!);
+        var second = Parse.Valid(shown);
+        Assert.Equal(first! with { Sources = second.Sources }, second);
+    }
+
+    private static string Render(object plain)
+    {
+        var sb = new System.Text.StringBuilder();
+        UnitFormatter.WriteToml(sb, plain);
+        return sb.ToString();
+    }
+
+    [Fact]
+    public void Example_units_round_trip_through_show()
+    {
+        var dir = Path.Combine(RepoRoot(), "units");
+        var set = UnitLoader.LoadDirectory(dir, new LoadOptions { RequireRootOwnership = false });
+        Assert.False(set.HasErrors, string.Join("\n", set.Diagnostics));
+        Assert.True(set.Units.Count >= 6);
+        foreach (var (name, parsed) in set.Units)
+        {
+            var again = Parse.Valid(UnitFormatter.ToToml(parsed.Definition), name, parsed.Definition.Kind);
+            Assert.Equal(parsed.Definition with { Sources = again.Sources }, again);
+        }
+    }
+
+    [Fact]
+    public void Show_json_has_every_set_key()
+    {
+        var unit = Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\nRestart = \"always\"\n[Resources]\nMemoryMax = \"1G\"\n");
+        using var doc = System.Text.Json.JsonDocument.Parse(UnitFormatter.ToJson(unit));
+        Assert.Equal("always", doc.RootElement.GetProperty("Service").GetProperty("Restart").GetString());
+        Assert.Equal("1G", doc.RootElement.GetProperty("Resources").GetProperty("MemoryMax").GetString());
+        Assert.Equal("/bin/true", doc.RootElement.GetProperty("Service").GetProperty("ExecStart")[0].GetString());
+        Assert.False(doc.RootElement.GetProperty("Resources").TryGetProperty("MemoryHigh", out _));
+    }
+
+    internal static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Supervisor.sln"))) return d.FullName;
+        throw new InvalidOperationException("Supervisor.sln not found above " + AppContext.BaseDirectory);
+    }
+}
