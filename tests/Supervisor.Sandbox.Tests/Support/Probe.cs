@@ -12,7 +12,9 @@ internal static class Probe
 
     private static string Build()
     {
-        var dir = Directory.CreateTempSubdirectory("sbx-probe-").FullName;
+        // Under /run, not /tmp: the PrivateTmp tests hide /tmp from the service.
+        var dir = System.IO.Path.Combine("/run", "sbx-probe-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
         // Services under other uids (nobody, a user-namespace root) must be able to reach it.
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ED);
         var output = System.IO.Path.Combine(dir, "probe");
