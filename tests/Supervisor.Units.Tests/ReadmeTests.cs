@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using Supervisor.Units.Keys;
+
+namespace Supervisor.Units.Tests;
+
+/// <summary>The README's key reference and the parser agree, key for key and section for section.</summary>
+public partial class ReadmeTests
+{
+    [GeneratedRegex(@"^### \[(?<section>\w+)\]\s*$")]
+    private static partial Regex SectionHeading();
+
+    [GeneratedRegex(@"^\| `(?<key>\w+)` \|")]
+    private static partial Regex KeyRow();
+
+    private static HashSet<string> DocumentedKeys()
+    {
+        var readme = File.ReadAllLines(Path.Combine(KeyRoundTripTests.RepoRoot(), "README.md"));
+        var start = Array.FindIndex(readme, l => l.Trim() == "### Key reference");
+        Assert.True(start >= 0, "README.md has no '### Key reference' section");
+        var keys = new HashSet<string>();
+        string? section = null;
+        foreach (var line in readme.Skip(start + 1))
+        {
+            if (line.StartsWith("## ", StringComparison.Ordinal)) break;
+            var h = SectionHeading().Match(line);
+            if (h.Success) { section = h.Groups["section"].Value; continue; }
+            var k = KeyRow().Match(line);
+            if (k.Success)
+            {
+                Assert.True(section is not null, $"key row before any section heading: {line}");
+                Assert.True(keys.Add($"{section}.{k.Groups["key"].Value}"), $"documented twice: {section}.{k.Groups["key"].Value}");
+            }
+        }
+        return keys;
+    }
+
+    [Fact]
+    public void Every_accepted_key_is_documented() =>
+        Assert.Empty(KeyTable.All.Select(k => $"{k.Section}.{k.Name}").Except(DocumentedKeys()));
+
+    [Fact]
+    public void Every_documented_key_is_accepted() =>
+        Assert.Empty(DocumentedKeys().Except(KeyTable.All.Select(k => $"{k.Section}.{k.Name}")));
+}
