@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Supervisor.Cgroups.Tests.Real;
+
+[CollectionDefinition("real-cgroups", DisableParallelization = true)]
+public sealed class RealCgroupsCollection;
+
+/// <summary>
+/// Limits checked against the real kernel, as root, the way a user would: start a process, let it
+/// join the cgroup before it does anything, then look from outside (/proc, cgroup files) and from
+/// inside (what the process itself saw). The driver is a parameter: the same tests run on v1 here
+/// and on v2 in the VM lane; each variant skips with a reason on the other kind of host. Every
+/// cgroup lives below a unique supervisor-test-&lt;random&gt; subtree, killed and removed in Dispose.
+/// </summary>
+[Collection("real-cgroups")]
+public abstract class RealCgroupTests : IDisposable
+{
+    private const ulong M = 1024 * 1024;
+    private static readonly TimeSpan SafetyNet = TimeSpan.FromSeconds(60);
+
+    private readonly List<Process> _started = [];
+    private readonly string? _skip;
+    private readonly ICgroupDriver? _driver;
+
+    protected RealCgroupTests()
+    {
+        if (Environment.UserName != "root" && !IsUid0())
+        {
+            _skip = "needs root to create cgroups";
+            return;
+        }
+        if (!Directory.Exists("/sys/fs/cgroup"))
+        {
+            _skip = "no cgroupfs at /sys/fs/cgroup";
+            return;
+        }
+        var layout = CgroupLayout.Detect();
+        if (layout.IsV2 != (Version == 2))
+        {
+            _skip = $"host is not cgroup v{Version}";
+            return;
+        }
+        _driver = CgroupDriver.Create(layout, "supervisor-test-" + Guid.NewGuid().ToString("N")[..12]);
+        _driver.PrepareRoot();
+    }
+
+    /// <summary>1 or 2: which driver this variant exercises.</summary>
+    protected abstract int Version { get; }
+
+    private static bool IsUid0()
+        => File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))?.Split('\t')[1] == "0";
+
+    private ICgroupDriver Driver(params string[] controllers)
+    {
+        if (_skip is not null)
+        {
+            Assert.Skip(_skip);
+        }
+        var available = Version == 1 ? _driver!.Layout.V1Mounts.Keys.ToHashSet() : CgroupLayout.ReadControllerList(Path.Combine(_driver!.Subtrees[0], "cgroup.controllers"));
+        foreach (var c in controllers)
+        {
+            if (!available.Contains(c))
+            {
+                Assert.Skip($"the {c} controller is not available for the test subtree");
+            }
+        }
+        return _driver;
+    }
+
+    /// <summary>Starts `sh -c 'read x; SCRIPT'`: it blocks until <see cref="Go"/>, after it has joined.</summary>
+    private Process StartHeld(string script)
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("read x; " + script);
+        var p = Process.Start(psi)!;
+        _started.Add(p);
+        return p;
+    }
+
+    private static void Go(Process p)
+    {
+        p.StandardInput.WriteLine("go");
+        p.StandardInput.Flush();
+    }
+
+    private static string FileOf(ICgroup cg, string name)
+        => cg.Directories.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists)
+           ?? throw new InvalidOperationException($"no '{name}' in {string.Join(", ", cg.Directories)}");
+
+    private static string Read(string path) => File.ReadAllText(path).Trim();
+
+    private static ulong KeyedValue(string path, string key)
+        => ulong.Parse(File.ReadLines(path).First(l => l.StartsWith(key + " ", StringComparison.Ordinal))[(key.Length + 1)..], CultureInfo.InvariantCulture);
+
+    private ResourceLimits NoSwap(ICgroupDriver driver, ResourceLimits l)
+    {
+        // Without a swap cap a host with swap would page the hog out instead of OOM-killing it.
+        var withSwap = l with { MemorySwapMax = Limit.Of(0) };
+        return driver.CannotHonour(withSwap).Any(u => u.Key == ResourceKeys.MemorySwapMax) ? l : withSwap;
+    }
+
+    [Fact]
+    public async Task Memory_hog_is_oom_killed_at_MemoryMax_and_the_oom_event_fires()
+    {
+        var driver = Driver("memory");
+        var perl = File.Exists("/usr/bin/perl") ? "/usr/bin/perl" : null;
+        if (perl is null)
+        {
+            Assert.Skip("needs /usr/bin/perl as the memory hog");
+        }
+        var cg = driver.Open(CgroupPath.ForUnit("hog"));
+        cg.Create(NoSwap(driver, new ResourceLimits { MemoryMax = Limit.Of(64 * M) }));
+        using var watcher = cg.WatchOomKills();
+        var baseline = cg.GetStats().OomKills ?? 0;
+        var kill = watcher.WaitForKillAsync(baseline, TestContext.Current.CancellationToken);
+
+        // 256 MiB string: four times the limit.
+        var p = StartHeld($"exec {perl} -e '$x = \"a\" x (256*1024*1024); print \"survived\\n\"; sleep 5'");
+        cg.Join(p.Id);
+        Go(p);
+
+        var total = await kill.WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+
+        Assert.True(total > baseline);
+        Assert.Equal(128 + 9, p.ExitCode); // SIGKILL from the OOM killer
+        Assert.DoesNotContain("survived", await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        var stats = cg.GetStats();
+        Assert.True(stats.OomKills > baseline, $"oom kills {stats.OomKills}, baseline {baseline}");
+        Assert.Equal(64 * M, stats.MemoryMaxBytes);
+        Assert.True(stats.MemoryPeakBytes <= 64 * M, $"peak {stats.MemoryPeakBytes}");
+    }
+
+    [Fact]
+    public async Task Cpu_hog_is_held_to_its_CPUQuota()
+    {
+        var driver = Driver(Version == 1 ? ["cpu", "cpuacct"] : ["cpu"]);
+        var cg = driver.Open(CgroupPath.ForUnit("spin"));
+        // The highest weight too, so other load on the host cannot push the group below its quota:
+        // what is measured is the quota, not contention.
+        cg.Create(new ResourceLimits { CPUQuotaPercent = 50, CPUWeight = 10000 });
+        var spinners = new[] { StartHeld("exec sh -c 'while :; do :; done'"), StartHeld("exec sh -c 'while :; do :; done'") };
+        foreach (var p in spinners)
+        {
+            cg.Join(p.Id);
+            Go(p);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken); // settle
+
+        var u0 = cg.GetStats().CpuUsageNs!.Value;
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        var u1 = cg.GetStats().CpuUsageNs!.Value;
+        var wall = clock.Elapsed.TotalSeconds;
+
+        var cpuPerSecond = (u1 - u0) / 1e9 / wall;
+        TestContext.Current.TestOutputHelper?.WriteLine($"CPUQuota=50%: {cpuPerSecond:F3} CPU-seconds per wall second over {wall:F2}s");
+        Assert.InRange(cpuPerSecond, 0.40, 0.60);
+        Assert.True(cg.GetStats().CpuThrottledPeriods > 0);
+    }
+
+    [Fact]
+    public async Task Fork_bomb_stops_at_TasksMax()
+    {
+        var driver = Driver("pids");
+        var cg = driver.Open(CgroupPath.ForUnit("bomb"));
+        cg.Create(new ResourceLimits { TasksMax = Limit.Of(32) });
+        var p = StartHeld("i=0; while [ $i -lt 200 ]; do sleep 60 & i=$((i+1)); done; echo started-all; wait");
+        cg.Join(p.Id);
+        var events = FileOf(cg, "pids.events");
+        Go(p);
+
+        // Wait (safety net only) until the kernel has refused forks, or the shell gave up.
+        ulong maxCurrent = 0;
+        var deadline = DateTime.UtcNow + SafetyNet;
+        while (KeyedValue(events, "max") == 0 && !p.HasExited && DateTime.UtcNow < deadline)
+        {
+            maxCurrent = Math.Max(maxCurrent, ulong.Parse(Read(FileOf(cg, "pids.current")), CultureInfo.InvariantCulture));
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+        await Task.Delay(500, TestContext.Current.CancellationToken); // let the loop keep trying
+        maxCurrent = Math.Max(maxCurrent, ulong.Parse(Read(FileOf(cg, "pids.current")), CultureInfo.InvariantCulture));
+
+        Assert.True(KeyedValue(events, "max") > 0, "the kernel refused no fork");
+        Assert.InRange(maxCurrent, 1UL, 32UL);
+        Assert.InRange(cg.GetProcs().Count, 1, 32);
+        var peak = cg.Directories.Select(d => Path.Combine(d, "pids.peak")).FirstOrDefault(File.Exists);
+        if (peak is not null)
+        {
+            Assert.InRange(ulong.Parse(Read(peak), CultureInfo.InvariantCulture), 1UL, 32UL);
+        }
+        await cg.KillAllAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        // From inside: the shell saw its forks fail and never got through all 200.
+        var stdout = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("started-all", stdout, StringComparison.Ordinal);
+        Assert.Contains("fork", stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task AllowedCPUs_pins_the_process()
+    {
+        var driver = Driver("cpuset");
+        var cg = driver.Open(CgroupPath.ForUnit("pinned"));
+        cg.Create(new ResourceLimits { AllowedCPUs = CpuSet.Of(0) });
+        var p = StartHeld("grep Cpus_allowed_list /proc/self/status; exec sleep 60");
+        cg.Join(p.Id);
+        Go(p);
+
+        var inside = await p.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        var outside = File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
+
+        Assert.Equal("0", inside!.Split(':')[1].Trim());
+        Assert.Equal("0", outside.Split(':')[1].Trim());
+        Assert.Equal("0", Read(FileOf(cg, "cpuset.cpus")));
+    }
+
+    [Fact]
+    public void Live_MemoryMax_change_reaches_the_running_cgroup()
+    {
+        var driver = Driver("memory");
+        var cg = driver.Open(CgroupPath.ForUnit("live"));
+        var declared = new ResourceLimits { MemoryMax = Limit.Of(64 * M) };
+        cg.Create(declared);
+        var p = StartHeld("exec sleep 60");
+        cg.Join(p.Id);
+        Go(p);
+        var file = FileOf(cg, Version == 1 ? "memory.limit_in_bytes" : "memory.max");
+        Assert.Equal("67108864", Read(file));
+        // Joined every hierarchy: /proc/PID/cgroup shows our unit path.
+        Assert.Contains(File.ReadLines($"/proc/{p.Id}/cgroup"), l => l.EndsWith("/" + driver.Root + "/live.service", StringComparison.Ordinal));
+
+        var changes = cg.Apply(declared with { MemoryMax = Limit.Of(128 * M) });
+
+        Assert.Equal("134217728", Read(file));
+        var c = Assert.Single(changes);
+        Assert.Equal(("MemoryMax", "67108864", "134217728"), (c.Key, c.Old, c.New));
+        Assert.False(p.HasExited);
+        Assert.Contains(p.Id, cg.GetProcs());
+
+        // Someone writes by hand: drift, and repair puts the declared value back.
+        File.WriteAllText(file, "268435456");
+        var drift = Assert.Single(cg.CheckDrift(declared with { MemoryMax = Limit.Of(128 * M) }));
+        Assert.Equal(("134217728", "268435456"), (drift.Declared, drift.Found));
+        cg.Repair(declared with { MemoryMax = Limit.Of(128 * M) });
+        Assert.Equal("134217728", Read(file));
+    }
+
+    [Fact]
+    public async Task Kill_all_leaves_no_process_and_no_cgroup_after_a_double_fork()
+    {
+        var driver = Driver();
+        var cg = driver.Open(CgroupPath.ForUnit("daemon", "svc"));
+        CgroupTree.CreateUnit(driver, cg.Path, _ => ResourceLimits.None, ResourceLimits.None);
+        // The classic daemon: the service forks, the child starts a new session and lives on, the
+        // service exits. The grandchild is reparented away from us; only the cgroup still knows it.
+        var p = StartHeld("sh -c 'setsid sleep 600 >/dev/null 2>&1 & echo $!'; exit 0");
+        cg.Join(p.Id);
+        Go(p);
+        var grandchild = int.Parse((await p.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(SafetyNet, TestContext.Current.CancellationToken))!, CultureInfo.InvariantCulture);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        Assert.Contains(grandchild, cg.GetProcs());
+        var empty = cg.WaitForEmptyAsync(TestContext.Current.CancellationToken);
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.False(empty.IsCompleted, "reported empty while the grandchild lives");
+
+        await cg.KillAllAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        await empty.WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        cg.Destroy();
+
+        Assert.Empty(cg.GetProcs());
+        Assert.False(cg.Exists());
+        Assert.All(cg.Directories, d => Assert.False(Directory.Exists(d)));
+        Assert.True(IsDead(grandchild), $"grandchild {grandchild} survived");
+    }
+
+    [Fact]
+    public void Freeze_stops_the_cgroup_and_thaw_resumes_it()
+    {
+        var driver = Driver(Version == 1 ? ["freezer"] : []);
+        var cg = driver.Open(CgroupPath.ForUnit("ice"));
+        cg.Create(ResourceLimits.None);
+        var p = StartHeld("exec sleep 60");
+        cg.Join(p.Id);
+        Go(p);
+
+        cg.Freeze();
+        Assert.Equal(Version == 1 ? "FROZEN" : "1", Version == 1 ? Read(FileOf(cg, "freezer.state")) : KeyedValue(FileOf(cg, "cgroup.events"), "frozen").ToString(CultureInfo.InvariantCulture));
+        cg.Thaw();
+        Assert.Equal(Version == 1 ? "THAWED" : "0", Version == 1 ? Read(FileOf(cg, "freezer.state")) : KeyedValue(FileOf(cg, "cgroup.events"), "frozen").ToString(CultureInfo.InvariantCulture));
+    }
+
+    private static bool IsDead(int pid)
+    {
+        var deadline = DateTime.UtcNow + SafetyNet;
+        while (DateTime.UtcNow < deadline)
+        {
+            string? stat = null;
+            try
+            {
+                stat = File.ReadAllText($"/proc/{pid}/stat");
+            }
+            catch (IOException)
+            {
+                return true; // gone (FileNotFound/DirectoryNotFound are IOExceptions)
+            }
+            // Field 3, after "(comm)": Z zombie or X dead. A zombie is killed; it only awaits reaping.
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            if (state is 'Z' or 'X')
+            {
+                return true;
+            }
+            Thread.Sleep(10);
+        }
+        return false;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _started)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                    p.WaitForExit(TimeSpan.FromSeconds(10));
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already exited and reaped.
+            }
+            p.Dispose();
+        }
+        if (_driver is not null)
+        {
+            // Kill whatever is left anywhere in our subtree, then remove it, even after a failure.
+            var root = _driver.Open(CgroupPath.Root);
+            root.KillAllAsync().Wait(SafetyNet);
+            root.Destroy();
+        }
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class RealV1CgroupTests : RealCgroupTests
+{
+    protected override int Version => 1;
+}
+
+public sealed class RealV2CgroupTests : RealCgroupTests
+{
+    protected override int Version => 2;
+}
