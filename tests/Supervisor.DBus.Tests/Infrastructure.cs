@@ -185,6 +185,28 @@ internal sealed class RawClient : IDisposable
         }
     }
 
+    /// <summary>The next complete message (after SASL), using bytes already buffered by ReadLineAsync.</summary>
+    public async Task<Message> ReadMessageAsync()
+    {
+        await FillAsync(16);
+        int length = Message.GetMessageLength(_pending.GetRange(0, 16).ToArray(), 1 << 24);
+        await FillAsync(length);
+        var message = Message.Parse(_pending.GetRange(0, length).ToArray());
+        _pending.RemoveRange(0, length);
+        return message;
+    }
+
+    private async Task FillAsync(int count)
+    {
+        var buffer = new byte[65536];
+        while (_pending.Count < count)
+        {
+            int n = await _socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Tool.Timeout);
+            if (n == 0) throw new EndOfStreamException("server closed the connection");
+            _pending.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+    }
+
     /// <summary>True when the server closed the connection (reads to EOF, discarding data).</summary>
     public async Task<bool> WaitForCloseAsync()
     {
