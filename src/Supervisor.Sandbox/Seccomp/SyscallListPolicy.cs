@@ -20,6 +20,9 @@ public sealed record SyscallListPolicy(
     bool NativeOnly = true,
     IReadOnlyCollection<string>? LogSyscalls = null)
 {
+    /// <summary>Secondary ABIs to filter with the same list; when set it replaces what NativeOnly says.</summary>
+    public IReadOnlyList<uint>? ExtraArchitectures { get; init; }
+
     public SeccompFilterSpec ToSpec()
     {
         var log = new HashSet<string>(LogSyscalls ?? [], StringComparer.Ordinal);
@@ -40,7 +43,7 @@ public sealed record SyscallListPolicy(
         }
         var def = Mode == SyscallListMode.Allow ? ErrorAction : SeccompAction.Allow;
         // Without NativeOnly the secondary ABIs of this machine are filtered by the same list.
-        IReadOnlyList<uint> extra = NativeOnly ? [] : SeccompCompiler.SecondaryArchitectures();
+        IReadOnlyList<uint> extra = ExtraArchitectures ?? (NativeOnly ? [] : SeccompCompiler.SecondaryArchitectures());
         return new SeccompFilterSpec(def, rules, extra, SeccompAction.KillProcess);
     }
 }

@@ -1,0 +1,44 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Supervisor.Sandbox.Capabilities;
+
+namespace Supervisor.Sandbox.Compiler;
+
+/// <summary>Facts about the host the plan depends on, detected once.</summary>
+/// <param name="CapLastCap">/proc/sys/kernel/cap_last_cap.</param>
+/// <param name="SupervisorCapabilities">The supervisor's own permitted set: a plan cannot grant more.</param>
+public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, bool AppArmorEnabled, bool SELinuxEnabled)
+{
+    public static HostFacts Detect()
+    {
+        var prm = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("CapPrm:", StringComparison.Ordinal));
+        return new HostFacts(
+            CapabilityTable.HostLastCap(),
+            ulong.Parse(prm[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+            File.Exists("/sys/module/apparmor/parameters/enabled") &&
+                File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y'),
+            File.Exists("/sys/fs/selinux/enforce"));
+    }
+}
+
+/// <summary>Everything besides the unit that goes into its plan.</summary>
+public sealed record CompileContext
+{
+    /// <summary>cgroup.procs files of the unit's cgroup(s), from the cgroup driver.</summary>
+    public ImmutableArray<string> CgroupProcsFiles { get; init; } = [];
+    /// <summary>$NOTIFY_SOCKET for Type=notify services.</summary>
+    public string? NotifySocket { get; init; }
+    /// <summary>The unit's stdin/stdout/stderr (its log pipes).</summary>
+    public StdioFds Stdio { get; init; } = StdioFds.Null;
+    public required HostFacts Host { get; init; }
+    public required UserDatabase Users { get; init; }
+    /// <summary>
+    /// With Namespaces=["user"], ids 0..65535 in the service map to host ids starting here:
+    /// service root is host uid/gid 100000, an unprivileged id no host account uses
+    /// (the range /etc/subuid conventionally gives the first user).
+    /// </summary>
+    public uint UserNamespaceBase { get; init; } = 100000;
+    public uint UserNamespaceSize { get; init; } = 65536;
+
+    public static CompileContext ForHost() => new() { Host = HostFacts.Detect(), Users = UserDatabase.Load() };
+}

@@ -1,0 +1,545 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Supervisor.Sandbox.Capabilities;
+using Supervisor.Sandbox.Seccomp;
+using Supervisor.Units.Model;
+using UnitNamespaces = Supervisor.Units.Model.Namespaces;
+
+namespace Supervisor.Sandbox.Compiler;
+
+/// <summary>
+/// Turns a validated unit's [Service] and [Sandbox] into a flat <see cref="ExecPlan"/>. Every
+/// check that can be made before spawning is made here (binary, user, paths, capabilities,
+/// syscalls, LSM), so a bad unit fails with one precise <see cref="PlanCompileException"/>
+/// naming unit, key and cause, and nothing is started. The same unit and context always give
+/// the same plan.
+///
+/// Rules worth knowing (systemd's, unless noted):
+///  - Any filesystem setting, RootDirectory, or a pid namespace implies a mount namespace (a pid
+///    namespace gets its own /proc). Hostname implies a UTS namespace.
+///  - Capabilities: bounding = CapabilityBoundingSet (all by default), never more than the
+///    supervisor holds; ambient must be inside it. Root without User: permitted = effective =
+///    bounding. A non-root User keeps only the ambient set.
+///  - A seccomp filter implies NoNewPrivileges unless the service keeps CAP_SYS_ADMIN (the
+///    kernel refuses a filter from an unprivileged process without it).
+///  - An allow list always includes @default, as in systemd.
+///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>.
+/// </summary>
+public static class ExecPlanCompiler
+{
+    private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    private const int CapSysAdmin = 21;
+
+    public static ExecPlan Compile(UnitDefinition unit, CompileContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        ArgumentNullException.ThrowIfNull(ctx);
+        return new Compilation(unit, ctx).Run();
+    }
+
+    private sealed class Compilation(UnitDefinition unit, CompileContext ctx)
+    {
+        private readonly ServiceSection _svc = unit.Service;
+        private readonly SandboxSection _sbx = unit.Sandbox;
+        private string? _root;
+
+        private PlanCompileException Error(string key, string cause) => new(unit.Name, key, $"{unit.Name}: {key}: {cause}");
+
+        /// <summary>A path as the helper sees it before pivot_root.</summary>
+        private string P(string path) => _root is null ? path : path == "/" ? _root : _root.TrimEnd('/') + path;
+
+        private static bool Exists(string path) => Directory.Exists(path) || File.Exists(path);
+
+        public ExecPlan Run()
+        {
+            if (unit.Kind != UnitKind.Service)
+                throw Error("Kind", "only services run; a slice has no process");
+            var exec = _svc.ExecStart ?? throw Error("ExecStart", "no command to run");
+
+            if (_sbx.RootDirectory is { Length: > 0 } rootDir)
+            {
+                if (!Path.IsPathRooted(rootDir) || !Directory.Exists(rootDir))
+                    throw Error("RootDirectory", $"'{rootDir}' is not an existing directory");
+                _root = Path.TrimEndingDirectorySeparator(rootDir);
+            }
+            string program = exec.Program;
+            if (!Path.IsPathRooted(program))
+                throw Error("ExecStart", $"'{program}' is not an absolute path");
+            if (!File.Exists(P(program)))
+                throw _root is null
+                    ? Error("ExecStart", $"'{program}' does not exist")
+                    : Error("RootDirectory", $"'{_root}' does not contain the program '{program}' (looked for '{P(program)}')");
+
+            var ns = Namespaces();
+            var (identity, user) = Identity(ns);
+            var caps = Capabilities(identity);
+            var (bpf, filter) = Seccomp(caps);
+            bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
+
+            var idMap = (ns & NamespaceFlags.User) != 0 ? ImmutableArray.Create(new IdMapEntry(0, ctx.UserNamespaceBase, ctx.UserNamespaceSize)) : [];
+            return new ExecPlan
+            {
+                Path = program,
+                Argv = [.. exec.Argv],
+                Environment = Environment(user),
+                WorkingDirectory = WorkingDirectory(user),
+                Identity = identity,
+                Namespaces = ns,
+                NetworkNamespacePath = NetworkNamespace(ns),
+                UidMap = idMap,
+                GidMap = idMap,
+                Hostname = _sbx.Hostname,
+                Mounts = (ns & NamespaceFlags.Mount) != 0 ? Mounts(ns) : [],
+                ResourceLimits = Limits(),
+                Capabilities = caps,
+                SecureBits = SecureBits(),
+                NoNewPrivileges = nnp,
+                LoopbackUp = (ns & NamespaceFlags.Net) != 0,
+                Lsm = Lsm(),
+                SeccompBpf = bpf,
+                CgroupProcsFiles = ctx.CgroupProcsFiles,
+                Stdio = ctx.Stdio,
+            };
+        }
+
+        private bool HasFilesystemSettings =>
+            _sbx.ProtectSystem != ProtectSystem.No || _sbx.ProtectHome != ProtectHome.No || _sbx.PrivateTmp || _sbx.PrivateDevices ||
+            _sbx.ReadWritePaths.Count > 0 || _sbx.ReadOnlyPaths.Count > 0 || _sbx.InaccessiblePaths.Count > 0 ||
+            _sbx.BindPaths.Count > 0 || _sbx.BindReadOnlyPaths.Count > 0 || _root is not null || _sbx.ProtectKernelTunables ||
+            _sbx.ProtectControlGroups || _sbx.ProtectProc != ProtectProc.Default;
+
+        private NamespaceFlags Namespaces()
+        {
+            var n = _sbx.Namespaces;
+            var f = NamespaceFlags.None;
+            if (n.HasFlag(UnitNamespaces.Pid)) f |= NamespaceFlags.Pid;
+            if (n.HasFlag(UnitNamespaces.Net)) f |= NamespaceFlags.Net;
+            if (n.HasFlag(UnitNamespaces.Mount)) f |= NamespaceFlags.Mount;
+            if (n.HasFlag(UnitNamespaces.Ipc)) f |= NamespaceFlags.Ipc;
+            if (n.HasFlag(UnitNamespaces.Uts)) f |= NamespaceFlags.Uts;
+            if (n.HasFlag(UnitNamespaces.User)) f |= NamespaceFlags.User;
+            if (n.HasFlag(UnitNamespaces.Cgroup)) f |= NamespaceFlags.Cgroup;
+            if (n.HasFlag(UnitNamespaces.Time)) f |= NamespaceFlags.Time;
+            // A pid namespace needs its own /proc, and every filesystem setting its own mount table.
+            if ((f & NamespaceFlags.Pid) != 0 || HasFilesystemSettings)
+                f |= NamespaceFlags.Mount;
+            if (_sbx.Hostname is not null)
+                f |= NamespaceFlags.Uts;
+            return f;
+        }
+
+        private string? NetworkNamespace(NamespaceFlags ns)
+        {
+            if (_sbx.NetworkNamespacePath is not { Length: > 0 } path)
+                return null;
+            if ((ns & NamespaceFlags.Net) != 0)
+                throw Error("NetworkNamespacePath", $"cannot join '{path}' and also create a new network namespace (Namespaces has \"net\")");
+            if (!File.Exists(path))
+                throw Error("NetworkNamespacePath", $"'{path}' does not exist (create it with 'ip netns add')");
+            return path;
+        }
+
+        private (Identity? Identity, UserEntry? User) Identity(NamespaceFlags ns)
+        {
+            UserEntry? user = null;
+            uint? gid = null;
+            if (_svc.User is { Length: > 0 } userName)
+            {
+                user = ctx.Users.FindUser(userName) ?? throw Error("User", $"user '{userName}' does not exist");
+                gid = user.Gid;
+            }
+            if (_svc.Group is { Length: > 0 } groupName)
+                gid = ctx.Users.FindGroup(groupName) ?? throw Error("Group", $"group '{groupName}' does not exist");
+            var groups = new SortedSet<uint>();
+            if (user is not null)
+                groups.UnionWith(ctx.Users.MemberGroupsOf(user.Name));
+            foreach (var g in _svc.SupplementaryGroups)
+                groups.Add(ctx.Users.FindGroup(g) ?? throw Error("SupplementaryGroups", $"group '{g}' does not exist"));
+
+            if (user is null && gid is null && groups.Count == 0)
+            {
+                // A fresh user namespace keeps the creator's host uid until a setuid inside it:
+                // switch to the namespace's root explicitly.
+                return ((ns & NamespaceFlags.User) != 0 ? new Identity(0, 0, []) : null, null);
+            }
+            uint uid = user?.Uid ?? 0;
+            if ((ns & NamespaceFlags.User) != 0 && (uid >= ctx.UserNamespaceSize || (gid ?? 0) >= ctx.UserNamespaceSize))
+                throw Error("User", $"uid {uid}/gid {gid ?? 0} is outside the user namespace's mapped range 0..{ctx.UserNamespaceSize - 1}");
+            return (new Identity(uid, gid ?? 0, [.. groups]), user);
+        }
+
+        private CapabilitySets Capabilities(Identity? identity)
+        {
+            int last = ctx.Host.CapLastCap;
+            ulong hostAll = CapabilityTable.HostMask(last);
+            if (_sbx.CapabilityBoundingSet is { } set)
+                foreach (var c in set.Capabilities)
+                    CheckHostKnows("CapabilityBoundingSet", c, last);
+            foreach (var c in _sbx.AmbientCapabilities)
+                CheckHostKnows("AmbientCapabilities", c, last);
+
+            // The supervisor cannot hand out what it does not hold itself (capset would fail).
+            ulong bounding = (_sbx.CapabilityBoundingSet?.Mask(last) ?? hostAll) & ctx.Host.SupervisorCapabilities;
+            ulong ambient = 0;
+            foreach (var c in _sbx.AmbientCapabilities)
+            {
+                if ((bounding & (1UL << c)) == 0)
+                    throw Error("AmbientCapabilities", $"{CapabilityTable.NameOf(c)} is not in the capability bounding set{((ctx.Host.SupervisorCapabilities & (1UL << c)) == 0 ? " (the supervisor itself does not hold it)" : "")}");
+                ambient |= 1UL << c;
+            }
+            bool root = identity is null || identity.Uid == 0;
+            return root
+                ? new CapabilitySets(bounding, bounding, bounding, ambient, ambient)
+                : new CapabilitySets(bounding, ambient, ambient, ambient, ambient);
+        }
+
+        private void CheckHostKnows(string key, int cap, int last)
+        {
+            if (cap > last)
+                throw Error(key, $"{CapabilityTable.NameOf(cap)} is not known to the host kernel (its last capability is {CapabilityTable.NameOf(last)}, number {last})");
+        }
+
+        private uint? SecureBits()
+        {
+            if (_sbx.SecureBits.Count == 0)
+                return null;
+            uint bits = 0;
+            foreach (var b in _sbx.SecureBits)
+                bits |= b switch
+                {
+                    SecureBit.Noroot => 0x01u,
+                    SecureBit.NorootLocked => 0x02u,
+                    SecureBit.NoSetuidFixup => 0x04u,
+                    SecureBit.NoSetuidFixupLocked => 0x08u,
+                    SecureBit.KeepCaps => 0x10u,
+                    SecureBit.KeepCapsLocked => 0x20u,
+                    _ => throw Error("SecureBits", $"unknown securebit {b}"),
+                };
+            return bits;
+        }
+
+        private (ImmutableArray<byte> Bpf, bool Present) Seccomp(CapabilitySets caps)
+        {
+            if (_sbx.SeccompProfile is { Length: > 0 } profile)
+            {
+                if (_sbx.SystemCallFilter is not null)
+                    throw Error("SeccompProfile", "cannot be combined with SystemCallFilter: a service gets one filter");
+                if (!File.Exists(profile))
+                    throw Error("SeccompProfile", $"'{profile}' does not exist");
+                try
+                {
+                    return ([.. SeccompCompiler.Compile(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)))], true);
+                }
+                catch (SeccompCompileException e)
+                {
+                    throw Error("SeccompProfile", e.Message);
+                }
+            }
+
+            bool hasArch = _sbx.SystemCallArchitectures.Count > 0;
+            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0)
+                return ([], false);
+
+            var mode = _sbx.SystemCallFilter is { IsAllowList: true } ? SyscallListMode.Allow : SyscallListMode.Deny;
+            var set = new SortedSet<string>(StringComparer.Ordinal);
+            if (_sbx.SystemCallFilter is { } filter)
+            {
+                if (filter.IsAllowList)
+                    set.UnionWith(Expand("SystemCallFilter", "@default"));
+                foreach (var entry in filter.Entries)
+                {
+                    bool add = filter.IsAllowList ? !entry.Negated : entry.Negated;
+                    foreach (var name in entry.Names)
+                    {
+                        var calls = Expand("SystemCallFilter", name);
+                        if (add) set.UnionWith(calls);
+                        else set.ExceptWith(calls);
+                    }
+                }
+            }
+            var log = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var name in _sbx.SystemCallLog)
+                log.UnionWith(Expand("SystemCallLog", name));
+
+            var error = _sbx.SystemCallErrorNumber is { } errno ? SeccompAction.Errno(errno) : SeccompAction.KillProcess;
+            var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures() };
+            try
+            {
+                return ([.. SeccompCompiler.Compile(policy)], true);
+            }
+            catch (SeccompCompileException e)
+            {
+                throw Error("SystemCallFilter", e.Message);
+            }
+        }
+
+        /// <summary>
+        /// A group's members that exist on this architecture (systemd's groups list every
+        /// architecture's calls), or a single name, which must exist here.
+        /// </summary>
+        private IEnumerable<string> Expand(string key, string name)
+        {
+            if (name.StartsWith('@'))
+            {
+                if (!SyscallGroups.TryGet(name, out var members))
+                    throw Error(key, $"unknown system call group '{name}'");
+                return members.Where(SeccompCompiler.IsKnownOnThisArch);
+            }
+            if (!SeccompCompiler.IsKnownOnThisArch(name))
+                throw Error(key, $"unknown system call '{name}' on this architecture ({RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()})");
+            return [name];
+        }
+
+        /// <summary>SystemCallArchitectures → the secondary ABIs to filter; empty list = every ABI the host runs.</summary>
+        private IReadOnlyList<uint> Architectures()
+        {
+            if (_sbx.SystemCallArchitectures.Count == 0)
+                return SeccompCompiler.SecondaryArchitectures();
+            bool x64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
+            var extra = new List<uint>();
+            foreach (var a in _sbx.SystemCallArchitectures)
+            {
+                switch (a)
+                {
+                    case SyscallArchitecture.Native:
+                    case SyscallArchitecture.X86_64 when x64:
+                    case SyscallArchitecture.Aarch64 when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
+                        break;
+                    case SyscallArchitecture.X86 when x64:
+                        extra.Add(Interop.Libseccomp.ArchX86);
+                        break;
+                    case SyscallArchitecture.X32 when x64:
+                        extra.Add(Interop.Libseccomp.ArchX32);
+                        break;
+                    case SyscallArchitecture.Arm when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
+                        extra.Add(Interop.Libseccomp.ArchArm);
+                        break;
+                    default:
+                        throw Error("SystemCallArchitectures", $"'{a}' cannot run on this host");
+                }
+            }
+            return extra;
+        }
+
+        private LsmLabel? Lsm()
+        {
+            if (_sbx.AppArmorProfile is not null && _sbx.SELinuxContext is not null)
+                throw Error("AppArmorProfile", "cannot be combined with SELinuxContext: a host runs one of the two");
+            if (_sbx.AppArmorProfile is { } aa)
+            {
+                if (!ctx.Host.AppArmorEnabled && !aa.IgnoreIfUnavailable)
+                    throw new PlanCompileException(unit.Name, "AppArmorProfile", $"{unit.Name}: cannot apply AppArmorProfile={aa.Value}: AppArmor is not enabled on this host");
+                return new LsmLabel(LsmKind.AppArmor, aa.Value, aa.IgnoreIfUnavailable);
+            }
+            if (_sbx.SELinuxContext is { } se)
+            {
+                if (!ctx.Host.SELinuxEnabled && !se.IgnoreIfUnavailable)
+                    throw new PlanCompileException(unit.Name, "SELinuxContext", $"{unit.Name}: cannot apply SELinuxContext={se.Value}: SELinux is not enabled on this host");
+                return new LsmLabel(LsmKind.SELinux, se.Value, se.IgnoreIfUnavailable);
+            }
+            return null;
+        }
+
+        private ImmutableArray<string> Environment(UserEntry? user)
+        {
+            var env = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["PATH"] = DefaultPath };
+            if (user is not null)
+            {
+                env["USER"] = user.Name;
+                env["LOGNAME"] = user.Name;
+                env["HOME"] = user.Home;
+                env["SHELL"] = user.Shell;
+            }
+            if (ctx.NotifySocket is { } notify)
+                env["NOTIFY_SOCKET"] = notify;
+            foreach (var (k, v) in _svc.Environment)
+                env[k] = v;
+            // systemd: "Variables set in EnvironmentFile= override Environment=".
+            foreach (var file in _svc.EnvironmentFile)
+            {
+                if (!File.Exists(file.Path))
+                {
+                    if (file.IgnoreIfMissing)
+                        continue;
+                    throw Error("EnvironmentFile", $"'{file.Path}' does not exist");
+                }
+                foreach (var raw in File.ReadAllLines(file.Path))
+                {
+                    var line = raw.Trim();
+                    if (line.Length == 0 || line[0] is '#' or ';')
+                        continue;
+                    int eq = line.IndexOf('=');
+                    if (eq <= 0)
+                        throw Error("EnvironmentFile", $"'{file.Path}': expected KEY=value, got '{line}'");
+                    var value = line[(eq + 1)..].Trim();
+                    if (value.Length >= 2 && (value[0] is '"' or '\'') && value[^1] == value[0])
+                        value = value[1..^1];
+                    env[line[..eq].Trim()] = value;
+                }
+            }
+            return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
+        }
+
+        private string? WorkingDirectory(UserEntry? user)
+        {
+            if (_svc.WorkingDirectory is not { } wd)
+                return null;
+            var path = wd.Path == "~" ? user?.Home ?? "/root" : wd.Path;
+            if (!Directory.Exists(P(path)))
+            {
+                if (wd.IgnoreIfMissing)
+                    return null;
+                throw Error("WorkingDirectory", $"'{path}' does not exist");
+            }
+            return path;
+        }
+
+        private ImmutableArray<ResourceLimit> Limits()
+        {
+            var result = ImmutableArray.CreateBuilder<ResourceLimit>();
+            foreach (var (key, limit) in _svc.Limits)
+            {
+                RlimitResource r = key switch
+                {
+                    "LimitCPU" => RlimitResource.Cpu, "LimitFSIZE" => RlimitResource.Fsize, "LimitDATA" => RlimitResource.Data,
+                    "LimitSTACK" => RlimitResource.Stack, "LimitCORE" => RlimitResource.Core, "LimitRSS" => RlimitResource.Rss,
+                    "LimitNOFILE" => RlimitResource.Nofile, "LimitAS" => RlimitResource.As, "LimitNPROC" => RlimitResource.Nproc,
+                    "LimitMEMLOCK" => RlimitResource.Memlock, "LimitLOCKS" => RlimitResource.Locks,
+                    "LimitSIGPENDING" => RlimitResource.Sigpending, "LimitMSGQUEUE" => RlimitResource.Msgqueue,
+                    "LimitNICE" => RlimitResource.Nice, "LimitRTPRIO" => RlimitResource.Rtprio, "LimitRTTIME" => RlimitResource.Rttime,
+                    _ => throw Error(key, "unknown resource limit"),
+                };
+                if (limit.Soft > limit.Hard)
+                    throw Error(key, $"soft limit {limit.Soft} is above the hard limit {limit.Hard}");
+                result.Add(new ResourceLimit(r, limit.Soft, limit.Hard));
+            }
+            return result.ToImmutable();
+        }
+
+        /// <summary>The mount operations in the order that makes each one stick (see the class comment in mount.c).</summary>
+        private ImmutableArray<MountOperation> Mounts(NamespaceFlags ns)
+        {
+            var ops = ImmutableArray.CreateBuilder<MountOperation>();
+            bool pid = (ns & NamespaceFlags.Pid) != 0;
+
+            // 1. Mount points a new root needs, while it is still writable.
+            if (_root is not null)
+                foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp" })
+                    ops.Add(new MkdirOperation(P(dir)));
+
+            // 2. Read-only system first: mounts made afterwards (proc, dev, tmp) stay writable.
+            switch (_sbx.ProtectSystem)
+            {
+                case ProtectSystem.Yes:
+                case ProtectSystem.Full:
+                    foreach (var p in new[] { "/usr", "/boot", "/efi" })
+                        ops.Add(new RemountMount(P(p), ReadOnly: true, Optional: true));
+                    if (_sbx.ProtectSystem == ProtectSystem.Full)
+                        ops.Add(new RemountMount(P("/etc"), ReadOnly: true));
+                    break;
+                case ProtectSystem.Strict:
+                    ops.Add(new RemountMount(P("/"), ReadOnly: true));
+                    // The API filesystems stay as they were (ProtectKernelTunables narrows them).
+                    if (_root is null)
+                        foreach (var p in new[] { "/dev", "/proc", "/sys" })
+                            ops.Add(new RemountMount(p, ReadOnly: false, Optional: true));
+                    break;
+            }
+
+            // 3. Home directories.
+            foreach (var home in new[] { "/home", "/root", "/run/user" })
+            {
+                switch (_sbx.ProtectHome)
+                {
+                    case ProtectHome.Yes:
+                        ops.Add(new InaccessibleMount(P(home), Optional: true));
+                        break;
+                    case ProtectHome.ReadOnly:
+                        ops.Add(new RemountMount(P(home), ReadOnly: true, Optional: true));
+                        break;
+                    case ProtectHome.Tmpfs when Directory.Exists(P(home)):
+                        ops.Add(new TmpfsMount(P(home), 0x1ED, ReadOnly: true));
+                        break;
+                }
+            }
+
+            // 4. API filesystems.
+            string procOptions = _sbx.ProtectProc switch
+            {
+                ProtectProc.Invisible => "hidepid=invisible",
+                ProtectProc.Noaccess => "hidepid=noaccess",
+                ProtectProc.Ptraceable => "hidepid=ptraceable",
+                _ => "",
+            };
+            if (pid || _root is not null || procOptions.Length > 0)
+            {
+                // A new proc instance: it shows the pid namespace and takes its own hidepid=.
+                ops.Add(new ProcMount(P("/proc"), procOptions));
+            }
+            if (_sbx.PrivateDevices)
+                ops.Add(new MinimalDevMount(P("/dev")));
+            else if (_root is not null)
+                ops.Add(new BindMount("/dev", P("/dev"), ReadOnly: false));
+            if (_root is not null)
+                ops.Add(new BindMount("/sys", P("/sys"), ReadOnly: false));
+
+            // 5. Private /tmp and /var/tmp.
+            if (_sbx.PrivateTmp)
+                foreach (var t in new[] { "/tmp", "/var/tmp" })
+                    if (Directory.Exists(P(t)))
+                        ops.Add(new TmpfsMount(P(t)));
+
+            // 6. The unit's own path lists, in systemd's order of precedence.
+            foreach (var p in _sbx.ReadOnlyPaths)
+                if (CheckPath("ReadOnlyPaths", p))
+                    ops.Add(new RemountMount(P(p.Path), ReadOnly: true, Optional: p.IgnoreIfMissing));
+            foreach (var p in _sbx.ReadWritePaths)
+                if (CheckPath("ReadWritePaths", p))
+                    ops.Add(new RemountMount(P(p.Path), ReadOnly: false, Optional: p.IgnoreIfMissing));
+            foreach (var p in _sbx.InaccessiblePaths)
+                if (CheckPath("InaccessiblePaths", p))
+                    ops.Add(new InaccessibleMount(P(p.Path), p.IgnoreIfMissing));
+            foreach (var (b, ro) in _sbx.BindPaths.Select(b => (b, false)).Concat(_sbx.BindReadOnlyPaths.Select(b => (b, true))))
+            {
+                string key = ro ? "BindReadOnlyPaths" : "BindPaths";
+                if (!Exists(b.Source))
+                {
+                    if (b.IgnoreIfMissing)
+                        continue;
+                    throw Error(key, $"'{b.Source}' does not exist");
+                }
+                if (!Exists(P(b.Destination)))
+                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
+                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing));
+            }
+
+            // 7. Kernel knobs and the cgroup tree, read-only.
+            if (_sbx.ProtectKernelTunables)
+            {
+                foreach (var p in new[] { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi", "/sys" })
+                    ops.Add(new RemountMount(P(p), ReadOnly: true, Optional: true));
+                foreach (var p in new[] { "/proc/kallsyms", "/proc/kcore" })
+                    ops.Add(new InaccessibleMount(P(p), Optional: true));
+            }
+            if (_sbx.ProtectControlGroups)
+                ops.Add(new RemountMount(P("/sys/fs/cgroup"), ReadOnly: true, Optional: true));
+
+            // 8. Last: enter the new root, detaching the host's.
+            if (_root is not null)
+                ops.Add(new PivotRootOperation(_root));
+            return ops.ToImmutable();
+        }
+
+        private bool CheckPath(string key, OptionalPath p)
+        {
+            if (!Path.IsPathRooted(p.Path))
+                throw Error(key, $"'{p.Path}' is not an absolute path");
+            if (Exists(P(p.Path)))
+                return true;
+            if (p.IgnoreIfMissing)
+                return false;
+            throw Error(key, $"'{p.Path}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
+        }
+    }
+}
