@@ -199,10 +199,13 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
     }
 
-    /// <summary>Calls a method and returns the reply's body.</summary>
+    /// <summary>
+    /// Calls a method and returns the reply's body. Unix fds in the reply are not closed: the
+    /// caller owns the <see cref="UnixFd"/> values it gets back.
+    /// </summary>
     public async Task<object[]> CallAsync(string? destination, ObjectPath path, string? @interface, string member, string signature = "", object[]? args = null, CancellationToken cancellationToken = default)
     {
-        using var reply = await CallMethodAsync(Message.MethodCall(destination, path, @interface, member, signature, args ?? Array.Empty<object>()), cancellationToken).ConfigureAwait(false);
+        var reply = await CallMethodAsync(Message.MethodCall(destination, path, @interface, member, signature, args ?? Array.Empty<object>()), cancellationToken).ConfigureAwait(false);
         return reply.Body.ToArray();
     }
 

@@ -52,7 +52,11 @@ public sealed class DBusServerClient
 /// </summary>
 public sealed class DBusServer : IAsyncDisposable, ISignalSink
 {
-    private const int ListenBacklog = 128;
+    /// <summary>
+    /// SOMAXCONN (the kernel clamps it to net.core.somaxconn), as systemd uses: a non-blocking
+    /// connect() to a unix socket whose backlog is full fails with EAGAIN instead of waiting.
+    /// </summary>
+    private const int ListenBacklog = 4096;
 
     private readonly Socket _listener;
     private readonly DBusObjectRegistry _objects;

@@ -229,3 +229,31 @@ public sealed class PeerServerTests : IAsyncLifetime
         Assert.Contains("not a socket", Assert.Throws<IOException>(() => DBusServer.Listen(regular, (UnixFileMode)0b110_000_000, new DBusObjectRegistry())).Message);
     }
 }
+
+/// <summary>Many peers at once: every call answered, and idle connections hold no threads.</summary>
+public sealed class ManyClientsTests
+{
+    [Fact]
+    public async Task Two_hundred_clients_call_concurrently_without_a_thread_each()
+    {
+        const int clients = 200;
+        using var dir = new TempDir();
+        var service = new TestService();
+        await using var server = DBusServer.Listen(dir.Socket, (UnixFileMode)0b110_000_000, service.Registry);
+        var connections = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => DBusConnection.ConnectAsync("unix:path=" + dir.Socket)));
+        try
+        {
+            var replies = await Task.WhenAll(connections.Select((c, i) => c.CallAsync(null, TestService.Path, TestService.Interface, "Add", "ii", new object[] { i, 1 })));
+            Assert.Equal(Enumerable.Range(1, clients), replies.Select(r => (int)r[0]));
+            Assert.Equal(clients, server.ConnectionCount);
+            // 400 connection ends (client and server side) are open in this process; a thread per
+            // connection would show here.
+            int threads = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+            Assert.True(threads < clients, $"{threads} threads for {clients} connections");
+        }
+        finally
+        {
+            foreach (var c in connections) await c.DisposeAsync();
+        }
+    }
+}

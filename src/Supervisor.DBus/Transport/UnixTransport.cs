@@ -16,6 +16,7 @@ internal sealed class UnixTransport : IDisposable
 {
     private const int SO_PEERCRED = 17;
     private const int SO_PEERGROUPS = 59;
+    private const int ConnectAttempts = 50;
     private readonly Socket _socket;
     private readonly byte[] _peekBuffer = new byte[1];
 
@@ -28,16 +29,26 @@ internal sealed class UnixTransport : IDisposable
 
     public static async Task<UnixTransport> ConnectAsync(UnixDomainSocketEndPoint endPoint, CancellationToken cancellationToken)
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
+        // A unix socket whose listen backlog is full makes a non-blocking connect() fail with
+        // EAGAIN rather than wait (unlike TCP), so a burst of clients retries briefly.
+        for (int attempt = 1; ; attempt++)
         {
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-            return new UnixTransport(socket);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+                return new UnixTransport(socket);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TryAgain or SocketError.WouldBlock && attempt < ConnectAttempts)
+            {
+                socket.Dispose();
+                await Task.Delay(Math.Min(attempt * 5, 100), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
     }
 
