@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 
 namespace Supervisor.Units.Model;
 
@@ -6,6 +7,7 @@ namespace Supervisor.Units.Model;
 /// An immutable list that compares by content, so that records holding lists compare by value
 /// (the reconciler asks "did this unit change?" with ==).
 /// </summary>
+[CollectionBuilder(typeof(ValueList), nameof(ValueList.Create))]
 public sealed class ValueList<T> : IReadOnlyList<T>, IEquatable<ValueList<T>>
 {
     public static readonly ValueList<T> Empty = new([]);
@@ -39,4 +41,7 @@ public sealed class ValueList<T> : IReadOnlyList<T>, IEquatable<ValueList<T>>
 public static class ValueList
 {
     public static ValueList<T> Of<T>(params T[] items) => new(items);
+
+    /// <summary>Lets collection expressions (<c>[1, 2]</c>) build a ValueList.</summary>
+    public static ValueList<T> Create<T>(ReadOnlySpan<T> items) => new(items.ToArray());
 }

@@ -1,0 +1,45 @@
+namespace Supervisor.Supervision;
+
+/// <summary>systemd's ActiveState: the coarse state every client shows.</summary>
+public enum ActiveState { Inactive, Activating, Active, Reloading, Deactivating, Failed }
+
+/// <summary>systemd's service sub-states, plus bad-setting for a unit whose file is not valid.</summary>
+public enum SubState
+{
+    Dead, StartPre, Start, StartPost, Running, Exited, Reload, Stop, StopSigterm, StopSigkill, StopPost,
+    FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting,
+}
+
+/// <summary>Why a unit last stopped or failed: systemd's Result= values.</summary>
+public enum UnitResult { Success, ExitCode, Signal, CoreDump, Timeout, OomKill, Watchdog, StartLimitHit, Resources }
+
+public static class StateNames
+{
+    public static ActiveState ActiveOf(SubState s) => s switch
+    {
+        SubState.Dead or SubState.BadSetting => ActiveState.Inactive,
+        SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
+        SubState.Running or SubState.Exited => ActiveState.Active,
+        SubState.Reload => ActiveState.Reloading,
+        SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.StopPost
+            or SubState.FinalSigterm or SubState.FinalSigkill => ActiveState.Deactivating,
+        SubState.Failed => ActiveState.Failed,
+        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
+    };
+
+    /// <summary>The kebab-case names systemd prints ("auto-restart", "stop-sigterm", "exit-code").</summary>
+    public static string Name(ActiveState s) => Kebab(s.ToString());
+    public static string Name(SubState s) => Kebab(s.ToString());
+    public static string Name(UnitResult r) => Kebab(r.ToString());
+
+    private static string Kebab(string pascal)
+    {
+        var sb = new System.Text.StringBuilder(pascal.Length + 4);
+        for (int i = 0; i < pascal.Length; i++)
+        {
+            if (char.IsUpper(pascal[i]) && i > 0) sb.Append('-');
+            sb.Append(char.ToLowerInvariant(pascal[i]));
+        }
+        return sb.ToString();
+    }
+}
