@@ -42,13 +42,15 @@ public sealed class BusClientTests : IClassFixture<DBusDaemonFixture>
         var changed = new TaskCompletionSource<Message>();
         var other = new TaskCompletionSource<Message>();
         await using var m1 = await listener.AddMatchAsync(new MatchRule { Type = MessageType.Signal, Interface = TestService.Interface, Member = "Changed", Args = { [0] = "wanted" } }, m => changed.TrySetResult(m));
-        await using var m2 = await listener.AddMatchAsync(new MatchRule { Type = MessageType.Signal, Interface = TestService.Interface, Member = "Other" }, m => other.TrySetResult(m));
+        // Same member, other path: must not fire for signals from TestService.Path.
+        await using var m2 = await listener.AddMatchAsync(new MatchRule { Type = MessageType.Signal, Interface = TestService.Interface, Member = "Changed", Path = new ObjectPath("/elsewhere") }, m => other.TrySetResult(m));
 
         service.Registry.EmitSignal(TestService.Path, TestService.Interface, "Changed", "s", "unwanted");
         service.Registry.EmitSignal(TestService.Path, TestService.Interface, "Changed", "s", "wanted");
         var signal = await changed.Task.WaitAsync(Tool.Timeout);
         Assert.Equal("wanted", signal.Body[0]);
         Assert.Equal(emitter.UniqueName, signal.Sender); // set by the bus
+        // Signals from one sender arrive in order, so a wrongly matched one would have come first.
         Assert.False(other.Task.IsCompleted);
     }
 
