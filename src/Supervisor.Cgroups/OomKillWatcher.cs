@@ -24,7 +24,13 @@ public sealed class OomKillWatcher : IDisposable
         _count = readCount() ?? 0;
     }
 
-    internal void Start(FdWatchFactory factory) => _watch = factory(OnNotified);
+    internal void Start(FdWatchFactory factory)
+    {
+        _watch = factory(() => OnNotified(_settle));
+        // A kill between the first read in the constructor and arming the watch raised no
+        // notification we could see: look once more now that the watch is armed.
+        OnNotified(settle: false);
+    }
 
     internal delegate FdWatch FdWatchFactory(Action onNotified);
 
@@ -64,13 +70,13 @@ public sealed class OomKillWatcher : IDisposable
         return tcs.Task;
     }
 
-    private void OnNotified()
+    private void OnNotified(bool settle)
     {
         if (_readCount() is not { } total)
         {
             return;
         }
-        if (_settle)
+        if (settle)
         {
             // v1 signals the eventfd when the group enters OOM, before the victim is chosen and
             // oom_kill is incremented: give the counter a moment to catch up. (No kill at all is

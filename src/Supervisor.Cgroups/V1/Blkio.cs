@@ -17,11 +17,19 @@ internal sealed class Blkio(DriverContext ctx) : IController
 
     // blkio.weight (CFQ) is present at the root; the BFQ weight file is not (CFTYPE_NOT_ON_ROOT), but
     // BFQ's stat files are, so they tell whether BFQ's policy is registered.
-    private bool CfqWeight => _hierarchy is not null && File.Exists(Path.Combine(_hierarchy, "blkio.weight"));
+    // Host facts: fixed for the life of the kernel, so looked up once.
+    private readonly Lazy<bool> _cfq = new(() => HasRootFile(ctx, "blkio.weight"));
+    private readonly Lazy<bool> _bfq = new(() => HasRootFile(ctx, "blkio.bfq.io_service_bytes"));
+    private readonly Lazy<bool> _throttle = new(() => HasRootFile(ctx, "blkio.throttle.read_bps_device"));
 
-    private bool BfqWeight => _hierarchy is not null && File.Exists(Path.Combine(_hierarchy, "blkio.bfq.io_service_bytes"));
+    private bool CfqWeight => _cfq.Value;
 
-    private bool Throttle => _hierarchy is not null && File.Exists(Path.Combine(_hierarchy, "blkio.throttle.read_bps_device"));
+    private bool BfqWeight => _bfq.Value;
+
+    private bool Throttle => _throttle.Value;
+
+    private static bool HasRootFile(DriverContext ctx, string file)
+        => ctx.Layout.V1Mounts.TryGetValue("blkio", out var h) && File.Exists(Path.Combine(h, file));
 
     public void CannotHonour(ResourceLimits l, List<Unhonoured> into)
     {

@@ -15,7 +15,10 @@ internal sealed class Memory(DriverContext ctx) : IController
     public bool Available => _hierarchy is not null;
 
     /// <summary>memory.memsw.* exist only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).</summary>
-    private bool SwapAccounting => _hierarchy is not null && File.Exists(Path.Combine(_hierarchy, "memory.memsw.limit_in_bytes"));
+    private bool SwapAccounting => _swapAccounting.Value;
+
+    private readonly Lazy<bool> _swapAccounting = new(() =>
+        ctx.Layout.V1Mounts.TryGetValue("memory", out var h) && File.Exists(Path.Combine(h, "memory.memsw.limit_in_bytes")));
 
     public void CannotHonour(ResourceLimits l, List<Unhonoured> into)
     {

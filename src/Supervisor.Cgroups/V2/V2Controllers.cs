@@ -8,14 +8,20 @@ internal sealed class V2Controllers(DriverContext ctx)
 {
     private string SubtreeRoot => Path.Combine(ctx.Layout.UnifiedMount!, ctx.Root);
 
-    private IReadOnlySet<string> Enabled
+    private IReadOnlySet<string>? _enabled;
+
+    // Cached: every snapshot asks each controller whether it is available, and re-reading
+    // cgroup.controllers for that would double the files a snapshot reads. Refreshed whenever we
+    // change subtree_control ourselves.
+    private IReadOnlySet<string> Enabled => _enabled ??= ReadEnabled();
+
+    private IReadOnlySet<string> ReadEnabled()
     {
-        get
-        {
-            var own = Path.Combine(SubtreeRoot, "cgroup.controllers");
-            return File.Exists(own) ? CgroupLayout.ReadControllerList(own) : ctx.Layout.AvailableControllers;
-        }
+        var own = Path.Combine(SubtreeRoot, "cgroup.controllers");
+        return File.Exists(own) ? CgroupLayout.ReadControllerList(own) : ctx.Layout.AvailableControllers;
     }
+
+    public void Refresh() => _enabled = null;
 
     public bool Has(string controller) => Enabled.Contains(controller);
 

@@ -34,6 +34,7 @@ internal sealed class V2Driver : DriverBase
         // lists it in cgroup.subtree_control.
         EnableControllers(parent, confined: false);
         Context.Fs.Mkdir(RootDir);
+        Enabled.Refresh();
     }
 
     /// <summary>
