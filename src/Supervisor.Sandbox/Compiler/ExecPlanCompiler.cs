@@ -535,6 +535,8 @@ public static class ExecPlanCompiler
         {
             if (!Path.IsPathRooted(p.Path))
                 throw Error(key, $"'{p.Path}' is not an absolute path");
+            if (_sbx.PrivateTmp && (p.Path.StartsWith("/tmp/", StringComparison.Ordinal) || p.Path.StartsWith("/var/tmp/", StringComparison.Ordinal)))
+                throw Error(key, $"'{p.Path}' is under /tmp or /var/tmp, which PrivateTmp replaces with an empty tmpfs");
             if (Exists(P(p.Path)))
                 return true;
             if (p.IgnoreIfMissing)

@@ -43,9 +43,11 @@ internal static partial class Host
 /// <summary>A temp directory removed at dispose (after unmounting nothing: tests mount only in private namespaces).</summary>
 internal sealed class TempDir : IDisposable
 {
-    public TempDir()
+    public TempDir(string? parent = null)
     {
-        Path = Directory.CreateTempSubdirectory("sbx-test-").FullName;
+        Path = parent is null
+            ? Directory.CreateTempSubdirectory("sbx-test-").FullName
+            : Directory.CreateDirectory(System.IO.Path.Combine(parent, "sbx-test-" + Guid.NewGuid().ToString("N")[..8])).FullName;
         File.SetUnixFileMode(Path, (UnixFileMode)0x1ED); // 0755: reachable by a service under another uid
     }
 

@@ -142,6 +142,13 @@ int main(int argc, char **argv)
         return cmd_raisecap(atoi(arg));
     if (!strcmp(cmd, "write"))
         return cmd_write(arg);
+    if (!strcmp(cmd, "openw")) {
+        /* Open for writing and close without writing: enough to meet a read-only mount. */
+        int fd = open(arg, O_WRONLY);
+        if (fd >= 0)
+            close(fd);
+        return result(fd < 0 ? -1 : 0);
+    }
     if (!strcmp(cmd, "read"))
         return cmd_read(arg);
     if (!strcmp(cmd, "exists"))
