@@ -275,4 +275,24 @@ public sealed class SaslAndSafetyTests : IAsyncLifetime
         Assert.Equal("alive", (await good.CallAsync(null, TestService.Path, TestService.Interface, "Echo", "s", new object[] { "alive" }))[0]);
         Assert.False(good.IsClosed);
     }
+
+    [Fact]
+    public async Task Big_endian_calls_are_answered_unknown_message_types_ignored_and_no_reply_calls_get_no_reply()
+    {
+        using var raw = await RawClient.ConnectAsync(_dir.Socket);
+        await raw.AuthenticateAsync();
+        // A message of unknown type 9 (well-formed) must be ignored, not answered or fatal.
+        byte[] unknown = Message.Signal(TestService.Path, TestService.Interface, "Changed", "s", "x").Serialize(1, out _);
+        unknown[1] = 9;
+        await raw.SendAsync(unknown);
+        // A call flagged NO_REPLY_EXPECTED runs but gets no reply.
+        var silent = new Message { Type = MessageType.MethodCall, Flags = MessageFlags.NoReplyExpected, Path = TestService.Path, Interface = TestService.Interface, Member = "Echo", Signature = new Signature("s"), Body = new object[] { "quiet" } };
+        await raw.SendAsync(silent.Serialize(2, out _));
+        // A big-endian call gets its answer.
+        await raw.SendAsync(Message.MethodCall(null, TestService.Path, TestService.Interface, "Echo", "s", "big").Serialize(3, out _, bigEndian: true));
+        var reply = await raw.ReadMessageAsync();
+        Assert.Equal(3u, reply.ReplySerial);
+        Assert.Equal("big", reply.Body[0]);
+        Assert.Equal(1, _server.ConnectionCount);
+    }
 }
