@@ -181,7 +181,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
             using (timeout.Token.Register(() =>
             {
                 if (cancellationToken.IsCancellationRequested) reply.TrySetCanceled(cancellationToken);
-                else reply.TrySetException(new DBusErrorException(DBusErrors.NoReply, $"no reply to {call.Interface}.{call.Member} within {_options.CallTimeout.TotalSeconds:0} s"));
+                else reply.TrySetException(new DBusErrorException(DBusErrors.NoReply, $"no reply to {call.Interface}.{call.Member} within {_options.CallTimeout.TotalSeconds:0.###} s"));
             }))
             {
                 var message = await reply.Task.ConfigureAwait(false);

@@ -217,7 +217,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
                 }
                 catch (OperationCanceledException) when (!_shutdown.IsCancellationRequested)
                 {
-                    throw new DBusProtocolException($"SASL authentication did not finish within {_options.AuthTimeout.TotalSeconds:0} s");
+                    throw new DBusProtocolException($"SASL authentication did not finish within {_options.AuthTimeout.TotalSeconds:0.###} s");
                 }
             }
         }
