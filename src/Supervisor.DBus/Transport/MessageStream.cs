@@ -12,7 +12,8 @@ internal sealed class MessageStream : IDisposable
     private readonly UnixTransport _transport;
     private readonly int _maxMessageSize;
     private readonly List<UnixFd> _fds = new();
-    private byte[] _buffer = new byte[4096];
+    private const int InitialBufferSize = 4096;
+    private byte[] _buffer = new byte[InitialBufferSize];
     private int _start;
     private int _end;
 
@@ -77,6 +78,12 @@ internal sealed class MessageStream : IDisposable
         var message = Message.Parse(_buffer.AsMemory(_start, total), _fds, _maxMessageSize);
         _fds.RemoveRange(0, message.UnixFds.Count);
         _start += total;
+        if (Buffered == 0)
+        {
+            _start = _end = 0;
+            // Do not keep a multi-megabyte buffer per idle peer after one large message.
+            if (_buffer.Length > ProtocolConstants.ReceiveChunkSize) _buffer = new byte[InitialBufferSize];
+        }
         return message;
     }
 
