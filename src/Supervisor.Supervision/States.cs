@@ -32,7 +32,7 @@ public static class StateNames
     public static string Name(SubState s) => Kebab(s.ToString());
     public static string Name(UnitResult r) => Kebab(r.ToString());
 
-    private static string Kebab(string pascal)
+    internal static string Kebab(string pascal)
     {
         var sb = new System.Text.StringBuilder(pascal.Length + 4);
         for (int i = 0; i < pascal.Length; i++)

@@ -1,0 +1,473 @@
+using Supervisor.Units.Model;
+
+namespace Supervisor.Supervision;
+
+/// <summary>Which command list a control process belongs to.</summary>
+public enum Phase { StartPre, StartPost, Reload, Stop, StopPost }
+
+public enum TimerKind { Start, Stop, Restart, Watchdog }
+
+/// <summary>Who gets a signal: the main process only, or every process in the unit's cgroup.</summary>
+public enum SignalTarget { Main, ControlGroup }
+
+/// <summary>What happened to a unit. Produced by the daemon from requests, the reaper, timers, sd_notify and cgroup events.</summary>
+public abstract record UnitEvent
+{
+    public sealed record Start : UnitEvent;
+    public sealed record Stop : UnitEvent;
+    public sealed record Restart : UnitEvent;
+    public sealed record Reload : UnitEvent;
+    public sealed record ResetFailed : UnitEvent;
+    /// <summary>The main process runs (for every type the launcher reports this once execve succeeded).</summary>
+    public sealed record MainStarted(int Pid) : UnitEvent;
+    public sealed record MainExited(ExitInfo Exit, bool OomKilled) : UnitEvent;
+    /// <summary>A sandbox or cgroup step failed before execve: the unit cannot run as declared.</summary>
+    public sealed record SetupFailed(string Message) : UnitEvent;
+    public sealed record ControlExited(ExitInfo Exit) : UnitEvent;
+    public sealed record Ready : UnitEvent;
+    public sealed record MainPidChanged(int Pid) : UnitEvent;
+    public sealed record WatchdogPing : UnitEvent;
+    public sealed record WatchdogTrigger : UnitEvent;
+    public sealed record ExtendTimeout(TimeSpan By) : UnitEvent;
+    public sealed record TimerElapsed(TimerKind Timer) : UnitEvent;
+    /// <summary>The unit's cgroup has no process left (cgroup.events populated 0, or v1 polling).</summary>
+    public sealed record CgroupEmpty : UnitEvent;
+}
+
+/// <summary>What the daemon must do after a transition, in order. The machine itself does nothing.</summary>
+public abstract record UnitAction
+{
+    public sealed record SpawnMain : UnitAction;
+    public sealed record SpawnControl(Phase Phase, Command Command) : UnitAction;
+    public sealed record Signal(SignalTarget Target, int Signo) : UnitAction;
+    public sealed record ArmTimer(TimerKind Timer, TimeSpan After) : UnitAction;
+    public sealed record CancelTimer(TimerKind Timer) : UnitAction;
+    /// <summary>Type=forking: the parent exited cleanly; find the daemon's PID (PIDFile, else the cgroup) and report MainPidChanged.</summary>
+    public sealed record FindMainPid : UnitAction;
+    /// <summary>Report CgroupEmpty as soon as the unit's cgroup is empty (at once if it already is).</summary>
+    public sealed record WatchCgroupEmpty : UnitAction;
+    /// <summary>The request cannot be carried out in this state; say why.</summary>
+    public sealed record Reject(string Reason) : UnitAction;
+    /// <summary>A line for the unit's log and the supervisor's, with the reason.</summary>
+    public sealed record Log(string Message) : UnitAction;
+}
+
+/// <summary>Everything the supervisor remembers about one unit between events. Immutable.</summary>
+public sealed record UnitRuntime
+{
+    public SubState Sub { get; init; } = SubState.Dead;
+    public UnitResult Result { get; init; } = UnitResult.Success;
+    public int? MainPid { get; init; }
+    public ExitInfo? LastExit { get; init; }
+    /// <summary>Automatic restarts so far (systemd's NRestarts); survives supervisor restarts.</summary>
+    public int NRestarts { get; init; }
+    /// <summary>Restarts since the backoff last started over; indexes the backoff.</summary>
+    public int BackoffAttempt { get; init; }
+    /// <summary>Timestamp (TimeProvider) when the unit last became active.</summary>
+    public long? ActiveSince { get; init; }
+    public Phase? ControlPhase { get; init; }
+    public int ControlIndex { get; init; }
+    /// <summary>A requested restart: once stopped, start again.</summary>
+    public bool RestartPending { get; init; }
+    /// <summary>The stop was asked for (by a person, a dependency or the reconciler): never restart after it.</summary>
+    public bool StopRequested { get; init; }
+    /// <summary>Why the run ended, for the Restart= decision, once the cgroup is empty.</summary>
+    public ExitCause? EndCause { get; init; }
+    public string? StatusText { get; init; }
+
+    public ActiveState Active => StateNames.ActiveOf(Sub);
+}
+
+/// <summary>
+/// One unit's state machine as data, in the spirit of s6-supervise's actions[state][event]:
+/// a table from (sub-state, event type) to a small function returning the next runtime and the
+/// actions to take. Pure: time comes from a <see cref="TimeProvider"/>, randomness (restart
+/// jitter) from a sample the caller passes, so every restart schedule is unit-tested without
+/// processes. A pair missing from the table means the event does not apply and is ignored.
+/// </summary>
+public sealed class UnitMachine
+{
+    private delegate Outcome Handler(UnitMachine m, UnitRuntime r, UnitEvent e);
+
+    public readonly record struct Outcome(UnitRuntime Runtime, IReadOnlyList<UnitAction> Actions);
+
+    private readonly TimeProvider _clock;
+    private readonly StartLimiter _limiter;
+    private readonly Func<double> _jitter;
+
+    public UnitDefinition Unit { get; private set; }
+    private ServiceSection S => Unit.Service;
+
+    public UnitMachine(UnitDefinition unit, TimeProvider clock, Func<double>? jitterSample = null)
+    {
+        Unit = unit;
+        _clock = clock;
+        _limiter = new StartLimiter(clock);
+        _jitter = jitterSample ?? Random.Shared.NextDouble;
+    }
+
+    /// <summary>A changed unit file takes effect at the next start (and clears start-limit-hit, as in systemd).</summary>
+    public void Update(UnitDefinition unit)
+    {
+        Unit = unit;
+        _limiter.Reset();
+    }
+
+    private static readonly SubState[] Stoppable =
+        [SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload];
+
+    private static readonly SubState[] Killing =
+        [SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill];
+
+    private static readonly Dictionary<(SubState, Type), Handler> Table = BuildTable();
+
+    private static Dictionary<(SubState, Type), Handler> BuildTable()
+    {
+        var t = new Dictionary<(SubState, Type), Handler>();
+        void On<TEvent>(Handler h, params SubState[] states) where TEvent : UnitEvent
+        {
+            foreach (var s in states) t[(s, typeof(TEvent))] = h;
+        }
+
+        On<UnitEvent.Start>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
+        On<UnitEvent.Restart>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
+        On<UnitEvent.Start>((m, r, _) => Ignore(r), SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload);
+        On<UnitEvent.Stop>((m, r, _) => m.BeginStop(r with { RestartPending = false }), Stoppable);
+        On<UnitEvent.Restart>((m, r, _) => m.BeginStop(r with { RestartPending = true }), Stoppable);
+        On<UnitEvent.Stop>((m, r, _) => Go(r with { Sub = SubState.Dead, StopRequested = true }, new UnitAction.CancelTimer(TimerKind.Restart), new UnitAction.Log("automatic restart cancelled by stop")), SubState.AutoRestart);
+        On<UnitEvent.Stop>((m, r, _) => Ignore(r), SubState.Dead, SubState.Failed);
+        On<UnitEvent.ResetFailed>((m, r, _) => m.DoResetFailed(r), SubState.Failed, SubState.Dead);
+        On<UnitEvent.Reload>((m, r, _) => m.BeginReload(r), SubState.Running, SubState.Exited);
+
+        On<UnitEvent.ControlExited>((m, r, e) => m.ControlDone(r, ((UnitEvent.ControlExited)e).Exit),
+            SubState.StartPre, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
+
+        On<UnitEvent.MainStarted>((m, r, e) => m.MainStarted(r, ((UnitEvent.MainStarted)e).Pid), SubState.Start);
+        On<UnitEvent.MainExited>((m, r, e) => m.MainExited(r, (UnitEvent.MainExited)e),
+            SubState.Start, SubState.StartPost, SubState.Running, SubState.Reload, SubState.Stop, SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill);
+        On<UnitEvent.SetupFailed>((m, r, e) => m.Fail(r with { MainPid = null }, UnitResult.Resources, ExitCause.UncleanCode, ((UnitEvent.SetupFailed)e).Message),
+            SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
+        On<UnitEvent.Ready>((m, r, _) => m.Ready(r), SubState.Start);
+        On<UnitEvent.MainPidChanged>((m, r, e) => m.MainPidChanged(r, ((UnitEvent.MainPidChanged)e).Pid),
+            SubState.Start, SubState.StartPost, SubState.Running, SubState.Reload);
+        On<UnitEvent.WatchdogPing>((m, r, _) => m.WatchdogPing(r), SubState.Running, SubState.Reload);
+        On<UnitEvent.WatchdogTrigger>((m, r, _) => m.WatchdogExpired(r), SubState.Running, SubState.Reload);
+        On<UnitEvent.ExtendTimeout>((m, r, e) => Go(r, new UnitAction.ArmTimer(TimerKind.Start, ((UnitEvent.ExtendTimeout)e).By)),
+            SubState.StartPre, SubState.Start, SubState.StartPost);
+        On<UnitEvent.ExtendTimeout>((m, r, e) => Go(r, new UnitAction.ArmTimer(TimerKind.Stop, ((UnitEvent.ExtendTimeout)e).By)),
+            SubState.Stop, SubState.StopSigterm, SubState.FinalSigterm, SubState.StopPost);
+
+        On<UnitEvent.TimerElapsed>((m, r, e) => m.TimerElapsed(r, ((UnitEvent.TimerElapsed)e).Timer),
+            Enum.GetValues<SubState>());
+        On<UnitEvent.CgroupEmpty>((m, r, _) => m.CgroupEmpty(r), Killing);
+        return t;
+    }
+
+    /// <summary>The transition function: (runtime, event) → (runtime', actions).</summary>
+    public Outcome Handle(UnitRuntime runtime, UnitEvent e)
+    {
+        if (runtime.Sub == SubState.BadSetting && e is UnitEvent.Start or UnitEvent.Restart)
+            return Go(runtime, new UnitAction.Reject($"unit '{Unit.Name}' has errors in its unit file (bad-setting); fix it and reload"));
+        return Table.TryGetValue((runtime.Sub, e.GetType()), out var handler)
+            ? handler(this, runtime, e)
+            : e is UnitEvent.Reload ? Go(runtime, new UnitAction.Reject($"unit '{Unit.Name}' is {StateNames.Name(runtime.Active)}; only an active unit can reload"))
+            : Ignore(runtime);
+    }
+
+    private static Outcome Go(UnitRuntime r, params UnitAction[] actions) => new(r, actions);
+    private static Outcome Ignore(UnitRuntime r) => new(r, []);
+
+    // ── start ────────────────────────────────────────────────────────────────────────────────
+
+    private Outcome BeginStart(UnitRuntime r, bool manual)
+    {
+        var actions = new List<UnitAction>();
+        if (r.Sub == SubState.AutoRestart) actions.Add(new UnitAction.CancelTimer(TimerKind.Restart));
+        if (!_limiter.TryStart(S))
+        {
+            actions.Add(new UnitAction.Log($"start request repeated too quickly ({S.StartLimitBurst} starts within {S.StartLimitIntervalSec}); refusing to start until reset-failed"));
+            return new(r with { Sub = SubState.Failed, Result = UnitResult.StartLimitHit, RestartPending = false }, actions);
+        }
+        r = r with
+        {
+            Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null,
+            MainPid = null, StatusText = null,
+            BackoffAttempt = manual ? 0 : r.BackoffAttempt,
+        };
+        if (!S.TimeoutStartSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Start, S.TimeoutStartSec.ToTimeSpan()));
+        if (S.ExecStartPre.Count > 0)
+        {
+            actions.Add(new UnitAction.SpawnControl(Phase.StartPre, S.ExecStartPre[0]));
+            return new(r with { Sub = SubState.StartPre, ControlPhase = Phase.StartPre, ControlIndex = 0 }, actions);
+        }
+        actions.Add(new UnitAction.SpawnMain());
+        return new(r with { Sub = SubState.Start, ControlPhase = null }, actions);
+    }
+
+    private Outcome MainStarted(UnitRuntime r, int pid)
+    {
+        r = r with { MainPid = pid };
+        // simple and exec are started once execve succeeded; notify waits for READY=1;
+        // oneshot for the exit; forking for the parent's exit.
+        return S.Type is ServiceType.Simple or ServiceType.Exec ? Started(r) : Go(r);
+    }
+
+    private Outcome Ready(UnitRuntime r) => S.Type == ServiceType.Notify ? Started(r) : Ignore(r);
+
+    private Outcome MainPidChanged(UnitRuntime r, int pid)
+    {
+        r = r with { MainPid = pid };
+        return r.Sub == SubState.Start && S.Type == ServiceType.Forking ? Started(r) : Go(r);
+    }
+
+    /// <summary>The main process is up by its type's rule: ExecStartPost, then running.</summary>
+    private Outcome Started(UnitRuntime r)
+    {
+        if (S.ExecStartPost.Count > 0)
+            return Go(r with { Sub = SubState.StartPost, ControlPhase = Phase.StartPost, ControlIndex = 0 },
+                new UnitAction.SpawnControl(Phase.StartPost, S.ExecStartPost[0]));
+        return Running(r);
+    }
+
+    private Outcome Running(UnitRuntime r)
+    {
+        var actions = new List<UnitAction> { new UnitAction.CancelTimer(TimerKind.Start) };
+        if (S.WatchdogSec.Microseconds > 0 && !S.WatchdogSec.IsInfinity)
+            actions.Add(new UnitAction.ArmTimer(TimerKind.Watchdog, S.WatchdogSec.ToTimeSpan()));
+        var sub = S.Type == ServiceType.Oneshot ? (S.RemainAfterExit ? SubState.Exited : SubState.Dead) : SubState.Running;
+        return new(r with { Sub = sub, ControlPhase = null, ActiveSince = _clock.GetTimestamp() }, actions);
+    }
+
+    // ── control commands (ExecStartPre/Post, ExecReload, ExecStop, ExecStopPost) ──────────────
+
+    private Outcome ControlDone(UnitRuntime r, ExitInfo exit)
+    {
+        var phase = r.ControlPhase!.Value;
+        var list = Commands(phase);
+        var command = list[r.ControlIndex];
+        bool ok = exit.Code == 0 || command.IgnoreFailure;
+        if (!ok && phase is Phase.StartPre or Phase.StartPost)
+        {
+            return Fail(r with { ControlPhase = null }, UnitResult.ExitCode, ExitCause.UncleanCode,
+                $"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit})");
+        }
+        var log = ok ? null : new UnitAction.Log($"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit}); continuing");
+        if (r.ControlIndex + 1 < list.Count)
+        {
+            var next = list[r.ControlIndex + 1];
+            return Go(r with { ControlIndex = r.ControlIndex + 1 }, Actions(log, new UnitAction.SpawnControl(phase, next)));
+        }
+        // The phase is complete.
+        return phase switch
+        {
+            Phase.StartPre => new(r with { Sub = SubState.Start, ControlPhase = null }, Actions(log, new UnitAction.SpawnMain())),
+            Phase.StartPost => Prepend(log, Running(r)),
+            Phase.Reload => Go(r with { Sub = SubState.Running, ControlPhase = null }, Actions(log, new UnitAction.Log("reloaded"))),
+            Phase.Stop => Prepend(log, KillPhase(r with { ControlPhase = null }, final: false)),
+            Phase.StopPost => Prepend(log, Finish(r with { ControlPhase = null })),
+            _ => throw new InvalidOperationException(phase.ToString()),
+        };
+    }
+
+    private ValueList<Command> Commands(Phase p) => p switch
+    {
+        Phase.StartPre => S.ExecStartPre,
+        Phase.StartPost => S.ExecStartPost,
+        Phase.Reload => S.ExecReload,
+        Phase.Stop => S.ExecStop,
+        Phase.StopPost => S.ExecStopPost,
+        _ => throw new ArgumentOutOfRangeException(nameof(p)),
+    };
+
+    private static string PhaseKey(Phase p) => "Exec" + p;
+
+    private static UnitAction[] Actions(UnitAction? first, params UnitAction[] rest) =>
+        first is null ? rest : [first, .. rest];
+
+    private static Outcome Prepend(UnitAction? a, Outcome o) => a is null ? o : new(o.Runtime, [a, .. o.Actions]);
+
+    // ── reload ───────────────────────────────────────────────────────────────────────────────
+
+    private Outcome BeginReload(UnitRuntime r)
+    {
+        if (S.ExecReload.Count == 0)
+            return Go(r, new UnitAction.Reject($"unit '{Unit.Name}' has no ExecReload"));
+        return Go(r with { Sub = SubState.Reload, ControlPhase = Phase.Reload, ControlIndex = 0 },
+            new UnitAction.SpawnControl(Phase.Reload, S.ExecReload[0]));
+    }
+
+    // ── main process exit, failures, watchdog ────────────────────────────────────────────────
+
+    private Outcome MainExited(UnitRuntime r, UnitEvent.MainExited e)
+    {
+        r = r with { MainPid = null, LastExit = e.Exit };
+        var cause = ExitClassifier.Classify(e.Exit, S);
+        var result = ExitClassifier.ResultOf(e.Exit, S, e.OomKilled);
+        if (e.OomKilled) cause = ExitCause.UncleanSignal;
+
+        // Already stopping: the exit is what we asked for; keep the first failure as the result.
+        if (r.Sub is SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.FinalSigterm or SubState.FinalSigkill)
+        {
+            if (r.Sub is SubState.Stop) return Go(r);
+            return Go(r with { Result = r.Result == UnitResult.Success && r.EndCause is null ? Quiet(result, r) : r.Result }, new UnitAction.WatchCgroupEmpty());
+        }
+
+        if (r.Sub == SubState.Start && S.Type == ServiceType.Forking && cause == ExitCause.Clean)
+            return Go(r, new UnitAction.FindMainPid());
+        if (r.Sub == SubState.Start && S.Type == ServiceType.Oneshot && cause == ExitCause.Clean)
+            return Started(r);
+
+        if (result == UnitResult.Success)
+        {
+            // A clean exit of a running service: it is done; what remains of it is stopped.
+            return KillPhase(r with { EndCause = ExitCause.Clean }, final: true,
+                log: $"main process exited, {e.Exit}");
+        }
+        return Fail(r, result, cause, $"main process exited, {e.Exit}" + (e.OomKilled ? ", killed by the OOM killer" : ""));
+    }
+
+    /// <summary>A requested stop ends with whatever result the service had; SIGTERM on request is not a failure.</summary>
+    private static UnitResult Quiet(UnitResult result, UnitRuntime r) => r.StopRequested && result is UnitResult.Signal ? UnitResult.Success : result;
+
+    private Outcome Fail(UnitRuntime r, UnitResult result, ExitCause cause, string why)
+    {
+        var rr = r with { Result = r.Result == UnitResult.Success ? result : r.Result, EndCause = cause };
+        return KillPhase(rr, final: true, log: $"failed with result '{StateNames.Name(result)}': {why}");
+    }
+
+    private Outcome WatchdogPing(UnitRuntime r) =>
+        S.WatchdogSec.Microseconds > 0 && !S.WatchdogSec.IsInfinity
+            ? Go(r, new UnitAction.ArmTimer(TimerKind.Watchdog, S.WatchdogSec.ToTimeSpan()))
+            : Ignore(r);
+
+    private Outcome WatchdogExpired(UnitRuntime r)
+    {
+        var rr = r with { Result = UnitResult.Watchdog, EndCause = ExitCause.Watchdog };
+        // systemd sends WatchdogSignal (SIGABRT) to the main process, so it can dump core.
+        var o = KillPhase(rr, final: true, log: $"watchdog timeout ({S.WatchdogSec}): no WATCHDOG=1 in time", signal: 6);
+        return o;
+    }
+
+    private Outcome TimerElapsed(UnitRuntime r, TimerKind timer)
+    {
+        switch (timer)
+        {
+            case TimerKind.Start when r.Sub is SubState.StartPre or SubState.Start or SubState.StartPost:
+                return Fail(r, UnitResult.Timeout, ExitCause.Timeout, $"start did not complete within TimeoutStartSec={S.TimeoutStartSec}");
+            case TimerKind.Restart when r.Sub == SubState.AutoRestart:
+                return Prepend(new UnitAction.Log($"scheduled restart (restart number {r.NRestarts})"), BeginStart(r, manual: false));
+            case TimerKind.Watchdog when r.Sub is SubState.Running or SubState.Reload:
+                return WatchdogExpired(r);
+            case TimerKind.Stop when r.Sub is SubState.Stop or SubState.StopSigterm or SubState.FinalSigterm or SubState.StopPost:
+                if (r.Sub == SubState.StopPost)
+                    return Prepend(new UnitAction.Log($"ExecStopPost did not finish within TimeoutStopSec={S.TimeoutStopSec}"), Finish(r with { ControlPhase = null }));
+                var rr = r with { Result = r.Result == UnitResult.Success ? UnitResult.Timeout : r.Result };
+                if (!S.SendSIGKILL)
+                    return Go(rr with { Sub = r.Sub == SubState.FinalSigterm ? SubState.FinalSigterm : SubState.StopSigterm },
+                        new UnitAction.Log($"processes remain after TimeoutStopSec={S.TimeoutStopSec} and SendSIGKILL is off; leaving them"),
+                        new UnitAction.WatchCgroupEmpty());
+                return Go(rr with { Sub = r.Sub == SubState.FinalSigterm ? SubState.FinalSigkill : SubState.StopSigkill },
+                    new UnitAction.Log($"stop timed out after TimeoutStopSec={S.TimeoutStopSec}; killing what remains"),
+                    new UnitAction.Signal(SignalTarget.ControlGroup, 9),
+                    new UnitAction.WatchCgroupEmpty());
+            default:
+                return Ignore(r);
+        }
+    }
+
+    // ── stop ─────────────────────────────────────────────────────────────────────────────────
+
+    private Outcome BeginStop(UnitRuntime r)
+    {
+        r = r with { StopRequested = true };
+        var actions = new List<UnitAction> { new UnitAction.CancelTimer(TimerKind.Start), new UnitAction.CancelTimer(TimerKind.Watchdog) };
+        if (r.Sub is SubState.Running or SubState.Exited && S.ExecStop.Count > 0)
+        {
+            actions.Add(new UnitAction.SpawnControl(Phase.Stop, S.ExecStop[0]));
+            if (!S.TimeoutStopSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Stop, S.TimeoutStopSec.ToTimeSpan()));
+            return new(r with { Sub = SubState.Stop, ControlPhase = Phase.Stop, ControlIndex = 0 }, actions);
+        }
+        var o = KillPhase(r, final: false);
+        return new(o.Runtime, [.. actions, .. o.Actions]);
+    }
+
+    /// <summary>
+    /// Signal what runs, as KillMode says, and wait for the cgroup to empty (TimeoutStopSec, then
+    /// SIGKILL). "final" is the path after the service ended or failed by itself.
+    /// </summary>
+    private Outcome KillPhase(UnitRuntime r, bool final, string? log = null, int? signal = null)
+    {
+        var actions = new List<UnitAction>();
+        if (log is not null) actions.Add(new UnitAction.Log(log));
+        actions.Add(new UnitAction.CancelTimer(TimerKind.Start));
+        actions.Add(new UnitAction.CancelTimer(TimerKind.Watchdog));
+        int sig = signal ?? S.KillSignal;
+        if (signal is not null && r.MainPid is not null)
+            actions.Add(new UnitAction.Signal(SignalTarget.Main, sig));
+        else
+        {
+            switch (S.KillMode)
+            {
+                case KillMode.ControlGroup:
+                    actions.Add(new UnitAction.Signal(SignalTarget.ControlGroup, sig));
+                    break;
+                case KillMode.Mixed:
+                    // The main process gets KillSignal, the rest SIGKILL once the main one is gone (systemd).
+                    actions.Add(r.MainPid is not null ? new UnitAction.Signal(SignalTarget.Main, sig) : new UnitAction.Signal(SignalTarget.ControlGroup, 9));
+                    break;
+                case KillMode.Process:
+                    if (r.MainPid is not null) actions.Add(new UnitAction.Signal(SignalTarget.Main, sig));
+                    break;
+            }
+        }
+        if (!S.TimeoutStopSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Stop, S.TimeoutStopSec.ToTimeSpan()));
+        actions.Add(new UnitAction.WatchCgroupEmpty());
+        return new(r with { Sub = final ? SubState.FinalSigterm : SubState.StopSigterm, ControlPhase = null }, actions);
+    }
+
+    private Outcome CgroupEmpty(UnitRuntime r)
+    {
+        if (S.KillMode == KillMode.Process && r.MainPid is not null) return Ignore(r);
+        var actions = new List<UnitAction> { new UnitAction.CancelTimer(TimerKind.Stop) };
+        r = r with { MainPid = null };
+        if (S.ExecStopPost.Count > 0)
+        {
+            actions.Add(new UnitAction.SpawnControl(Phase.StopPost, S.ExecStopPost[0]));
+            if (!S.TimeoutStopSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Stop, S.TimeoutStopSec.ToTimeSpan()));
+            return new(r with { Sub = SubState.StopPost, ControlPhase = Phase.StopPost, ControlIndex = 0 }, actions);
+        }
+        var o = Finish(r);
+        return new(o.Runtime, [.. actions, .. o.Actions]);
+    }
+
+    /// <summary>Everything has stopped: dead, failed, or a scheduled restart, by the Restart= table.</summary>
+    private Outcome Finish(UnitRuntime r)
+    {
+        if (r.RestartPending)
+            return Prepend(new UnitAction.Log("restarting on request"), BeginStart(r with { RestartPending = false, Sub = SubState.Dead }, manual: true));
+        if (r.StopRequested)
+            return Go(r with { Sub = r.Result == UnitResult.Success ? SubState.Dead : SubState.Failed, StopRequested = false });
+
+        var cause = r.EndCause ?? ExitCause.Clean;
+        if (RestartPolicyTable.ShouldRestart(S, cause, r.LastExit))
+        {
+            int attempt = r.BackoffAttempt;
+            if (r.ActiveSince is { } since && Backoff.ShouldReset(S, _clock.GetElapsedTime(since)))
+                attempt = 0;
+            attempt++;
+            var delay = Backoff.Delay(S, attempt, _jitter());
+            return Go(r with { Sub = SubState.AutoRestart, NRestarts = r.NRestarts + 1, BackoffAttempt = attempt },
+                new UnitAction.Log($"scheduling restart in {Units.Values.Duration.FromMilliseconds((long)delay.TotalMilliseconds)} (Restart={RestartName()}, result '{StateNames.Name(r.Result)}')"),
+                new UnitAction.ArmTimer(TimerKind.Restart, delay));
+        }
+        return Go(r with { Sub = r.Result == UnitResult.Success ? SubState.Dead : SubState.Failed });
+    }
+
+    private string RestartName() => StateNames.Kebab(S.Restart.ToString());
+
+    private Outcome DoResetFailed(UnitRuntime r)
+    {
+        _limiter.Reset();
+        return Go(r with { Sub = SubState.Dead, Result = UnitResult.Success, BackoffAttempt = 0 });
+    }
+}
