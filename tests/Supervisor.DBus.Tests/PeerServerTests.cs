@@ -33,6 +33,25 @@ public sealed class PeerServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Server_reports_each_peer_with_its_kernel_credentials_and_a_clean_disconnect()
+    {
+        var connected = new TaskCompletionSource<DBusServerClient>();
+        _server.ClientConnected += c => connected.TrySetResult(c);
+        var c = await DBusConnection.ConnectAsync(Address);
+        var client = await connected.Task.WaitAsync(Tool.Timeout);
+        Assert.Equal(Environment.ProcessId, client.Credentials.ProcessId);
+        Assert.Equal(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:")).Split('\t')[1], client.Credentials.UserId.ToString());
+        Assert.Same(client.Connection!.PeerCredentials, client.Credentials);
+        Assert.Equal(c.UniqueName, client.Connection.UniqueName);
+        await c.DisposeAsync();
+        var deadline = DateTime.UtcNow + Tool.Timeout;
+        while (_disconnects.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.True(_disconnects.TryDequeue(out var gone));
+        Assert.Same(client, gone.Client);
+        Assert.Null(gone.Reason);
+    }
+
+    [Fact]
     public async Task Busctl_introspects_calls_and_reads_properties()
     {
         Tool.Require("/usr/bin/busctl", "systemd");
