@@ -53,6 +53,16 @@ internal sealed class DriverContext
         return CpuSet.TryParse(text ?? "0", out var set, out _) ? set : CpuSet.Of(0);
     }
 
+    /// <summary>The device a file lives on (st_dev), e.g. to find the disk behind a directory.</summary>
+    internal static (uint Major, uint Minor) StatFileSystemDevice(string path)
+    {
+        if (Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_TYPE, out var st) != 0)
+        {
+            throw new CgroupException($"stat '{path}' failed: {Errno.Name(Marshal.GetLastPInvokeError())}");
+        }
+        return (st.DevMajor, st.DevMinor);
+    }
+
     public static (uint Major, uint Minor) StatDevice(string devicePath)
     {
         if (Libc.StatX(Libc.AT_FDCWD, devicePath, 0, Libc.STATX_TYPE, out var st) != 0)

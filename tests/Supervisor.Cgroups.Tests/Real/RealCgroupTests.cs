@@ -292,6 +292,117 @@ public abstract class RealCgroupTests : IDisposable
         Assert.Equal(Version == 1 ? "THAWED" : "0", Version == 1 ? Read(FileOf(cg, "freezer.state")) : KeyedValue(FileOf(cg, "cgroup.events"), "frozen").ToString(CultureInfo.InvariantCulture));
     }
 
+    [Fact]
+    public void Cpuset_naming_cpus_the_host_lacks_is_refused_before_anything_exists()
+    {
+        var driver = Driver("cpuset");
+        var cg = driver.Open(CgroupPath.ForUnit("toowide"));
+
+        var e = Assert.Throws<CgroupLimitException>(() => cg.Create(new ResourceLimits { AllowedCPUs = CpuSet.Parse("0-8191") }));
+
+        Assert.Equal(ResourceKeys.AllowedCPUs, e.Key);
+        Assert.Contains("do not exist on this host", e.Message, StringComparison.Ordinal);
+        Assert.False(cg.Exists());
+    }
+
+    [Fact]
+    public async Task Io_limits_reach_the_kernel_and_io_is_accounted()
+    {
+        var driver = Driver(Version == 1 ? "blkio" : "io");
+        // Direct IO to a scratch file next to the test binary, on whatever disk holds it.
+        var scratchDir = AppContext.BaseDirectory;
+        var (major, minor) = DriverContext.StatFileSystemDevice(scratchDir);
+        var sys = $"/sys/dev/block/{major}:{minor}";
+        if (!Directory.Exists(sys) || File.Exists(Path.Combine(sys, "partition")))
+        {
+            Assert.Skip($"'{scratchDir}' is not on a whole-disk block device (device {major}:{minor}); IO limits apply to whole disks");
+        }
+        var disk = "/dev/" + Path.GetFileName(new DirectoryInfo(sys).ResolveLinkTarget(true)!.FullName);
+        if (!File.Exists(disk))
+        {
+            Assert.Skip($"{disk} is not present");
+        }
+        var cg = driver.Open(CgroupPath.ForUnit("reader"));
+        // Far above what the test moves, so it only labels the device (v1 counts IO only on devices
+        // that carry a throttle rule).
+        cg.Create(new ResourceLimits
+        {
+            IOReadBandwidthMax = new Dictionary<string, ulong> { [disk] = 1024 * M },
+            IOWriteBandwidthMax = new Dictionary<string, ulong> { [disk] = 1024 * M },
+        });
+        var file = Version == 1 ? FileOf(cg, "blkio.throttle.read_bps_device") : FileOf(cg, "io.max");
+        Assert.Contains($"{major}:{minor} {(Version == 1 ? "" : "rbps=")}{1024 * M}", Read(file), StringComparison.Ordinal);
+
+        var scratch = Path.Combine(scratchDir, "supervisor-io-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var p = StartHeld($"dd if=/dev/zero of={scratch} bs=1M count=4 oflag=direct && exec dd if={scratch} of=/dev/null bs=1M iflag=direct");
+            cg.Join(p.Id);
+            Go(p);
+            await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+            Assert.True(p.ExitCode == 0, await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            File.Delete(scratch);
+        }
+
+        var stats = cg.GetStats();
+        Assert.True(stats.IoWriteBytes >= 4 * M, $"write bytes {stats.IoWriteBytes}");
+        Assert.True(stats.IoReadBytes >= 4 * M, $"read bytes {stats.IoReadBytes}");
+        Assert.True(stats.IoReadOps >= 1 && stats.IoWriteOps >= 1, $"ops {stats.IoReadOps}/{stats.IoWriteOps}");
+    }
+
+    [Fact]
+    public async Task Transient_cgroup_is_killed_and_removed_when_the_command_ends()
+    {
+        var driver = Driver("memory");
+        ICgroup inner;
+        int pid;
+        await using (var transient = TransientCgroup.Create(driver, "exec-test", new ResourceLimits { MemoryMax = Limit.Of(64 * M) }))
+        {
+            inner = transient.Cgroup;
+            var p = StartHeld("sleep 600 & wait");
+            inner.Join(p.Id);
+            Go(p);
+            pid = p.Id;
+            Assert.Equal("67108864", Read(FileOf(inner, Version == 1 ? "memory.limit_in_bytes" : "memory.max")));
+            Assert.Contains(pid, inner.GetProcs());
+        }
+
+        Assert.False(inner.Exists());
+        Assert.True(IsDead(pid));
+    }
+
+    [Fact]
+    public void Snapshot_of_a_running_unit_has_live_values()
+    {
+        var driver = Driver("memory", "pids");
+        var cg = driver.Open(CgroupPath.ForUnit("observed"));
+        cg.Create(new ResourceLimits { TasksMax = Limit.Of(50) });
+        var p = StartHeld("sleep 60 & sleep 60 & wait");
+        cg.Join(p.Id);
+        Go(p);
+        var deadline = DateTime.UtcNow + SafetyNet;
+        while (cg.GetProcs().Count < 3 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(10);
+        }
+
+        var s = cg.GetStats();
+
+        Assert.Equal(3UL, s.TasksCurrent);
+        Assert.Equal(50UL, s.TasksMax);
+        Assert.True(s.MemoryCurrentBytes > 0);
+        Assert.True(s.CpuUsageNs > 0);
+        Assert.Null(s.MemoryMaxBytes); // unlimited reads as null, not 9223372036854771712
+        Assert.Equal(0, s.ReadErrors);
+        if (Version == 1)
+        {
+            Assert.Null(s.CpuPressure); // no PSI on v1: null, never 0
+        }
+    }
+
     private static bool IsDead(int pid)
     {
         var deadline = DateTime.UtcNow + SafetyNet;
