@@ -142,12 +142,24 @@ public sealed class MessageReader
     }
 
     /// <summary>
+    /// Reads a value of the single complete type <paramref name="type"/>. A malformed
+    /// <paramref name="type"/> is the caller's error (ArgumentException); malformed bytes are
+    /// the peer's (DBusProtocolException).
+    /// </summary>
+    public object ReadValue(string type)
+    {
+        string? error = Signature.Validate(type, requireSingleType: true);
+        if (error != null) throw new ArgumentException($"invalid D-Bus type '{type}': {error}", nameof(type));
+        return ReadValue(type, 0);
+    }
+
+    /// <summary>
     /// Reads a value of the single complete type <paramref name="type"/> (already validated).
     /// Arrays of fixed-size basic types come back as typed .NET arrays (byte[], int[], …) so a
     /// large array does not become millions of boxed objects; other arrays are object[], dicts
     /// are KeyValuePair&lt;object, object&gt;[], structs are <see cref="DBusStruct"/>.
     /// </summary>
-    public object ReadValue(string type, int depth = 0) => type[0] switch
+    internal object ReadValue(string type, int depth) => type[0] switch
     {
         'y' => ReadByte(),
         'b' => ReadBoolean(),

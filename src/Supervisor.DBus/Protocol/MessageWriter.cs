@@ -104,7 +104,7 @@ public sealed class MessageWriter
     public void WriteVariant(Variant value)
     {
         WriteSignature(value.Signature);
-        WriteValue(value.Signature.Value, value.Value);
+        WriteValueCore(value.Signature.Value, value.Value);
     }
 
     /// <summary>Index of the handle in this message's fd list, added if new.</summary>
@@ -128,11 +128,18 @@ public sealed class MessageWriter
         var types = signature.Types;
         if (types.Count != values.Count)
             throw new ArgumentException($"signature '{signature}' needs {types.Count} values, got {values.Count}");
-        for (int i = 0; i < types.Count; i++) WriteValue(types[i].Value, values[i]);
+        for (int i = 0; i < types.Count; i++) WriteValueCore(types[i].Value, values[i]);
     }
 
     /// <summary>Writes <paramref name="value"/> as the single complete type <paramref name="type"/>.</summary>
     public void WriteValue(string type, object value)
+    {
+        string? error = Signature.Validate(type, requireSingleType: true);
+        if (error != null) throw new ArgumentException($"invalid D-Bus type '{type}': {error}", nameof(type));
+        WriteValueCore(type, value);
+    }
+
+    private void WriteValueCore(string type, object value)
     {
         ArgumentNullException.ThrowIfNull(value);
         char code = type[0];
@@ -188,8 +195,8 @@ public sealed class MessageWriter
             foreach (var (k, v) in DictEntries(value, type))
             {
                 Align(8);
-                WriteValue(keyType, k);
-                WriteValue(valueType, v);
+                WriteValueCore(keyType, k);
+                WriteValueCore(valueType, v);
             }
         }
         else if (elementType == "y" && value is byte[] bytes)
@@ -201,7 +208,7 @@ public sealed class MessageWriter
         else
         {
             if (value is string || value is not IEnumerable items) throw Mismatch(type, value);
-            foreach (object? item in items) WriteValue(elementType, item ?? throw new ArgumentException($"null element in array '{type}'"));
+            foreach (object? item in items) WriteValueCore(elementType, item ?? throw new ArgumentException($"null element in array '{type}'"));
         }
         int arrayLength = _length - start;
         if (arrayLength > ProtocolConstants.MaxArrayLength)
@@ -224,7 +231,7 @@ public sealed class MessageWriter
         if (fields.Count != fieldTypes.Count)
             throw new ArgumentException($"struct '{type}' needs {fieldTypes.Count} fields, got {fields.Count}");
         for (int i = 0; i < fields.Count; i++)
-            WriteValue(fieldTypes[i].Value, fields[i] ?? throw new ArgumentException($"null field {i} in struct '{type}'"));
+            WriteValueCore(fieldTypes[i].Value, fields[i] ?? throw new ArgumentException($"null field {i} in struct '{type}'"));
     }
 
     private static IEnumerable<(object Key, object Value)> DictEntries(object value, string type)
