@@ -11,6 +11,17 @@
 
 #include "plan.h"
 
+/* Overridable at compile time only so the helper tests can see what is written where. */
+#ifndef LSM_ATTR_DIR
+#define LSM_ATTR_DIR "/proc/self/attr"
+#endif
+#ifndef LSM_APPARMOR_ENABLED
+#define LSM_APPARMOR_ENABLED "/sys/module/apparmor/parameters/enabled"
+#endif
+#ifndef LSM_SELINUX_ENFORCE
+#define LSM_SELINUX_ENFORCE "/sys/fs/selinux/enforce"
+#endif
+
 static int read_first_char(const char *path)
 {
     char c = 0;
@@ -27,10 +38,10 @@ int lsm_enabled(uint32_t kind)
     switch (kind) {
     case LSM_KIND_APPARMOR:
         /* The module parameter says Y only when AppArmor is built in and active. */
-        return read_first_char("/sys/module/apparmor/parameters/enabled") == 'Y';
+        return read_first_char(LSM_APPARMOR_ENABLED) == 'Y';
     case LSM_KIND_SELINUX:
         /* selinuxfs exists only when SELinux is enabled (enforcing or permissive). */
-        return access("/sys/fs/selinux/enforce", F_OK) == 0;
+        return access(LSM_SELINUX_ENFORCE, F_OK) == 0;
     default:
         return 0;
     }
@@ -62,14 +73,14 @@ int lsm_set_exec_label(uint32_t kind, const char *label)
             return -1;
         }
         /* Kernels with LSM stacking have a per-LSM directory; older ones only attr/exec. */
-        if (write_attr("/proc/self/attr/apparmor/exec", cmd) == 0)
+        if (write_attr(LSM_ATTR_DIR "/apparmor/exec", cmd) == 0)
             return 0;
         if (errno != ENOENT)
             return -1;
-        return write_attr("/proc/self/attr/exec", cmd);
+        return write_attr(LSM_ATTR_DIR "/exec", cmd);
     }
     if (kind == LSM_KIND_SELINUX)
-        return write_attr("/proc/self/attr/exec", label);
+        return write_attr(LSM_ATTR_DIR "/exec", label);
     errno = EINVAL;
     return -1;
 }
