@@ -295,4 +295,35 @@ public sealed class SaslAndSafetyTests : IAsyncLifetime
         Assert.Equal("big", reply.Body[0]);
         Assert.Equal(1, _server.ConnectionCount);
     }
+
+    [Fact]
+    public async Task Random_sasl_input_never_takes_the_server_down()
+    {
+        var random = new Random(20261125);
+        string[] words = { "AUTH", "EXTERNAL", "DATA", "BEGIN", "CANCEL", "ERROR", "NEGOTIATE_UNIX_FD", "30", "", "ANONYMOUS", "\0", "\r", "\n", "\r\n", "\u00ff" };
+        for (int i = 0; i < 100; i++)
+        {
+            using var raw = await RawClient.ConnectAsync(_dir.Socket);
+            var sb = new StringBuilder(random.Next(2) == 0 ? "\0" : "");
+            int tokens = random.Next(1, 12);
+            for (int t = 0; t < tokens; t++) sb.Append(words[random.Next(words.Length)]).Append(random.Next(3) == 0 ? "\r\n" : " ");
+            var bytes = Encoding.Latin1.GetBytes(sb.ToString());
+            try
+            {
+                await raw.SendAsync(bytes);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // The server may already have dropped this client.
+            }
+        }
+        // Every one of them ended in a reported, typed outcome (a bug would escape unreported).
+        for (int i = 0; i < 100; i++)
+        {
+            var reason = await NextDisconnectReasonAsync();
+            Assert.True(reason is null or DBusProtocolException, $"unexpected {reason}");
+        }
+        await using var good = await DBusConnection.ConnectAsync(Address);
+        Assert.Equal("fine", (await good.CallAsync(null, TestService.Path, TestService.Interface, "Echo", "s", new object[] { "fine" }))[0]);
+    }
 }
