@@ -1,0 +1,553 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Supervision;
+
+/// <summary>Where the manager's events come from: the host reports process starts, exits and cgroup events here.</summary>
+public interface IUnitEventSink
+{
+    void Post(string unit, UnitEvent e);
+}
+
+/// <summary>
+/// The effects the state machines ask for, carried out against the real kernel (sandbox
+/// launcher, cgroup driver) by the daemon, or recorded by a fake in tests. Every call returns at
+/// once; outcomes come back as events through the <see cref="IUnitEventSink"/>.
+/// </summary>
+public interface IUnitHost
+{
+    /// <summary>Start the main process; report MainStarted (after execve) or SetupFailed, later MainExited.</summary>
+    void SpawnMain(UnitDefinition unit);
+    /// <summary>Run one control command in the unit's sandbox and cgroup; report ControlExited.</summary>
+    void SpawnControl(UnitDefinition unit, Phase phase, Command command);
+    void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid);
+    /// <summary>Report CgroupEmpty once no process of the unit is left (at once if none is).</summary>
+    void WatchCgroupEmpty(UnitDefinition unit);
+    /// <summary>Type=forking: find the daemon's PID and report MainPidChanged (or SetupFailed).</summary>
+    void FindMainPid(UnitDefinition unit);
+    /// <summary>Write changed resource limits to the running unit's cgroup (and its slices).</summary>
+    void ApplyResources(UnitDefinition unit);
+    /// <summary>A line for the unit's log.</summary>
+    void Log(string unit, string message);
+}
+
+public enum JobResult { Done, Failed, Dependency, Canceled, Rejected }
+
+public sealed record JobOutcome(JobResult Result, string? Message = null);
+
+/// <summary>What status, metrics and the control API show for one unit.</summary>
+public sealed record UnitStatus(
+    string Name,
+    UnitDefinition? Definition,
+    UnitRuntime Runtime,
+    bool BadSetting,
+    IReadOnlyList<Diagnostic> Diagnostics)
+{
+    public ActiveState Active => Runtime.Active;
+    public string LoadState => BadSetting ? "bad-setting" : "loaded";
+}
+
+/// <summary>
+/// Owns every unit's state machine and runs them on one logical thread (a channel reader), so
+/// the machines need no locks. It turns requests into jobs ordered by After/Before and pulled in
+/// by Requires/Wants/BindsTo, propagates stops and failures as systemd does, keeps one timer per
+/// (unit, kind), and applies reconcile plans. What it asks of the world goes through
+/// <see cref="IUnitHost"/>; what the world says comes back through <see cref="Post"/>.
+/// </summary>
+public sealed class UnitManager : IUnitEventSink
+{
+    private abstract record Work;
+    private sealed record EventWork(string Unit, UnitEvent Event) : Work;
+    private sealed record TimerWork(string Unit, TimerKind Kind, long Generation) : Work;
+    private sealed record RequestWork(string Unit, JobKind Kind, TaskCompletionSource<JobOutcome> Done) : Work;
+    private sealed record ReconcileWork(UnitSet Units, bool StartNew, TaskCompletionSource<IReadOnlyList<PlanAction>> Done) : Work;
+    private sealed record StopAllWork(TaskCompletionSource<JobOutcome> Done) : Work;
+
+    private enum JobKind { Start, Stop, Restart, Reload, ResetFailed }
+
+    private sealed class Job(string unit, bool isStart, TaskCompletionSource<JobOutcome>? done)
+    {
+        public string Unit { get; } = unit;
+        public bool IsStart { get; } = isStart;
+        public bool Dispatched { get; set; }
+        public List<TaskCompletionSource<JobOutcome>> Waiters { get; } = done is null ? [] : [done];
+    }
+
+    private sealed class Entry(UnitDefinition definition)
+    {
+        public UnitDefinition Definition { get; set; } = definition;
+        public UnitMachine? Machine { get; set; }
+        public UnitRuntime Runtime { get; set; } = new();
+        public bool Bad { get; set; }
+        public IReadOnlyList<Diagnostic> Diagnostics { get; set; } = [];
+        public bool Removing { get; set; }
+        public Dictionary<TimerKind, (ITimer Timer, long Generation)> Timers { get; } = [];
+    }
+
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly TimeProvider _clock;
+    private readonly IUnitHost _host;
+    private readonly Dictionary<string, Entry> _units = new(StringComparer.Ordinal);
+    private readonly List<Job> _jobs = [];
+    private DependencyGraph _graph = new([]);
+    private long _timerGeneration;
+    private ImmutableDictionary<string, UnitStatus> _snapshot = ImmutableDictionary<string, UnitStatus>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>Raised on the manager's thread after a unit's runtime changed (for D-Bus signals and logs).</summary>
+    public event Action<UnitStatus, UnitRuntime>? StateChanged;
+
+    public UnitManager(TimeProvider clock, Func<IUnitEventSink, IUnitHost> hostFactory)
+    {
+        _clock = clock;
+        _host = hostFactory(this);
+    }
+
+    public void Post(string unit, UnitEvent e) => _queue.Writer.TryWrite(new EventWork(unit, e));
+
+    public IReadOnlyDictionary<string, UnitStatus> Units => _snapshot;
+
+    public Task<JobOutcome> StartAsync(string unit) => Request(unit, JobKind.Start);
+    public Task<JobOutcome> StopAsync(string unit) => Request(unit, JobKind.Stop);
+    public Task<JobOutcome> RestartAsync(string unit) => Request(unit, JobKind.Restart);
+    public Task<JobOutcome> ReloadAsync(string unit) => Request(unit, JobKind.Reload);
+    public Task<JobOutcome> ResetFailedAsync(string unit) => Request(unit, JobKind.ResetFailed);
+
+    /// <summary>Takes the desired units; returns the actions taken. With startNew, new units are started.</summary>
+    public Task<IReadOnlyList<PlanAction>> ReconcileAsync(UnitSet units, bool startNew = true)
+    {
+        var done = new TaskCompletionSource<IReadOnlyList<PlanAction>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Writer.TryWrite(new ReconcileWork(units, startNew, done));
+        return done.Task;
+    }
+
+    /// <summary>Stops every unit in reverse dependency order (SIGTERM to the daemon).</summary>
+    public Task<JobOutcome> StopAllAsync()
+    {
+        var done = new TaskCompletionSource<JobOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Writer.TryWrite(new StopAllWork(done));
+        return done.Task;
+    }
+
+    private Task<JobOutcome> Request(string unit, JobKind kind)
+    {
+        var done = new TaskCompletionSource<JobOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Writer.TryWrite(new RequestWork(unit, kind, done));
+        return done.Task;
+    }
+
+    /// <summary>The manager's loop. Everything that touches units runs here, one item at a time.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (_queue.Reader.TryRead(out var work))
+                Process(work);
+        }
+    }
+
+    /// <summary>Processes everything queued now (tests drive the manager with this and a fake clock).</summary>
+    public void RunPending()
+    {
+        while (_queue.Reader.TryRead(out var work))
+            Process(work);
+    }
+
+    private void Process(Work work)
+    {
+        switch (work)
+        {
+            case EventWork ew:
+                Deliver(ew.Unit, ew.Event);
+                break;
+            case TimerWork tw:
+                if (_units.TryGetValue(tw.Unit, out var te) && te.Timers.TryGetValue(tw.Kind, out var t) && t.Generation == tw.Generation)
+                {
+                    te.Timers.Remove(tw.Kind);
+                    t.Timer.Dispose();
+                    Deliver(tw.Unit, new UnitEvent.TimerElapsed(tw.Kind));
+                }
+                break;
+            case RequestWork rw:
+                HandleRequest(rw);
+                break;
+            case ReconcileWork cw:
+                cw.Done.TrySetResult(Reconcile(cw.Units, cw.StartNew));
+                break;
+            case StopAllWork sw:
+                StopAll(sw.Done);
+                break;
+        }
+        Dispatch();
+    }
+
+    // ── events into machines ─────────────────────────────────────────────────────────────────
+
+    private void Deliver(string unit, UnitEvent e)
+    {
+        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null) return;
+        var before = entry.Runtime;
+        var outcome = entry.Machine.Handle(before, e);
+        entry.Runtime = outcome.Runtime;
+        foreach (var action in outcome.Actions)
+            Execute(unit, entry, action);
+        if (!Equals(before, entry.Runtime))
+            OnChanged(unit, entry, before);
+    }
+
+    private void Execute(string unit, Entry entry, UnitAction action)
+    {
+        var def = entry.Definition;
+        switch (action)
+        {
+            case UnitAction.SpawnMain: _host.SpawnMain(def); break;
+            case UnitAction.SpawnControl c: _host.SpawnControl(def, c.Phase, c.Command); break;
+            case UnitAction.Signal s: _host.Signal(def, s.Target, s.Signo, entry.Runtime.MainPid); break;
+            case UnitAction.WatchCgroupEmpty: _host.WatchCgroupEmpty(def); break;
+            case UnitAction.FindMainPid: _host.FindMainPid(def); break;
+            case UnitAction.Log l: _host.Log(unit, l.Message); break;
+            case UnitAction.Reject r: _host.Log(unit, r.Reason); break;
+            case UnitAction.ArmTimer a: Arm(unit, entry, a.Timer, a.After); break;
+            case UnitAction.CancelTimer c:
+                if (entry.Timers.Remove(c.Timer, out var t)) t.Timer.Dispose();
+                break;
+        }
+    }
+
+    private void Arm(string unit, Entry entry, TimerKind kind, TimeSpan after)
+    {
+        if (entry.Timers.Remove(kind, out var old)) old.Timer.Dispose();
+        var generation = ++_timerGeneration;
+        var timer = _clock.CreateTimer(_ => _queue.Writer.TryWrite(new TimerWork(unit, kind, generation)), null, after, Timeout.InfiniteTimeSpan);
+        entry.Timers[kind] = (timer, generation);
+    }
+
+    private void OnChanged(string unit, Entry entry, UnitRuntime before)
+    {
+        Publish(unit, entry);
+        StateChanged?.Invoke(_snapshot[unit], before);
+
+        bool wasUp = before.Active is ActiveState.Active or ActiveState.Activating or ActiveState.Reloading && before.Sub is not SubState.AutoRestart;
+        bool goingDown = entry.Runtime.Active is ActiveState.Deactivating or ActiveState.Inactive or ActiveState.Failed
+            || entry.Runtime.Sub is SubState.AutoRestart;
+        // A unit that goes down by itself (not on request) takes down what is bound to it (BindsTo), as in systemd.
+        if (wasUp && goingDown && !entry.Runtime.StopRequested)
+        {
+            foreach (var dependant in _graph.StopPropagation(unit, requested: false))
+                EnqueueStop(dependant, null);
+        }
+        if (entry.Removing && entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed)
+            Remove(unit, entry);
+    }
+
+    private void Publish(string unit, Entry entry) =>
+        _snapshot = _snapshot.SetItem(unit, new UnitStatus(unit, entry.Definition, entry.Runtime, entry.Bad, entry.Diagnostics));
+
+    // ── requests and jobs ────────────────────────────────────────────────────────────────────
+
+    private void HandleRequest(RequestWork rw)
+    {
+        if (!_units.TryGetValue(rw.Unit, out var entry))
+        {
+            var hint = Supervisor.Units.Values.Suggest.Hint(rw.Unit, _units.Keys);
+            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"unit '{rw.Unit}' is not loaded" + (hint is null ? "" : $"; {hint}")));
+            return;
+        }
+        if (entry.Machine is null)
+        {
+            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"'{rw.Unit}' is a slice; slices have no processes to {rw.Kind.ToString().ToLowerInvariant()}"));
+            return;
+        }
+        if (entry.Bad && rw.Kind is JobKind.Start or JobKind.Restart)
+        {
+            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected,
+                $"unit '{rw.Unit}' has errors in its unit file (bad-setting): {string.Join("; ", entry.Diagnostics.Where(d => d.Severity == Severity.Error).Select(d => d.ToString()))}"));
+            return;
+        }
+        switch (rw.Kind)
+        {
+            case JobKind.Start:
+                foreach (var conflict in _graph.Conflicting(rw.Unit)) EnqueueStop(conflict, null);
+                foreach (var u in _graph.StartClosure([rw.Unit]))
+                    EnqueueStart(u, u == rw.Unit ? rw.Done : null);
+                break;
+            case JobKind.Stop:
+                EnqueueStop(rw.Unit, rw.Done);
+                foreach (var u in _graph.StopPropagation(rw.Unit, requested: true)) EnqueueStop(u, null);
+                break;
+            case JobKind.Restart:
+                if (entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed)
+                {
+                    EnqueueStart(rw.Unit, rw.Done);
+                    break;
+                }
+                Deliver(rw.Unit, new UnitEvent.Restart());
+                var job = new Job(rw.Unit, isStart: true, rw.Done) { Dispatched = true };
+                _jobs.Add(job);
+                foreach (var u in _graph.RestartPropagation(rw.Unit))
+                    if (_units.TryGetValue(u, out var pe) && pe.Runtime.Active is ActiveState.Active) Deliver(u, new UnitEvent.Restart());
+                break;
+            case JobKind.Reload:
+                var before = entry.Runtime;
+                var outcome = entry.Machine.Handle(before, new UnitEvent.Reload());
+                var reject = outcome.Actions.OfType<UnitAction.Reject>().FirstOrDefault();
+                if (reject is not null)
+                {
+                    rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, reject.Reason));
+                    break;
+                }
+                Deliver(rw.Unit, new UnitEvent.Reload());
+                rw.Done.TrySetResult(new JobOutcome(JobResult.Done));
+                break;
+            case JobKind.ResetFailed:
+                Deliver(rw.Unit, new UnitEvent.ResetFailed());
+                rw.Done.TrySetResult(new JobOutcome(JobResult.Done));
+                break;
+        }
+    }
+
+    private void EnqueueStart(string unit, TaskCompletionSource<JobOutcome>? done)
+    {
+        var existing = _jobs.FirstOrDefault(j => j.Unit == unit && j.IsStart);
+        if (existing is not null)
+        {
+            if (done is not null) existing.Waiters.Add(done);
+            return;
+        }
+        _jobs.RemoveAll(j => j.Unit == unit && !j.IsStart && !j.Dispatched);
+        _jobs.Add(new Job(unit, isStart: true, done));
+    }
+
+    private void EnqueueStop(string unit, TaskCompletionSource<JobOutcome>? done)
+    {
+        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null) { done?.TrySetResult(new JobOutcome(JobResult.Done)); return; }
+        var existing = _jobs.FirstOrDefault(j => j.Unit == unit && !j.IsStart);
+        if (existing is not null)
+        {
+            if (done is not null) existing.Waiters.Add(done);
+            return;
+        }
+        // A stop replaces a start that has not begun; one that has begun is stopped.
+        foreach (var j in _jobs.Where(j => j.Unit == unit && j.IsStart).ToList())
+        {
+            _jobs.Remove(j);
+            foreach (var w in j.Waiters) w.TrySetResult(new JobOutcome(JobResult.Canceled, "a stop was requested"));
+        }
+        _jobs.Add(new Job(unit, isStart: false, done));
+    }
+
+    /// <summary>Runs every job whose ordering allows it, and completes jobs whose unit got where it was going.</summary>
+    private void Dispatch()
+    {
+        bool progress = true;
+        while (progress)
+        {
+            progress = false;
+            foreach (var job in _jobs.ToList())
+            {
+                if (!_units.TryGetValue(job.Unit, out var entry) || entry.Machine is null)
+                {
+                    Complete(job, new JobOutcome(JobResult.Canceled, "unit was removed"));
+                    progress = true;
+                    continue;
+                }
+                if (job.Dispatched)
+                {
+                    if (TryFinish(job, entry)) progress = true;
+                    continue;
+                }
+                if (job.IsStart ? CanStart(job.Unit) : CanStop(job.Unit))
+                {
+                    progress = true;
+                    if (job.IsStart) DispatchStart(job, entry);
+                    else DispatchStop(job, entry);
+                }
+            }
+        }
+    }
+
+    private bool CanStart(string unit)
+    {
+        foreach (var before in _graph.OrderedAfter(unit))
+        {
+            if (_jobs.Any(j => j.Unit == before)) return false;
+            if (_units.TryGetValue(before, out var e) && e.Runtime.Active is ActiveState.Activating or ActiveState.Deactivating) return false;
+        }
+        // Conflicting units must be down first.
+        return !_graph.Conflicting(unit).Any(c => _jobs.Any(j => j.Unit == c && !j.IsStart));
+    }
+
+    private bool CanStop(string unit) =>
+        // Stop in reverse order: what was started after this unit stops before it.
+        !_units.Keys.Any(other => _graph.OrderedAfter(other).Contains(unit) && _jobs.Any(j => j.Unit == other && !j.IsStart));
+
+    private void DispatchStart(Job job, Entry entry)
+    {
+        var failedDep = _graph.HardDependencies(job.Unit)
+            .FirstOrDefault(d => _units.TryGetValue(d, out var de) && (de.Bad || de.Runtime.Sub is SubState.Failed || (de.Runtime.Sub is SubState.Dead && _graph.OrderedAfter(job.Unit).Contains(d))));
+        if (failedDep is not null)
+        {
+            _host.Log(job.Unit, $"not started: dependency '{failedDep}' failed");
+            Complete(job, new JobOutcome(JobResult.Dependency, $"dependency '{failedDep}' failed to start"));
+            return;
+        }
+        if (entry.Runtime.Active is ActiveState.Active or ActiveState.Reloading)
+        {
+            Complete(job, new JobOutcome(JobResult.Done));
+            return;
+        }
+        job.Dispatched = true;
+        Deliver(job.Unit, new UnitEvent.Start());
+        TryFinish(job, entry);
+    }
+
+    private void DispatchStop(Job job, Entry entry)
+    {
+        job.Dispatched = true;
+        Deliver(job.Unit, new UnitEvent.Stop());
+        TryFinish(job, entry);
+    }
+
+    private bool TryFinish(Job job, Entry entry)
+    {
+        var r = entry.Runtime;
+        if (job.IsStart)
+        {
+            if (r.Active is ActiveState.Active or ActiveState.Reloading) return Complete(job, new JobOutcome(JobResult.Done));
+            if (r.Sub is SubState.Failed or SubState.Dead or SubState.AutoRestart)
+                return Complete(job, new JobOutcome(JobResult.Failed, $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}')"));
+            return false;
+        }
+        if (r.Active is ActiveState.Inactive or ActiveState.Failed) return Complete(job, new JobOutcome(JobResult.Done));
+        return false;
+    }
+
+    private bool Complete(Job job, JobOutcome outcome)
+    {
+        _jobs.Remove(job);
+        foreach (var w in job.Waiters) w.TrySetResult(outcome);
+        return true;
+    }
+
+    private void StopAll(TaskCompletionSource<JobOutcome> done)
+    {
+        var active = _units.Where(kv => kv.Value.Machine is not null && kv.Value.Runtime.Active is not (ActiveState.Inactive or ActiveState.Failed)).Select(kv => kv.Key).ToList();
+        if (active.Count == 0) { done.TrySetResult(new JobOutcome(JobResult.Done)); return; }
+        var waiters = active.Select(u =>
+        {
+            var tcs = new TaskCompletionSource<JobOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+            EnqueueStop(u, tcs);
+            return tcs.Task;
+        }).ToArray();
+        Task.WhenAll(waiters).ContinueWith(_ => done.TrySetResult(new JobOutcome(JobResult.Done)), TaskScheduler.Default);
+    }
+
+    // ── reconcile ────────────────────────────────────────────────────────────────────────────
+
+    private IReadOnlyList<PlanAction> Reconcile(UnitSet set, bool startNew)
+    {
+        var current = _units.Where(kv => !kv.Value.Bad || kv.Value.Machine is not null)
+            .ToDictionary(kv => kv.Key, kv => new LoadedUnit(kv.Value.Definition, kv.Value.Runtime.Active, WantedRunning(kv.Value)), StringComparer.Ordinal);
+        var plan = ReconcilePlanner.Plan(current, set);
+
+        foreach (var (name, parsed) in set.Units)
+        {
+            if (!_units.TryGetValue(name, out var entry))
+            {
+                entry = new Entry(parsed.Definition);
+                if (parsed.Definition.Kind == UnitKind.Service) entry.Machine = new UnitMachine(parsed.Definition, _clock);
+                _units[name] = entry;
+            }
+            entry.Bad = false;
+            entry.Removing = false;
+            entry.Diagnostics = [.. set.DiagnosticsFor(name)];
+            if (entry.Runtime.Sub == SubState.BadSetting) entry.Runtime = entry.Runtime with { Sub = SubState.Dead };
+        }
+        foreach (var (name, path) in set.BadUnits)
+        {
+            if (!_units.TryGetValue(name, out var entry))
+            {
+                // Never seen valid: nothing runs; it shows as bad-setting with its diagnostics.
+                entry = new Entry(new UnitDefinition { Name = name, Kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service, Sources = [path] });
+                entry.Runtime = new UnitRuntime { Sub = SubState.BadSetting };
+                _units[name] = entry;
+            }
+            entry.Bad = true;
+            entry.Diagnostics = [.. set.DiagnosticsFor(name)];
+            Publish(name, entry);
+        }
+        _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
+
+        foreach (var action in plan)
+        {
+            var entry = _units[action.Unit];
+            var next = set.Units.TryGetValue(action.Unit, out var p) ? p.Definition : null;
+            _host.Log(action.Unit, $"reconcile: {Describe(action)}");
+            switch (action.Kind)
+            {
+                case PlanActionKind.Start:
+                    if (startNew) EnqueueStart(action.Unit, null);
+                    break;
+                case PlanActionKind.Repair:
+                    EnqueueStart(action.Unit, null);
+                    break;
+                case PlanActionKind.Stop:
+                    entry.Removing = true;
+                    if (entry.Machine is null || entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed) Remove(action.Unit, entry);
+                    else EnqueueStop(action.Unit, null);
+                    break;
+                case PlanActionKind.Restart:
+                    entry.Definition = next!;
+                    entry.Machine!.Update(next!);
+                    Deliver(action.Unit, new UnitEvent.Restart());
+                    break;
+                case PlanActionKind.ApplyLive:
+                    entry.Definition = next!;
+                    entry.Machine?.Update(next!);
+                    _host.ApplyResources(next!);
+                    break;
+                case PlanActionKind.Update:
+                    entry.Definition = next!;
+                    entry.Machine?.Update(next!);
+                    break;
+                case PlanActionKind.KeepBadSetting:
+                    break;
+            }
+            Publish(action.Unit, entry);
+        }
+        foreach (var (name, entry) in _units)
+            if (!_snapshot.ContainsKey(name)) Publish(name, entry);
+        return plan;
+    }
+
+    /// <summary>
+    /// Declared, never stopped on request, yet never got going (its start was cancelled or a
+    /// dependency failed and has since recovered). A unit that ran and ended is not repaired:
+    /// its Restart= policy already decided.
+    /// </summary>
+    private static bool WantedRunning(Entry e) =>
+        e.Machine is not null && !e.Bad && !e.Runtime.StopRequested && e.Runtime.Sub == SubState.Dead
+        && e.Runtime.LastExit is null && e.Runtime.ActiveSince is null;
+
+    private void Remove(string unit, Entry entry)
+    {
+        foreach (var t in entry.Timers.Values) t.Timer.Dispose();
+        _units.Remove(unit);
+        _snapshot = _snapshot.Remove(unit);
+        _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
+    }
+
+    public static string Describe(PlanAction a) =>
+        a.Kind switch
+        {
+            PlanActionKind.Start => $"start ({a.Reason})",
+            PlanActionKind.Stop => $"stop ({a.Reason})",
+            PlanActionKind.Restart => $"restart ({a.Reason})",
+            PlanActionKind.ApplyLive => $"apply live: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
+            PlanActionKind.Update => $"update: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
+            PlanActionKind.KeepBadSetting => $"keep running, bad-setting ({a.Reason})",
+            PlanActionKind.Repair => $"repair: start ({a.Reason})",
+            _ => a.Kind.ToString(),
+        };
+}

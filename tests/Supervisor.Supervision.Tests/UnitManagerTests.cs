@@ -1,0 +1,259 @@
+using Microsoft.Extensions.Time.Testing;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Supervision.Tests;
+
+/// <summary>A host that records what the manager asks for; tests answer with events like the kernel would.</summary>
+internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
+{
+    public IUnitEventSink Sink { get; } = sink;
+    public List<string> Calls { get; } = [];
+    private int _nextPid = 1000;
+    public Dictionary<string, int> Pids { get; } = [];
+
+    public void SpawnMain(UnitDefinition unit)
+    {
+        Calls.Add($"spawn {unit.Name}");
+        Pids[unit.Name] = ++_nextPid;
+    }
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Calls.Add($"control {unit.Name} {phase} {command.Program}");
+    public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid) => Calls.Add($"signal {unit.Name} {target} {signo}");
+    public void WatchCgroupEmpty(UnitDefinition unit) => Calls.Add($"watch-empty {unit.Name}");
+    public void FindMainPid(UnitDefinition unit) => Calls.Add($"find-pid {unit.Name}");
+    public void ApplyResources(UnitDefinition unit) => Calls.Add($"apply {unit.Name} MemoryMax={unit.Resources.MemoryMax}");
+    public void Log(string unit, string message) => Calls.Add($"log {unit}: {message}");
+
+    public IEnumerable<string> Spawns => Calls.Where(c => c.StartsWith("spawn ", StringComparison.Ordinal));
+}
+
+public class UnitManagerTests : IDisposable
+{
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z"));
+    private readonly UnitManager _manager;
+    private RecordingHost _host = null!;
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-manager-test-" + Guid.NewGuid().ToString("N"));
+
+    public UnitManagerTests()
+    {
+        Directory.CreateDirectory(_dir);
+        _manager = new UnitManager(_clock, sink => _host = new RecordingHost(sink));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private UnitSet Units(params (string Name, string Text)[] units)
+    {
+        foreach (var f in Directory.GetFiles(_dir)) File.Delete(f);
+        foreach (var (name, text) in units) File.WriteAllText(Path.Combine(_dir, name + ".toml"), text);
+        return UnitLoader.LoadDirectory(_dir, new LoadOptions { RequireRootOwnership = false });
+    }
+
+    private static string Svc(string extra = "", string unit = "") => $"[Unit]\n{unit}\n[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n{extra}\n";
+
+    private IReadOnlyList<PlanAction> Reconcile(UnitSet set)
+    {
+        var t = _manager.ReconcileAsync(set);
+        _manager.RunPending();
+        return t.Result;
+    }
+
+    /// <summary>Plays the kernel: every spawned main process starts.</summary>
+    private void StartAllSpawned()
+    {
+        for (int i = 0; i < 10; i++)
+        {
+            var spawned = _host.Spawns.Select(s => s[6..]).Where(u => _manager.Units[u].Runtime.Sub == SubState.Start).Distinct().ToList();
+            if (spawned.Count == 0) return;
+            foreach (var u in spawned) _host.Sink.Post(u, new UnitEvent.MainStarted(_host.Pids[u]));
+            _manager.RunPending();
+        }
+    }
+
+    private SubState Sub(string unit) => _manager.Units[unit].Runtime.Sub;
+
+    [Fact]
+    public void Reconcile_starts_new_units_in_waves_by_After()
+    {
+        Reconcile(Units(("db", Svc()), ("cache", Svc()), ("web", Svc(unit: "Requires = [\"db\"]\nAfter = [\"db\", \"cache\"]"))));
+        // db and cache start in parallel; web waits for both to be up.
+        Assert.Equal(["spawn cache", "spawn db"], _host.Spawns.Order());
+        _host.Sink.Post("db", new UnitEvent.MainStarted(1));
+        _manager.RunPending();
+        Assert.DoesNotContain("spawn web", _host.Spawns);
+        _host.Sink.Post("cache", new UnitEvent.MainStarted(2));
+        _manager.RunPending();
+        Assert.Contains("spawn web", _host.Spawns);
+        StartAllSpawned();
+        Assert.All(["db", "cache", "web"], u => Assert.Equal(SubState.Running, Sub(u)));
+    }
+
+    [Fact]
+    public void A_failed_required_dependency_keeps_the_dependant_from_starting()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc(unit: "Requires = [\"db\"]\nAfter = [\"db\"]"))));
+        _host.Sink.Post("db", new UnitEvent.SetupFailed("cannot apply AppArmorProfile"));
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.Failed, Sub("db"));
+        Assert.DoesNotContain("spawn web", _host.Spawns);
+        Assert.Contains("log web: not started: dependency 'db' failed", _host.Calls);
+    }
+
+    [Fact]
+    public async Task Stop_propagates_to_dependants_and_they_stop_first()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc(unit: "Requires = [\"db\"]\nAfter = [\"db\"]"))));
+        StartAllSpawned();
+        _host.Calls.Clear();
+        var stop = _manager.StopAsync("db");
+        _manager.RunPending();
+        // web is ordered after db, so web is signalled first; db waits.
+        Assert.Contains("signal web ControlGroup 15", _host.Calls);
+        Assert.DoesNotContain("signal db ControlGroup 15", _host.Calls);
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Contains("signal db ControlGroup 15", _host.Calls);
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stop).Result);
+        Assert.Equal((SubState.Dead, SubState.Dead), (Sub("db"), Sub("web")));
+    }
+
+    [Fact]
+    public void A_crash_stops_units_bound_to_it_but_not_those_that_only_require_it()
+    {
+        Reconcile(Units(("db", Svc("Restart = \"no\"")), ("sidecar", Svc(unit: "BindsTo = [\"db\"]")), ("web", Svc(unit: "Requires = [\"db\"]"))));
+        StartAllSpawned();
+        _host.Sink.Post("db", new UnitEvent.MainExited(ExitInfo.Killed(9), false));
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.Failed, Sub("db"));
+        Assert.Equal(SubState.StopSigterm, Sub("sidecar"));
+        Assert.Equal(SubState.Running, Sub("web"));
+    }
+
+    [Fact]
+    public void Restart_timer_fires_on_the_clock_and_the_unit_is_spawned_again()
+    {
+        Reconcile(Units(("flaky", Svc("Restart = \"on-failure\"\nRestartSec = \"2s\""))));
+        StartAllSpawned();
+        _host.Sink.Post("flaky", new UnitEvent.MainExited(ExitInfo.Exited(3), false));
+        _host.Sink.Post("flaky", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.AutoRestart, Sub("flaky"));
+        _clock.Advance(TimeSpan.FromSeconds(1.9));
+        _manager.RunPending();
+        Assert.Single(_host.Spawns);
+        _clock.Advance(TimeSpan.FromSeconds(0.2));
+        _manager.RunPending();
+        Assert.Equal(2, _host.Spawns.Count());
+        Assert.Equal(1, _manager.Units["flaky"].Runtime.NRestarts);
+    }
+
+    [Fact]
+    public void A_cancelled_timer_never_fires()
+    {
+        Reconcile(Units(("svc", Svc("TimeoutStartSec = \"5s\"\nType = \"notify\""))));
+        _host.Sink.Post("svc", new UnitEvent.MainStarted(5));
+        _host.Sink.Post("svc", new UnitEvent.Ready());
+        _manager.RunPending();
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        _manager.RunPending();
+        Assert.Equal(SubState.Running, Sub("svc"));
+    }
+
+    [Fact]
+    public void Editing_MemoryMax_applies_live_and_editing_ExecStart_restarts()
+    {
+        Reconcile(Units(("web", Svc() + "[Resources]\nMemoryMax = \"64M\"\n")));
+        StartAllSpawned();
+        _host.Calls.Clear();
+        var plan = Reconcile(Units(("web", Svc() + "[Resources]\nMemoryMax = \"128M\"\n")));
+        var live = Assert.Single(plan);
+        Assert.Equal(PlanActionKind.ApplyLive, live.Kind);
+        Assert.Equal("Resources.MemoryMax: \"64M\" → \"128M\"", Assert.Single(live.Changes).ToString());
+        Assert.Contains("apply web MemoryMax=128M", _host.Calls);
+        Assert.DoesNotContain(_host.Calls, c => c.StartsWith("signal", StringComparison.Ordinal));
+
+        var restart = Assert.Single(Reconcile(Units(("web", "[Service]\nExecStart = [\"/bin/sleep\", \"2000\"]\n[Resources]\nMemoryMax = \"128M\"\n"))));
+        Assert.Equal(PlanActionKind.Restart, restart.Kind);
+        Assert.Contains("ExecStart changed", restart.Reason);
+        Assert.Contains("signal web ControlGroup 15", _host.Calls);
+    }
+
+    [Fact]
+    public void Removing_a_unit_stops_and_forgets_it()
+    {
+        Reconcile(Units(("a", Svc()), ("b", Svc())));
+        StartAllSpawned();
+        var plan = Reconcile(Units(("a", Svc())));
+        Assert.Equal(new PlanAction("b", PlanActionKind.Stop, "unit file removed", []), Assert.Single(plan));
+        _host.Sink.Post("b", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.False(_manager.Units.ContainsKey("b"));
+        Assert.Equal(SubState.Running, Sub("a"));
+    }
+
+    [Fact]
+    public async Task A_unit_file_that_becomes_invalid_leaves_the_running_instance_alone()
+    {
+        Reconcile(Units(("web", Svc())));
+        StartAllSpawned();
+        _host.Calls.Clear();
+        var plan = Reconcile(Units(("web", Svc("Restart = \"sometimes\""))));
+        Assert.Equal(PlanActionKind.KeepBadSetting, Assert.Single(plan).Kind);
+        var status = _manager.Units["web"];
+        Assert.Equal(SubState.Running, status.Runtime.Sub);
+        Assert.Equal("bad-setting", status.LoadState);
+        Assert.Contains(status.Diagnostics, d => d.Message.Contains("Restart"));
+        Assert.DoesNotContain(_host.Calls, c => c.StartsWith("signal", StringComparison.Ordinal));
+        // A restart request is refused while the file is bad.
+        var restart = _manager.RestartAsync("web");
+        _manager.RunPending();
+        Assert.Equal(JobResult.Rejected, (await restart).Result);
+    }
+
+    [Fact]
+    public void A_new_invalid_unit_is_shown_as_bad_setting_and_others_run()
+    {
+        Reconcile(Units(("good", Svc()), ("bad", "[Service]\nExecStart = 5\n")));
+        Assert.Equal(SubState.BadSetting, Sub("bad"));
+        Assert.Equal(["spawn good"], _host.Spawns);
+    }
+
+    [Fact]
+    public async Task Requests_for_unknown_units_and_slices_are_rejected_with_a_reason()
+    {
+        Reconcile(Units(("web", Svc())));
+        var unknown = _manager.StartAsync("wbe");
+        _manager.RunPending();
+        Assert.Equal(new JobOutcome(JobResult.Rejected, "unit 'wbe' is not loaded; did you mean 'web'?"), await unknown);
+    }
+
+    [Fact]
+    public async Task StopAll_stops_everything_in_reverse_order()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc(unit: "After = [\"db\"]"))));
+        StartAllSpawned();
+        _host.Calls.Clear();
+        var all = _manager.StopAllAsync();
+        _manager.RunPending();
+        Assert.Equal(["signal web ControlGroup 15"], _host.Calls.Where(c => c.StartsWith("signal", StringComparison.Ordinal)));
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await all.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken)).Result);
+    }
+
+    [Fact]
+    public void State_changes_are_published_for_listeners()
+    {
+        var seen = new List<string>();
+        _manager.StateChanged += (status, before) => seen.Add($"{status.Name}: {StateNames.Name(before.Sub)} → {StateNames.Name(status.Runtime.Sub)}");
+        Reconcile(Units(("web", Svc())));
+        StartAllSpawned();
+        Assert.Equal(["web: dead → start", "web: start → running"], seen);
+    }
+}
