@@ -117,16 +117,17 @@ internal abstract class CgroupBase : ICgroup
     /// </summary>
     protected async Task FreezeKillThawAsync(Func<bool>? freeze, Action? thaw, CancellationToken cancellationToken)
     {
-        for (int round = 0; ; round++)
+        var deadline = DateTime.UtcNow + CgroupConstants.KillAllTimeout;
+        for (int round = 1; ; round++)
         {
             var pids = GetProcs();
             if (pids.Count == 0)
             {
                 return;
             }
-            if (round >= CgroupConstants.KillAllMaxRounds)
+            if (DateTime.UtcNow >= deadline)
             {
-                throw new CgroupException($"kill-all of cgroup '{Path}' failed: {pids.Count} processes remain after {round} rounds (first: {string.Join(' ', pids.Take(10))})");
+                throw new CgroupException($"kill-all of cgroup '{Path}' failed: {pids.Count} processes remain after {round - 1} rounds in {CgroupConstants.KillAllTimeout.TotalSeconds}s (first: {string.Join(' ', pids.Take(10))}); a process in uninterruptible sleep cannot die until its IO completes");
             }
             freeze?.Invoke();
             try

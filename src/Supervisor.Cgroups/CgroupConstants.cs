@@ -32,8 +32,8 @@ public static class CgroupConstants
     public const long CpuPeriodMaxUs = 1_000_000;
     public const long CpuQuotaMinUs = 1000;
 
-    /// <summary>Kill-all: freeze/kill/thaw rounds before giving up on a cgroup that keeps refilling.</summary>
-    public const int KillAllMaxRounds = 500;
+    /// <summary>Kill-all: how long freeze/kill/thaw rounds go on before giving up on a cgroup that will not empty.</summary>
+    public static readonly TimeSpan KillAllTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Pause between kill-all rounds while killed tasks finish exiting.</summary>
     public static readonly TimeSpan KillAllRoundDelay = TimeSpan.FromMilliseconds(10);

@@ -70,6 +70,27 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void Under_systemd_the_delegated_subtree_is_our_service_cgroup()
+    {
+        using var fake = FakeCgroupFs.UnifiedV2();
+        File.WriteAllText(fake.ProcSelfCgroup, "0::/system.slice/supervisor.service\n");
+        var saved = Environment.GetEnvironmentVariable("INVOCATION_ID");
+        try
+        {
+            Environment.SetEnvironmentVariable("INVOCATION_ID", null);
+            Assert.Null(fake.Layout().DelegatedSubtree());
+            Environment.SetEnvironmentVariable("INVOCATION_ID", "0123456789abcdef");
+            var subtree = fake.Layout().DelegatedSubtree();
+            Assert.Equal("system.slice/supervisor.service", subtree);
+            Assert.Equal([Path.Combine(fake.FsRoot, "system.slice/supervisor.service")], CgroupDriver.Create(fake.Layout(), subtree!).Subtrees);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("INVOCATION_ID", saved);
+        }
+    }
+
+    [Fact]
     public void No_cgroupfs_is_a_clear_error()
     {
         var dir = Path.Combine(Path.GetTempPath(), "supervisor-cgroups-empty-" + Guid.NewGuid().ToString("N"));
