@@ -35,8 +35,12 @@ public abstract class RealCgroupTests : IDisposable
             _skip = "no cgroupfs at /sys/fs/cgroup";
             return;
         }
-        var layout = CgroupLayout.Detect();
-        if (layout.IsV2 != (Version == 2))
+        var layout = DetectLayout(out _skip);
+        if (_skip is not null)
+        {
+            return;
+        }
+        if (layout!.IsV2 != (Version == 2))
         {
             _skip = $"host is not cgroup v{Version}";
             return;
@@ -47,6 +51,13 @@ public abstract class RealCgroupTests : IDisposable
 
     /// <summary>1 or 2: which driver this variant exercises.</summary>
     protected abstract int Version { get; }
+
+    /// <summary>The host layout this variant runs against; null with a reason to skip.</summary>
+    protected virtual CgroupLayout? DetectLayout(out string? skip)
+    {
+        skip = null;
+        return CgroupLayout.Detect();
+    }
 
     private static bool IsUid0()
         => File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))?.Split('\t')[1] == "0";
@@ -293,6 +304,30 @@ public abstract class RealCgroupTests : IDisposable
     }
 
     [Fact]
+    public async Task Cpu_usage_and_pressure_are_read_on_v2()
+    {
+        var driver = Driver();
+        if (Version != 2)
+        {
+            Assert.Skip("PSI per cgroup exists only on cgroup v2");
+        }
+        var cg = driver.Open(CgroupPath.ForUnit("busy"));
+        cg.Create(ResourceLimits.None);
+        var p = StartHeld("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");
+        cg.Join(p.Id);
+        Go(p);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+
+        var s = cg.GetStats();
+
+        Assert.True(s.CpuUsageNs > 10_000_000UL, $"cpu usage {s.CpuUsageNs} ns");
+        Assert.True(s.CpuUserNs > 0);
+        Assert.NotNull(s.CpuPressure);
+        Assert.NotNull(s.IoPressure);
+        Assert.Equal(0, s.ReadErrors);
+    }
+
+    [Fact]
     public void Cpuset_naming_cpus_the_host_lacks_is_refused_before_anything_exists()
     {
         var driver = Driver("cpuset");
@@ -465,4 +500,26 @@ public sealed class RealV1CgroupTests : RealCgroupTests
 public sealed class RealV2CgroupTests : RealCgroupTests
 {
     protected override int Version => 2;
+}
+
+/// <summary>
+/// The v2 driver on the cgroup2 mount a hybrid host keeps at /sys/fs/cgroup/unified. No controller
+/// is attached there (they are all on v1), so the limit tests skip, but the v2 core runs for real:
+/// cgroup.procs, cgroup.kill, cgroup.freeze, cgroup.events with inotify, cpu.stat and PSI.
+/// </summary>
+public sealed class RealV2CoreOnHybridTests : RealCgroupTests
+{
+    protected override int Version => 2;
+
+    protected override CgroupLayout? DetectLayout(out string? skip)
+    {
+        var host = CgroupLayout.Detect();
+        if (host.Mode != CgroupMode.Hybrid || host.UnifiedMount is null)
+        {
+            skip = "host is not hybrid (no separate cgroup2 mount next to v1)";
+            return null;
+        }
+        skip = null;
+        return CgroupLayout.Detect(host.UnifiedMount);
+    }
 }
