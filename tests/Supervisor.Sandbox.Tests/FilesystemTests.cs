@@ -28,6 +28,27 @@ public class FilesystemTests
     }
 
     [Fact]
+    public void Mounts_never_propagate_back_to_the_host_even_from_a_shared_mount()
+    {
+        Host.RequireRoot();
+        // This host's / is private; build a shared mount so a leak would be visible.
+        using var dir = new TempDir();
+        Host.Run("mount", "-t", "tmpfs", "sbx-shared", dir.Path);
+        try
+        {
+            Host.Run("mount", "--make-shared", dir.Path);
+            Directory.CreateDirectory(dir.Combine("sub"));
+            var plan = InMountNs("exists", "/") with { Mounts = [new TmpfsMount(dir.Combine("sub"))] };
+            Assert.True(Runner.Run(plan).Ok);
+            Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Split(' ')[4] == dir.Combine("sub"));
+        }
+        finally
+        {
+            Host.Run("umount", "-R", dir.Path);
+        }
+    }
+
+    [Fact]
     public void Strict_read_only_root_with_a_writable_exception()
     {
         Host.RequireRoot();

@@ -56,3 +56,22 @@ public class LauncherTests
         }
     }
 }
+
+public class SessionTests
+{
+    private static string SessionOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // fields after "(comm)": state ppid pgrp session ...
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3];
+    }
+
+    [Fact]
+    public void The_service_runs_in_its_own_session_away_from_the_supervisors_terminal()
+    {
+        Host.RequireRoot();
+        using var run = new Runner.Running(Probe.Plan());
+        Assert.Equal(run.ServicePid.ToString(System.Globalization.CultureInfo.InvariantCulture), SessionOf(run.ServicePid));
+        Assert.NotEqual(SessionOf(Environment.ProcessId), SessionOf(run.ServicePid));
+    }
+}
