@@ -1,0 +1,72 @@
+using System.Net.Sockets;
+using Supervisor.Supervision.Interop;
+
+namespace Supervisor.Supervision.Notify;
+
+/// <summary>
+/// A unit's $NOTIFY_SOCKET: an AF_UNIX datagram socket the service (or systemd-notify) sends
+/// sd_notify messages to. The kernel attaches the sender's credentials (SO_PASSCRED); a message
+/// is believed only when its sender is in the unit's cgroup, so another unit cannot declare this
+/// one ready or feed its watchdog.
+/// </summary>
+public sealed class NotifySocket : IDisposable
+{
+    private readonly Socket _socket;
+    public string Path { get; }
+
+    public NotifySocket(string path)
+    {
+        Path = path;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        if (File.Exists(path)) File.Delete(path);
+        _socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        _socket.Bind(new UnixDomainSocketEndPoint(path));
+        Sockets.PassCredentials(_socket);
+        // Services run as other users (User=): they must be able to send; only the cgroup check decides what is believed.
+        File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
+    }
+
+    /// <summary>
+    /// Receives messages until cancelled, calling <paramref name="onMessage"/> with each parsed
+    /// message and its sender's pid; <paramref name="senderAllowed"/> decides from the pid.
+    /// </summary>
+    public async Task RunAsync(Func<int, bool> senderAllowed, Action<NotifyMessage, int> onMessage, Action<string> onRejected, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[NotifyMessage.MaxBytes + 1];
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // Wait for a datagram with a zero-byte peek (epoll underneath), then read it with its credentials.
+                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+                while (true)
+                {
+                    int n = Sockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
+                    if (n < 0) break;
+                    if (truncated || n > NotifyMessage.MaxBytes)
+                    {
+                        onRejected($"notify message from pid {cred.Pid} larger than {NotifyMessage.MaxBytes} bytes; ignored");
+                        continue;
+                    }
+                    if (cred.Pid <= 0 || !senderAllowed(cred.Pid))
+                    {
+                        onRejected($"notify message from pid {cred.Pid}, which is not in this unit's cgroup; ignored");
+                        continue;
+                    }
+                    var message = NotifyMessage.Parse(buffer.AsSpan(0, n));
+                    // BARRIER=1 only asks us to have read what came before; its fd is closed by now.
+                    if (message.Other is [{ Key: "BARRIER", Value: "1" }] && !message.Ready && message.Status is null) continue;
+                    onMessage(message, cred.Pid);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        try { File.Delete(Path); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Supervisor.Supervision.Logs;
+using Supervisor.Supervision.Notify;
+
+namespace Supervisor.Supervision.Tests;
+
+public class UnitLogTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-log-test-" + Guid.NewGuid().ToString("N"));
+    public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
+
+    [Fact]
+    public async Task Output_is_captured_line_by_line_with_timestamps()
+    {
+        using var log = new UnitLog(_dir, "web", 1 << 20);
+        var (read, writeFd) = Interop.Sockets.OutputPair();
+        // Written in pieces that split lines, as a real process's output arrives.
+        using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write, 1))
+        {
+            w.Write("on"u8); w.Flush();
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+            w.Write("e\ntw"u8); w.Flush();
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+            w.Write("o\nno newline"u8); w.Flush();
+        }
+        await log.PumpAsync(read, "stdout", TestContext.Current.CancellationToken);
+        var lines = UnitLog.Tail(_dir, "web", 10);
+        Assert.Equal(3, lines.Count);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z stdout: one$", lines[0]);
+        Assert.EndsWith(" stdout: two", lines[1]);
+        Assert.EndsWith(" stdout: no newline", lines[2]);
+    }
+
+    [Fact]
+    public void Rotates_by_size_and_tail_reads_across_the_rotation()
+    {
+        using var log = new UnitLog(_dir, "busy", 4096);
+        for (int i = 0; i < 200; i++) log.Write("stdout", $"line {i:D4} " + new string('x', 40));
+        Assert.True(File.Exists(UnitLog.PathFor(_dir, "busy") + ".1"));
+        Assert.True(new FileInfo(UnitLog.PathFor(_dir, "busy")).Length <= 4096);
+        var tail = UnitLog.Tail(_dir, "busy", 5);
+        Assert.Equal(5, tail.Count);
+        Assert.Contains("line 0199", tail[^1]);
+        Assert.Contains("line 0195", tail[0]);
+    }
+
+    [Fact]
+    public async Task A_runaway_line_is_cut_not_kept_whole()
+    {
+        using var log = new UnitLog(_dir, "spam", 1 << 20);
+        var (read, writeFd) = Interop.Sockets.OutputPair();
+        using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write))
+            w.Write(System.Text.Encoding.ASCII.GetBytes(new string('a', 100_000) + "\nok\n"));
+        await log.PumpAsync(read, "stderr", TestContext.Current.CancellationToken);
+        var lines = UnitLog.Tail(_dir, "spam", 10);
+        Assert.Contains("[line cut at 16 KiB]", lines[0]);
+        Assert.True(lines[0].Length < UnitLog.MaxLineBytes + 100);
+        Assert.EndsWith(" stderr: ok", lines[^1]);
+    }
+}
+
+public class NotifySocketTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-notify-test-" + Guid.NewGuid().ToString("N"));
+    public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
+
+    private static bool Has(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, program)));
+
+    [Fact]
+    public async Task The_real_systemd_notify_is_heard_and_a_sender_outside_the_unit_is_not()
+    {
+        if (!Has("systemd-notify")) Assert.Skip("systemd-notify is not installed");
+        using var socket = new NotifySocket(Path.Combine(_dir, "web"));
+        var heard = new List<NotifyMessage>();
+        var rejected = new List<string>();
+        var allowed = new HashSet<int>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var loop = socket.RunAsync(pid => { lock (allowed) return allowed.Contains(pid) || IsChildOf(pid, allowed); },
+            (m, _) => { lock (heard) heard.Add(m); }, r => { lock (rejected) rejected.Add(r); }, cts.Token);
+
+        // Inside the "unit": a shell we trust, which runs systemd-notify as its child and waits a moment
+        // so the sender can still be identified when the message is read (as with any sd_notify client).
+        var trusted = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "read go; systemd-notify --ready --status='serving 3 clients'; sleep 2"])
+        { RedirectStandardInput = true, Environment = { ["NOTIFY_SOCKET"] = socket.Path } })!;
+        lock (allowed) allowed.Add(trusted.Id);
+        await trusted.StandardInput.WriteLineAsync("go");
+        trusted.StandardInput.Close();
+
+        // Outside the unit: the same message must be ignored.
+        using (var stranger = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "systemd-notify WATCHDOG=1; sleep 1"]) { Environment = { ["NOTIFY_SOCKET"] = socket.Path } })!)
+            await stranger.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        await trusted.WaitForExitAsync(TestContext.Current.CancellationToken);
+        trusted.Dispose();
+        for (int i = 0; i < 100 && (heard.Count == 0 || rejected.Count == 0); i++) await Task.Delay(50, TestContext.Current.CancellationToken);
+        cts.Cancel();
+        await loop;
+
+        var m = Assert.Single(heard);
+        Assert.True(m.Ready);
+        Assert.Equal("serving 3 clients", m.Status);
+        Assert.Contains(rejected, r => r.Contains("not in this unit's cgroup"));
+    }
+
+    /// <summary>Stands in for "is in the unit's cgroup": the pid or its parent is a trusted process.</summary>
+    private static bool IsChildOf(int pid, HashSet<int> parents)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            return parents.Contains(ppid);
+        }
+        catch (IOException) { return false; }
+    }
+
+    [Fact]
+    public async Task Our_own_client_datagram_with_credentials()
+    {
+        using var socket = new NotifySocket(Path.Combine(_dir, "svc"));
+        var heard = new TaskCompletionSource<(NotifyMessage, int)>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var loop = socket.RunAsync(_ => true, (m, pid) => heard.TrySetResult((m, pid)), _ => { }, cts.Token);
+        using (var client = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified))
+            await client.SendToAsync("READY=1\nMAINPID=4242\n"u8.ToArray(), new UnixDomainSocketEndPoint(socket.Path), TestContext.Current.CancellationToken);
+        var (msg, sender) = await heard.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.True(msg.Ready);
+        Assert.Equal(4242, msg.MainPid);
+        Assert.Equal(Environment.ProcessId, sender);
+        cts.Cancel();
+        await loop;
+    }
+}
