@@ -35,8 +35,19 @@ internal abstract class CgroupBase : ICgroup
         // Validation resolves devices and checks every value before the first mkdir, so a bad value
         // never leaves a half-limited cgroup behind.
         Driver.Validate(limits);
+        var existed = Exists();
         EnsureDirectories();
-        return LimitEngine.Apply(Ctx.Fs, Settings(limits));
+        try
+        {
+            return LimitEngine.Apply(Ctx.Fs, Settings(limits));
+        }
+        catch (CgroupException) when (!existed)
+        {
+            // The kernel refused a value: do not leave a half-limited cgroup behind for someone
+            // to start a process in. (Slices above it may be shared and stay.)
+            TryDestroy();
+            throw;
+        }
     }
 
     public IReadOnlyList<LimitChange> Apply(ResourceLimits limits, ResourceLimits? previous = null)
@@ -164,6 +175,18 @@ internal abstract class CgroupBase : ICgroup
             {
                 RemoveDirectory(d);
             }
+        }
+    }
+
+    private void TryDestroy()
+    {
+        try
+        {
+            Destroy();
+        }
+        catch (CgroupException)
+        {
+            // Best effort: the original failure is the one worth reporting.
         }
     }
 

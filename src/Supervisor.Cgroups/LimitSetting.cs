@@ -76,10 +76,27 @@ internal static class LimitEngine
         }
         foreach (var w in s.Writes)
         {
-            fs.Write(s.File, w);
+            try
+            {
+                fs.Write(s.File, w);
+            }
+            catch (CgroupIoException e)
+            {
+                // Name the key: "write '…/memory.limit_in_bytes' failed: EBUSY (MemoryMax = "1048576"…)".
+                throw new CgroupIoException(e.Operation, e.Path, e.ErrorNumber, $"{s.Key} = \"{w}\"{Hint(s.File, e.ErrorNumber)}");
+            }
         }
         changes.Add(new LimitChange(s.Key, s.File, current, s.Declared));
     }
+
+    private static string Hint(string file, int errno) => (Path.GetFileName(file), errno) switch
+    {
+        ("memory.limit_in_bytes", Errno.EBUSY) => "; v1 refuses a memory limit below the current usage",
+        ("memory.memsw.limit_in_bytes", Errno.EINVAL) or ("memory.limit_in_bytes", Errno.EINVAL) => "; v1 needs memory.limit_in_bytes <= memory.memsw.limit_in_bytes",
+        ("cpu.cfs_quota_us", Errno.EINVAL) => "; v1 refuses a child quota above its parent's",
+        ("cpuset.cpus", _) or ("cpuset.mems", _) => "; a cpuset must stay within its parent's",
+        _ => "",
+    };
 
     public static List<LimitDrift> Check(IReadOnlyList<LimitSetting> settings)
     {

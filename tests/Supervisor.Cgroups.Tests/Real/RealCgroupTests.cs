@@ -328,6 +328,31 @@ public abstract class RealCgroupTests : IDisposable
     }
 
     [Fact]
+    public void Kernel_refusal_names_the_key_the_file_and_the_errno()
+    {
+        var driver = Driver("cpuset");
+        if (Version != 1)
+        {
+            Assert.Skip("v2 accepts a child cpuset outside its parent's (the effective set is the intersection)");
+        }
+        var host = CpuSet.Parse(File.ReadAllText(Path.Combine(driver.Layout.V1Mounts["cpuset"], "cpuset.cpus")));
+        if (host.Members.Count < 2)
+        {
+            Assert.Skip("needs two CPUs");
+        }
+        var first = host.Members.First();
+        var other = host.Members.Last();
+
+        var e = Assert.Throws<CgroupIoException>(() => CgroupTree.CreateUnit(driver, CgroupPath.ForUnit("narrow", "wide"),
+            _ => new ResourceLimits { AllowedCPUs = CpuSet.Of(first) }, new ResourceLimits { AllowedCPUs = CpuSet.Of(other) }));
+
+        // v1 cpuset's validate_change() answers EACCES when a child is not a subset of its parent.
+        Assert.Equal($"write '{Path.Combine(driver.Layout.V1Mounts["cpuset"], driver.Root, "wide.slice/narrow.service/cpuset.cpus")}' failed: EACCES (AllowedCPUs = \"{other}\"; a cpuset must stay within its parent's)", e.Message);
+        Assert.False(driver.Open(CgroupPath.ForUnit("narrow", "wide")).Exists()); // not left half-limited
+        Assert.True(driver.Open(CgroupPath.ForSlice("wide")).Exists());
+    }
+
+    [Fact]
     public void Cpuset_naming_cpus_the_host_lacks_is_refused_before_anything_exists()
     {
         var driver = Driver("cpuset");
