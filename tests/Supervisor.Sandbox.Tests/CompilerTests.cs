@@ -182,6 +182,17 @@ public class CompilerTests
     }
 
     [Fact]
+    public void Other_commands_compile_into_the_same_sandbox()
+    {
+        var unit = Unit(sandbox: new SandboxSection { Namespaces = UnitNs.Pid, ProtectSystem = ProtectSystem.Full });
+        var main = ExecPlanCompiler.Compile(unit, Ctx());
+        var pre = ExecPlanCompiler.Compile(unit, Ctx(), new Command(ValueList.Of("/bin/true"), false));
+        Assert.Equal("/bin/true", pre.Path);
+        // Everything but the command is the same, byte for byte.
+        Assert.Equal(HelperProtocol.Serialize(main), HelperProtocol.Serialize(pre with { Path = main.Path, Argv = main.Argv }));
+    }
+
+    [Fact]
     public void A_skippable_LSM_label_is_kept_in_the_plan_for_the_helper_to_report()
     {
         var plan = ExecPlanCompiler.Compile(Unit(sandbox: new SandboxSection { AppArmorProfile = new Units.Model.LsmLabel("supervisor-site", true) }), Ctx());

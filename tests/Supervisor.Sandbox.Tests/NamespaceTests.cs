@@ -141,3 +141,26 @@ public class NamespaceTests
         Assert.True(Runner.Run(Probe.Plan("exists", host)).Ok);
     }
 }
+
+public class UserNamespaceCombinationTests
+{
+    [Fact]
+    public void User_pid_and_mount_namespaces_together_get_their_own_proc_and_an_unprivileged_root()
+    {
+        Host.RequireRoot();
+        System.Collections.Immutable.ImmutableArray<IdMapEntry> map = [new IdMapEntry(0, 100000, 65536)];
+        var plan = Probe.Plan("pid") with
+        {
+            Namespaces = NamespaceFlags.User | NamespaceFlags.Pid | NamespaceFlags.Mount,
+            UidMap = map,
+            GidMap = map,
+            Identity = new Identity(0, 0, []),
+            Mounts = [new ProcMount("/proc"), new RemountMount("/usr", ReadOnly: true)],
+        };
+        Assert.Equal("2", Runner.Run(plan).Line);
+        // Service root has no power over the host: it cannot write under a host path root owns.
+        using var dir = new TempDir();
+        Assert.Equal("fail 13", Runner.Run(plan with { Argv = ["probe", "write", dir.Combine("x")] }).Line);
+        Assert.True(Runner.Run(Probe.Plan("write", dir.Combine("x"))).Ok, "host root can, so the test can fail");
+    }
+}

@@ -31,14 +31,21 @@ public static class ExecPlanCompiler
     private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private const int CapSysAdmin = 21;
 
-    public static ExecPlan Compile(UnitDefinition unit, CompileContext ctx)
+    /// <summary>The plan for the unit's ExecStart.</summary>
+    public static ExecPlan Compile(UnitDefinition unit, CompileContext ctx) => Compile(unit, ctx, null);
+
+    /// <summary>
+    /// The plan for one of the unit's commands (ExecStartPre, ExecStop, …) in the same sandbox;
+    /// null means ExecStart.
+    /// </summary>
+    public static ExecPlan Compile(UnitDefinition unit, CompileContext ctx, Command? command)
     {
         ArgumentNullException.ThrowIfNull(unit);
         ArgumentNullException.ThrowIfNull(ctx);
-        return new Compilation(unit, ctx).Run();
+        return new Compilation(unit, ctx, command).Run();
     }
 
-    private sealed class Compilation(UnitDefinition unit, CompileContext ctx)
+    private sealed class Compilation(UnitDefinition unit, CompileContext ctx, Command? command)
     {
         private readonly ServiceSection _svc = unit.Service;
         private readonly SandboxSection _sbx = unit.Sandbox;
@@ -55,7 +62,7 @@ public static class ExecPlanCompiler
         {
             if (unit.Kind != UnitKind.Service)
                 throw Error("Kind", "only services run; a slice has no process");
-            var exec = _svc.ExecStart ?? throw Error("ExecStart", "no command to run");
+            var exec = command ?? _svc.ExecStart ?? throw Error("ExecStart", "no command to run");
 
             if (_sbx.RootDirectory is { Length: > 0 } rootDir)
             {
