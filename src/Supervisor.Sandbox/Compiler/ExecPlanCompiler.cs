@@ -25,6 +25,11 @@ namespace Supervisor.Sandbox.Compiler;
 ///    kernel refuses a filter from an unprivileged process without it).
 ///  - An allow list always includes @default, as in systemd.
 ///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>.
+///  - ProtectProc mounts a new proc instance with hidepid= (each proc mount has its own options
+///    since Linux 5.8); that needs the mount namespace it implies, and shows the host's
+///    processes unless there is also a pid namespace.
+///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
+///    with PrivateTmp: the private tmpfs hides them.
 /// </summary>
 public static class ExecPlanCompiler
 {

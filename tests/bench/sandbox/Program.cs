@@ -51,6 +51,7 @@ string[] bwrapArgs = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc"
 var variants = new List<(string Name, Func<double> Run, bool Cgroup)>
 {
     ("posix_spawn (no sandbox)", () => Measure.Spawn(prog, ["firstbyte"], null), false),
+    ("supervisor launcher, empty plan (helper cost only)", () => Measure.Launcher(new ExecPlan { Path = prog, Argv = ["firstbyte"] }), false),
     ("supervisor launcher, full sandbox", () => Measure.Launcher(full), false),
 };
 if (bwrap is not null)
