@@ -160,15 +160,23 @@ public abstract class RealCgroupTests : IDisposable
         }
         await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken); // settle
 
-        var u0 = cg.GetStats().CpuUsageNs!.Value;
-        var clock = Stopwatch.StartNew();
-        await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-        var u1 = cg.GetStats().CpuUsageNs!.Value;
-        var wall = clock.Elapsed.TotalSeconds;
+        // The quota is a ceiling: no 5 s window may exceed 0.60. Reaching 0.40 also needs the host
+        // to have the CPU to give (other builds share these cores), so up to three windows are
+        // measured and the best must reach it.
+        var rates = new List<double>();
+        for (int window = 0; window < 3 && !rates.Any(r => r >= 0.40); window++)
+        {
+            var u0 = cg.GetStats().CpuUsageNs!.Value;
+            var clock = Stopwatch.StartNew();
+            await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+            var u1 = cg.GetStats().CpuUsageNs!.Value;
+            var wall = clock.Elapsed.TotalSeconds;
+            rates.Add((u1 - u0) / 1e9 / wall);
+            TestContext.Current.TestOutputHelper?.WriteLine($"CPUQuota=50%: {rates[^1]:F3} CPU-seconds per wall second over {wall:F2}s");
+        }
 
-        var cpuPerSecond = (u1 - u0) / 1e9 / wall;
-        TestContext.Current.TestOutputHelper?.WriteLine($"CPUQuota=50%: {cpuPerSecond:F3} CPU-seconds per wall second over {wall:F2}s");
-        Assert.InRange(cpuPerSecond, 0.40, 0.60);
+        Assert.All(rates, r => Assert.True(r <= 0.60, $"{r:F3} CPU-s/s is above the 50% quota"));
+        Assert.InRange(rates.Max(), 0.40, 0.60);
         Assert.True(cg.GetStats().CpuThrottledPeriods > 0);
     }
 
