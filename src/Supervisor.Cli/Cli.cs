@@ -13,6 +13,7 @@ public static class Cli
         var root = new RootCommand("Supervisor: runs services declared in TOML unit files, each in the sandbox and cgroup it declares.");
         root.Add(CheckCommand.Build(output, error));
         root.Add(ShowCommand.Build(output, error));
+        root.Add(RunCommand.Build(output, error));
         return root;
     }
 

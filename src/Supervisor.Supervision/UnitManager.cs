@@ -544,6 +544,7 @@ public sealed class UnitManager : IUnitEventSink
             PlanActionKind.Start => $"start ({a.Reason})",
             PlanActionKind.Stop => $"stop ({a.Reason})",
             PlanActionKind.Restart => $"restart ({a.Reason})",
+            PlanActionKind.ApplyLive or PlanActionKind.Update when a.Changes.Count == 0 => a.Reason,
             PlanActionKind.ApplyLive => $"apply live: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
             PlanActionKind.Update => $"update: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
             PlanActionKind.KeepBadSetting => $"keep running, bad-setting ({a.Reason})",

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Supervisor.Cli.Runtime;
+using Supervisor.Units;
+
+namespace Supervisor.Cli.Commands;
+
+/// <summary>`supervisor run`: the daemon, in the foreground, on the .NET Generic Host.</summary>
+public static class RunCommand
+{
+    public static Command Build(TextWriter output, TextWriter error)
+    {
+        var units = new Option<string>("--units") { Description = "the units directory", DefaultValueFactory = _ => Cli.DefaultUnitsDirectory };
+        var state = new Option<string>("--state-dir") { Description = "state and logs", DefaultValueFactory = _ => "/var/lib/supervisor" };
+        var runtime = new Option<string>("--runtime-dir") { Description = "sockets (control, sd_notify)", DefaultValueFactory = _ => "/run/supervisor" };
+        var cgroup = new Option<string>("--cgroup-root") { Description = "the cgroup subtree this instance owns", DefaultValueFactory = _ => "supervisor" };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup };
+        command.SetAction(async (result, ct) =>
+        {
+            var options = new DaemonOptions
+            {
+                UnitsDirectory = Path.GetFullPath(result.GetValue(units)!),
+                StateDirectory = Path.GetFullPath(result.GetValue(state)!),
+                RuntimeDirectory = Path.GetFullPath(result.GetValue(runtime)!),
+                CgroupRoot = result.GetValue(cgroup)!,
+            };
+            return await RunAsync(options, error, ct);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(DaemonOptions options, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!LoadOptions.IsRoot)
+        {
+            error.WriteLine("supervisor: 'run' must run as root: it creates cgroups and namespaces for the units (try: sudo supervisor run …)");
+            return ExitCodes.Failure;
+        }
+        if (!Directory.Exists(options.UnitsDirectory))
+        {
+            error.WriteLine($"supervisor: units directory '{options.UnitsDirectory}' does not exist (use --units DIR)");
+            return ExitCodes.Failure;
+        }
+        Directory.CreateDirectory(options.StateDirectory);
+        Directory.CreateDirectory(options.RuntimeDirectory);
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSystemd();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddHostedService<Daemon>();
+        // Stopping waits for every unit's TimeoutStopSec; the host must not give up first.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(10));
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Supervisor.Cgroups;
+using Supervisor.Supervision;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Cli.Runtime;
+
+/// <summary>
+/// `supervisor run`: loads the units directory, starts what it declares, and keeps reconciling
+/// (on file changes, SIGHUP, and a timer) until SIGTERM, then stops every unit in reverse
+/// dependency order and exits 0.
+/// </summary>
+public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    private UnitManager? _manager;
+    private RealHost? _host;
+    private volatile IReadOnlyDictionary<string, UnitDefinition> _definitions = new Dictionary<string, UnitDefinition>();
+    private readonly SemaphoreSlim _reconcileGate = new(1, 1);
+
+    public UnitManager? Manager => _manager;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var layout = CgroupLayout.Detect();
+        var driver = CgroupDriver.Create(layout, options.CgroupRoot);
+        driver.PrepareRoot();
+        logger.LogInformation("cgroups: {Layout}", driver.Describe());
+
+        using var reaper = new Reaper();
+        var manager = new UnitManager(TimeProvider.System, sink => _host = new RealHost(sink, options, driver, reaper, logger,
+            name => _definitions.GetValueOrDefault(name)));
+        _manager = manager;
+        manager.StateChanged += (status, before) =>
+            logger.LogInformation("{Unit}: {Before} → {Active} ({Sub}){Result}", status.Name, StateNames.Name(before.Sub),
+                StateNames.Name(status.Active), StateNames.Name(status.Runtime.Sub),
+                status.Runtime.Result == UnitResult.Success ? "" : $", result {StateNames.Name(status.Runtime.Result)}");
+
+        using var loopStop = new CancellationTokenSource();
+        var loop = manager.RunAsync(loopStop.Token);
+
+        await ReconcileAsync("start", stoppingToken);
+
+        using var watcher = WatchUnits(stoppingToken);
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true; // SIGHUP means reload, never terminate
+            _ = ReconcileAsync("SIGHUP", stoppingToken);
+        });
+        lifetime.ApplicationStarted.Register(() => logger.LogInformation("supervisor is running with units from {Dir}", options.UnitsDirectory));
+
+        try
+        {
+            using var timer = new PeriodicTimer(options.ReconcileInterval);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                await ReconcileAsync("timer", stoppingToken);
+        }
+        catch (OperationCanceledException) { }
+
+        logger.LogInformation("stopping all units");
+        await manager.StopAllAsync();
+        logger.LogInformation("all units stopped");
+        try
+        {
+            // Our subtree (slices included) is empty now: leave no cgroup behind.
+            driver.Open(CgroupPath.Root).Destroy();
+        }
+        catch (CgroupException e)
+        {
+            logger.LogWarning("cannot remove the cgroup subtree: {Message}", e.Message);
+        }
+        loopStop.Cancel();
+        try { await loop; } catch (OperationCanceledException) { }
+        _host?.Dispose();
+    }
+
+    private async Task ReconcileAsync(string reason, CancellationToken cancellationToken)
+    {
+        if (_manager is null || _host is null) return;
+        await _reconcileGate.WaitAsync(cancellationToken);
+        try
+        {
+            var set = UnitLoader.LoadDirectory(options.UnitsDirectory);
+            foreach (var d in set.Diagnostics)
+                logger.Log(d.Severity == Severity.Error ? LogLevel.Error : LogLevel.Warning, "{Diagnostic}", d.ToString());
+            _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
+            _host.RefreshHostFacts();
+            var actions = await _manager.ReconcileAsync(set);
+            if (actions.Count > 0 || reason != "timer")
+                logger.LogInformation("reconcile ({Reason}): {Count} action(s)", reason, actions.Count);
+            // Limits changed by hand in the cgroup files are put back.
+            foreach (var (name, status) in _manager.Units)
+                if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
+                    _host.RepairDrift(def);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CgroupException)
+        {
+            logger.LogError("reconcile ({Reason}) failed: {Message}", reason, e.Message);
+        }
+        finally
+        {
+            _reconcileGate.Release();
+        }
+    }
+
+    /// <summary>inotify on the units directory, debounced: an editor's save is several events.</summary>
+    private FileSystemWatcher WatchUnits(CancellationToken cancellationToken)
+    {
+        var watcher = new FileSystemWatcher(options.UnitsDirectory) { IncludeSubdirectories = true };
+        Timer? debounce = null;
+        void Changed(object? _, FileSystemEventArgs e)
+        {
+            debounce?.Dispose();
+            debounce = new Timer(_ => _ = ReconcileAsync($"change of {e.Name}", cancellationToken), null, TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+        }
+        watcher.Changed += Changed;
+        watcher.Created += Changed;
+        watcher.Deleted += Changed;
+        watcher.Renamed += (s, e) => Changed(s, e);
+        watcher.EnableRaisingEvents = true;
+        return watcher;
+    }
+}

@@ -1,0 +1,379 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Supervisor.Cgroups;
+using Supervisor.Cli.Interop;
+using Supervisor.Sandbox;
+using Supervisor.Sandbox.Compiler;
+using Supervisor.Sandbox.Launch;
+using Supervisor.Supervision;
+using Supervisor.Supervision.Logs;
+using Supervisor.Supervision.Notify;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Cli.Runtime;
+
+/// <summary>Paths and limits of one daemon instance; every path is an option so instances (and tests) can run side by side.</summary>
+public sealed record DaemonOptions
+{
+    public required string UnitsDirectory { get; init; }
+    public string StateDirectory { get; init; } = "/var/lib/supervisor";
+    public string RuntimeDirectory { get; init; } = "/run/supervisor";
+    /// <summary>The cgroup subtree this instance owns, under each hierarchy's root.</summary>
+    public string CgroupRoot { get; init; } = "supervisor";
+    public long LogMaxBytes { get; init; } = 8 * 1024 * 1024;
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public string LogDirectory => Path.Combine(StateDirectory, "logs");
+    public string NotifyDirectory => Path.Combine(RuntimeDirectory, "notify");
+}
+
+/// <summary>
+/// Carries out the state machines' actions against the kernel: cgroups (create with the unit's
+/// slices, signal, wait for empty, remove), the sandbox launcher, log capture and the per-unit
+/// sd_notify socket. Results go back to the manager as events. Nothing here decides policy.
+/// </summary>
+public sealed class RealHost : IUnitHost, IDisposable
+{
+    private sealed class UnitState(UnitLog log)
+    {
+        public UnitLog Log { get; } = log;
+        public ICgroup? Cgroup { get; set; }
+        public SandboxProcess? Main { get; set; }
+        public bool MainHasInit { get; set; }
+        public NotifySocket? Notify { get; set; }
+        public CancellationTokenSource? NotifyStop { get; set; }
+        public OomKillWatcher? Oom { get; set; }
+        public ulong OomAtStart { get; set; }
+        public ResourceLimits? Applied { get; set; }
+    }
+
+    private readonly IUnitEventSink _sink;
+    private readonly DaemonOptions _options;
+    private readonly ICgroupDriver _driver;
+    private readonly Reaper _reaper;
+    private readonly ILogger _logger;
+    private readonly Func<string, UnitDefinition?> _lookup;
+    private readonly ConcurrentDictionary<string, UnitState> _units = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private CompileContext _compile;
+
+    public RealHost(IUnitEventSink sink, DaemonOptions options, ICgroupDriver driver, Reaper reaper, ILogger logger, Func<string, UnitDefinition?> lookup)
+    {
+        _sink = sink;
+        _options = options;
+        _driver = driver;
+        _reaper = reaper;
+        _logger = logger;
+        _lookup = lookup;
+        _compile = CompileContext.ForHost();
+    }
+
+    /// <summary>Reads /etc/passwd and /etc/group again (a reconcile may follow a new user).</summary>
+    public void RefreshHostFacts() => _compile = CompileContext.ForHost();
+
+    private UnitState State(string unit) =>
+        _units.GetOrAdd(unit, u => new UnitState(new UnitLog(_options.LogDirectory, u, _options.LogMaxBytes)));
+
+    public long DroppedLogLines(string unit) => _units.TryGetValue(unit, out var s) ? s.Log.DroppedLines : 0;
+
+    public ICgroup CgroupOf(UnitDefinition unit) => _driver.Open(CgroupPath.ForUnit(unit.Name, unit.Service.Slice));
+
+    public void SpawnMain(UnitDefinition unit) => Run(unit, () => Spawn(unit, unit.Service.ExecStart!, main: true, phase: null));
+
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Run(unit, () => Spawn(unit, command, main: false, phase));
+
+    /// <summary>Runs a launch on the thread pool: the helper's setup blocks until execve (or failure).</summary>
+    private void Run(UnitDefinition unit, Action launch) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        try
+        {
+            launch();
+        }
+        catch (Exception e) when (e is PlanCompileException or SandboxSetupException or CgroupException or HelperNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            var message = e.Message.StartsWith(unit.Name + ":", StringComparison.Ordinal) ? e.Message : $"{unit.Name}: {e.Message}";
+            Log(unit.Name, message);
+            _sink.Post(unit.Name, new UnitEvent.SetupFailed(message));
+        }
+    }, null);
+
+    private void Spawn(UnitDefinition unit, Command command, bool main, Phase? phase)
+    {
+        var state = State(unit.Name);
+        var path = CgroupPath.ForUnit(unit.Name, unit.Service.Slice);
+        var limits = ResourceMapping.Map(unit.Resources);
+        CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
+        var cgroup = _driver.Open(path);
+        state.Cgroup = cgroup;
+        state.Applied = limits;
+        if (main)
+        {
+            state.Oom ??= cgroup.WatchOomKills();
+            state.OomAtStart = state.Oom.Count;
+        }
+
+        string? notifyPath = null;
+        if (main)
+        {
+            notifyPath = Path.Combine(_options.NotifyDirectory, unit.Name);
+            StartNotify(unit.Name, state, notifyPath, cgroup);
+        }
+
+        var (outRead, outFd) = OutputChannel.Create();
+        var (errRead, errFd) = OutputChannel.Create();
+        SandboxProcess process;
+        try
+        {
+            var definition = command == unit.Service.ExecStart ? unit : unit with { Service = unit.Service with { ExecStart = command } };
+            var ctx = _compile with
+            {
+                CgroupProcsFiles = [.. cgroup.ProcsFiles],
+                NotifySocket = notifyPath,
+                Stdio = new StdioFds(-1, outFd, errFd),
+            };
+            var plan = ExecPlanCompiler.Compile(definition, ctx);
+            if (main && !unit.Service.WatchdogSec.IsInfinity && unit.Service.WatchdogSec.Microseconds > 0)
+                plan = plan with { Environment = plan.Environment.Add($"WATCHDOG_USEC={unit.Service.WatchdogSec.Microseconds.ToString(CultureInfo.InvariantCulture)}") };
+            using (_reaper.Launching())
+                process = SandboxLauncher.Start(plan, unit.Name);
+        }
+        finally
+        {
+            // The child has its copies (or failed); ours must go, or the log never sees EOF.
+            OutputChannel.CloseChildEnd(outFd);
+            OutputChannel.CloseChildEnd(errFd);
+        }
+        _ = state.Log.PumpAsync(outRead, phase is null ? "stdout" : $"{phase}:stdout", _stopping.Token);
+        _ = state.Log.PumpAsync(errRead, phase is null ? "stderr" : $"{phase}:stderr", _stopping.Token);
+
+        int pid = process.Pid;
+        if (main)
+        {
+            state.Main = process;
+            state.MainHasInit = process.HasInit;
+            _sink.Post(unit.Name, new UnitEvent.MainStarted(process.HasInit ? process.FindServicePid() ?? pid : pid));
+            _reaper.Watch(pid, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(Decode(exit, process.HasInit), OomKilledSinceStart(state))));
+        }
+        else
+        {
+            process.Dispose();
+            _reaper.Watch(pid, exit => _sink.Post(unit.Name, new UnitEvent.ControlExited(Decode(exit, false))));
+        }
+    }
+
+    /// <summary>
+    /// With a pid namespace the helper stays as the namespace's PID 1 and exits with the service's
+    /// code, or 128+signal when the service was killed (an init cannot re-raise a fatal signal on itself).
+    /// </summary>
+    private static ExitInfo Decode(ExitInfo exit, bool viaInit) =>
+        viaInit && exit.Code is > 128 and < 128 + 65 ? ExitInfo.Killed(exit.Code.Value - 128) : exit;
+
+    private static bool OomKilledSinceStart(UnitState state) => state.Oom is { } w && w.Count > state.OomAtStart;
+
+    private ResourceLimits SliceLimits(CgroupPath slicePath)
+    {
+        var name = slicePath.Segments[^1];
+        return _lookup(name) is { Kind: UnitKind.Slice } slice ? ResourceMapping.Map(slice.Resources) : ResourceLimits.None;
+    }
+
+    private void StartNotify(string unit, UnitState state, string path, ICgroup cgroup)
+    {
+        if (state.Notify is not null) return;
+        var socket = new NotifySocket(path);
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        state.Notify = socket;
+        state.NotifyStop = stop;
+        _ = socket.RunAsync(
+            pid => InCgroup(pid, cgroup),
+            (m, pid) => OnNotify(unit, m),
+            rejected => Log(unit, rejected),
+            stop.Token);
+    }
+
+    /// <summary>Only processes of the unit's own cgroup are believed (systemd's NotifyAccess=all, scoped by cgroup).</summary>
+    private static bool InCgroup(int pid, ICgroup cgroup)
+    {
+        try
+        {
+            var procs = cgroup.GetProcs();
+            return procs.Contains(pid);
+        }
+        catch (CgroupException)
+        {
+            return false;
+        }
+    }
+
+    private void OnNotify(string unit, NotifyMessage m)
+    {
+        if (m.MainPid is { } pid) _sink.Post(unit, new UnitEvent.MainPidChanged(pid));
+        if (m.Ready) _sink.Post(unit, new UnitEvent.Ready());
+        if (m.Watchdog) _sink.Post(unit, new UnitEvent.WatchdogPing());
+        if (m.WatchdogTrigger) _sink.Post(unit, new UnitEvent.WatchdogTrigger());
+        if (m.ExtendTimeoutUsec is { } ext) _sink.Post(unit, new UnitEvent.ExtendTimeout(TimeSpan.FromMicroseconds(ext)));
+        if (m.Status is { } status) Log(unit, $"status: {status}");
+        if (m.Stopping) Log(unit, "service says it is stopping");
+        if (m.Errno is { } errno) Log(unit, $"service reports errno {errno}");
+    }
+
+    public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
+    {
+        var state = State(unit.Name);
+        if (target == SignalTarget.Main)
+        {
+            // Through the pidfd: the pid cannot have been reused. With an init, it forwards the signal.
+            if (state.Main is { } main) main.Signal(signo);
+            else if (mainPid is { } p) ProcessCalls.Signal(p, signo);
+            return;
+        }
+        var cgroup = state.Cgroup ?? CgroupOf(unit);
+        if (signo == 9)
+        {
+            _ = cgroup.KillAllAsync(_stopping.Token).ContinueWith(t =>
+            {
+                if (t.Exception is { } ex) Log(unit.Name, $"kill-all failed: {ex.InnerException?.Message}");
+            }, TaskScheduler.Default);
+            return;
+        }
+        try
+        {
+            foreach (var pid in cgroup.GetProcs())
+                ProcessCalls.Signal(pid, signo); // ESRCH: it exited meanwhile, which is what we wanted
+        }
+        catch (CgroupException e)
+        {
+            Log(unit.Name, $"cannot list processes to signal: {e.Message}");
+        }
+    }
+
+    public void WatchCgroupEmpty(UnitDefinition unit)
+    {
+        var state = State(unit.Name);
+        var cgroup = state.Cgroup ?? CgroupOf(unit);
+        if (!cgroup.Exists())
+        {
+            _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+            return;
+        }
+        _ = cgroup.WaitForEmptyAsync(_stopping.Token).ContinueWith(t =>
+        {
+            if (t.IsCanceled) return;
+            CleanUp(unit.Name, state, cgroup);
+            _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>After the last process: the cgroup is removed, the notify socket closed.</summary>
+    private void CleanUp(string unit, UnitState state, ICgroup cgroup)
+    {
+        state.Main?.Dispose();
+        state.Main = null;
+        state.NotifyStop?.Cancel();
+        state.Notify?.Dispose();
+        state.Notify = null;
+        state.Oom?.Dispose();
+        state.Oom = null;
+        try
+        {
+            cgroup.Destroy();
+        }
+        catch (CgroupException e)
+        {
+            Log(unit, $"cannot remove cgroup: {e.Message}");
+        }
+    }
+
+    public void FindMainPid(UnitDefinition unit) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        var state = State(unit.Name);
+        int? pid = null;
+        if (unit.Service.PIDFile is { } pidFile)
+        {
+            // The daemon writes it just before or after its parent exits; give it a moment.
+            for (int i = 0; i < 50 && pid is null; i++)
+            {
+                try
+                {
+                    if (int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p > 1) pid = p;
+                }
+                catch (IOException) { }
+                if (pid is null) Thread.Sleep(100);
+            }
+        }
+        if (pid is null && state.Cgroup is { } cg)
+        {
+            var procs = cg.GetProcs();
+            if (procs.Count == 1) pid = procs[0];
+        }
+        if (pid is null)
+        {
+            _sink.Post(unit.Name, new UnitEvent.SetupFailed($"{unit.Name}: cannot find the daemon's main process (PIDFile {(unit.Service.PIDFile ?? "not set")}, and the cgroup does not hold exactly one process)"));
+            return;
+        }
+        _sink.Post(unit.Name, new UnitEvent.MainPidChanged(pid.Value));
+        // The daemon double-forked, so it was reparented to us (child subreaper): the reaper sees its exit.
+        _reaper.Watch(pid.Value, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(exit, OomKilledSinceStart(state))));
+    }, null);
+
+    public void ApplyResources(UnitDefinition unit)
+    {
+        var state = State(unit.Name);
+        var limits = ResourceMapping.Map(unit.Resources);
+        var cgroup = state.Cgroup ?? CgroupOf(unit);
+        if (!cgroup.Exists())
+        {
+            state.Applied = limits;
+            return;
+        }
+        try
+        {
+            foreach (var change in cgroup.Apply(limits, state.Applied))
+                Log(unit.Name, $"applied live: {change}");
+            state.Applied = limits;
+        }
+        catch (CgroupException e)
+        {
+            Log(unit.Name, $"cannot apply resource limits live: {e.Message}");
+        }
+    }
+
+    /// <summary>Declared limits that the cgroup files no longer hold (changed by hand): found and written back.</summary>
+    public IReadOnlyList<LimitDrift> RepairDrift(UnitDefinition unit)
+    {
+        if (!_units.TryGetValue(unit.Name, out var state) || state.Cgroup is not { } cgroup || !cgroup.Exists()) return [];
+        var limits = ResourceMapping.Map(unit.Resources);
+        try
+        {
+            var drift = cgroup.CheckDrift(limits);
+            if (drift.Count > 0)
+            {
+                cgroup.Repair(limits);
+                foreach (var d in drift) Log(unit.Name, $"drift repaired: {d}");
+            }
+            return drift;
+        }
+        catch (CgroupException e)
+        {
+            Log(unit.Name, $"drift check failed: {e.Message}");
+            return [];
+        }
+    }
+
+    public void Log(string unit, string message)
+    {
+        State(unit).Log.Write("supervisor", message);
+        _logger.LogInformation("{Unit}: {Message}", unit, message);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        foreach (var s in _units.Values)
+        {
+            s.Notify?.Dispose();
+            s.Oom?.Dispose();
+            s.Log.Dispose();
+        }
+    }
+}

@@ -1,0 +1,16 @@
+using System.Net.Sockets;
+using Supervisor.Supervision.Interop;
+
+namespace Supervisor.Supervision.Logs;
+
+/// <summary>
+/// The pipe a service's stdout or stderr goes into: a connected socket pair whose read end is
+/// read asynchronously by <see cref="UnitLog.PumpAsync"/> and whose write end (a raw fd) is given
+/// to the child. The daemon closes its copy of the write end right after the spawn.
+/// </summary>
+public static class OutputChannel
+{
+    public static (Socket Read, int ChildFd) Create() => Sockets.OutputPair();
+
+    public static void CloseChildEnd(int fd) => Sockets.close(fd);
+}
