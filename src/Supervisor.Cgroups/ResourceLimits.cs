@@ -47,7 +47,10 @@ public sealed record ResourceLimits
     /// <summary>Swap cap in bytes (v2 memory.swap.max, v1 memory.memsw = MemoryMax + this).</summary>
     public Limit? MemorySwapMax { get; init; }
 
-    /// <summary>Percent of one CPU; 200 means two CPUs. Null: no quota declared.</summary>
+    /// <summary>
+    /// Percent of one CPU; 200 means two CPUs. Null: not declared (left alone);
+    /// <see cref="double.PositiveInfinity"/>: explicitly no quota (cpu.max "max", cfs_quota_us -1).
+    /// </summary>
     public double? CPUQuotaPercent { get; init; }
 
     /// <summary>CFS period; null means the default 100 ms.</summary>
@@ -56,7 +59,7 @@ public sealed record ResourceLimits
     /// <summary>1..10000, default 100 (v2 cpu.weight, v1 cpu.shares = w*1024/100).</summary>
     public int? CPUWeight { get; init; }
 
-    /// <summary>cpuset.cpus.</summary>
+    /// <summary>cpuset.cpus. <see cref="CpuSet.Empty"/> means "not restricted" (v2 inherits, v1 copies the parent's).</summary>
     public CpuSet? AllowedCPUs { get; init; }
 
     /// <summary>cpuset.mems.</summary>
@@ -68,7 +71,10 @@ public sealed record ResourceLimits
     /// <summary>1..10000, default 100 (v2 io.weight, v1 blkio.weight = w*500/100 clamped to 10..1000).</summary>
     public int? IOWeight { get; init; }
 
-    /// <summary>Device path (e.g. /dev/vda) to bytes per second.</summary>
+    /// <summary>
+    /// Device path (e.g. /dev/vda, a whole disk) to bytes per second. An empty map clears every rule.
+    /// Note: record equality compares these maps by reference; Apply compares the files themselves.
+    /// </summary>
     public IReadOnlyDictionary<string, ulong>? IOReadBandwidthMax { get; init; }
 
     public IReadOnlyDictionary<string, ulong>? IOWriteBandwidthMax { get; init; }
