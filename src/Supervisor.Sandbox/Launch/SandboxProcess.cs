@@ -24,6 +24,11 @@ public sealed class SandboxProcess : IDisposable
     /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
     public int Pid { get; }
 
+    /// <summary>
+    /// A pid-namespace init stands between the supervisor and the service. The init exits with
+    /// the service's exit code, or 128 + the signal that killed it, so a killed service shows up
+    /// here as an exit code (143 for SIGTERM), exactly as a shell would report it.
+    /// </summary>
     public bool HasInit { get; }
 
     /// <summary>LSM labels that were not applied because the LSM is off and the unit allowed skipping ("-").</summary>
