@@ -130,6 +130,58 @@ public class NamespaceTests
         Assert.Equal(128 + 15, exit?.ExitCode);
     }
 
+    [Theory]
+    [InlineData(1)]  // SIGHUP
+    [InlineData(2)]  // SIGINT
+    [InlineData(3)]  // SIGQUIT
+    [InlineData(10)] // SIGUSR1
+    [InlineData(12)] // SIGUSR2
+    public void Pid_namespace_init_forwards_every_stop_signal(int signal)
+    {
+        Host.RequireRoot();
+        using var run = new Runner.Running(Probe.Plan() with { Namespaces = NamespaceFlags.Pid });
+        Assert.True(run.Process.Signal(signal));
+        Assert.Equal(128 + signal, run.Process.WaitForExit(Runner.SafetyNet)?.ExitCode);
+    }
+
+    [Fact]
+    public void Pid_namespace_init_reaps_orphaned_zombies()
+    {
+        Host.RequireRoot();
+        var plan = Probe.Plan() with { Namespaces = NamespaceFlags.Pid };
+        using var run = new Runner.Running(plan, "orphan");
+        // The orphans were reparented to the init; wait for it to reap them (the deadline is
+        // only a safety net: a broken init leaves them as zombies forever).
+        var deadline = DateTime.UtcNow + Runner.SafetyNet;
+        while (Children(run.Process.Pid).Count > 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"zombies left under the init: {string.Join(", ", Children(run.Process.Pid))}");
+            Thread.Sleep(20);
+        }
+        Assert.Equal([run.ServicePid.ToString(CultureInfo.InvariantCulture)], Children(run.Process.Pid).Select(c => c.Split(' ')[0]));
+    }
+
+    private static List<string> Children(int parent)
+    {
+        var result = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+                continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (f[1] == parent.ToString(CultureInfo.InvariantCulture))
+                    result.Add($"{Path.GetFileName(dir)} state {f[0]}");
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return result;
+    }
+
     [Fact]
     public void New_proc_in_a_pid_namespace_shows_only_the_namespace()
     {

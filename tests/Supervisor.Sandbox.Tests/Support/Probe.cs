@@ -67,12 +67,12 @@ internal static class Runner
     {
         private readonly Interop.SafeFdHandle _read;
 
-        public Running(ExecPlan plan)
+        public Running(ExecPlan plan, string command = "sleep")
         {
             var (read, write) = Interop.Libc.Pipe();
             _read = read;
             using (write)
-                Process = SandboxLauncher.Start(plan with { Argv = ["probe", "sleep"], Stdio = new StdioFds(-1, write.Fd, write.Fd) }, "test", Host.HelperPath);
+                Process = SandboxLauncher.Start(plan with { Argv = ["probe", command], Stdio = new StdioFds(-1, write.Fd, write.Fd) }, "test", Host.HelperPath);
             var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(read.DangerousGetHandle(), ownsHandle: false), FileAccess.Read);
             var line = new StreamReader(stream).ReadLine();
             if (line != "ready")

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int result(int r)
@@ -126,6 +127,20 @@ int main(int argc, char **argv)
         return 2;
     const char *cmd = argv[1], *arg = argc > 2 ? argv[2] : "";
     if (!strcmp(cmd, "sleep")) {
+        printf("ready\n");
+        for (;;)
+            pause();
+    }
+    if (!strcmp(cmd, "orphan")) {
+        /* Leave a zombie for PID 1: the child exits without waiting for its own child, which
+         * has exited too; both land on the namespace's init, which must reap them. */
+        pid_t child = fork();
+        if (child == 0) {
+            if (fork() == 0)
+                _exit(0);
+            _exit(0);
+        }
+        waitpid(child, NULL, 0);
         printf("ready\n");
         for (;;)
             pause();
