@@ -14,6 +14,7 @@ public static class Cli
         root.Add(CheckCommand.Build(output, error));
         root.Add(ShowCommand.Build(output, error));
         root.Add(RunCommand.Build(output, error));
+        foreach (var c in ControlCommands.Build(output, error)) root.Add(c);
         return root;
     }
 

@@ -122,6 +122,16 @@ public sealed class UnitManager : IUnitEventSink
         return done.Task;
     }
 
+    /// <summary>What reconciling to <paramref name="units"/> would do now, without doing it (`supervisor plan`).</summary>
+    public IReadOnlyList<PlanAction> Preview(UnitSet units)
+    {
+        var current = _snapshot.Values.Where(s => !s.BadSetting || s.Runtime.Sub != SubState.BadSetting)
+            .ToDictionary(s => s.Name, s => new LoadedUnit(s.Definition!, s.Active,
+                s.Definition is { Kind: UnitKind.Service } && !s.BadSetting && !s.Runtime.StopRequested && s.Runtime.Sub == SubState.Dead
+                && s.Runtime.LastExit is null && s.Runtime.ActiveSince is null), StringComparer.Ordinal);
+        return ReconcilePlanner.Plan(current, units);
+    }
+
     /// <summary>Stops every unit in reverse dependency order (SIGTERM to the daemon).</summary>
     public Task<JobOutcome> StopAllAsync()
     {

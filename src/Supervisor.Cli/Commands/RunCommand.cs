@@ -16,7 +16,8 @@ public static class RunCommand
         var state = new Option<string>("--state-dir") { Description = "state and logs", DefaultValueFactory = _ => "/var/lib/supervisor" };
         var runtime = new Option<string>("--runtime-dir") { Description = "sockets (control, sd_notify)", DefaultValueFactory = _ => "/run/supervisor" };
         var cgroup = new Option<string>("--cgroup-root") { Description = "the cgroup subtree this instance owns", DefaultValueFactory = _ => "supervisor" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup };
+        var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin };
         command.SetAction(async (result, ct) =>
         {
             var options = new DaemonOptions
@@ -25,6 +26,7 @@ public static class RunCommand
                 StateDirectory = Path.GetFullPath(result.GetValue(state)!),
                 RuntimeDirectory = Path.GetFullPath(result.GetValue(runtime)!),
                 CgroupRoot = result.GetValue(cgroup)!,
+                AdminGroup = result.GetValue(admin),
             };
             return await RunAsync(options, error, ct);
         });

@@ -43,6 +43,25 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
         await ReconcileAsync("start", stoppingToken);
 
+        var adminGid = options.AdminGroup is null ? (uint?)null
+            : Supervisor.Sandbox.Compiler.UserDatabase.Load().FindGroup(options.AdminGroup)
+              ?? throw new InvalidOperationException($"--admin-group: no group '{options.AdminGroup}' in /etc/group");
+        var api = new Control.ControlApi(manager,
+            def => _host!.CgroupOf(def) is { } cg && cg.Exists() ? cg.GetStats() : null,
+            () => ReconcileAsync("D-Bus Reload", stoppingToken),
+            () => Task.FromResult(manager.Preview(UnitLoader.LoadDirectory(options.UnitsDirectory))),
+            adminGid,
+            message => logger.LogWarning("{Message}", message));
+        api.Sync();
+        var socketPath = Path.Combine(options.RuntimeDirectory, "private");
+        await using var server = Supervisor.DBus.DBusServer.Listen(socketPath, (UnixFileMode)0b110_110_110, api.Registry,
+            new Supervisor.DBus.DBusServerOptions { Names = [Control.ControlApi.BusName] });
+        server.ClientDisconnected += (client, reason) =>
+        {
+            if (reason is not null) logger.LogWarning("control client {Client} disconnected: {Reason}", client, reason.Message);
+        };
+        logger.LogInformation("control API on {Address}", server.Address);
+
         using var watcher = WatchUnits(stoppingToken);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
@@ -76,9 +95,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         _host?.Dispose();
     }
 
-    private async Task ReconcileAsync(string reason, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<PlanAction>> ReconcileAsync(string reason, CancellationToken cancellationToken)
     {
-        if (_manager is null || _host is null) return;
+        if (_manager is null || _host is null) return [];
         await _reconcileGate.WaitAsync(cancellationToken);
         try
         {
@@ -94,10 +113,12 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             foreach (var (name, status) in _manager.Units)
                 if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
                     _host.RepairDrift(def);
+            return actions;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CgroupException)
         {
             logger.LogError("reconcile ({Reason}) failed: {Message}", reason, e.Message);
+            return [];
         }
         finally
         {

@@ -23,6 +23,8 @@ public sealed record DaemonOptions
     public string CgroupRoot { get; init; } = "supervisor";
     public long LogMaxBytes { get; init; } = 8 * 1024 * 1024;
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Members of this group may start and stop units over the control API, as root may.</summary>
+    public string? AdminGroup { get; init; }
 
     public string LogDirectory => Path.Combine(StateDirectory, "logs");
     public string NotifyDirectory => Path.Combine(RuntimeDirectory, "notify");

@@ -1,0 +1,170 @@
+using Supervisor.Cgroups;
+using Supervisor.DBus;
+using Supervisor.Supervision;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Cli.Control;
+
+/// <summary>
+/// The control API on D-Bus, modelled on org.freedesktop.systemd1: the manager object with
+/// io.supervisor.Manager1, and one object per unit with io.supervisor.Unit1. Reads are open to
+/// everyone; anything that changes state needs uid 0 or the admin group.
+/// </summary>
+public sealed class ControlApi
+{
+    public const string BusName = "io.supervisor.Supervisor1";
+    public const string ManagerPath = "/io/supervisor/Supervisor1";
+    public const string UnitPathPrefix = "/io/supervisor/Supervisor1/unit";
+    public const string ManagerInterface = "io.supervisor.Manager1";
+    public const string UnitInterface = "io.supervisor.Unit1";
+    public const string JobFailedError = "io.supervisor.Error.JobFailed";
+    public const string NoSuchUnitError = "io.supervisor.Error.NoSuchUnit";
+
+    /// <summary>systemd's value for "unknown or unlimited" in uint64 properties.</summary>
+    public const ulong Unset = ulong.MaxValue;
+
+    private static readonly HashSet<string> Mutating = new(StringComparer.Ordinal)
+    {
+        "StartUnit", "StopUnit", "RestartUnit", "ReloadUnit", "ResetFailedUnit", "Reload",
+    };
+
+    private readonly UnitManager _manager;
+    private readonly Func<UnitDefinition, CgroupStats?> _stats;
+    private readonly Func<Task<IReadOnlyList<PlanAction>>> _reload;
+    private readonly Func<Task<IReadOnlyList<PlanAction>>> _plan;
+    private readonly uint? _adminGid;
+    private readonly Action<string> _log;
+    private readonly HashSet<string> _exported = new(StringComparer.Ordinal);
+
+    public DBusObjectRegistry Registry { get; } = new();
+
+    public ControlApi(UnitManager manager, Func<UnitDefinition, CgroupStats?> stats,
+        Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, uint? adminGid, Action<string> log)
+    {
+        _manager = manager;
+        _stats = stats;
+        _reload = reload;
+        _plan = plan;
+        _adminGid = adminGid;
+        _log = log;
+        Registry.Authorize = AuthorizeAsync;
+        Registry.Register(ManagerPath, BuildManager());
+        manager.StateChanged += OnStateChanged;
+    }
+
+    public static ObjectPath UnitPath(string unit) => BusLabel.ToObjectPath(UnitPathPrefix, unit);
+
+    private async ValueTask AuthorizeAsync(CallContext ctx)
+    {
+        bool mutating = ctx.Kind == CallKind.SetProperty || (ctx.Kind == CallKind.Method && ctx.Interface == ManagerInterface && Mutating.Contains(ctx.Member));
+        if (!mutating) return;
+        var caller = await ctx.GetCallerCredentialsAsync();
+        if (caller.UserId == 0 || (_adminGid is { } gid && caller.IsInGroup(gid))) return;
+        _log($"refused {ctx.Member} from uid {caller.UserId} (pid {caller.ProcessId}): needs root{(_adminGid is null ? "" : " or the admin group")}");
+        throw new DBusErrorException(DBusErrors.AccessDenied,
+            $"{ctx.Member} changes the state of units: it needs uid 0{(_adminGid is null ? "" : $" or membership of the admin group (gid {_adminGid})")}; you are uid {caller.UserId}");
+    }
+
+    private DBusInterface BuildManager() => new DBusInterface(ManagerInterface)
+        .AddMethod("ListUnits", "", "a(ssssssouso)", (_, _) => new(new object[] { ListUnits() }), [], ["units"])
+        .AddMethod("GetUnit", "s", "o", (_, a) => new(new object[] { UnitPath(Known((string)a[0])) }), ["name"], ["unit"])
+        .AddMethod("StartUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.StartAsync), ["name", "mode"], ["unit"])
+        .AddMethod("StopUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.StopAsync), ["name", "mode"], ["unit"])
+        .AddMethod("RestartUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.RestartAsync), ["name", "mode"], ["unit"])
+        .AddMethod("ReloadUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.ReloadAsync), ["name", "mode"], ["unit"])
+        .AddMethod("ResetFailedUnit", "s", "", async (_, a) => { await Job((string)a[0], _manager.ResetFailedAsync); return []; }, ["name"], [])
+        .AddMethod("Reload", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _reload()) }, [], ["actions"])
+        .AddMethod("Plan", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _plan()) }, [], ["actions"])
+        .AddProperty("Version", "s", () => typeof(ControlApi).Assembly.GetName().Version?.ToString(3) ?? "0", change: PropertyChange.Const)
+        .AddSignal("UnitNew", "so", ["id", "unit"])
+        .AddSignal("UnitRemoved", "so", ["id", "unit"])
+        .AddSignal("UnitStateChanged", "ssss", ["id", "active_state", "sub_state", "result"]);
+
+    private string Known(string name)
+    {
+        if (_manager.Units.ContainsKey(name)) return name;
+        var hint = Supervisor.Units.Values.Suggest.Hint(name, _manager.Units.Keys);
+        throw new DBusErrorException(NoSuchUnitError, $"unit '{name}' is not loaded" + (hint is null ? "" : $"; {hint}"));
+    }
+
+    private async ValueTask<object[]> Job(string name, Func<string, Task<JobOutcome>> run)
+    {
+        var outcome = await run(name);
+        return outcome.Result switch
+        {
+            JobResult.Done => [UnitPath(name)],
+            JobResult.Rejected when !_manager.Units.ContainsKey(name) => throw new DBusErrorException(NoSuchUnitError, outcome.Message ?? $"unit '{name}' is not loaded"),
+            _ => throw new DBusErrorException(JobFailedError, outcome.Message ?? $"job for '{name}' ended: {outcome.Result}"),
+        };
+    }
+
+    private static object[] PlanRows(IReadOnlyList<PlanAction> actions) =>
+        actions.Select(a => (object)new DBusStruct(a.Unit, a.Kind.ToString(), a.Reason, string.Join("; ", a.Changes.Select(c => c.ToString())))).ToArray();
+
+    private object[] ListUnits() =>
+        _manager.Units.Values.OrderBy(u => u.Name, StringComparer.Ordinal).Select(u => (object)new DBusStruct(
+            u.Name, u.Definition?.Unit.Description ?? "", u.LoadState, StateNames.Name(u.Active), StateNames.Name(u.Runtime.Sub),
+            "", UnitPath(u.Name), 0u, "", new ObjectPath("/"))).ToArray();
+
+    // ── per-unit objects ─────────────────────────────────────────────────────────────────────
+
+    /// <summary>Exports objects for new units, removes those of units that are gone, and says so with signals.</summary>
+    public void Sync()
+    {
+        var now = _manager.Units.Keys.ToHashSet(StringComparer.Ordinal);
+        foreach (var name in now.Where(n => !_exported.Contains(n)).Order(StringComparer.Ordinal))
+        {
+            Registry.Register(UnitPath(name), BuildUnit(name));
+            _exported.Add(name);
+            Registry.EmitSignal(ManagerPath, ManagerInterface, "UnitNew", "so", name, UnitPath(name));
+        }
+        foreach (var name in _exported.Where(n => !now.Contains(n)).ToList())
+        {
+            Registry.Unregister(UnitPath(name));
+            _exported.Remove(name);
+            Registry.EmitSignal(ManagerPath, ManagerInterface, "UnitRemoved", "so", name, UnitPath(name));
+        }
+    }
+
+    private void OnStateChanged(UnitStatus status, UnitRuntime before)
+    {
+        Sync();
+        if (before.Sub == status.Runtime.Sub && before.Result == status.Runtime.Result && before.MainPid == status.Runtime.MainPid) return;
+        Registry.EmitPropertiesChanged(UnitPath(status.Name), UnitInterface, "ActiveState", "SubState", "Result", "MainPID", "NRestarts", "ActiveEnterTimestamp");
+        Registry.EmitSignal(ManagerPath, ManagerInterface, "UnitStateChanged", "ssss",
+            status.Name, StateNames.Name(status.Active), StateNames.Name(status.Runtime.Sub), StateNames.Name(status.Runtime.Result));
+    }
+
+    private UnitStatus Status(string name) =>
+        _manager.Units.TryGetValue(name, out var s) ? s : throw new DBusErrorException(DBusErrors.UnknownObject, $"unit '{name}' is no longer loaded");
+
+    private CgroupStats? Stats(string name) => Status(name).Definition is { Kind: UnitKind.Service } def ? _stats(def) : null;
+
+    private DBusInterface BuildUnit(string name) => new DBusInterface(UnitInterface)
+        .AddProperty("Id", "s", () => name, change: PropertyChange.Const)
+        .AddProperty("Description", "s", () => Status(name).Definition?.Unit.Description ?? "")
+        .AddProperty("LoadState", "s", () => Status(name).LoadState)
+        .AddProperty("ActiveState", "s", () => StateNames.Name(Status(name).Active))
+        .AddProperty("SubState", "s", () => StateNames.Name(Status(name).Runtime.Sub))
+        .AddProperty("Result", "s", () => StateNames.Name(Status(name).Runtime.Result))
+        .AddProperty("MainPID", "u", () => (uint)(Status(name).Runtime.MainPid ?? 0))
+        .AddProperty("NRestarts", "u", () => (uint)Status(name).Runtime.NRestarts)
+        .AddProperty("ActiveEnterTimestamp", "t", () => Status(name).Runtime.ActiveSince is { } ts
+            ? (ulong)(DateTimeOffset.UtcNow - TimeProvider.System.GetElapsedTime(ts)).ToUnixTimeMilliseconds() * 1000UL : 0UL)
+        .AddProperty("FragmentPath", "s", () => Status(name).Definition?.Sources.FirstOrDefault() ?? "", change: PropertyChange.Invalidates)
+        .AddProperty("Diagnostics", "as", () => Status(name).Diagnostics.Select(d => (object)d.ToString()).ToArray(), change: PropertyChange.Invalidates)
+        .AddProperty("MemoryCurrent", "t", () => Stats(name)?.MemoryCurrentBytes ?? Unset, change: PropertyChange.None)
+        .AddProperty("MemoryMax", "t", () => Status(name).Definition?.Resources.MemoryMax is { IsInfinity: false } m ? m.Bytes : Unset, change: PropertyChange.Invalidates)
+        .AddProperty("CPUUsageNSec", "t", () => Stats(name)?.CpuUsageNs ?? Unset, change: PropertyChange.None)
+        .AddProperty("CPUQuotaPerSecUSec", "t", () => Status(name).Definition?.Resources.CPUQuota is { } q ? (ulong)(q.Hundredths * 100) : Unset, change: PropertyChange.Invalidates)
+        .AddProperty("TasksCurrent", "t", () => Stats(name)?.TasksCurrent ?? Unset, change: PropertyChange.None)
+        .AddProperty("TasksMax", "t", () => Status(name).Definition?.Resources.TasksMax is { IsInfinity: false } t ? t.Value : Unset, change: PropertyChange.Invalidates)
+        .AddProperty("Namespaces", "as", () => NamespaceNames(Status(name).Definition), change: PropertyChange.Invalidates)
+        .AddProperty("SeccompEnabled", "b", () => Status(name).Definition?.Sandbox is { } x && (x.SystemCallFilter is not null || x.SeccompProfile is not null), change: PropertyChange.Invalidates)
+        .AddProperty("AppArmorProfile", "s", () => Status(name).Definition?.Sandbox.AppArmorProfile?.ToString() ?? "", change: PropertyChange.Invalidates)
+        .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates);
+
+    private static object[] NamespaceNames(UnitDefinition? d) =>
+        d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.Namespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();
+}
