@@ -101,6 +101,8 @@ public class NamespaceTests
         if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip"))
             Assert.Skip("needs iproute2's ip to create a named network namespace");
         var name = "sbx-test-" + Guid.NewGuid().ToString("N")[..8];
+        // ip makes /run/netns a shared bind mount of itself the first time; undo that if we caused it.
+        bool hadNetnsDir = Directory.Exists("/run/netns");
         Host.Run("ip", "netns", "add", name);
         try
         {
@@ -115,6 +117,12 @@ public class NamespaceTests
         finally
         {
             Host.Run("ip", "netns", "delete", name);
+            if (!hadNetnsDir && Directory.Exists("/run/netns") && !Directory.EnumerateFileSystemEntries("/run/netns").Any())
+            {
+                while (File.ReadAllLines("/proc/self/mountinfo").Any(l => l.Split(' ')[4] == "/run/netns"))
+                    Host.Run("umount", "/run/netns");
+                Directory.Delete("/run/netns");
+            }
         }
     }
 
