@@ -24,4 +24,36 @@ public class HelperLocatorTests
         Assert.Equal(status, again);
         Assert.False(p.Signal(15), "a reaped process cannot be signalled");
     }
+
+    [Fact]
+    public async Task Many_services_are_awaited_together_and_each_gets_its_own_status()
+    {
+        Support.Host.RequireRoot();
+        var processes = Enumerable.Range(1, 20)
+            .Select(i => SandboxLauncher.Start(Support.Probe.Plan("exit", i.ToString(System.Globalization.CultureInfo.InvariantCulture)), "test", Support.Host.HelperPath))
+            .ToList();
+        try
+        {
+            var statuses = await Task.WhenAll(processes.Select(p => p.WaitForExitAsync(TestContext.Current.CancellationToken)));
+            Assert.Equal(Enumerable.Range(1, 20), statuses.Select(s => s.ExitCode ?? -1));
+        }
+        finally
+        {
+            processes.ForEach(p => p.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_leaves_the_process_to_a_later_wait()
+    {
+        Support.Host.RequireRoot();
+        using var run = new Support.Runner.Running(Support.Probe.Plan());
+        using var cts = new CancellationTokenSource();
+        var wait = run.Process.WaitForExitAsync(cts.Token);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        Assert.True(run.Process.Signal(9));
+        var status = await run.Process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(9, status.Signal);
+    }
 }

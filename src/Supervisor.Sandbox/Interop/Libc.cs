@@ -7,15 +7,11 @@ internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
-    public const int O_RDWR = 2;
     public const int O_CLOEXEC = 0x80000;
     public const int F_DUPFD_CLOEXEC = 1030;
     public const int EINTR = 4;
     public const int ESRCH = 3;
-    public const int EPIPE = 32;
-    public const int ECHILD = 10;
     public const int SIGKILL = 9;
-    public const int WNOHANG = 1;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
@@ -40,9 +36,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial long lseek(int fd, long offset, int whence);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial uint geteuid();
 
     [LibraryImport("libc", EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int memfd_create(string name, uint flags);

@@ -73,26 +73,55 @@ public sealed class SandboxProcess : IDisposable
     /// <summary>Blocks until the process exits and reaps it; null if the timeout passed first.</summary>
     public ExitStatus? WaitForExit(TimeSpan? timeout = null)
     {
-        if (_exit is { } done)
-            return done;
+        lock (_reapLock)
+            if (_exit is { } done)
+                return done;
         int ms = timeout is { } t ? (int)Math.Min(int.MaxValue, t.TotalMilliseconds) : -1;
         if (!Pidfd.PollExited(_pidfd, ms))
             return null;
         return Reap(noHang: false);
     }
 
-    public async Task<ExitStatus> WaitForExitAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Completes when the process exits (reaped through its pidfd). Many waits share one epoll
+    /// thread, so no thread is blocked per service.
+    /// </summary>
+    public Task<ExitStatus> WaitForExitAsync(CancellationToken cancellationToken = default)
     {
-        // Poll in short slices on a pool thread so cancellation is honoured without an extra fd.
-        return await Task.Run(() =>
+        if (TryGetExitStatus(out var done))
+            return Task.FromResult(done);
+        var tcs = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watcher = PidfdWatcher.Shared.Value;
+        ulong token = 0;
+        token = watcher.Watch(_pidfd, () =>
         {
-            for (;;)
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (WaitForExit(TimeSpan.FromMilliseconds(250)) is { } s)
-                    return s;
+                tcs.TrySetResult(WaitForExit(TimeSpan.Zero) ?? throw new InvalidOperationException("the pidfd was readable but the process had not exited"));
             }
-        }, cancellationToken).ConfigureAwait(false);
+            catch (Exception e)
+            {
+                tcs.TrySetException(e);
+            }
+            lock (_reapLock)
+                _pending.Remove(token);
+        });
+        lock (_reapLock)
+            _pending[token] = tcs;
+        if (cancellationToken.CanBeCanceled)
+        {
+            var registration = cancellationToken.Register(() =>
+            {
+                if (watcher.Cancel(token))
+                {
+                    lock (_reapLock)
+                        _pending.Remove(token);
+                    tcs.TrySetCanceled(cancellationToken);
+                }
+            });
+            tcs.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        }
+        return tcs.Task;
     }
 
     /// <summary>Reaps without blocking; false if it is still running.</summary>
@@ -106,6 +135,17 @@ public sealed class SandboxProcess : IDisposable
 
     private ExitStatus? Reap(bool noHang)
     {
+        lock (_reapLock)
+            return ReapLocked(noHang);
+    }
+
+    private readonly Lock _reapLock = new();
+    private readonly Dictionary<ulong, TaskCompletionSource<ExitStatus>> _pending = [];
+
+    private ExitStatus? ReapLocked(bool noHang)
+    {
+        if (_exit is { } done)
+            return done;
         var r = Pidfd.Wait(_pidfd, noHang);
         if (r is null)
             return null;
@@ -114,6 +154,20 @@ public sealed class SandboxProcess : IDisposable
         return _exit;
     }
 
-    /// <summary>Closes the pidfd; the process keeps running.</summary>
-    public void Dispose() => _pidfd.Dispose();
+    /// <summary>Closes the pidfd; the process keeps running. Pending asynchronous waits fail with ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        KeyValuePair<ulong, TaskCompletionSource<ExitStatus>>[] pending;
+        lock (_reapLock)
+        {
+            pending = [.. _pending];
+            _pending.Clear();
+        }
+        foreach (var (token, tcs) in pending)
+        {
+            PidfdWatcher.Shared.Value.Cancel(token);
+            tcs.TrySetException(new ObjectDisposedException(nameof(SandboxProcess)));
+        }
+        _pidfd.Dispose();
+    }
 }
