@@ -35,6 +35,31 @@ public class CgroupJoinTests
     }
 
     [Fact]
+    public void The_service_runs_in_the_declared_v2_cgroup()
+    {
+        Host.RequireRoot();
+        // This host's cgroup2 mount is the empty "unified" hierarchy: enough to join, no controllers.
+        const string Unified = "/sys/fs/cgroup/unified";
+        if (!File.Exists(Path.Combine(Unified, "cgroup.procs")))
+            Assert.Skip("needs a cgroup2 mount at /sys/fs/cgroup/unified");
+        var name = "sbx-test-" + Guid.NewGuid().ToString("N")[..8];
+        var dir = Path.Combine(Unified, name);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Assert.False(File.Exists(Path.Combine(dir, "tasks")), "v2 has no tasks file: the helper must use cgroup.procs");
+            var plan = Probe.Plan() with { CgroupProcsFiles = [Path.Combine(dir, "cgroup.procs")] };
+            using var run = new Runner.Running(plan);
+            Assert.Contains("0::/" + name, File.ReadAllLines($"/proc/{run.ServicePid}/cgroup"));
+            Assert.Equal(CheckResult.Match, IsolationCheck.Compare(plan, IsolationState.Read(run.ServicePid)).Single(l => l.Property == "cgroup").Result);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
     public void A_missing_cgroup_fails_the_start_before_anything_runs()
     {
         Host.RequireRoot();
