@@ -2,22 +2,23 @@
 # tests/vm/run.sh — the kernel-matrix lane: runs test assemblies built on this host inside a
 # Debian kernel booted under qemu, where cgroup v2 (all controllers) and AppArmor are real.
 #
-#   tests/vm/run.sh [--project DIR]... [--apparmor DIR] [--timeout SECONDS] [--allow-skipped] [FILTER]...
+#   tests/vm/run.sh [--project DIR]... [--apparmor DIR] [--timeout SECONDS] [--allow-skipped]
+#                   [--command CMD] [FILTER]...
 #
 # FILTERs are `dotnet test --filter` expressions, joined with "|". Without any, the lane's own
 # set: the cgroup v2 driver tests and the AppArmor tests. --project (repeatable) names the test
 # projects to build and run (default: tests/Supervisor.Cgroups.Tests and tests/Supervisor.Lsm.Tests);
 # --apparmor a directory of profiles loaded in the guest (default: tests/vm/apparmor). A test
 # that skips in the guest fails the lane, unless tests/vm/expected-skips names it or
-# --allow-skipped is given. --command CMD runs CMD (sh -c,
-# in the guest's root, output shown) instead of dotnet test: for looking around the guest.
+# --allow-skipped is given. --command CMD runs CMD (sh -c, in the guest's root, output shown)
+# instead of dotnet test: for looking around the guest.
 #
 # Steps: build the test projects on the host (nothing compiles in the guest); fetch Debian's
 # kernel package once into tests/vm/.cache; pack busybox-static, the 9p/virtio/overlay/ext4
 # modules and tests/vm/init into an initramfs; copy the built test directories onto an ext4 disk
-# image (the guest binds them over their paths, on a real block device); boot qemu (TCG: /dev/kvm hangs on this machine kind) with the
-# host root exported read-only and a temp directory exported writable for the results; print the
-# guest's test output; exit with dotnet test's status. A missing qemu, busybox-static or kernel
+# image (the guest binds them over their paths, on a real block device); boot qemu (TCG:
+# /dev/kvm hangs on this machine kind) with the host root exported read-only and a temp
+# directory exported writable for the results; print the guest's test output; exit with dotnet test's status. A missing qemu, busybox-static or kernel
 # package is a failure (exit 2) with the reason, never a silent skip. A hard timeout bounds the
 # run, and qemu is killed by its pid on every way out.
 set -euo pipefail
@@ -203,9 +204,11 @@ rm -rf "$disk_dir"
 # --- 5. Boot ---------------------------------------------------------------------------------
 echo "$me: booting $pkg under qemu (TCG, 4 GiB, 2 CPUs), filter: $filter" >&2
 start=$(date +%s)
-# -accel tcg: /dev/kvm exists here but a KVM guest hangs after "Booting from ROM"; -cpu host/max
-# abort with "failed to set MSR 0x10a", so the default TCG CPU model. The console goes to a file
-# (no raw-mode terminal left behind when qemu is killed) and is shown live by tail.
+# -accel tcg: /dev/kvm exists here but a KVM guest hangs after "Booting from ROM". Under TCG,
+# -cpu max boots and gives the guest the SSE4/AVX features .NET's JIT uses on real hosts.
+# multidevs=remap: the host root spans several file systems (/, /proc, /sys, /dev …) whose inode
+# numbers collide; without it the guest took /proc and /sys for one directory. The console goes
+# to a file (no raw-mode terminal left behind when qemu is killed) and is shown live by tail.
 : >"$work/console.log"
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -accel tcg -cpu max -m 4G -smp 2 \
