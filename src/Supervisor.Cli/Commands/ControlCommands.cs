@@ -39,7 +39,8 @@ public static class ControlCommands
             yield return Job(name, method, description + " Needs root or the admin group.", error);
         }
         yield return ResetFailed(output, error);
-        yield return Plan(output, error);
+        yield return Plan(output, error, "plan", "Plan", "Preview what the next reconcile would do to each unit (start, stop, restart and why, apply live old → new), without doing it.");
+        yield return Plan(output, error, "daemon-reload", "Reload", "Read the unit files again and reconcile now; prints what was done (needs root or the admin group).");
         yield return Logs(output, error);
     }
 
@@ -232,14 +233,14 @@ public static class ControlCommands
         return command;
     }
 
-    private static Command Plan(TextWriter output, TextWriter error)
+    private static Command Plan(TextWriter output, TextWriter error, string name, string method, string description)
     {
         var runtime = RuntimeDir();
         var json = Json();
-        var command = new Command("plan", "Preview what the next reconcile would do to each unit (start, stop, restart and why, apply live old → new), without doing it.") { runtime, json };
+        var command = new Command(name, description) { runtime, json };
         command.SetAction((r, _) => WithDaemon(r.GetValue(runtime)!, error, async c =>
         {
-            var rows = ((object[])(await Call(c, ControlApi.ManagerPath, ControlApi.ManagerInterface, "Plan"))[0]).Select(x => (DBusStruct)x).ToList();
+            var rows = ((object[])(await Call(c, ControlApi.ManagerPath, ControlApi.ManagerInterface, method))[0]).Select(x => (DBusStruct)x).ToList();
             if (r.GetValue(json))
             {
                 output.WriteLine(JsonSerializer.Serialize(rows.Select(s => new Dictionary<string, string>

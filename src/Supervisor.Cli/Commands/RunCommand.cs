@@ -16,8 +16,9 @@ public static class RunCommand
         var state = new Option<string>("--state-dir") { Description = "state and logs", DefaultValueFactory = _ => "/var/lib/supervisor" };
         var runtime = new Option<string>("--runtime-dir") { Description = "sockets (control, sd_notify)", DefaultValueFactory = _ => "/run/supervisor" };
         var cgroup = new Option<string>("--cgroup-root") { Description = "the cgroup subtree this instance owns", DefaultValueFactory = _ => "supervisor" };
+        var noWatch = new Option<bool>("--no-watch") { Description = "apply unit file changes only on SIGHUP or 'supervisor daemon-reload' (review them first with 'supervisor plan')" };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch };
         command.SetAction(async (result, ct) =>
         {
             var options = new DaemonOptions
@@ -27,6 +28,7 @@ public static class RunCommand
                 RuntimeDirectory = Path.GetFullPath(result.GetValue(runtime)!),
                 CgroupRoot = result.GetValue(cgroup)!,
                 AdminGroup = result.GetValue(admin),
+                AutoReconcile = !result.GetValue(noWatch),
             };
             return await RunAsync(options, error, ct);
         });
@@ -58,7 +60,9 @@ public static class RunCommand
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         using var host = builder.Build();
+        // Resolved before running: RunAsync disposes the host (and its services) when it ends.
+        var daemon = host.Services.GetServices<IHostedService>().OfType<Daemon>().Single();
         await host.RunAsync(cancellationToken);
-        return ExitCodes.Ok;
+        return daemon.Failure is null ? ExitCodes.Ok : ExitCodes.Failure;
     }
 }

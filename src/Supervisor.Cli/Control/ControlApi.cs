@@ -112,6 +112,12 @@ public sealed class ControlApi
     /// <summary>Exports objects for new units, removes those of units that are gone, and says so with signals.</summary>
     public void Sync()
     {
+        // Called from the manager's thread (state changes) and the daemon's (start, reload).
+        lock (_exported) SyncLocked();
+    }
+
+    private void SyncLocked()
+    {
         var now = _manager.Units.Keys.ToHashSet(StringComparer.Ordinal);
         foreach (var name in now.Where(n => !_exported.Contains(n)).Order(StringComparer.Ordinal))
         {

@@ -22,7 +22,25 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
     public UnitManager? Manager => _manager;
 
+    /// <summary>Set when the daemon stopped because of an error rather than a request; `run` then exits 1.</summary>
+    public string? Failure { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RunDaemonAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One line, never a stack trace: the message names what failed.
+            Failure = e.Message;
+            logger.LogCritical("supervisor stopped: {Message}", e.Message);
+            lifetime.StopApplication();
+        }
+    }
+
+    private async Task RunDaemonAsync(CancellationToken stoppingToken)
     {
         var layout = CgroupLayout.Detect();
         var driver = CgroupDriver.Create(layout, options.CgroupRoot);
@@ -62,7 +80,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         };
         logger.LogInformation("control API on {Address}", server.Address);
 
-        using var watcher = WatchUnits(stoppingToken);
+        using var watcher = options.AutoReconcile ? WatchUnits(stoppingToken) : null;
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true; // SIGHUP means reload, never terminate
@@ -72,9 +90,16 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
         try
         {
-            using var timer = new PeriodicTimer(options.ReconcileInterval);
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-                await ReconcileAsync("timer", stoppingToken);
+            if (options.AutoReconcile)
+            {
+                using var timer = new PeriodicTimer(options.ReconcileInterval);
+                while (await timer.WaitForNextTickAsync(stoppingToken))
+                    await ReconcileAsync("timer", stoppingToken);
+            }
+            else
+            {
+                await Task.Delay(Timeout.Infinite, stoppingToken);
+            }
         }
         catch (OperationCanceledException) { }
 

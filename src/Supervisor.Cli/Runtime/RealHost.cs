@@ -23,6 +23,11 @@ public sealed record DaemonOptions
     public string CgroupRoot { get; init; } = "supervisor";
     public long LogMaxBytes { get; init; } = 8 * 1024 * 1024;
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Reconcile on unit file changes and on the timer. Off: only SIGHUP and `supervisor
+    /// daemon-reload` apply changes, so `supervisor plan` can be reviewed first.
+    /// </summary>
+    public bool AutoReconcile { get; init; } = true;
     /// <summary>Members of this group may start and stop units over the control API, as root may.</summary>
     public string? AdminGroup { get; init; }
 
@@ -48,6 +53,9 @@ public sealed class RealHost : IUnitHost, IDisposable
         public OomKillWatcher? Oom { get; set; }
         public ulong OomAtStart { get; set; }
         public ResourceLimits? Applied { get; set; }
+        /// <summary>Bumped at every main-process spawn; an empty-cgroup watch from an earlier run is stale.</summary>
+        public long Generation;
+        public long WatchingGeneration = -1;
     }
 
     private readonly IUnitEventSink _sink;
@@ -103,6 +111,7 @@ public sealed class RealHost : IUnitHost, IDisposable
     private void Spawn(UnitDefinition unit, Command command, bool main, Phase? phase)
     {
         var state = State(unit.Name);
+        if (main) Interlocked.Increment(ref state.Generation);
         var path = CgroupPath.ForUnit(unit.Name, unit.Service.Slice);
         var limits = ResourceMapping.Map(unit.Resources);
         CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
@@ -253,6 +262,9 @@ public sealed class RealHost : IUnitHost, IDisposable
     {
         var state = State(unit.Name);
         var cgroup = state.Cgroup ?? CgroupOf(unit);
+        long generation = Interlocked.Read(ref state.Generation);
+        // The machine may ask twice in one stop (kill phase, then the main exit): one watch is enough.
+        if (Interlocked.Exchange(ref state.WatchingGeneration, generation) == generation) return;
         if (!cgroup.Exists())
         {
             _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
@@ -261,7 +273,10 @@ public sealed class RealHost : IUnitHost, IDisposable
         _ = cgroup.WaitForEmptyAsync(_stopping.Token).ContinueWith(t =>
         {
             if (t.IsCanceled) return;
+            // A new run began meanwhile (a restart): its cgroup must not be removed under it.
+            if (Interlocked.Read(ref state.Generation) != generation) return;
             CleanUp(unit.Name, state, cgroup);
+            Interlocked.CompareExchange(ref state.WatchingGeneration, -1, generation);
             _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
         }, TaskScheduler.Default);
     }

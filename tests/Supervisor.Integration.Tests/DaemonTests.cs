@@ -1,0 +1,209 @@
+using System.Net.Http;
+
+namespace Supervisor.Integration.Tests;
+
+/// <summary>`supervisor run` for real, as root: units start in their cgroups and namespaces, crash and restart, stop and start on request, change live, and leave nothing behind.</summary>
+public class DaemonTests
+{
+    private static string Sleeper(string extra = "", string resources = "") => $$"""
+        [Service]
+        ExecStart = ["/bin/sleep", "1000"]
+        {{extra}}
+        [Resources]
+        {{resources}}
+        """;
+
+    [Fact]
+    public async Task A_sandboxed_web_server_starts_in_its_cgroup_and_namespaces_and_answers()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        int port = Daemon.FreePort();
+        d.WriteUnit("web", $$"""
+            [Service]
+            ExecStart = ["/usr/bin/python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1", "--directory", "/usr/share/doc"]
+            User = "nobody"
+            [Resources]
+            MemoryMax = "128M"
+            TasksMax = 32
+            [Sandbox]
+            Namespaces = ["pid", "mount", "ipc", "uts"]
+            Hostname = "site"
+            CapabilityBoundingSet = []
+            NoNewPrivileges = true
+            SystemCallFilter = ["@system-service"]
+            ProtectSystem = "strict"
+            """);
+        d.Start();
+        d.WaitForState("web", "active", "running");
+        int pid = d.MainPid("web");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        string? body = null;
+        d.WaitFor(() => { try { body = http.GetStringAsync($"http://127.0.0.1:{port}/").Result; return true; } catch (AggregateException) { return false; } }, "the web server to answer");
+        Assert.Contains("Directory listing", body);
+
+        // From outside, the way a person checks: cgroup, namespaces, limits.
+        Assert.Contains($"/{d.CgroupRoot}/web.service", File.ReadAllText($"/proc/{pid}/cgroup"));
+        // Compared with this test's own namespaces (the host's): PID 1 may be out of our reach in a container.
+        static string Ns(string pid, string ns) => new FileInfo($"/proc/{pid}/ns/{ns}").LinkTarget ?? throw new InvalidOperationException($"cannot read /proc/{pid}/ns/{ns}");
+        foreach (var ns in new[] { "pid", "mnt", "ipc", "uts" })
+            Assert.NotEqual(Ns("self", ns), Ns(pid.ToString(), ns));
+        Assert.Equal(Ns("self", "net"), Ns(pid.ToString(), "net"));
+        var status = File.ReadAllText($"/proc/{pid}/status");
+        Assert.Contains("NoNewPrivs:\t1", status);
+        Assert.Contains("Seccomp:\t2", status);
+        Assert.Contains("CapEff:\t0000000000000000", status);
+        var memoryMax = File.Exists("/sys/fs/cgroup/cgroup.controllers") ? "memory.max" : "memory.limit_in_bytes";
+        Assert.Equal((128L << 20).ToString(), File.ReadAllText(Path.Combine(d.CgroupDir("web"), memoryMax)).Trim());
+
+        var (code, exited) = d.Terminate();
+        Assert.True(exited, d.Log);
+        Assert.True(code == 0, $"exit code {code}:\n{d.Log}");
+        Assert.False(Directory.Exists($"/proc/{pid}"), "the service outlived the daemon's SIGTERM");
+        Assert.False(Directory.Exists(d.CgroupDir("web")), "the unit's cgroup was left behind");
+    }
+
+    [Fact]
+    public async Task A_crashing_service_is_restarted_and_its_restarts_counted()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("flaky", Sleeper("Restart = \"on-failure\"\nRestartSec = \"100ms\""));
+        d.Start();
+        d.WaitForState("flaky", "active", "running");
+        int first = d.MainPid("flaky");
+        System.Diagnostics.Process.Start("kill", ["-KILL", first.ToString()])!.WaitForExit();
+        d.WaitFor(() => d.Prop("flaky", "NRestarts") == "1" && d.Prop("flaky", "SubState") == "running", "flaky to be restarted");
+        Assert.NotEqual(first, d.MainPid("flaky"));
+        Assert.False(Directory.Exists($"/proc/{first}"));
+    }
+
+    [Fact]
+    public async Task Stop_and_start_from_the_cli_and_a_non_root_caller_is_refused()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", Sleeper());
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        int pid = d.MainPid("svc");
+
+        var refused = d.CliAs(65534, "stop", "svc");
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("needs uid 0", refused.Err);
+        Assert.True(Directory.Exists($"/proc/{pid}"));
+        var read = d.CliAs(65534, "status", "svc", "--json");
+        Assert.Equal(0, read.Code);
+
+        var stop = d.Cli("stop", "svc");
+        Assert.Equal(0, stop.Code);
+        Assert.Equal("inactive", d.Prop("svc", "ActiveState"));
+        Assert.False(Directory.Exists($"/proc/{pid}"));
+        Assert.Equal(3, d.Cli("status", "svc").Code);
+
+        Assert.Equal(0, d.Cli("start", "svc").Code);
+        Assert.Equal("active", d.Prop("svc", "ActiveState"));
+        Assert.Equal(0, d.Cli("status", "svc").Code);
+    }
+
+    [Fact]
+    public async Task Plan_previews_and_daemon_reload_applies_MemoryMax_live_and_restarts_for_ExecStart()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"64M\""));
+        // --no-watch: changes wait for daemon-reload, so plan can be read first (terraform-style).
+        d.Start("--no-watch");
+        d.WaitForState("svc", "active", "running");
+        int pid = d.MainPid("svc");
+        var file = Path.Combine(d.CgroupDir("svc"), File.Exists("/sys/fs/cgroup/cgroup.controllers") ? "memory.max" : "memory.limit_in_bytes");
+
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"96M\""));
+        var plan = d.Cli("plan");
+        Assert.Contains("svc: ApplyLive", plan.Out);
+        Assert.Contains("Resources.MemoryMax: \"64M\" → \"96M\"", plan.Out);
+        Assert.Equal((64L << 20).ToString(), File.ReadAllText(file).Trim());
+
+        Assert.Equal(0, d.Cli("daemon-reload").Code);
+        Assert.Equal((96L << 20).ToString(), File.ReadAllText(file).Trim());
+        Assert.Equal(pid, d.MainPid("svc"));
+
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"96M\"").Replace("\"1000\"", "\"2000\""));
+        Assert.Contains("svc: Restart — ExecStart changed", d.Cli("plan").Out);
+        Assert.Equal(0, d.Cli("daemon-reload").Code);
+        d.WaitFor(() => d.Prop("svc", "SubState") == "running" && d.MainPid("svc") != pid, "svc to restart with the new ExecStart");
+        Assert.Contains("sleep\u00002000", File.ReadAllText($"/proc/{d.MainPid("svc")}/cmdline"));
+        Assert.Contains("No changes", d.Cli("plan").Out);
+    }
+
+    [Fact]
+    public async Task Editing_a_unit_file_is_applied_without_a_request()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"64M\""));
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        int pid = d.MainPid("svc");
+        var file = Path.Combine(d.CgroupDir("svc"), File.Exists("/sys/fs/cgroup/cgroup.controllers") ? "memory.max" : "memory.limit_in_bytes");
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"96M\""));
+        d.WaitFor(() => File.ReadAllText(file).Trim() == (96L << 20).ToString(), "memory limit to change live");
+        Assert.Equal(pid, d.MainPid("svc"));
+    }
+
+    [Fact]
+    public async Task A_limit_changed_by_hand_is_put_back_on_reload()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", Sleeper(resources: "TasksMax = 20"));
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        var pidsMax = Path.Combine(d.CgroupDir("svc").Replace("/memory/", "/pids/"), "pids.max");
+        File.WriteAllText(pidsMax, "99");
+        // SIGHUP reconciles at once (the timer would too, later).
+        d.Signal("HUP");
+        d.WaitFor(() => File.ReadAllText(pidsMax).Trim() == "20", "pids.max to be restored");
+        Assert.Contains("drift repaired", d.Cli("logs", "svc", "--state-dir", d.State).Out);
+    }
+
+    [Fact]
+    public async Task Removing_a_unit_file_stops_it_and_an_invalid_one_leaves_the_others_running()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("a", Sleeper());
+        d.WriteUnit("b", Sleeper());
+        d.WriteUnit("bad", "[Service]\nExecStart = [\"/bin/true\"]\nRestart = \"sometimes\"\n");
+        d.Start();
+        d.WaitForState("a", "active", "running");
+        d.WaitForState("b", "active", "running");
+        Assert.Equal("bad-setting", d.Prop("bad", "LoadState"));
+        int b = d.MainPid("b");
+
+        File.Delete(Path.Combine(d.Units, "b.toml"));
+        d.WaitFor(() => !d.Cli("list-units").Out.Contains("\n● b "), "b to be removed");
+        Assert.False(Directory.Exists($"/proc/{b}"));
+        Assert.Equal("active", d.Prop("a", "ActiveState"));
+    }
+
+    [Fact]
+    public async Task A_notify_service_is_active_only_after_the_real_systemd_notify_says_ready()
+    {
+        Daemon.RequireRoot();
+        if (!File.Exists("/usr/bin/systemd-notify") && !File.Exists("/bin/systemd-notify")) Assert.Skip("systemd-notify is not installed");
+        await using var d = new Daemon();
+        var flag = Path.Combine(d.Root, "go");
+        d.WriteUnit("n", $$"""
+            [Service]
+            Type = "notify"
+            ExecStart = ["/bin/sh", "-c", "while [ ! -e {{flag}} ]; do sleep 0.1; done; systemd-notify --ready --status='warmed up'; exec sleep 1000"]
+            """);
+        d.Start();
+        d.WaitForState("n", "activating", "start");
+        File.WriteAllText(flag, "");
+        d.WaitForState("n", "active", "running");
+        Assert.Contains("status: warmed up", d.Cli("logs", "n", "--state-dir", d.State).Out);
+    }
+}
