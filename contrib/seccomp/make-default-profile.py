@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes contrib/seccomp/default.json: an OCI/Docker-format seccomp profile built from
-systemd's @system-service group (src/Supervisor.Sandbox/Seccomp/syscall-groups.txt) plus
+systemd's @system-service group (src/Supervisor.Units/Tables/syscall-groups.txt) plus
 capability-conditional rules in the style of Docker's default profile. Re-run after
 regenerating syscall-groups.txt."""
 import json
