@@ -7,7 +7,7 @@ import json
 import os
 
 here = os.path.dirname(os.path.abspath(__file__))
-groups_file = os.path.join(here, "..", "..", "src", "Supervisor.Sandbox", "Seccomp", "syscall-groups.txt")
+groups_file = os.path.join(here, "..", "..", "src", "Supervisor.Units", "Tables", "syscall-groups.txt")
 
 
 def parse(path):
