@@ -15,6 +15,7 @@ public static class Cli
         root.Add(ShowCommand.Build(output, error));
         root.Add(RunCommand.Build(output, error));
         foreach (var c in ControlCommands.Build(output, error)) root.Add(c);
+        foreach (var c in SandboxCommands.Build(output, error)) root.Add(c);
         return root;
     }
 
@@ -25,7 +26,9 @@ public static class Cli
             var root = Build(output, error);
             var parsed = root.Parse(args);
             // An argument that looks like an option but is not one (and is no existing path) is a typo.
+            // Everything after "--" is the user's own command line (supervisor exec UNIT -- sh -c …).
             var unknown = parsed.Tokens
+                .TakeWhile(t => t.Type != System.CommandLine.Parsing.TokenType.DoubleDash)
                 .Where(t => t.Type == System.CommandLine.Parsing.TokenType.Argument && t.Value.StartsWith('-') && t.Value.Length > 1
                     && !File.Exists(t.Value) && !Directory.Exists(t.Value))
                 .Select(t => $"unknown option '{t.Value}'");

@@ -66,8 +66,10 @@ public sealed class Daemon : IAsyncDisposable
             all.AddRange([$"--reuid={u}", $"--regid={u}", "--clear-groups", "env", "DOTNET_CLI_HOME=/tmp", "dotnet"]);
         }
         all.Add(SupervisorDll);
-        all.AddRange(args);
-        if (args[0] is not ("logs" or "check" or "show")) all.AddRange(["--runtime-dir", Runtime]);
+        all.Add(args[0]);
+        // Right after the command name: anything after "--" belongs to the user's command.
+        if (args[0] is not ("logs" or "check" or "show" or "exec")) all.AddRange(["--runtime-dir", Runtime]);
+        all.AddRange(args[1..]);
         var psi = new ProcessStartInfo(program, all) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
