@@ -207,3 +207,27 @@ public class DaemonTests
         Assert.Contains("status: warmed up", d.Cli("logs", "n", "--state-dir", d.State).Out);
     }
 }
+
+public class HostResourceTests
+{
+    [Fact]
+    public async Task A_key_the_host_cannot_honour_is_shown_and_a_value_it_would_refuse_keeps_the_unit_from_starting()
+    {
+        Daemon.RequireRoot();
+        bool v2 = File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        await using var d = new Daemon();
+        // MemoryHigh exists only on v2; on v2, MemoryLow is the key that is exact, so use the v1-only approximation check there.
+        d.WriteUnit("soft", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n[Resources]\nMemoryHigh = \"64M\"\nMemoryMax = \"128M\"\n");
+        d.WriteUnit("nocpu", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n[Resources]\nAllowedCPUs = \"4000\"\n");
+        d.Start();
+        d.WaitForState("soft", "active", "running");
+        var status = d.Cli("status", "soft");
+        if (!v2) Assert.Contains("MemoryHigh cannot be honoured on this host", status.Out);
+        Assert.Contains("cgroups: cgroup v", d.Cli("status").Out);
+
+        var nocpu = d.Status("nocpu");
+        Assert.Equal("bad-setting", nocpu.GetProperty("LoadState").GetString());
+        Assert.Contains("AllowedCPUs", d.Cli("status", "nocpu").Out);
+        Assert.Equal(1, d.Cli("start", "nocpu").Code);
+    }
+}

@@ -151,10 +151,14 @@ public static class ControlCommands
             if (name is null)
             {
                 var rows = await List(c);
+                var layout = (string)((Variant)(await Call(c, ControlApi.ManagerPath, "org.freedesktop.DBus.Properties", "Get", "ss", ControlApi.ManagerInterface, "CgroupLayout"))[0]).Value;
                 if (r.GetValue(json))
-                    output.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+                    output.WriteLine(JsonSerializer.Serialize(new { cgroups = layout, units = rows }, new JsonSerializerOptions { WriteIndented = true }));
                 else
+                {
                     PrintTable(output, rows);
+                    output.WriteLine($"cgroups: {layout}");
+                }
                 return ExitCodes.Ok;
             }
             var p = await Properties(c, name);

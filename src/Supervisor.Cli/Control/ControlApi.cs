@@ -33,6 +33,7 @@ public sealed class ControlApi
     private readonly Func<UnitDefinition, CgroupStats?> _stats;
     private readonly Func<Task<IReadOnlyList<PlanAction>>> _reload;
     private readonly Func<Task<IReadOnlyList<PlanAction>>> _plan;
+    private readonly Func<string> _cgroupLayout;
     private readonly uint? _adminGid;
     private readonly Action<string> _log;
     private readonly HashSet<string> _exported = new(StringComparer.Ordinal);
@@ -40,8 +41,10 @@ public sealed class ControlApi
     public DBusObjectRegistry Registry { get; } = new();
 
     public ControlApi(UnitManager manager, Func<UnitDefinition, CgroupStats?> stats,
-        Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, uint? adminGid, Action<string> log)
+        Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, Func<string> cgroupLayout,
+        uint? adminGid, Action<string> log)
     {
+        _cgroupLayout = cgroupLayout;
         _manager = manager;
         _stats = stats;
         _reload = reload;
@@ -77,6 +80,7 @@ public sealed class ControlApi
         .AddMethod("Reload", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _reload()) }, [], ["actions"])
         .AddMethod("Plan", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _plan()) }, [], ["actions"])
         .AddProperty("Version", "s", () => typeof(ControlApi).Assembly.GetName().Version?.ToString(3) ?? "0", change: PropertyChange.Const)
+        .AddProperty("CgroupLayout", "s", () => _cgroupLayout(), change: PropertyChange.Const)
         .AddSignal("UnitNew", "so", ["id", "unit"])
         .AddSignal("UnitRemoved", "so", ["id", "unit"])
         .AddSignal("UnitStateChanged", "ssss", ["id", "active_state", "sub_state", "result"]);

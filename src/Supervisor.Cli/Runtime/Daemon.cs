@@ -16,6 +16,10 @@ namespace Supervisor.Cli.Runtime;
 public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private UnitManager? _manager;
+    private ICgroupDriver? _driver;
+
+    /// <summary>The cgroup layout and subtree in one line, for the log and `supervisor status`.</summary>
+    public string CgroupDescription { get; private set; } = "";
     private RealHost? _host;
     private volatile IReadOnlyDictionary<string, UnitDefinition> _definitions = new Dictionary<string, UnitDefinition>();
     private readonly SemaphoreSlim _reconcileGate = new(1, 1);
@@ -43,9 +47,16 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
     private async Task RunDaemonAsync(CancellationToken stoppingToken)
     {
         var layout = CgroupLayout.Detect();
-        var driver = CgroupDriver.Create(layout, options.CgroupRoot);
-        driver.PrepareRoot();
-        logger.LogInformation("cgroups: {Layout}", driver.Describe());
+        // Under systemd with Delegate=yes the service's own cgroup is handed to us: our units live
+        // below it and nothing above it is ever written (contrib/systemd/supervisor.service).
+        var delegated = layout.DelegatedSubtree();
+        var root = delegated is null ? options.CgroupRoot : $"{delegated}/{options.CgroupRoot}";
+        var driver = CgroupDriver.Create(layout, root);
+        if (delegated is null) driver.PrepareRoot();
+        else PrepareDelegated(layout, driver, delegated);
+        _driver = driver;
+        CgroupDescription = driver.Describe() + (delegated is null ? "" : $"; delegated by systemd: {delegated}");
+        logger.LogInformation("cgroups: {Layout}", CgroupDescription);
 
         using var reaper = new Reaper();
         var manager = new UnitManager(TimeProvider.System, sink => _host = new RealHost(sink, options, driver, reaper, logger,
@@ -67,7 +78,8 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         var api = new Control.ControlApi(manager,
             def => _host!.CgroupOf(def) is { } cg && cg.Exists() ? cg.GetStats() : null,
             () => ReconcileAsync("D-Bus Reload", stoppingToken),
-            () => Task.FromResult(manager.Preview(UnitLoader.LoadDirectory(options.UnitsDirectory))),
+            () => Task.FromResult(manager.Preview(HostResourceCheck.Apply(UnitLoader.LoadDirectory(options.UnitsDirectory), driver))),
+            () => CgroupDescription,
             adminGid,
             message => logger.LogWarning("{Message}", message));
         api.Sync();
@@ -126,7 +138,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         await _reconcileGate.WaitAsync(cancellationToken);
         try
         {
-            var set = UnitLoader.LoadDirectory(options.UnitsDirectory);
+            var set = HostResourceCheck.Apply(UnitLoader.LoadDirectory(options.UnitsDirectory), _driver!);
             foreach (var d in set.Diagnostics)
                 logger.Log(d.Severity == Severity.Error ? LogLevel.Error : LogLevel.Warning, "{Diagnostic}", d.ToString());
             _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
@@ -149,6 +161,28 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         {
             _reconcileGate.Release();
         }
+    }
+
+    /// <summary>
+    /// cgroup v2 forbids processes in a cgroup whose children have controllers enabled ("no
+    /// internal processes"), so under delegation the daemon first moves itself into a leaf of its
+    /// own (supervisor.scope) beside the units' subtree, then enables the controllers for it.
+    /// </summary>
+    private void PrepareDelegated(CgroupLayout layout, ICgroupDriver driver, string delegated)
+    {
+        if (!layout.IsV2)
+        {
+            driver.PrepareRoot();
+            return;
+        }
+        var top = Path.Combine(layout.FsRoot, delegated);
+        var self = Path.Combine(top, "supervisor.scope");
+        Directory.CreateDirectory(self);
+        File.WriteAllText(Path.Combine(self, "cgroup.procs"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var available = File.ReadAllText(Path.Combine(top, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        File.WriteAllText(Path.Combine(top, "cgroup.subtree_control"), string.Join(' ', available.Select(c => "+" + c)));
+        driver.PrepareRoot();
+        logger.LogInformation("running under systemd: moved into {Self}; units below {Top}/{Root}", self, top, options.CgroupRoot);
     }
 
     /// <summary>inotify on the units directory, debounced: an editor's save is several events.</summary>

@@ -1,0 +1,49 @@
+using Supervisor.Cgroups;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Cli.Runtime;
+
+/// <summary>
+/// The load-time check of [Resources] against this host's cgroups: a key the host cannot honour
+/// is a warning on that unit (shown by `status` and logged), never silently dropped; a missing
+/// controller or a value the kernel would refuse (below a page, CPUs the host lacks, a device
+/// that does not exist) makes the unit bad-setting, so it never starts half-limited.
+/// </summary>
+public static class HostResourceCheck
+{
+    public static UnitSet Apply(UnitSet set, ICgroupDriver driver)
+    {
+        var diagnostics = set.Diagnostics.ToList();
+        var units = new Dictionary<string, ParsedUnit>(set.Units, StringComparer.Ordinal);
+        var bad = new Dictionary<string, string>(set.BadUnits, StringComparer.Ordinal);
+        foreach (var (name, parsed) in set.Units)
+        {
+            var limits = ResourceMapping.Map(parsed.Definition.Resources);
+            bool fatal = false;
+            try
+            {
+                driver.Validate(limits);
+            }
+            catch (CgroupLimitException e)
+            {
+                diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf("Resources", e.Key), name, "Resources", e.Key,
+                    $"[Resources] {e.Message}"));
+                fatal = true;
+            }
+            foreach (var u in driver.CannotHonour(limits))
+            {
+                bool error = u.Kind == UnhonouredKind.ControllerMissing;
+                fatal |= error;
+                diagnostics.Add(new Diagnostic(error ? Severity.Error : Severity.Warning, parsed.LocationOf("Resources", u.Key), name, "Resources", u.Key,
+                    $"[Resources] {u.Key} cannot be honoured on this host: {u.Reason}{(error ? "" : "; the rest of the unit's limits apply")}"));
+            }
+            if (fatal)
+            {
+                units.Remove(name);
+                bad[name] = parsed.Definition.Sources[0];
+            }
+        }
+        return new UnitSet(units, bad, diagnostics);
+    }
+}
