@@ -114,6 +114,15 @@ if [ "$(cat "$PREFIX/bin/supervisor" 2>/dev/null)" != "$wrapper" ]; then
   changed=$((changed + 1))
 fi
 
+# The control API's system bus policy (only root may own the name; Supervisor authorizes calls).
+policy_src="$here/contrib/dbus/io.supervisor.Supervisor1.conf"
+policy_dst=/etc/dbus-1/system.d/io.supervisor.Supervisor1.conf
+if ! cmp -s "$policy_src" "$policy_dst" 2>/dev/null; then
+  install -D -m 0644 "$policy_src" "$policy_dst"
+  say "installed the D-Bus policy $policy_dst (a running dbus-daemon reads it on its next reload)"
+  changed=$((changed + 1))
+fi
+
 for d in /etc/supervisor/units /var/lib/supervisor; do
   if [ ! -d "$d" ]; then
     install -d -m 0755 "$d"

@@ -8,9 +8,13 @@ public static class Cli
 {
     public const string DefaultUnitsDirectory = "/etc/supervisor/units";
 
-    public static RootCommand Build(TextWriter output, TextWriter error)
+    public static RootCommand Build(TextWriter output, TextWriter error) => Build(output, error, out _);
+
+    public static RootCommand Build(TextWriter output, TextWriter error, out Option<string?> bus)
     {
         var root = new RootCommand("Supervisor: runs services declared in TOML unit files, each in the sandbox and cgroup it declares.");
+        bus = ControlCommands.NewBusOption();
+        root.Add(bus);
         root.Add(CheckCommand.Build(output, error));
         root.Add(ShowCommand.Build(output, error));
         root.Add(RunCommand.Build(output, error));
@@ -23,7 +27,7 @@ public static class Cli
     {
         try
         {
-            var root = Build(output, error);
+            var root = Build(output, error, out var bus);
             var parsed = root.Parse(args);
             // An argument that looks like an option but is not one (and is no existing path) is a typo.
             // Everything after "--" is the user's own command line (supervisor exec UNIT -- sh -c …).
@@ -33,6 +37,7 @@ public static class Cli
                     && !File.Exists(t.Value) && !Directory.Exists(t.Value))
                 .Select(t => $"unknown option '{t.Value}'");
             var errors = parsed.Errors.Select(e => e.Message).Concat(unknown).ToList();
+            ControlCommands.UseBus(parsed.GetValue(bus));
             if (errors.Count > 0)
             {
                 foreach (var e in errors)

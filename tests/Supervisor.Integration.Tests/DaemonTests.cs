@@ -231,3 +231,88 @@ public class HostResourceTests
         Assert.Equal(1, d.Cli("start", "nocpu").Code);
     }
 }
+
+/// <summary>The control API on a bus (a private dbus-daemon configured with contrib/dbus's policy, standing in for the system bus).</summary>
+public class SystemBusTests
+{
+    [Fact]
+    public async Task The_api_is_served_on_the_bus_under_its_name_and_the_cli_and_busctl_use_it()
+    {
+        Daemon.RequireRoot();
+        if (!File.Exists("/usr/bin/dbus-daemon")) Assert.Skip("dbus-daemon is not installed (Debian package dbus)");
+        await using var d = new Daemon();
+        var busDir = Path.Combine(d.Root, "bus");
+        Directory.CreateDirectory(busDir);
+        var socket = Path.Combine(busDir, "system_bus_socket");
+        var policy = Path.Combine(Support.RepoRoot(), "contrib", "dbus", "io.supervisor.Supervisor1.conf");
+        File.WriteAllText(Path.Combine(busDir, "bus.conf"), $"""
+            <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+            <busconfig>
+              <type>system</type>
+              <listen>unix:path={socket}</listen>
+              <auth>EXTERNAL</auth>
+              <!-- Debian's /usr/share/dbus-1/system.conf default policy, so our policy file is tested as a system bus applies it. -->
+              <policy context="default">
+                <allow user="*"/>
+                <deny own="*"/>
+                <deny send_type="method_call"/>
+                <allow send_type="signal"/>
+                <allow send_requested_reply="true" send_type="method_return"/>
+                <allow send_requested_reply="true" send_type="error"/>
+                <allow receive_type="method_call"/>
+                <allow receive_type="method_return"/>
+                <allow receive_type="error"/>
+                <allow receive_type="signal"/>
+                <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+                <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+                <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+              </policy>
+              <include>{policy}</include>
+            </busconfig>
+            """);
+        using var bus = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dbus-daemon",
+            ["--config-file=" + Path.Combine(busDir, "bus.conf"), "--nofork", "--print-address=1"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            var address = (await bus.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken))!;
+            d.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+            d.Start("--system-bus", address);
+            d.WaitFor(() => d.Log.Contains("control API on the system bus"), "the daemon to own its name on the bus");
+            d.WaitForState("svc", "active", "running");
+
+            using (var busctl = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("busctl",
+                [$"--address={address}", "get-property", "io.supervisor.Supervisor1", "/io/supervisor/Supervisor1/unit/svc", "io.supervisor.Unit1", "ActiveState"])
+                { RedirectStandardOutput = true, RedirectStandardError = true })!)
+            {
+                var err = busctl.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+                var got = (await busctl.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken)).Trim();
+                Assert.True(got == "s \"active\"", $"busctl: '{got}' {await err}\n{d.Log}");
+            }
+
+            var viaBus = d.Cli("status", "--bus", address, "--json");
+            Assert.Equal(0, viaBus.Code);
+            Assert.Contains("\"svc\"", viaBus.Out);
+            // On the bus, the caller's uid comes from the bus daemon (GetConnectionCredentials): nobody is refused.
+            var refused = d.CliAs(65534, "stop", "svc", "--bus", address);
+            Assert.Equal(1, refused.Code);
+            Assert.Contains("needs uid 0", refused.Err);
+            Assert.Equal(0, d.Cli("stop", "svc", "--bus", address).Code);
+            Assert.Equal("inactive", d.Prop("svc", "ActiveState"));
+        }
+        finally
+        {
+            bus.Kill();
+            await bus.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+}
+
+internal static class Support
+{
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Supervisor.sln"))) return dir.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+}

@@ -21,7 +21,13 @@ public static class ControlCommands
     /// <summary>`status UNIT` exits 3 when the unit is not active, as systemctl does.</summary>
     public const int NotActive = 3;
 
+    /// <summary>
+    /// Where to reach the daemon: its private socket in --runtime-dir (the default), or with
+    /// --bus the system bus ("system") or any bus address, through the name io.supervisor.Supervisor1.
+    /// </summary>
     private static Option<string> RuntimeDir() => new("--runtime-dir") { Description = "where the daemon's control socket is", DefaultValueFactory = _ => DefaultRuntimeDirectory };
+
+    internal static Option<string?> NewBusOption() => new("--bus") { Description = "talk to the daemon over a bus instead of its private socket: 'system' or a D-Bus address", Recursive = true };
     private static Option<bool> Json() => new("--json") { Description = "print JSON" };
 
     public static IEnumerable<Command> Build(TextWriter output, TextWriter error)
@@ -44,13 +50,22 @@ public static class ControlCommands
         yield return Logs(output, error);
     }
 
+    private static string? _bus;
+
+    /// <summary>Set once per command line from the root's recursive --bus option.</summary>
+    internal static void UseBus(string? bus) => _bus = bus;
+
     private static async Task<int> WithDaemon(string runtimeDir, TextWriter error, Func<DBusConnection, Task<int>> action)
     {
         var socket = Path.Combine(runtimeDir, "private");
+        string address = _bus is null ? DBusAddress.ForUnixPath(socket)
+            : _bus == "system" ? Runtime.Daemon.SystemBusAddress("auto") ?? "unix:path=/run/dbus/system_bus_socket"
+            : _bus;
+        if (_bus is not null) socket = address;
         DBusConnection connection;
         try
         {
-            connection = await DBusConnection.ConnectAsync(DBusAddress.ForUnixPath(socket));
+            connection = await DBusConnection.ConnectAsync(address);
         }
         catch (Exception e) when (e is SocketException or IOException or DBusConnectionClosedException or DBusProtocolException or UnauthorizedAccessException)
         {

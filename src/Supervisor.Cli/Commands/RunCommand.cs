@@ -17,8 +17,9 @@ public static class RunCommand
         var runtime = new Option<string>("--runtime-dir") { Description = "sockets (control, sd_notify)", DefaultValueFactory = _ => "/run/supervisor" };
         var cgroup = new Option<string>("--cgroup-root") { Description = "the cgroup subtree this instance owns", DefaultValueFactory = _ => "supervisor" };
         var noWatch = new Option<bool>("--no-watch") { Description = "apply unit file changes only on SIGHUP or 'supervisor daemon-reload' (review them first with 'supervisor plan')" };
+        var systemBus = new Option<string>("--system-bus") { Description = "also serve the control API on this bus: an address, 'auto' (the system bus if there is one) or 'off'", DefaultValueFactory = _ => "auto" };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus };
         command.SetAction(async (result, ct) =>
         {
             var options = new DaemonOptions
@@ -29,6 +30,7 @@ public static class RunCommand
                 CgroupRoot = result.GetValue(cgroup)!,
                 AdminGroup = result.GetValue(admin),
                 AutoReconcile = !result.GetValue(noWatch),
+                SystemBus = result.GetValue(systemBus)!,
             };
             return await RunAsync(options, error, ct);
         });

@@ -91,6 +91,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             if (reason is not null) logger.LogWarning("control client {Client} disconnected: {Reason}", client, reason.Message);
         };
         logger.LogInformation("control API on {Address}", server.Address);
+        await using var bus = await ConnectSystemBusAsync(api, stoppingToken);
 
         using var watcher = options.AutoReconcile ? WatchUnits(stoppingToken) : null;
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
@@ -161,6 +162,47 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         {
             _reconcileGate.Release();
         }
+    }
+
+    /// <summary>The same API on the system bus, when one is reachable; its absence is not an error.</summary>
+    private async Task<Supervisor.DBus.DBusConnection?> ConnectSystemBusAsync(Control.ControlApi api, CancellationToken cancellationToken)
+    {
+        var address = SystemBusAddress(options.SystemBus);
+        if (address is null)
+        {
+            logger.LogInformation("no system bus{Why}; the control API is on the private socket only",
+                options.SystemBus == "off" ? " (--system-bus off)" : "");
+            return null;
+        }
+        try
+        {
+            var connection = await Supervisor.DBus.DBusConnection.ConnectAsync(address,
+                new Supervisor.DBus.DBusConnectionOptions { Objects = api.Registry }, cancellationToken);
+            var reply = await connection.RequestNameAsync(Control.ControlApi.BusName, cancellationToken: cancellationToken);
+            if (reply is not (Supervisor.DBus.RequestNameReply.PrimaryOwner or Supervisor.DBus.RequestNameReply.AlreadyOwner))
+            {
+                logger.LogWarning("system bus {Address}: the name {Name} is owned by someone else ({Reply}); serving on the private socket only",
+                    address, Control.ControlApi.BusName, reply);
+                await connection.DisposeAsync();
+                return null;
+            }
+            logger.LogInformation("control API on the system bus {Address} as {Name}", address, Control.ControlApi.BusName);
+            return connection;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or Supervisor.DBus.DBusErrorException
+            or Supervisor.DBus.DBusConnectionClosedException or Supervisor.DBus.DBusProtocolException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("system bus {Address} not usable ({Message}); serving on the private socket only", address, e.Message);
+            return null;
+        }
+    }
+
+    public static string? SystemBusAddress(string option)
+    {
+        if (option == "off") return null;
+        if (option != "auto") return option;
+        if (Environment.GetEnvironmentVariable("DBUS_SYSTEM_BUS_ADDRESS") is { Length: > 0 } env) return env;
+        return File.Exists("/run/dbus/system_bus_socket") ? "unix:path=/run/dbus/system_bus_socket" : null;
     }
 
     /// <summary>

@@ -28,6 +28,12 @@ public sealed record DaemonOptions
     /// daemon-reload` apply changes, so `supervisor plan` can be reviewed first.
     /// </summary>
     public bool AutoReconcile { get; init; } = true;
+    /// <summary>
+    /// The system bus to serve the control API on as well: an address, "auto" (DBUS_SYSTEM_BUS_ADDRESS
+    /// or /run/dbus/system_bus_socket when it exists), or "off". The private socket is always served.
+    /// </summary>
+    public string SystemBus { get; init; } = "auto";
+
     /// <summary>Members of this group may start and stop units over the control API, as root may.</summary>
     public string? AdminGroup { get; init; }
 
