@@ -9,22 +9,14 @@ namespace Supervisor.Sandbox.Capabilities;
 /// </summary>
 public static class CapabilityTable
 {
-    private static readonly string[] Names =
-    [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-        "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-    ];
+    /// <summary>The names come from the unit model's table, so the parser and the compiler agree by construction.</summary>
+    private static readonly IReadOnlyList<string> Names = Units.Values.Capabilities.AllNames;
 
     private static readonly FrozenDictionary<string, int> ByName =
         Names.Select((n, i) => (n, i)).ToFrozenDictionary(x => x.n, x => x.i, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The highest capability number in this table (CAP_LAST_CAP of the headers it was taken from).</summary>
-    public static int LastKnown => Names.Length - 1;
+    public static int LastKnown => Names.Count - 1;
 
     public static IReadOnlyList<string> All => Names;
 
@@ -41,7 +33,7 @@ public static class CapabilityTable
         TryParse(name, out int n) ? n : throw new UnknownCapabilityException($"unknown capability '{name}'");
 
     public static string NameOf(int number) =>
-        number >= 0 && number < Names.Length ? Names[number] : $"capability {number}";
+        number >= 0 && number < Names.Count ? Names[number] : $"capability {number}";
 
     /// <summary>The bit mask of a set of capability names.</summary>
     public static ulong Mask(IEnumerable<string> names) => names.Aggregate(0UL, (m, n) => m | (1UL << Parse(n)));
