@@ -268,6 +268,57 @@ public abstract class RealCgroupTests : IDisposable
     }
 
     [Fact]
+    public async Task Slices_nest_and_a_slice_MemoryMax_caps_its_members_together()
+    {
+        var driver = Driver("memory");
+        // batch-jobs.slice inside batch.slice: each level gets its own limit; the member inherits both.
+        var member = CgroupPath.ForUnit("worker", "batch-jobs");
+        CgroupTree.CreateUnit(driver, member,
+            slice => slice.Segments[^1] switch
+            {
+                "batch.slice" => NoSwap(driver, new ResourceLimits { MemoryMax = Limit.Of(96 * M) }),
+                "batch-jobs.slice" => NoSwap(driver, new ResourceLimits { MemoryMax = Limit.Of(48 * M) }),
+                _ => ResourceLimits.None,
+            },
+            new ResourceLimits { MemoryMax = Limit.Of(512 * M) });
+        var cg = driver.Open(member);
+        var memoryFile = Version == 1 ? "memory.limit_in_bytes" : "memory.max";
+        Assert.Equal((96 * M).ToString(CultureInfo.InvariantCulture), Read(FileOf(driver.Open(CgroupPath.ForSlice("batch")), memoryFile)));
+        Assert.Equal((48 * M).ToString(CultureInfo.InvariantCulture), Read(FileOf(driver.Open(CgroupPath.ForSlice("batch-jobs")), memoryFile)));
+
+        // The member's own limit is 512M, but the slice's 48M wins: a 256 MiB hog is killed.
+        var p = StartHeld("exec perl -e 'my $x = \"x\" x (256*1024*1024); print length($x);'");
+        var limits = NoSwap(driver, new ResourceLimits { MemoryMax = Limit.Of(512 * M) });
+        cg.Apply(limits);
+        cg.Join(p.Id);
+        Assert.Contains(File.ReadLines($"/proc/{p.Id}/cgroup"), l => l.EndsWith($"/{driver.Root}/batch.slice/batch-jobs.slice/worker.service", StringComparison.Ordinal));
+        Go(p);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        Assert.Equal(137, p.ExitCode);
+    }
+
+    [Fact]
+    public void IOWeight_is_accepted_where_the_host_has_the_knob_and_reported_where_it_does_not()
+    {
+        var driver = Driver();
+        var limits = new ResourceLimits { IOWeight = 300 };
+        var unhonoured = driver.CannotHonour(limits);
+        var cg = driver.Open(CgroupPath.ForUnit("weighted"));
+        cg.Create(limits);
+        if (unhonoured.Any(u => u.Key == ResourceKeys.IOWeight && u.Kind is UnhonouredKind.ControllerMissing or UnhonouredKind.FileMissing))
+        {
+            // Reported, not silently dropped; and nothing half-written.
+            Assert.Contains(unhonoured, u => u.Key == ResourceKeys.IOWeight);
+            return;
+        }
+        var file = Version == 2 ? "io.weight" : cg.Directories.Select(d => Path.Combine(d, "blkio.weight")).Any(File.Exists) ? "blkio.weight" : "blkio.bfq.weight";
+        var text = Read(FileOf(cg, file));
+        // v2: "default 300"; v1 blkio.weight: 300*500/100 clamped to 10..1000 = 1000; bfq: 300 mapped by systemd's rule.
+        Assert.Matches(Version == 2 ? "^default 300$" : "[0-9]+", text.Split('\n')[0]);
+        Assert.Empty(cg.CheckDrift(limits));
+    }
+
+    [Fact]
     public async Task Kill_all_leaves_no_process_and_no_cgroup_after_a_double_fork()
     {
         var driver = Driver();
