@@ -316,3 +316,44 @@ internal static class Support
         throw new InvalidOperationException("repository root not found");
     }
 }
+
+/// <summary>The API as real D-Bus tools see it on the private socket.</summary>
+public class PrivateSocketToolTests
+{
+    private static string Run(string program, params string[] args)
+    {
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {p.ExitCode}: {output}");
+        return output;
+    }
+
+    [Fact]
+    public async Task Busctl_gdbus_and_dbus_send_introspect_and_call_the_api()
+    {
+        Daemon.RequireRoot();
+        foreach (var tool in new[] { "busctl", "gdbus", "dbus-send" })
+            if (!File.Exists($"/usr/bin/{tool}")) Assert.Skip($"{tool} is not installed");
+        await using var d = new Daemon();
+        d.WriteUnit("web.v2", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("web.v2", "active", "running");
+        var address = $"unix:path={Path.Combine(d.Runtime, "private")}";
+
+        var manager = Run("busctl", $"--address={address}", "introspect", "io.supervisor.Supervisor1", "/io/supervisor/Supervisor1");
+        foreach (var member in new[] { ".ListUnits", ".GetUnit", ".StartUnit", ".StopUnit", ".RestartUnit", ".ReloadUnit", ".ResetFailedUnit", ".Reload", ".UnitStateChanged" })
+            Assert.Contains(member, manager);
+
+        // systemd's escaping of the unit name in the object path: "." is _2e.
+        var unitPath = "/io/supervisor/Supervisor1/unit/web_2ev2";
+        Assert.Contains(unitPath, Run("busctl", $"--address={address}", "call", "io.supervisor.Supervisor1", "/io/supervisor/Supervisor1", "io.supervisor.Manager1", "GetUnit", "s", "web.v2"));
+        var unit = Run("gdbus", "introspect", "--address", address, "--dest", "io.supervisor.Supervisor1", "--object-path", unitPath);
+        Assert.Contains("readonly s ActiveState = 'active';", unit);
+        Assert.Contains("readonly u NRestarts = 0;", unit);
+
+        var list = Run("dbus-send", $"--peer={address}", "--print-reply", "--dest=io.supervisor.Supervisor1", "/io/supervisor/Supervisor1", "io.supervisor.Manager1.ListUnits");
+        Assert.Contains("string \"web.v2\"", list);
+        Assert.Contains("string \"running\"", list);
+    }
+}
