@@ -50,7 +50,8 @@ public sealed class Daemon : IAsyncDisposable
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        WaitFor(() => File.Exists(Path.Combine(Runtime, "private")), "the control socket");
+        // The socket file may be a stale one from a killed instance: wait until the daemon answers.
+        WaitFor(() => File.Exists(Path.Combine(Runtime, "private")) && Cli("list-units").Code == 0, "the control API to answer");
     }
 
     /// <summary>Runs a `supervisor` client command against this daemon.</summary>
@@ -123,6 +124,13 @@ public sealed class Daemon : IAsyncDisposable
 
     public void Signal(string name) =>
         Process.Start("kill", [$"-{name}", _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+
+    public void WaitForExit()
+    {
+        Assert.True(_process!.WaitForExit(TimeSpan.FromSeconds(60)), "the daemon did not exit");
+        _process.Dispose();
+        _process = null;
+    }
 
     public (int Code, bool Exited) Terminate()
     {

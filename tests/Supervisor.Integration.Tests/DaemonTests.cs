@@ -357,3 +357,29 @@ public class PrivateSocketToolTests
         Assert.Contains("string \"running\"", list);
     }
 }
+
+public class RestartOfTheSupervisorTests
+{
+    [Fact]
+    public async Task After_the_supervisor_is_killed_a_new_one_never_runs_a_second_copy_beside_the_old()
+    {
+        Daemon.RequireRoot();
+        await using var first = new Daemon();
+        first.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        first.Start();
+        first.WaitForState("svc", "active", "running");
+        int old = first.MainPid("svc");
+        first.Signal("KILL");
+        first.WaitForExit();
+        Assert.True(Directory.Exists($"/proc/{old}"), "the service should outlive a SIGKILLed supervisor");
+
+        // The same directories and cgroup subtree, a new supervisor.
+        first.Start();
+        first.WaitForState("svc", "active", "running");
+        int now = first.MainPid("svc");
+        var procs = File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs"));
+        Assert.Equal([now.ToString()], procs);
+        Assert.False(Directory.Exists($"/proc/{old}") && File.ReadAllText($"/proc/{old}/stat").Split(' ')[2] != "Z", "the old copy is still running beside the new one");
+        Assert.Contains("of a previous run in its cgroup", first.Cli("logs", "svc", "--state-dir", first.State).Out);
+    }
+}

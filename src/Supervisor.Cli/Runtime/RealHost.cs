@@ -120,8 +120,16 @@ public sealed class RealHost : IUnitHost, IDisposable
         if (main) Interlocked.Increment(ref state.Generation);
         var path = CgroupPath.ForUnit(unit.Name, unit.Service.Slice);
         var limits = ResourceMapping.Map(unit.Resources);
-        CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
         var cgroup = _driver.Open(path);
+        if (main && cgroup.Exists() && cgroup.GetProcs() is { Count: > 0 } leftovers)
+        {
+            // Processes from a previous supervisor instance (killed before it could stop them):
+            // adopting them is not supported yet, and a second copy beside them would fight over
+            // ports and files, so they are stopped first and the unit starts clean.
+            Log(unit.Name, $"found {leftovers.Count} process(es) of a previous run in its cgroup ({string.Join(", ", leftovers)}); killing them before starting");
+            cgroup.KillAllAsync(_stopping.Token).GetAwaiter().GetResult();
+        }
+        CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
         state.Cgroup = cgroup;
         state.Applied = limits;
         if (main)
