@@ -55,7 +55,7 @@ declare -gA _supervisor_unit_args=(
 # `--opt VALUE` or `--opt=VALUE`. Reads the caller's `words` and `cword` (see _supervisor).
 _supervisor_option_value()
 {
-    local option=$1 i value=
+    local option=$1 i value=''
     for ((i = 1; i < cword; i++)); do
         if [[ ${words[i]} == "$option" ]]; then
             ((i + 1 < cword)) && value=${words[i + 1]}
@@ -145,7 +145,7 @@ _supervisor()
         ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
     done
 
-    local cmd=${words[0]} cur=${words[cword]-} prev= sub= sub_index=0
+    local cmd=${words[0]} cur=${words[cword]-} prev='' sub='' sub_index=0
     COMPREPLY=()
     if [[ $cur == -*=* ]]; then
         # `--opt=VALUE`: complete VALUE as the value of --opt.

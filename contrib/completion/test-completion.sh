@@ -36,6 +36,9 @@ source "$here/supervisor.bash"
 failures=0
 passes=0
 
+# sorted WORDS: the whitespace-separated words of WORDS, sorted, on one line.
+sorted() { tr -s ' ' '\n' <<<"$1" | sed '/^$/d' | sort | tr '\n' ' '; }
+
 # check "EXPECTED WORDS" WORD... : completes the last WORD (the cursor is at its end).
 check()
 {
@@ -49,7 +52,7 @@ check()
     _supervisor "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]:-}"
     local got want
     got=$(printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort | tr '\n' ' ')
-    want=$(printf '%s\n' $expected | sed '/^$/d' | sort | tr '\n' ' ')
+    want=$(sorted "$expected")
     if [[ $got == "$want" ]]; then
         passes=$((passes + 1))
     else
@@ -128,6 +131,57 @@ check "$units/web.toml $units/worker.toml" supervisor check --json "$units/w"
 check "$units/dir.toml" supervisor check "$units/d"
 check "$units/sub.d" supervisor check "$units/s"
 
+# bash-completion loads completions by sourcing them inside a function: the tables must stay global.
+# shellcheck disable=SC2016
+if bash --norc --noprofile -c 'load() { source "$1"; }; load "$1"; complete -p supervisor >/dev/null &&
+        [[ ${_supervisor_options[run]} == *--units* && ${_supervisor_unit_args[start]} == 1 ]]' bash "$here/supervisor.bash"; then
+    passes=$((passes + 1))
+else
+    failures=$((failures + 1))
+    echo "FAIL: sourced inside a function (as bash-completion's loader does), the completion loses its tables"
+fi
+
+# Through readline for real: an interactive bash in tmux, keys typed, TAB pressed, the screen read.
+# Enter is never sent, so nothing typed runs.
+if ! command -v tmux >/dev/null; then
+    echo "skip: readline checks: no tmux (Debian: apt-get install tmux)"
+else
+    tmux_socket=supervisor-completion-test-$$
+    tmux -L "$tmux_socket" -f /dev/null new-session -d -x 200 -y 30 "env -i HOME=$HOME TERM=xterm PATH=$PATH bash --norc --noprofile"
+    tmux -L "$tmux_socket" send-keys -l "PS1='$ '; _supervisor_default_units_dir=$tmp/default-units _supervisor_default_runtime_dir=$tmp/no-daemon; source $here/supervisor.bash; clear"
+    tmux -L "$tmux_socket" send-keys Enter
+    # readline_check TYPED EXPECTED: types TYPED, presses TAB twice, and expects the screen's last
+    # lines (the candidates if several, then the prompt line) to be EXPECTED, joined by " | ".
+    readline_check()
+    {
+        local screen
+        tmux -L "$tmux_socket" send-keys -l "$1"
+        tmux -L "$tmux_socket" send-keys Tab
+        sleep 0.3
+        tmux -L "$tmux_socket" send-keys Tab
+        sleep 0.3
+        screen=$(tmux -L "$tmux_socket" capture-pane -p | sed -e '/^$/d' -e 's/  */ /g' -e 's/ $//' | paste -sd'|' | sed 's/|/ | /g')
+        if [[ $screen == "$2" ]]; then
+            passes=$((passes + 1))
+        else
+            failures=$((failures + 1))
+            printf 'FAIL (readline): %s<TAB><TAB>\n  expected: %s\n  got:      %s\n' "$1" "$2" "$screen"
+        fi
+        tmux -L "$tmux_socket" send-keys C-u
+        tmux -L "$tmux_socket" send-keys C-l
+        sleep 0.2
+    }
+    sleep 0.3
+    # The second TAB completes the unit: default1, default2 share "default".
+    readline_check "supervisor reset-" '$ supervisor reset-failed default'
+    readline_check "supervisor show --units=$units ba" "\$ supervisor show --units=$units batch.slice"
+    readline_check "supervisor run --units=$tmp/checkdir/n" "\$ supervisor run --units=$tmp/checkdir/nested/"
+    readline_check "supervisor check $tmp/checkdir/" "\$ supervisor check $tmp/checkdir/ | a.toml b.toml nested/ | \$ supervisor check $tmp/checkdir/"
+    readline_check "supervisor --bus unix:path=/x sta" '$ supervisor --bus unix:path=/x sta | start status | $ supervisor --bus unix:path=/x sta'
+    readline_check "supervisor inspect --units $units --unit=w" "\$ supervisor inspect --units $units --unit=w | web worker | \$ supervisor inspect --units $units --unit=w"
+    tmux -L "$tmux_socket" kill-server
+fi
+
 # With a supervisor build: the tables agree with --help, and units come from a real daemon.
 if [[ -n ${SUPERVISOR:-} ]]; then
     supervisor_cmd=$SUPERVISOR
@@ -161,7 +215,7 @@ if [[ -n $supervisor_cmd ]]; then
             on && /^  -.*<[^>]*>/ { sub(/^  /, ""); sub(/  .*/, ""); n = split($0, f, ", ");
                                    for (i = 1; i <= n; i++) { split(f[i], w, " "); print w[1] } }'
     }
-    same_set() { [[ $(printf '%s\n' $1 | sort -u) == "$(printf '%s\n' $2 | sort -u)" ]]; }
+    same_set() { [[ $(sorted "$1" | tr ' ' '\n' | sort -u) == "$(sorted "$2" | tr ' ' '\n' | sort -u)" ]]; }
 
     help_commands=$("$supervisor_cmd" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }')
     if same_set "$help_commands" "$_supervisor_commands"; then
@@ -169,7 +223,7 @@ if [[ -n $supervisor_cmd ]]; then
     else
         failures=$((failures + 1))
         printf 'FAIL: subcommands differ from supervisor --help\n  --help:     %s\n  completion: %s\n' \
-            "$(echo $help_commands)" "$_supervisor_commands"
+            "$(sorted "$help_commands")" "$_supervisor_commands"
     fi
     all_valued=
     for sub in $help_commands; do
@@ -180,7 +234,7 @@ if [[ -n $supervisor_cmd ]]; then
         else
             failures=$((failures + 1))
             printf 'FAIL: options of %s differ from supervisor %s --help\n  --help:     %s\n  completion: %s\n' \
-                "$sub" "$sub" "$(echo $opts)" "${_supervisor_options[$sub]-}"
+                "$sub" "$sub" "$(sorted "$opts")" "${_supervisor_options[$sub]-}"
         fi
     done
     if same_set "$all_valued" "$_supervisor_valued_options"; then
@@ -188,7 +242,7 @@ if [[ -n $supervisor_cmd ]]; then
     else
         failures=$((failures + 1))
         printf 'FAIL: options taking a value differ from --help\n  --help:     %s\n  completion: %s\n' \
-            "$(printf '%s\n' $all_valued | sort -u | tr '\n' ' ')" "$_supervisor_valued_options"
+            "$(sorted "$all_valued")" "$_supervisor_valued_options"
     fi
 
     if [[ $(id -u) -ne 0 ]]; then
@@ -205,7 +259,7 @@ if [[ -n $supervisor_cmd ]]; then
         done
         cgroup_root=supervisor-completion-test-$$-$RANDOM
         "$supervisor_cmd" run --units "$d/units" --state-dir "$d/state" --runtime-dir "$d/run" \
-            --cgroup-root "$cgroup_root" >"$d/daemon.log" 2>&1 &
+            --cgroup-root "$cgroup_root" --system-bus off >"$d/daemon.log" 2>&1 &
         daemon_pid=$!
         for _ in $(seq 300); do
             [[ -S $d/run/private ]] && "$supervisor_cmd" list-units --runtime-dir "$d/run" >/dev/null 2>&1 && break

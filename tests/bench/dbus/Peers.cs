@@ -197,6 +197,9 @@ internal sealed class SupervisorDaemon : IAsyncDisposable
                 "--state-dir", Path.Combine(dir.FullName, "state"),
                 "--runtime-dir", Path.Combine(dir.FullName, "run"),
                 "--cgroup-root", cgroupRoot,
+                // Only the private socket: on a machine with a system bus, the bench must not take
+                // io.supervisor.Supervisor1 there (nor race another daemon for it).
+                "--system-bus", "off",
             ]);
         }
         catch
