@@ -1,17 +1,19 @@
 # bash completion for supervisor(8).
 #
 # Install: install -D -m 0644 contrib/completion/supervisor.bash \
-#              /usr/share/bash-completion/completions/supervisor
-# (bash-completion loads it the first time `supervisor` is completed), or source it from ~/.bashrc.
-# It needs neither bash-completion's helpers nor jq.
+#              "$PREFIX/share/bash-completion/completions/supervisor"
+# (PREFIX /usr or /usr/local: bash-completion looks in both and loads the file the first time
+# `supervisor` is completed), or source it from ~/.bashrc. It needs neither bash-completion's
+# helpers nor jq. contrib/completion/test-completion.sh tests it.
 #
 # Completes subcommands, each subcommand's options (the tables below follow `supervisor SUB
 # --help`; contrib/completion/test-completion.sh fails when they drift apart), directories for
 # the directory options, groups for --admin-group, files and directories for `check`, and unit
 # names where a command takes a UNIT:
 #   - status, start, stop, restart, reload, reset-failed, logs, inspect (and inspect --unit):
-#     the daemon's units (`supervisor list-units --json`, at the --runtime-dir on the line or
-#     /run/supervisor) when its socket exists and it answers within 2 s, else the unit files;
+#     the daemon's units (`supervisor list-units --json` over the --bus on the line, else at the
+#     --runtime-dir on the line or /run/supervisor when its socket exists) if it answers within
+#     2 s, else the unit files;
 #   - show, exec: the unit files first (these commands read them, not the daemon), else the daemon's;
 # where "the unit files" are the *.toml files in the --units directory on the line, else
 # /etc/supervisor/units.
@@ -63,8 +65,10 @@ _supervisor_option_value()
             value=${words[i]#*=}
         fi
     done
-    # A leading ~ is the user's home, as it will be when the command runs.
-    [[ $value == "~"* ]] && value=$HOME${value:1}
+    # The shell will have removed simple quotes and expanded ~ by the time the command runs.
+    value=${value#[\"\']}
+    value=${value%[\"\']}
+    [[ $value == \~ || $value == \~/* ]] && value=$HOME${value:1}
     printf '%s' "$value"
 }
 
@@ -75,11 +79,12 @@ _supervisor_file_units()
     dir=$(_supervisor_option_value --units)
     dir=${dir:-$_supervisor_default_units_dir}
     [[ -d $dir ]] || return 0
-    for file in "$dir"/*.toml; do
+    # compgen -G rather than a glob: unaffected by the user's nullglob/failglob settings.
+    while IFS= read -r file; do
         [[ -f $file ]] || continue
         file=${file##*/}
         printf '%s\n' "${file%.toml}"
-    done
+    done < <(compgen -G "$dir/*.toml")
 }
 
 # Unit names the daemon reports, when it answers within 2 s: over the --bus on the line, else

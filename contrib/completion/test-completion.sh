@@ -110,6 +110,15 @@ check "batch.slice" supervisor exec --units = "$units" b
 check "batch.slice" supervisor exec "--units=$units" b
 check "web" supervisor show --json --units "$units" we
 check "default1 default2" supervisor show ''
+check "web worker batch.slice" supervisor show --units "'$units'" ''
+real_home=$HOME
+HOME=$tmp
+# shellcheck disable=SC2088 # the ~ is what the user typed; the completion expands it
+check "web worker batch.slice" supervisor show --units "~/units" ''
+HOME=$real_home
+shopt -s failglob
+check "" supervisor show --units "$tmp/checkdir/nested" ''
+shopt -u failglob
 check "default1 default2" supervisor status --runtime-dir "$tmp/nowhere" ''
 check "default1 default2" supervisor inspect --unit ''
 check "web worker batch.slice" supervisor inspect --units "$units" --unit ''
