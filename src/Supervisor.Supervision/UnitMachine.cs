@@ -20,7 +20,8 @@ public abstract record UnitEvent
     public sealed record ResetFailed : UnitEvent;
     /// <summary>The main process runs (for every type the launcher reports this once execve succeeded).</summary>
     public sealed record MainStarted(int Pid) : UnitEvent;
-    public sealed record MainExited(ExitInfo Exit, bool OomKilled) : UnitEvent;
+    /// <summary>The main process ended. With its pid, an exit of an earlier run's process (it can arrive after a restart began) is recognised and ignored.</summary>
+    public sealed record MainExited(ExitInfo Exit, bool OomKilled, int? Pid = null) : UnitEvent;
     /// <summary>A sandbox or cgroup step failed before execve: the unit cannot run as declared.</summary>
     public sealed record SetupFailed(string Message) : UnitEvent;
     public sealed record ControlExited(ExitInfo Exit) : UnitEvent;
@@ -300,6 +301,10 @@ public sealed class UnitMachine
 
     private Outcome MainExited(UnitRuntime r, UnitEvent.MainExited e)
     {
+        // The reaper and the cgroup watch race: the cgroup may be reported empty, and a restart
+        // begun, before the old main process's exit is delivered. That exit is not this run's.
+        if (e.Pid is { } pid && pid != r.MainPid)
+            return Go(r);
         r = r with { MainPid = null, LastExit = e.Exit };
         var cause = ExitClassifier.Classify(e.Exit, S);
         var result = ExitClassifier.ResultOf(e.Exit, S, e.OomKilled);

@@ -337,6 +337,21 @@ public class UnitMachineTests
     }
 
     [Fact]
+    public void An_exit_of_the_previous_runs_process_does_not_end_the_new_run()
+    {
+        var d = new Driver(Svc()).StartRunning(100);
+        d.Send(new E.Restart());
+        // The cgroup is reported empty before the reaper delivers the old process's exit.
+        d.Send(new E.CgroupEmpty());
+        Assert.Equal(SubState.Start, d.Sub);
+        d.Send(new E.MainStarted(200));
+        d.Send(new E.MainExited(ExitInfo.Killed(15), false, Pid: 100));
+        Assert.Equal((SubState.Running, 200), (d.Sub, d.Runtime.MainPid!.Value));
+        d.Send(new E.MainExited(ExitInfo.Exited(1), false, Pid: 200));
+        Assert.Equal(SubState.FinalSigterm, d.Sub);
+    }
+
+    [Fact]
     public void Stop_during_auto_restart_cancels_it()
     {
         var d = new Driver(Svc(RestartPolicy.Always)).StartRunning().Crash(ExitInfo.Exited(1));

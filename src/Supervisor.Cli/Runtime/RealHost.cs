@@ -177,8 +177,9 @@ public sealed class RealHost : IUnitHost, IDisposable
         {
             state.Main = process;
             state.MainHasInit = process.HasInit;
-            _sink.Post(unit.Name, new UnitEvent.MainStarted(process.HasInit ? process.FindServicePid() ?? pid : pid));
-            _reaper.Watch(pid, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(Decode(exit, process.HasInit), OomKilledSinceStart(state))));
+            int reported = process.HasInit ? process.FindServicePid() ?? pid : pid;
+            _sink.Post(unit.Name, new UnitEvent.MainStarted(reported));
+            _reaper.Watch(pid, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(Decode(exit, process.HasInit), OomKilledSinceStart(state), reported)));
         }
         else
         {
@@ -344,7 +345,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         }
         _sink.Post(unit.Name, new UnitEvent.MainPidChanged(pid.Value));
         // The daemon double-forked, so it was reparented to us (child subreaper): the reaper sees its exit.
-        _reaper.Watch(pid.Value, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(exit, OomKilledSinceStart(state))));
+        _reaper.Watch(pid.Value, exit => _sink.Post(unit.Name, new UnitEvent.MainExited(exit, OomKilledSinceStart(state), pid.Value)));
     }, null);
 
     public void ApplyResources(UnitDefinition unit)
