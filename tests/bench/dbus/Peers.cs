@@ -249,7 +249,7 @@ internal sealed class SupervisorDaemon : IAsyncDisposable
                     last = e.Message;
                 }
             }
-            await Task.Delay(100);
+            await Task.Delay(100, Bench.Interrupted.Token);
         }
         throw new InvalidOperationException($"the supervisor's units were not all active within {timeout.TotalSeconds} s ({last}); its output:\n{_daemon.Output}");
     }

@@ -25,6 +25,14 @@ catch (ArgumentException e)
     return 2;
 }
 
+// Ctrl-C ends the measurement but not the process, so the cleanup below still runs (the children,
+// in the same process group, get the SIGINT too and stop by themselves).
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    Bench.Interrupted.Cancel();
+};
+
 SupervisorDaemon? ownDaemon = null;
 PrivateBus? bus = null;
 var connections = new List<DBusConnection>();
@@ -130,6 +138,11 @@ try
     }
     return 0;
 }
+catch (OperationCanceledException) when (Bench.Interrupted.IsCancellationRequested)
+{
+    Console.Error.WriteLine("bench: interrupted");
+    return 130;
+}
 catch (Exception e) when (e is InvalidOperationException or DBusErrorException or DBusConnectionClosedException or System.Net.Sockets.SocketException or TimeoutException)
 {
     Console.Error.WriteLine($"bench: {e.Message}");
@@ -177,14 +190,16 @@ namespace Supervisor.DBus.Bench
 
     internal static class Bench
     {
+        public static readonly CancellationTokenSource Interrupted = new();
+
         private const string SupervisorName = "io.supervisor.Supervisor1";
         private static readonly ObjectPath ManagerPath = new("/io/supervisor/Supervisor1");
         private static readonly ObjectPath BusPath = new("/org/freedesktop/DBus");
 
         public static async Task<string> ActiveStateAsync(DBusConnection c, string unit)
         {
-            var path = (ObjectPath)(await c.CallAsync(SupervisorName, ManagerPath, "io.supervisor.Manager1", "GetUnit", "s", [unit]))[0];
-            var state = (Variant)(await c.CallAsync(SupervisorName, path, "org.freedesktop.DBus.Properties", "Get", "ss", ["io.supervisor.Unit1", "ActiveState"]))[0];
+            var path = (ObjectPath)(await c.CallAsync(SupervisorName, ManagerPath, "io.supervisor.Manager1", "GetUnit", "s", [unit], Interrupted.Token))[0];
+            var state = (Variant)(await c.CallAsync(SupervisorName, path, "org.freedesktop.DBus.Properties", "Get", "ss", ["io.supervisor.Unit1", "ActiveState"], Interrupted.Token))[0];
             return (string)state.Value;
         }
 
@@ -197,8 +212,8 @@ namespace Supervisor.DBus.Bench
 
         public static async Task DBusDaemonPairAsync(DBusConnection c)
         {
-            await c.CallAsync("org.freedesktop.DBus", BusPath, "org.freedesktop.DBus", "GetId");
-            await c.CallAsync("org.freedesktop.DBus", BusPath, "org.freedesktop.DBus", "GetId");
+            await c.CallAsync("org.freedesktop.DBus", BusPath, "org.freedesktop.DBus", "GetId", cancellationToken: Interrupted.Token);
+            await c.CallAsync("org.freedesktop.DBus", BusPath, "org.freedesktop.DBus", "GetId", cancellationToken: Interrupted.Token);
         }
 
         /// <summary>
