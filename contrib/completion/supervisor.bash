@@ -24,7 +24,7 @@ _supervisor_commands='check show run status list-units start stop restart reload
 declare -gA _supervisor_options=(
     [check]='--json --bus -h --help'
     [show]='--units --json --bus -h --help'
-    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --bus -h --help'
+    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --bus -h --help'
     [status]='--runtime-dir --state-dir -n --lines --json --bus -h --help'
     [list-units]='--runtime-dir --json --bus -h --help'
     [start]='--runtime-dir --bus -h --help'
@@ -41,7 +41,7 @@ declare -gA _supervisor_options=(
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --bus -n --lines --unit '
+_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(
@@ -197,6 +197,9 @@ _supervisor()
                 ;;
             --system-bus)
                 mapfile -t COMPREPLY < <(compgen -W 'auto off' -- "$cur")
+                ;;
+            --metrics-listen)
+                mapfile -t COMPREPLY < <(compgen -W 'off' -- "$cur")
                 ;;
             --admin-group)
                 mapfile -t COMPREPLY < <(compgen -g -- "$cur")

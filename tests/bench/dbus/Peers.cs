@@ -171,6 +171,8 @@ internal sealed class SupervisorDaemon : IAsyncDisposable
     public string CgroupRoot { get; }
     public string[] Units { get; }
     public int Pid => _daemon.Pid;
+    /// <summary>The options beyond units, state, runtime dir and cgroup root it was started with.</summary>
+    public string ExtraOptions { get; private init; } = "";
 
     public static async Task<SupervisorDaemon> StartAsync(string supervisorDll, int unitCount)
     {
@@ -188,26 +190,30 @@ internal sealed class SupervisorDaemon : IAsyncDisposable
             File.WriteAllText(file, "[Service]\nExecStart = [\"/bin/sleep\", \"100000\"]\n");
             File.SetUnixFileMode(file, (UnixFileMode)0x1A4 /* 0644 */);
         }
+        List<string> args =
+        [
+            supervisorDll, "run", "--units", unitsDir,
+            "--state-dir", Path.Combine(dir.FullName, "state"),
+            "--runtime-dir", Path.Combine(dir.FullName, "run"),
+            "--cgroup-root", cgroupRoot,
+        ];
+        // Only the private socket: the bench must not take io.supervisor.Supervisor1 on a system bus
+        // nor the metrics port (another daemon may hold them). Asked of `run --help`, because
+        // builds without these options refuse them.
+        string runHelp = Bench.Output("dotnet", supervisorDll, "run", "--help");
+        if (runHelp.Contains("--system-bus", StringComparison.Ordinal)) args.AddRange(["--system-bus", "off"]);
+        if (runHelp.Contains("--metrics-listen", StringComparison.Ordinal)) args.AddRange(["--metrics-listen", "off"]);
         ChildProcess daemon;
         try
         {
-            daemon = ChildProcess.Start("dotnet",
-            [
-                supervisorDll, "run", "--units", unitsDir,
-                "--state-dir", Path.Combine(dir.FullName, "state"),
-                "--runtime-dir", Path.Combine(dir.FullName, "run"),
-                "--cgroup-root", cgroupRoot,
-                // Only the private socket: on a machine with a system bus, the bench must not take
-                // io.supervisor.Supervisor1 there (nor race another daemon for it).
-                "--system-bus", "off",
-            ]);
+            daemon = ChildProcess.Start("dotnet", args);
         }
         catch
         {
             dir.Delete(recursive: true);
             throw;
         }
-        var started = new SupervisorDaemon(dir, daemon, cgroupRoot, units);
+        var started = new SupervisorDaemon(dir, daemon, cgroupRoot, units) { ExtraOptions = string.Join(" ", args.Skip(10)) };
         try
         {
             await started.WaitUntilActiveAsync(TimeSpan.FromSeconds(60));

@@ -62,7 +62,7 @@ try
         ownDaemon = await SupervisorDaemon.StartAsync(Path.GetFullPath(dll), options.Units);
         supervisorAddress = ownDaemon.Address;
         units = ownDaemon.Units;
-        Console.WriteLine($"supervisor: {dll} (pid {ownDaemon.Pid}) on {supervisorAddress}, cgroup root {ownDaemon.CgroupRoot}, {units.Length} sleep units");
+        Console.WriteLine($"supervisor: {dll} (pid {ownDaemon.Pid}) on {supervisorAddress}, cgroup root {ownDaemon.CgroupRoot}, {units.Length} sleep units, {(ownDaemon.ExtraOptions.Length > 0 ? ownDaemon.ExtraOptions : "no other options")}");
     }
     bus = await PrivateBus.StartAsync(options.DBusDaemon);
     Console.WriteLine($"dbus-daemon: {Bench.FirstLine(options.DBusDaemon, "--version")} (pid {bus.Pid}) on {bus.Address}");
@@ -271,19 +271,21 @@ namespace Supervisor.DBus.Bench
         public static string LoadAverage() =>
             string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
-        public static string FirstLine(string file, string arg)
+        public static string FirstLine(string file, string arg) => Output(file, arg).Split('\n')[0].Trim();
+
+        /// <summary>What a short command prints on stdout.</summary>
+        public static string Output(string file, params string[] args)
         {
             try
             {
-                using var p = Process.Start(new ProcessStartInfo(file, [arg]) { RedirectStandardOutput = true, UseShellExecute = false })!;
-                string line = p.StandardOutput.ReadLine() ?? "";
-                p.StandardOutput.ReadToEnd();
+                using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, UseShellExecute = false })!;
+                string output = p.StandardOutput.ReadToEnd();
                 p.WaitForExit();
-                return line.Trim();
+                return output;
             }
             catch (System.ComponentModel.Win32Exception e)
             {
-                throw new InvalidOperationException($"cannot run '{file} {arg}': {e.Message} (Debian: apt-get install dbus-daemon)", e);
+                throw new InvalidOperationException($"cannot run '{file}': {e.Message}", e);
             }
         }
     }
