@@ -41,9 +41,13 @@ public sealed class Daemon : IAsyncDisposable
 
     public static string SupervisorDll => Path.Combine(AppContext.BaseDirectory, "supervisor.dll");
 
+    /// <summary>Each daemon serves /metrics on a port of its own, so tests can run side by side.</summary>
+    public int MetricsPort { get; } = FreePort();
+
     public void Start(params string[] extra)
     {
-        var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot, .. extra])
+        var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
+            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
@@ -124,6 +128,18 @@ public sealed class Daemon : IAsyncDisposable
 
     public void Signal(string name) =>
         Process.Start("kill", [$"-{name}", _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+
+    /// <summary>Starts the daemon and waits for it to exit by itself (for start-up failures).</summary>
+    public (int Code, string Log) RunToExit(params string[] extra)
+    {
+        var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
+            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(120)), "the daemon did not exit");
+        return (p.ExitCode, output.Result + errors.Result);
+    }
 
     public void WaitForExit()
     {

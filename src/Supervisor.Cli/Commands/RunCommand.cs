@@ -18,8 +18,9 @@ public static class RunCommand
         var cgroup = new Option<string>("--cgroup-root") { Description = "the cgroup subtree this instance owns", DefaultValueFactory = _ => "supervisor" };
         var noWatch = new Option<bool>("--no-watch") { Description = "apply unit file changes only on SIGHUP or 'supervisor daemon-reload' (review them first with 'supervisor plan')" };
         var systemBus = new Option<string>("--system-bus") { Description = "also serve the control API on this bus: an address, 'auto' (the system bus if there is one) or 'off'", DefaultValueFactory = _ => "auto" };
+        var metrics = new Option<string>("--metrics-listen") { Description = "serve Prometheus metrics at http://ADDRESS:PORT/metrics, or 'off'", DefaultValueFactory = _ => "127.0.0.1:9558" };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics };
         command.SetAction(async (result, ct) =>
         {
             var options = new DaemonOptions
@@ -31,6 +32,7 @@ public static class RunCommand
                 AdminGroup = result.GetValue(admin),
                 AutoReconcile = !result.GetValue(noWatch),
                 SystemBus = result.GetValue(systemBus)!,
+                MetricsListen = result.GetValue(metrics)!,
             };
             return await RunAsync(options, error, ct);
         });

@@ -70,8 +70,8 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         using var loopStop = new CancellationTokenSource();
         var loop = manager.RunAsync(loopStop.Token);
 
-        await ReconcileAsync("start", stoppingToken);
-
+        // Everything that can fail at start-up (the control socket in use, the metrics port in use)
+        // comes before the first unit starts, so a failed start leaves nothing running.
         var adminGid = options.AdminGroup is null ? (uint?)null
             : Supervisor.Sandbox.Compiler.UserDatabase.Load().FindGroup(options.AdminGroup)
               ?? throw new InvalidOperationException($"--admin-group: no group '{options.AdminGroup}' in /etc/group");
@@ -92,6 +92,10 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         };
         logger.LogInformation("control API on {Address}", server.Address);
         await using var bus = await ConnectSystemBusAsync(api, stoppingToken);
+        using var metricsServer = StartMetrics(manager, driver);
+
+        await ReconcileAsync("start", stoppingToken);
+        api.Sync();
 
         using var watcher = options.AutoReconcile ? WatchUnits(stoppingToken) : null;
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
@@ -139,6 +143,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         await _reconcileGate.WaitAsync(cancellationToken);
         try
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var set = HostResourceCheck.Apply(UnitLoader.LoadDirectory(options.UnitsDirectory), _driver!);
             foreach (var d in set.Diagnostics)
                 logger.Log(d.Severity == Severity.Error ? LogLevel.Error : LogLevel.Warning, "{Diagnostic}", d.ToString());
@@ -150,7 +155,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             // Limits changed by hand in the cgroup files are put back.
             foreach (var (name, status) in _manager.Units)
                 if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
-                    _host.RepairDrift(def);
+                    foreach (var drift in _host.RepairDrift(def))
+                        _metrics?.RecordDriftRepair(name, drift.Key);
+            _metrics?.RecordReconcile(System.Diagnostics.Stopwatch.GetElapsedTime(started), actions.Select(a => a.Kind.ToString().ToLowerInvariant()));
             return actions;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CgroupException)
@@ -162,6 +169,76 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         {
             _reconcileGate.Release();
         }
+    }
+
+    private Supervisor.Metrics.SupervisorMetrics? _metrics;
+
+    /// <summary>Prometheus /metrics, read from the cgroups at scrape time (see README "Metrics").</summary>
+    private IDisposable? StartMetrics(UnitManager manager, ICgroupDriver driver)
+    {
+        if (options.MetricsListen == "off")
+        {
+            logger.LogInformation("metrics are off (--metrics-listen off)");
+            return null;
+        }
+        var colon = options.MetricsListen.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(options.MetricsListen[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            throw new InvalidOperationException($"--metrics-listen '{options.MetricsListen}': expected ADDRESS:PORT (e.g. 127.0.0.1:9558) or 'off'");
+        var hostname = options.MetricsListen[..colon].Trim('[', ']');
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        _metrics = new Supervisor.Metrics.SupervisorMetrics(registry, () => Samples(manager, driver),
+            typeof(Daemon).Assembly.GetName().Version?.ToString(3) ?? "0", driver.Layout.Mode.ToString().ToLowerInvariant());
+        try
+        {
+            var server = new Prometheus.KestrelMetricServer(hostname, port, "/metrics", registry).Start();
+            logger.LogInformation("metrics on http://{Listen}/metrics", options.MetricsListen);
+            return server;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            var inner = e.InnerException?.Message ?? e.Message;
+            throw new InvalidOperationException($"cannot serve metrics on {options.MetricsListen}: {inner}; choose another address with --metrics-listen ADDRESS:PORT, or --metrics-listen off");
+        }
+    }
+
+    private IReadOnlyList<Supervisor.Metrics.UnitSample> Samples(UnitManager manager, ICgroupDriver driver)
+    {
+        var list = new List<Supervisor.Metrics.UnitSample>();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var s in manager.Units.Values)
+        {
+            var def = s.Definition;
+            CgroupStats? stats = null;
+            if (def is not null)
+            {
+                var path = def.Kind == UnitKind.Slice ? CgroupPath.ForSlice(def.Name) : CgroupPath.ForUnit(def.Name, def.Service.Slice);
+                var cg = driver.Open(path);
+                // A cgroup that vanishes mid-read (the unit stopping) gives a partial snapshot with ReadErrors, never an exception.
+                if (cg.Exists()) stats = cg.GetStats();
+            }
+            var r = def?.Resources;
+            var x = def?.Sandbox;
+            list.Add(new Supervisor.Metrics.UnitSample
+            {
+                Unit = s.Name,
+                ActiveState = StateNames.Name(s.Active),
+                SubState = StateNames.Name(s.Runtime.Sub),
+                Restarts = s.Runtime.NRestarts,
+                StartTimeSeconds = s.Runtime.ActiveSince is { } ts ? (now - TimeProvider.System.GetElapsedTime(ts)).ToUnixTimeMilliseconds() / 1000.0 : null,
+                LastExitCode = s.Runtime.LastExit?.ShellStatus,
+                Stats = stats,
+                MemoryLimitBytes = r?.MemoryMax is { IsInfinity: false } m ? m.Bytes : null,
+                CpuQuotaCores = r?.CPUQuota is { } q ? q.Hundredths / 10000.0 : null,
+                TasksLimit = r?.TasksMax is { IsInfinity: false } t ? t.Value : null,
+                Namespaces = x is null ? "" : string.Join(",", Units.Keys.ValueTypes.NamespaceNames.Where(n => x.Namespaces.HasFlag(n.Flag)).Select(n => n.Name)),
+                Seccomp = x is not null && (x.SystemCallFilter is not null || x.SeccompProfile is not null),
+                AppArmor = x?.AppArmorProfile?.ToString() ?? "",
+                SELinux = x?.SELinuxContext?.ToString() ?? "",
+                NoNewPrivileges = x?.NoNewPrivileges ?? false,
+                LogLinesDropped = _host?.DroppedLogLines(s.Name) ?? 0,
+            });
+        }
+        return list;
     }
 
     /// <summary>The same API on the system bus, when one is reachable; its absence is not an error.</summary>

@@ -34,6 +34,9 @@ public sealed record DaemonOptions
     /// </summary>
     public string SystemBus { get; init; } = "auto";
 
+    /// <summary>Where /metrics is served: "ADDRESS:PORT", or "off".</summary>
+    public string MetricsListen { get; init; } = "127.0.0.1:9558";
+
     /// <summary>Members of this group may start and stop units over the control API, as root may.</summary>
     public string? AdminGroup { get; init; }
 
