@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # What the product needs at run time and to build its native helper.
-packages=(gcc make libc6-dev libseccomp2 python3 dbus iproute2 util-linux)
+packages=(gcc make libc6-dev libseccomp2 python3 dbus iproute2 util-linux bash-completion)
 # What the tests use as real peers and workloads.
 # dbus (dbus-daemon, dbus-send) and systemd (busctl, systemd-notify) are real peers too;
 # qemu, cpio, busybox-static, e2fsprogs and apparmor run the VM lane (tests/vm); prometheus
@@ -121,6 +121,13 @@ policy_dst=/etc/dbus-1/system.d/io.supervisor.Supervisor1.conf
 if ! cmp -s "$policy_src" "$policy_dst" 2>/dev/null; then
   install -D -m 0644 "$policy_src" "$policy_dst"
   say "installed the D-Bus policy $policy_dst (a running dbus-daemon reads it on its next reload)"
+  changed=$((changed + 1))
+fi
+
+# Bash completion (bash-completion looks in /usr/local/share and /usr/share).
+completion_dst="$PREFIX/share/bash-completion/completions/supervisor"
+if ! cmp -s "$here/contrib/completion/supervisor.bash" "$completion_dst" 2>/dev/null; then
+  install -D -m 0644 "$here/contrib/completion/supervisor.bash" "$completion_dst"
   changed=$((changed + 1))
 fi
 

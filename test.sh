@@ -23,7 +23,17 @@ status=0
 dotnet test Supervisor.sln -c Release --no-build --nologo -m:1 \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
 
+# The bash completion, against this build's `supervisor --help` (and a live daemon, as root).
+completion_log=$results/completion.log
+printf '#!/bin/sh\nexec dotnet %s "$@"\n' "$PWD/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll" >"$results/supervisor"
+chmod +x "$results/supervisor"
+SUPERVISOR="$PWD/$results/supervisor" contrib/completion/test-completion.sh >"$completion_log" 2>&1 || status=$?
+cat "$completion_log"
+
 passed=0; failed=0; skipped=0
+if read -r cp cf < <(grep -oE '^[0-9]+ passed, [0-9]+ failed' "$completion_log" | tail -n 1 | sed -E 's/ passed, / /; s/ failed//'); then
+  passed=$((passed + cp)); failed=$((failed + cf))
+fi
 for trx in "$results"/*.trx; do
   [ -e "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

@@ -62,6 +62,11 @@ public static class ControlCommands
             : _bus == "system" ? Runtime.Daemon.SystemBusAddress("auto") ?? "unix:path=/run/dbus/system_bus_socket"
             : _bus;
         if (_bus is not null) socket = address;
+        else if (!File.Exists(socket))
+        {
+            error.WriteLine($"supervisor: no control socket at '{socket}': the daemon is not running (start it with 'supervisor run', or use --runtime-dir if it was started with one)");
+            return ExitCodes.Failure;
+        }
         DBusConnection connection;
         try
         {
