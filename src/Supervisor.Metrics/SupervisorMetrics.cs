@@ -18,6 +18,10 @@ public sealed class SupervisorMetrics
     private readonly object _gate = new();
     private readonly Dictionary<(string Unit, string Counter), (double Offset, double LastRaw)> _counters = [];
     private HashSet<string> _known = new(StringComparer.Ordinal);
+    // The label sets last exported per unit for info-style series, so a change removes only the
+    // old series (scanning every series of the metric per unit would make a scrape O(units²)).
+    private readonly Dictionary<string, string> _lastSub = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string[]> _lastSandbox = new(StringComparer.Ordinal);
 
     private readonly Gauge _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap,
         _tasks, _tasksLimit, _sandboxInfo, _units, _buildInfo;
@@ -119,7 +123,8 @@ public sealed class SupervisorMetrics
     {
         var u = s.Unit;
         foreach (var state in States) _state.WithLabels(u, state).Set(state == s.ActiveState ? 1 : 0);
-        RemoveWhere(_subState, u);
+        if (_lastSub.TryGetValue(u, out var oldSub) && oldSub != s.SubState) _subState.RemoveLabelled(u, oldSub);
+        _lastSub[u] = s.SubState;
         _subState.WithLabels(u, s.SubState).Set(1);
         _restarts.WithLabels(u).IncTo(s.Restarts);
         SetOrRemove(_startTime, u, s.StartTimeSeconds);
@@ -127,8 +132,10 @@ public sealed class SupervisorMetrics
         SetOrRemove(_cpuQuota, u, s.CpuQuotaCores);
         SetOrRemove(_memoryLimit, u, s.MemoryLimitBytes);
         SetOrRemove(_tasksLimit, u, s.TasksLimit);
-        RemoveWhere(_sandboxInfo, u);
-        _sandboxInfo.WithLabels(u, s.Namespaces, s.Seccomp ? "1" : "0", s.AppArmor, s.SELinux, s.NoNewPrivileges ? "1" : "0").Set(1);
+        string[] sandbox = [u, s.Namespaces, s.Seccomp ? "1" : "0", s.AppArmor, s.SELinux, s.NoNewPrivileges ? "1" : "0"];
+        if (_lastSandbox.TryGetValue(u, out var oldSandbox) && !oldSandbox.AsSpan().SequenceEqual(sandbox)) _sandboxInfo.RemoveLabelled(oldSandbox);
+        _lastSandbox[u] = sandbox;
+        _sandboxInfo.WithLabels(sandbox).Set(1);
         _logDropped.WithLabels(u).IncTo(s.LogLinesDropped);
 
         var st = s.Stats;
@@ -192,5 +199,7 @@ public sealed class SupervisorMetrics
         foreach (var c in new[] { _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo, _logDropped, _driftRepairs })
             RemoveWhere(c, unit);
         foreach (var key in _counters.Keys.Where(k => k.Unit == unit).ToList()) _counters.Remove(key);
+        _lastSub.Remove(unit);
+        _lastSandbox.Remove(unit);
     }
 }
