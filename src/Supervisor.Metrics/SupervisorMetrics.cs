@@ -23,6 +23,7 @@ public sealed class SupervisorMetrics
     private readonly Dictionary<string, string> _lastSub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string[]> _lastSandbox = new(StringComparer.Ordinal);
 
+    private readonly Gauge _sandboxDrift;
     private readonly Gauge _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap,
         _tasks, _tasksLimit, _sandboxInfo, _units, _buildInfo;
     private readonly Counter _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo,
@@ -62,6 +63,7 @@ public sealed class SupervisorMetrics
         _psiMemory = C("supervisor_unit_pressure_memory_waiting_seconds_total", "Time some of the unit's tasks waited for memory (memory.pressure some total; cgroup v2).", "unit");
         _psiIo = C("supervisor_unit_pressure_io_waiting_seconds_total", "Time some of the unit's tasks waited for IO (io.pressure some total; cgroup v2).", "unit");
         _sandboxInfo = G("supervisor_unit_sandbox_info", "The unit's declared isolation, as labels; always 1.", "unit", "namespaces", "seccomp", "apparmor", "selinux", "no_new_privs");
+        _sandboxDrift = G("supervisor_unit_sandbox_drift", "1 when the unit's live isolation no longer matches its declaration (what `supervisor inspect` checks), 0 when it does; absent when not running.", "unit");
         _units = G("supervisor_units", "Units by active state.", "state");
         _reconcileDuration = f.CreateHistogram("supervisor_reconcile_duration_seconds", "Time one reconcile took, from reading the unit files to the last action.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
@@ -137,6 +139,7 @@ public sealed class SupervisorMetrics
         _lastSandbox[u] = sandbox;
         _sandboxInfo.WithLabels(sandbox).Set(1);
         _logDropped.WithLabels(u).IncTo(s.LogLinesDropped);
+        SetOrRemove(_sandboxDrift, u, s.SandboxDrift is { } drift ? (drift ? 1.0 : 0.0) : null);
 
         var st = s.Stats;
         if (st is not null && st.ReadErrors > 0) _scrapeErrors.Inc(st.ReadErrors);
@@ -194,7 +197,7 @@ public sealed class SupervisorMetrics
 
     private void Remove(string unit)
     {
-        foreach (var g in new[] { _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap, _tasks, _tasksLimit, _sandboxInfo })
+        foreach (var g in new[] { _sandboxDrift, _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap, _tasks, _tasksLimit, _sandboxInfo })
             RemoveWhere(g, unit);
         foreach (var c in new[] { _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo, _logDropped, _driftRepairs })
             RemoveWhere(c, unit);

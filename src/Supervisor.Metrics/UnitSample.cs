@@ -22,4 +22,6 @@ public sealed record UnitSample
     public string SELinux { get; init; } = "";
     public bool NoNewPrivileges { get; init; }
     public long LogLinesDropped { get; init; }
+    /// <summary>Whether the live isolation differs from the declaration (last reconcile's check); null when not checked (not running).</summary>
+    public bool? SandboxDrift { get; init; }
 }

@@ -107,3 +107,29 @@ public class MetricsTests
         }
     }
 }
+
+public class SandboxDriftTests
+{
+    [Fact]
+    public async Task A_process_moved_out_of_its_cgroup_is_sandbox_drift_in_metrics_and_log()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n[Sandbox]\nNoNewPrivileges = true\n");
+        d.Start("--no-watch");
+        d.WaitForState("svc", "active", "running");
+        using var http = new System.Net.Http.HttpClient();
+        string Metric() => http.GetStringAsync($"http://127.0.0.1:{d.MetricsPort}/metrics").Result;
+
+        Assert.Equal(0, d.Cli("daemon-reload").Code);
+        Assert.Contains("supervisor_unit_sandbox_drift{unit=\"svc\"} 0", Metric());
+
+        // Someone moves the service out of its cgroup (into our subtree's root): what runs no longer matches.
+        int pid = d.MainPid("svc");
+        var unitDir = d.CgroupDir("svc");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(unitDir)!, "cgroup.procs"), pid.ToString());
+        Assert.Equal(0, d.Cli("daemon-reload").Code);
+        Assert.Contains("supervisor_unit_sandbox_drift{unit=\"svc\"} 1", Metric());
+        Assert.Contains("sandbox drift: cgroup", d.Cli("logs", "svc", "--state-dir", d.State).Out);
+    }
+}

@@ -157,6 +157,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
                 if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
                     foreach (var drift in _host.RepairDrift(def))
                         _metrics?.RecordDriftRepair(name, drift.Key);
+            CheckSandboxes();
             _metrics?.RecordReconcile(System.Diagnostics.Stopwatch.GetElapsedTime(started), actions.Select(a => a.Kind.ToString().ToLowerInvariant()));
             return actions;
         }
@@ -172,6 +173,49 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
     }
 
     private Supervisor.Metrics.SupervisorMetrics? _metrics;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _sandboxDrift = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (UnitDefinition Definition, Supervisor.Sandbox.ExecPlan Plan)> _plans = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Live isolation, checked on every reconcile the way `supervisor inspect` does: each running
+    /// unit's main process is read from /proc and compared with the plan its declaration compiles
+    /// to. A mismatch is logged when it appears and exported as supervisor_unit_sandbox_drift.
+    /// </summary>
+    private void CheckSandboxes()
+    {
+        if (_manager is null || _driver is null) return;
+        foreach (var (name, status) in _manager.Units)
+        {
+            if (status.Definition is not { Kind: UnitKind.Service } def || status.Active is not ActiveState.Active || status.Runtime.MainPid is not { } pid)
+            {
+                _sandboxDrift.TryRemove(name, out _);
+                continue;
+            }
+            try
+            {
+                if (!_plans.TryGetValue(name, out var cached) || cached.Definition != def)
+                {
+                    var procs = _driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).ProcsFiles;
+                    cached = (def, Supervisor.Sandbox.Compiler.ExecPlanCompiler.Compile(def,
+                        Supervisor.Sandbox.Compiler.CompileContext.ForHost() with { CgroupProcsFiles = [.. procs] }));
+                    _plans[name] = cached;
+                }
+                var lines = Supervisor.Sandbox.Inspect.IsolationCheck.Compare(cached.Plan, Supervisor.Sandbox.Inspect.IsolationState.Read(pid));
+                var mismatches = lines.Where(l => l.Result == Supervisor.Sandbox.Inspect.CheckResult.Mismatch).ToList();
+                bool drift = mismatches.Count > 0;
+                bool before = _sandboxDrift.TryGetValue(name, out var was) && was;
+                _sandboxDrift[name] = drift;
+                if (drift && !before)
+                    _host?.Log(name, $"sandbox drift: {string.Join("; ", mismatches.Select(m => $"{m.Property} declared {m.Declared}, found {m.Found}"))}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or Supervisor.Sandbox.PlanCompileException or InvalidOperationException)
+            {
+                // The process exited between the state read and now, or /proc is not readable: no verdict this time.
+                _sandboxDrift.TryRemove(name, out _);
+            }
+        }
+        foreach (var gone in _plans.Keys.Where(k => !_manager.Units.ContainsKey(k)).ToList()) _plans.Remove(gone);
+    }
 
     /// <summary>Prometheus /metrics, read from the cgroups at scrape time (see README "Metrics").</summary>
     private IDisposable? StartMetrics(UnitManager manager, ICgroupDriver driver)
@@ -242,6 +286,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
                 SELinux = x?.SELinuxContext?.ToString() ?? "",
                 NoNewPrivileges = x?.NoNewPrivileges ?? false,
                 LogLinesDropped = _host?.DroppedLogLines(s.Name) ?? 0,
+                SandboxDrift = _sandboxDrift.TryGetValue(s.Name, out var drift) ? drift : null,
             };
         });
         return samples;
