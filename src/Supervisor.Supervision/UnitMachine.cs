@@ -137,6 +137,12 @@ public sealed class UnitMachine
         On<UnitEvent.Restart>((m, r, _) => m.BeginStop(r with { RestartPending = true }), Stoppable);
         On<UnitEvent.Stop>((m, r, _) => Go(r with { Sub = SubState.Dead, StopRequested = true }, new UnitAction.CancelTimer(TimerKind.Restart), new UnitAction.Log("automatic restart cancelled by stop")), SubState.AutoRestart);
         On<UnitEvent.Stop>((m, r, _) => Ignore(r), SubState.Dead, SubState.Failed);
+        // Already going down (the service ended by itself, or an earlier stop): remember that this
+        // stop was asked for, so that Finish does not schedule a restart when the cgroup empties.
+        On<UnitEvent.Stop>((m, r, _) => Go(r with { StopRequested = true, RestartPending = false }),
+            SubState.Stop, SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill, SubState.StopPost);
+        On<UnitEvent.Restart>((m, r, _) => Go(r with { StopRequested = true, RestartPending = true }),
+            SubState.Stop, SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill, SubState.StopPost);
         On<UnitEvent.ResetFailed>((m, r, _) => m.DoResetFailed(r), SubState.Failed, SubState.Dead);
         On<UnitEvent.Reload>((m, r, _) => m.BeginReload(r), SubState.Running, SubState.Exited);
 

@@ -352,6 +352,24 @@ public class UnitMachineTests
     }
 
     [Fact]
+    public void A_stop_that_arrives_while_a_crashed_service_is_being_cleaned_up_prevents_the_restart()
+    {
+        // Found by the crash-loop benchmark: SIGTERM to the supervisor while a Restart=always unit
+        // was in final-sigterm was ignored, and the unit kept restarting forever.
+        var d = new Driver(Svc(RestartPolicy.Always)).StartRunning();
+        d.Send(new E.MainExited(ExitInfo.Exited(1), false));
+        Assert.Equal(SubState.FinalSigterm, d.Sub);
+        d.Send(new E.Stop());
+        d.Send(new E.CgroupEmpty());
+        Assert.Equal(SubState.Failed, d.Sub);
+        Assert.DoesNotContain(d.Last, a => a is A.ArmTimer { Timer: TimerKind.Restart });
+
+        var r = new Driver(Svc(RestartPolicy.No)).StartRunning();
+        r.Send(new E.MainExited(ExitInfo.Exited(0), false)).Send(new E.Restart()).Send(new E.CgroupEmpty());
+        Assert.Contains(new A.SpawnMain(), r.Last);
+    }
+
+    [Fact]
     public void Stop_during_auto_restart_cancels_it()
     {
         var d = new Driver(Svc(RestartPolicy.Always)).StartRunning().Crash(ExitInfo.Exited(1));
