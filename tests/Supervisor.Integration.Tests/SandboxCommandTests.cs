@@ -31,7 +31,7 @@ public class SandboxCommandTests
         var script = "id -u; hostname; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; " +
                      "grep memory /proc/self/cgroup || grep '^0::' /proc/self/cgroup; " +
                      "touch /usr/forbidden 2>/dev/null && echo WROTE-USR; exit 42";
-        var (code, output, error) = d.Cli("exec", "box", "--units", d.Units, "--", "/bin/sh", "-c", script);
+        var (code, output, error) = d.Cli("exec", "box", "--units", d.Units, "--cgroup-root", d.CgroupRoot, "--", "/bin/sh", "-c", script);
         Assert.True(code == 42, $"exit {code}: {error}\n{output}");
         var lines = output.Split('\n');
         Assert.Equal("65534", lines[0]);
@@ -54,9 +54,9 @@ public class SandboxCommandTests
         await using var d = new Daemon();
         d.WriteUnit("hog", "[Service]\nExecStart = [\"/bin/true\"]\n[Resources]\nMemoryMax = \"32M\"\nMemorySwapMax = \"0\"\n");
         // perl allocates 256 MiB and touches it: under MemoryMax=32M the OOM killer ends it (SIGKILL → 137).
-        var (code, _, error) = d.Cli("exec", "hog", "--units", d.Units, "--", "/usr/bin/perl", "-e", "my $x = 'x' x (256*1024*1024); print length($x);");
+        var (code, _, error) = d.Cli("exec", "hog", "--units", d.Units, "--cgroup-root", d.CgroupRoot, "--", "/usr/bin/perl", "-e", "my $x = 'x' x (256*1024*1024); print length($x);");
         Assert.True(code == 137, $"exit {code}: {error}");
-        var (free, _, _) = d.Cli("exec", "hog", "--units", d.Units, "--", "/usr/bin/perl", "-e", "my $x = 'x' x (4*1024*1024); exit 0;");
+        var (free, _, _) = d.Cli("exec", "hog", "--units", d.Units, "--cgroup-root", d.CgroupRoot, "--", "/usr/bin/perl", "-e", "my $x = 'x' x (4*1024*1024); exit 0;");
         Assert.Equal(0, free);
     }
 
@@ -66,7 +66,7 @@ public class SandboxCommandTests
         Daemon.RequireRoot();
         await using var d = new Daemon();
         d.WriteUnit("nouser", "[Service]\nExecStart = [\"/bin/true\"]\nUser = \"no-such-user-here\"\n");
-        var (code, _, error) = d.Cli("exec", "nouser", "--units", d.Units);
+        var (code, _, error) = d.Cli("exec", "nouser", "--units", d.Units, "--cgroup-root", d.CgroupRoot);
         Assert.Equal(1, code);
         Assert.Contains("nouser: User: user 'no-such-user-here' does not exist", error);
     }

@@ -52,8 +52,9 @@ public static class SandboxCommands
         var unit = new Argument<string>("UNIT") { Description = "the unit whose sandbox and limits to use" };
         var args = new Argument<string[]>("COMMAND") { Description = "after --: a command to run instead of ExecStart (program and arguments)", Arity = ArgumentArity.ZeroOrMore };
         var units = new Option<string>("--units") { Description = "the units directory", DefaultValueFactory = _ => Cli.DefaultUnitsDirectory };
+        var execRoot = new Option<string>("--cgroup-root") { Description = "the cgroup subtree for the transient cgroup", DefaultValueFactory = _ => "supervisor" };
         var command = new Command("exec", "Run a unit's ExecStart once in its sandbox and a transient cgroup with its [Resources], in the foreground, without the daemon; exits with its status.")
-        { unit, args, units };
+        { unit, args, units, execRoot };
         command.SetAction(async (r, ct) =>
         {
             if (!LoadOptions.IsRoot)
@@ -64,20 +65,24 @@ public static class SandboxCommands
             var (def, code) = LoadUnit(r.GetValue(unit)!, r.GetValue(units)!, error);
             if (def is null) return code;
             var argv = r.GetValue(args) ?? [];
-            return await RunAsync(def, argv, error, ct);
+            return await RunAsync(def, argv, r.GetValue(execRoot)!, error, ct);
         });
         return command;
     }
 
-    public static async Task<int> RunAsync(UnitDefinition unit, string[] argv, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(UnitDefinition unit, string[] argv, string cgroupRoot, TextWriter error, CancellationToken cancellationToken)
     {
         if (argv.Length > 0)
             unit = unit with { Service = unit.Service with { ExecStart = new UnitCommand(new ValueList<string>(argv), false) } };
         ICgroupDriver driver;
         TransientCgroup transient;
+        List<string> createdRoots;
         try
         {
-            driver = CgroupDriver.Create(CgroupLayout.Detect());
+            driver = CgroupDriver.Create(CgroupLayout.Detect(), cgroupRoot);
+            // The subtree is shared with a daemon using the same root; remember which of its
+            // directories this command created, so it removes exactly those (when empty) at the end.
+            createdRoots = driver.Subtrees.Where(d => !Directory.Exists(d)).ToList();
             driver.PrepareRoot();
             var limits = ResourceMapping.Map(unit.Resources);
             foreach (var u in driver.CannotHonour(limits)) error.WriteLine($"supervisor: {unit.Name}: note: {u}");
@@ -89,7 +94,22 @@ public static class SandboxCommands
             error.WriteLine($"supervisor: {unit.Name}: {e.Message}");
             return ExitCodes.Failure;
         }
-        await using (transient)
+        try
+        {
+            return await RunInAsync(unit, transient, error, cancellationToken);
+        }
+        finally
+        {
+            await transient.DisposeAsync();
+            foreach (var dir in createdRoots)
+            {
+                try { Directory.Delete(dir); } catch (IOException) { } // not empty: a daemon's units live there now
+            }
+        }
+    }
+
+    private static async Task<int> RunInAsync(UnitDefinition unit, TransientCgroup transient, TextWriter error, CancellationToken cancellationToken)
+    {
         {
             SandboxProcess process;
             try
