@@ -35,7 +35,7 @@ declare -gA _supervisor_options=(
     [plan]='--runtime-dir --json --bus -h --help'
     [daemon-reload]='--runtime-dir --json --bus -h --help'
     [logs]='--state-dir -n --lines -f --follow --bus -h --help'
-    [exec]='--units --bus -h --help'
+    [exec]='--units --cgroup-root --bus -h --help'
     [inspect]='--units --unit --runtime-dir --json --cgroup-root --bus -h --help'
 )
 _supervisor_global_options='--bus --help -h --version'
