@@ -36,14 +36,19 @@ public sealed class Reaper : IDisposable
     /// <summary>Calls <paramref name="onExit"/> once when <paramref name="pid"/> exits.</summary>
     public void Watch(int pid, Action<ExitInfo> onExit)
     {
-        if (_early.TryRemove(pid, out var exit))
+        ExitInfo exit;
+        // Under the reaping lock: otherwise a reap that has just looked for a watch (none yet) and
+        // is about to file the exit as early could interleave with this registration, and the exit
+        // would be filed after we looked for it: lost (seen in the test suite about once in 50 runs).
+        lock (_gate)
         {
-            onExit(exit);
-            return;
+            if (!_early.TryRemove(pid, out exit))
+            {
+                _watches[pid] = onExit;
+                return;
+            }
         }
-        _watches[pid] = onExit;
-        // It may have exited between the check above and the registration.
-        if (_early.TryRemove(pid, out exit) && _watches.TryRemove(pid, out var cb)) cb(exit);
+        onExit(exit);
     }
 
     /// <summary>
