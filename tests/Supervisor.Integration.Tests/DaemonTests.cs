@@ -383,3 +383,36 @@ public class RestartOfTheSupervisorTests
         Assert.Contains("of a previous run in its cgroup", first.Cli("logs", "svc", "--state-dir", first.State).Out);
     }
 }
+
+public class ForkingTests
+{
+    [Fact]
+    public async Task A_forking_daemon_is_tracked_by_its_PIDFile_and_its_death_is_seen_after_the_double_fork()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var pidFile = Path.Combine(d.Root, "daemon.pid");
+        // The classic daemon: the parent starts a background child, writes its pid, and exits 0.
+        d.WriteUnit("forker", $$"""
+            [Service]
+            Type = "forking"
+            PIDFile = "{{pidFile}}"
+            ExecStart = ["/bin/sh", "-c", "sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > {{pidFile}}; exit 0"]
+            Restart = "on-failure"
+            RestartSec = "100ms"
+            """);
+        d.Start();
+        d.WaitForState("forker", "active", "running");
+        int daemonPid = int.Parse(File.ReadAllText(pidFile).Trim());
+        Assert.Equal(daemonPid, d.MainPid("forker"));
+        // Its parent exited; as a child subreaper the supervisor is now the daemon's parent.
+        var stat = File.ReadAllText($"/proc/{daemonPid}/stat");
+        int ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        Assert.Contains("supervisor.dll", File.ReadAllText($"/proc/{ppid}/cmdline"));
+
+        // Killed from outside: the exit is seen, and Restart=on-failure starts a new daemon.
+        System.Diagnostics.Process.Start("kill", ["-KILL", daemonPid.ToString()])!.WaitForExit();
+        d.WaitFor(() => d.Prop("forker", "NRestarts") == "1" && d.Prop("forker", "SubState") == "running", "the forking unit to be restarted");
+        Assert.NotEqual(daemonPid, d.MainPid("forker"));
+    }
+}
