@@ -31,7 +31,16 @@ public interface IUnitHost
     void ApplyResources(UnitDefinition unit);
     /// <summary>A line for the unit's log.</summary>
     void Log(string unit, string message);
+
+    /// <summary>
+    /// Take over a main process left running by a previous supervisor (it is not our child):
+    /// report its exit as MainExited, signal it through a pidfd, watch its cgroup as usual.
+    /// </summary>
+    void Adopt(UnitDefinition unit, int mainPid);
 }
+
+/// <summary>A running main process a previous supervisor left behind, to be adopted instead of started.</summary>
+public sealed record Adoption(int MainPid, int Restarts, TimeSpan ActiveFor);
 
 public enum JobResult { Done, Failed, Dependency, Canceled, Rejected }
 
@@ -62,7 +71,7 @@ public sealed class UnitManager : IUnitEventSink
     private sealed record EventWork(string Unit, UnitEvent Event) : Work;
     private sealed record TimerWork(string Unit, TimerKind Kind, long Generation) : Work;
     private sealed record RequestWork(string Unit, JobKind Kind, TaskCompletionSource<JobOutcome> Done) : Work;
-    private sealed record ReconcileWork(UnitSet Units, bool StartNew, TaskCompletionSource<IReadOnlyList<PlanAction>> Done) : Work;
+    private sealed record ReconcileWork(UnitSet Units, bool StartNew, IReadOnlyDictionary<string, Adoption>? Adoptions, TaskCompletionSource<IReadOnlyList<PlanAction>> Done) : Work;
     private sealed record StopAllWork(TaskCompletionSource<JobOutcome> Done) : Work;
 
     private enum JobKind { Start, Stop, Restart, Reload, ResetFailed }
@@ -115,10 +124,10 @@ public sealed class UnitManager : IUnitEventSink
     public Task<JobOutcome> ResetFailedAsync(string unit) => Request(unit, JobKind.ResetFailed);
 
     /// <summary>Takes the desired units; returns the actions taken. With startNew, new units are started.</summary>
-    public Task<IReadOnlyList<PlanAction>> ReconcileAsync(UnitSet units, bool startNew = true)
+    public Task<IReadOnlyList<PlanAction>> ReconcileAsync(UnitSet units, bool startNew = true, IReadOnlyDictionary<string, Adoption>? adoptions = null)
     {
         var done = new TaskCompletionSource<IReadOnlyList<PlanAction>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _queue.Writer.TryWrite(new ReconcileWork(units, startNew, done));
+        _queue.Writer.TryWrite(new ReconcileWork(units, startNew, adoptions, done));
         return done.Task;
     }
 
@@ -183,7 +192,7 @@ public sealed class UnitManager : IUnitEventSink
                 HandleRequest(rw);
                 break;
             case ReconcileWork cw:
-                cw.Done.TrySetResult(Reconcile(cw.Units, cw.StartNew));
+                cw.Done.TrySetResult(Reconcile(cw.Units, cw.StartNew, cw.Adoptions));
                 break;
             case StopAllWork sw:
                 StopAll(sw.Done);
@@ -455,7 +464,7 @@ public sealed class UnitManager : IUnitEventSink
 
     // ── reconcile ────────────────────────────────────────────────────────────────────────────
 
-    private IReadOnlyList<PlanAction> Reconcile(UnitSet set, bool startNew)
+    private IReadOnlyList<PlanAction> Reconcile(UnitSet set, bool startNew, IReadOnlyDictionary<string, Adoption>? adoptions)
     {
         var current = _units.Where(kv => !kv.Value.Bad || kv.Value.Machine is not null)
             .ToDictionary(kv => kv.Key, kv => new LoadedUnit(kv.Value.Definition, kv.Value.Runtime.Active, WantedRunning(kv.Value)), StringComparer.Ordinal);
@@ -496,6 +505,19 @@ public sealed class UnitManager : IUnitEventSink
             _host.Log(action.Unit, $"reconcile: {Describe(action)}");
             switch (action.Kind)
             {
+                case PlanActionKind.Start when adoptions is not null && adoptions.TryGetValue(action.Unit, out var adopted) && entry.Machine is not null:
+                    // Still running from before the supervisor restarted: take it over, do not start a second copy.
+                    var before = entry.Runtime;
+                    entry.Runtime = new UnitRuntime
+                    {
+                        Sub = SubState.Running,
+                        MainPid = adopted.MainPid,
+                        NRestarts = adopted.Restarts,
+                        ActiveSince = _clock.GetTimestamp() - (long)(adopted.ActiveFor.TotalSeconds * _clock.TimestampFrequency),
+                    };
+                    _host.Adopt(entry.Definition, adopted.MainPid);
+                    OnChanged(action.Unit, entry, before);
+                    break;
                 case PlanActionKind.Start:
                     if (startNew) EnqueueStart(action.Unit, null);
                     break;

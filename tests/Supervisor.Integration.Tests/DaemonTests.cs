@@ -361,7 +361,40 @@ public class PrivateSocketToolTests
 public class RestartOfTheSupervisorTests
 {
     [Fact]
-    public async Task After_the_supervisor_is_killed_a_new_one_never_runs_a_second_copy_beside_the_old()
+    public async Task After_kill_9_a_new_supervisor_adopts_the_running_services_without_restarting_them()
+    {
+        Daemon.RequireRoot();
+        await using var first = new Daemon();
+        first.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\nRestart = \"on-failure\"\nRestartSec = \"100ms\"\n");
+        first.Start();
+        first.WaitForState("svc", "active", "running");
+        // One automatic restart first, so there is a counter to survive.
+        System.Diagnostics.Process.Start("kill", ["-KILL", first.MainPid("svc").ToString()])!.WaitForExit();
+        first.WaitFor(() => first.Prop("svc", "NRestarts") == "1" && first.Prop("svc", "SubState") == "running", "the first restart");
+        int pid = first.MainPid("svc");
+        // The state file follows state changes; give it the moment its coalescing takes.
+        first.WaitFor(() => File.Exists(Path.Combine(first.State, "state.json")) && File.ReadAllText(Path.Combine(first.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
+
+        first.Signal("KILL");
+        first.WaitForExit();
+        Assert.True(Directory.Exists($"/proc/{pid}"), "the service should outlive a SIGKILLed supervisor");
+
+        // The same directories and cgroup subtree, a new supervisor: the service is adopted, not restarted.
+        first.Start();
+        first.WaitForState("svc", "active", "running");
+        Assert.Equal(pid, first.MainPid("svc"));
+        Assert.Equal("1", first.Prop("svc", "NRestarts"));
+        Assert.Equal([pid.ToString()], File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs")));
+        Assert.Contains("adopted main process", first.Cli("logs", "svc", "--state-dir", first.State).Out);
+
+        // The adopted process dying is seen (through its pidfd) and the unit restarts by its policy.
+        System.Diagnostics.Process.Start("kill", ["-KILL", pid.ToString()])!.WaitForExit();
+        first.WaitFor(() => first.Prop("svc", "NRestarts") == "2" && first.Prop("svc", "SubState") == "running", "the adopted unit to restart after its process died");
+        Assert.NotEqual(pid, first.MainPid("svc"));
+    }
+
+    [Fact]
+    public async Task A_process_that_is_not_the_remembered_one_is_not_adopted_and_never_runs_beside_a_new_copy()
     {
         Daemon.RequireRoot();
         await using var first = new Daemon();
@@ -371,15 +404,14 @@ public class RestartOfTheSupervisorTests
         int old = first.MainPid("svc");
         first.Signal("KILL");
         first.WaitForExit();
-        Assert.True(Directory.Exists($"/proc/{old}"), "the service should outlive a SIGKILLed supervisor");
+        // A damaged state file: nothing can be recognised, so the leftovers are stopped and the unit starts clean.
+        File.WriteAllText(Path.Combine(first.State, "state.json"), "{ not json");
 
-        // The same directories and cgroup subtree, a new supervisor.
         first.Start();
         first.WaitForState("svc", "active", "running");
         int now = first.MainPid("svc");
-        var procs = File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs"));
-        Assert.Equal([now.ToString()], procs);
-        Assert.False(Directory.Exists($"/proc/{old}") && File.ReadAllText($"/proc/{old}/stat").Split(' ')[2] != "Z", "the old copy is still running beside the new one");
+        Assert.NotEqual(old, now);
+        Assert.Equal([now.ToString()], File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs")));
         Assert.Contains("of a previous run in its cgroup", first.Cli("logs", "svc", "--state-dir", first.State).Out);
     }
 }

@@ -23,6 +23,7 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     public void FindMainPid(UnitDefinition unit) => Calls.Add($"find-pid {unit.Name}");
     public void ApplyResources(UnitDefinition unit) => Calls.Add($"apply {unit.Name} MemoryMax={unit.Resources.MemoryMax}");
     public void Log(string unit, string message) => Calls.Add($"log {unit}: {message}");
+    public void Adopt(UnitDefinition unit, int mainPid) => Calls.Add($"adopt {unit.Name} {mainPid}");
 
     public IEnumerable<string> Spawns => Calls.Where(c => c.StartsWith("spawn ", StringComparison.Ordinal));
 }
@@ -245,6 +246,24 @@ public class UnitManagerTests : IDisposable
         _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
         _manager.RunPending();
         Assert.Equal(JobResult.Done, (await all.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken)).Result);
+    }
+
+    [Fact]
+    public void A_unit_left_running_by_a_previous_supervisor_is_adopted_not_started_again()
+    {
+        var set = Units(("web", Svc()), ("new", Svc()));
+        var t = _manager.ReconcileAsync(set, adoptions: new Dictionary<string, Adoption> { ["web"] = new(4242, 3, TimeSpan.FromMinutes(5)) });
+        _manager.RunPending();
+        Assert.Contains("adopt web 4242", _host.Calls);
+        Assert.DoesNotContain("spawn web", _host.Spawns);
+        Assert.Contains("spawn new", _host.Spawns);
+        var web = _manager.Units["web"].Runtime;
+        Assert.Equal((SubState.Running, 4242, 3), (web.Sub, web.MainPid!.Value, web.NRestarts));
+        Assert.Equal(TimeSpan.FromMinutes(5), _clock.GetElapsedTime(web.ActiveSince!.Value));
+        // Its exit is handled like any other (the pid matches).
+        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Exited(255), false, 4242));
+        _manager.RunPending();
+        Assert.Equal(SubState.FinalSigterm, Sub("web"));
     }
 
     [Fact]

@@ -94,8 +94,11 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         await using var bus = await ConnectSystemBusAsync(api, stoppingToken);
         using var metricsServer = StartMetrics(manager, driver);
 
-        await ReconcileAsync("start", stoppingToken);
+        var stateFile = new StateFile(options.StateDirectory);
+        var adoptions = Adoptable(stateFile, driver);
+        await ReconcileAsync("start", stoppingToken, adoptions);
         api.Sync();
+        using var stateWriter = WriteStateOnChange(manager, stateFile);
 
         using var watcher = options.AutoReconcile ? WatchUnits(stoppingToken) : null;
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
@@ -123,6 +126,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         logger.LogInformation("stopping all units");
         await manager.StopAllAsync();
         logger.LogInformation("all units stopped");
+        // Nothing is running any more: a next supervisor has nothing to adopt.
+        stateWriter?.Dispose();
+        stateFile.Write(new Dictionary<string, UnitMemory>());
         try
         {
             // Our subtree (slices included) is empty now: leave no cgroup behind.
@@ -137,7 +143,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         _host?.Dispose();
     }
 
-    private async Task<IReadOnlyList<PlanAction>> ReconcileAsync(string reason, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<PlanAction>> ReconcileAsync(string reason, CancellationToken cancellationToken, IReadOnlyDictionary<string, Adoption>? adoptions = null)
     {
         if (_manager is null || _host is null) return [];
         await _reconcileGate.WaitAsync(cancellationToken);
@@ -149,7 +155,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
                 logger.Log(d.Severity == Severity.Error ? LogLevel.Error : LogLevel.Warning, "{Diagnostic}", d.ToString());
             _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
             _host.RefreshHostFacts();
-            var actions = await _manager.ReconcileAsync(set);
+            var actions = await _manager.ReconcileAsync(set, adoptions: adoptions);
             if (actions.Count > 0 || reason != "timer")
                 logger.LogInformation("reconcile ({Reason}): {Count} action(s)", reason, actions.Count);
             // Limits changed by hand in the cgroup files are put back.
@@ -170,6 +176,65 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         {
             _reconcileGate.Release();
         }
+    }
+
+    /// <summary>
+    /// The units a previous supervisor left running: remembered in the state file, the same
+    /// process (pid and start time) still alive, and still in the unit's cgroup.
+    /// </summary>
+    private Dictionary<string, Adoption> Adoptable(StateFile stateFile, ICgroupDriver driver)
+    {
+        var result = new Dictionary<string, Adoption>(StringComparer.Ordinal);
+        var set = UnitLoader.LoadDirectory(options.UnitsDirectory);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var (name, memory) in stateFile.Read())
+        {
+            if (!set.Units.TryGetValue(name, out var parsed) || parsed.Definition.Kind != UnitKind.Service) continue;
+            var def = parsed.Definition;
+            var cgroup = driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice));
+            bool same = StateFile.StartTimeOf(memory.MainPid) == memory.ProcessStartTime;
+            bool inCgroup = same && cgroup.Exists() && cgroup.GetProcs().Contains(memory.MainPid);
+            if (same && inCgroup)
+                result[name] = new Adoption(memory.MainPid, memory.Restarts, TimeSpan.FromMilliseconds(Math.Max(0, now - memory.ActiveSinceUnixMs)));
+            else
+                logger.LogInformation("{Unit}: the process {Pid} remembered in {State} is gone or was replaced; starting the unit afresh",
+                    name, memory.MainPid, stateFile.Path);
+        }
+        return result;
+    }
+
+    /// <summary>The state file follows every state change (coalesced: one write per burst).</summary>
+    private IDisposable WriteStateOnChange(UnitManager manager, StateFile stateFile)
+    {
+        var pending = 0;
+        void Write()
+        {
+            Interlocked.Exchange(ref pending, 0);
+            var now = DateTimeOffset.UtcNow;
+            var units = new Dictionary<string, UnitMemory>(StringComparer.Ordinal);
+            foreach (var (name, s) in manager.Units)
+            {
+                if (s.Runtime.MainPid is not { } pid || s.Active is not (ActiveState.Active or ActiveState.Reloading)) continue;
+                if (StateFile.StartTimeOf(pid) is not { } started) continue;
+                var since = s.Runtime.ActiveSince is { } ts ? (now - TimeProvider.System.GetElapsedTime(ts)).ToUnixTimeMilliseconds() : now.ToUnixTimeMilliseconds();
+                units[name] = new UnitMemory(pid, started, s.Runtime.NRestarts, since);
+            }
+            try
+            {
+                stateFile.Write(units);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning("cannot write {State}: {Message}", stateFile.Path, e.Message);
+            }
+        }
+        var timer = new Timer(_ => Write(), null, Timeout.Infinite, Timeout.Infinite);
+        manager.StateChanged += (_, _) =>
+        {
+            if (Interlocked.Exchange(ref pending, 1) == 0) timer.Change(100, Timeout.Infinite);
+        };
+        Write();
+        return timer;
     }
 
     private Supervisor.Metrics.SupervisorMetrics? _metrics;

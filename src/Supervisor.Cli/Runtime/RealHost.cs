@@ -56,6 +56,8 @@ public sealed class RealHost : IUnitHost, IDisposable
         public UnitLog Log { get; } = log;
         public ICgroup? Cgroup { get; set; }
         public SandboxProcess? Main { get; set; }
+        /// <summary>A main process adopted from a previous supervisor (not our child).</summary>
+        public ForeignProcess? Adopted { get; set; }
         public bool MainHasInit { get; set; }
         public NotifySocket? Notify { get; set; }
         public CancellationTokenSource? NotifyStop { get; set; }
@@ -253,6 +255,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         {
             // Through the pidfd: the pid cannot have been reused. With an init, it forwards the signal.
             if (state.Main is { } main) main.Signal(signo);
+            else if (state.Adopted is { } adopted) adopted.Signal(signo);
             else if (mainPid is { } p) ProcessCalls.Signal(p, signo);
             return;
         }
@@ -304,6 +307,8 @@ public sealed class RealHost : IUnitHost, IDisposable
     {
         state.Main?.Dispose();
         state.Main = null;
+        state.Adopted?.Dispose();
+        state.Adopted = null;
         state.NotifyStop?.Cancel();
         state.Notify?.Dispose();
         state.Notify = null;
@@ -392,6 +397,32 @@ public sealed class RealHost : IUnitHost, IDisposable
         {
             Log(unit.Name, $"drift check failed: {e.Message}");
             return [];
+        }
+    }
+
+    public void Adopt(UnitDefinition unit, int mainPid)
+    {
+        var state = State(unit.Name);
+        Interlocked.Increment(ref state.Generation);
+        var cgroup = CgroupOf(unit);
+        state.Cgroup = cgroup;
+        state.Applied = ResourceMapping.Map(unit.Resources);
+        state.Oom ??= cgroup.WatchOomKills();
+        state.OomAtStart = state.Oom.Count;
+        // The service keeps its NOTIFY_SOCKET path: binding it again makes its sd_notify heard.
+        StartNotify(unit.Name, state, Path.Combine(_options.NotifyDirectory, unit.Name), cgroup);
+        try
+        {
+            var process = ForeignProcess.Open(mainPid);
+            state.Adopted = process;
+            // Not our child: the exit status cannot be collected, only that it is gone.
+            process.OnExit(() => _sink.Post(unit.Name, new UnitEvent.MainExited(ExitInfo.Exited(255), OomKilledSinceStart(state), mainPid)));
+            Log(unit.Name, $"adopted main process {mainPid} left running by a previous supervisor (its exit status will not be known; its output is no longer captured until it restarts)");
+        }
+        catch (IOException e)
+        {
+            Log(unit.Name, $"cannot adopt process {mainPid}: {e.Message}");
+            _sink.Post(unit.Name, new UnitEvent.MainExited(ExitInfo.Exited(255), false, mainPid));
         }
     }
 
