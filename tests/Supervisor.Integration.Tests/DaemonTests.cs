@@ -448,3 +448,29 @@ public class ForkingTests
         Assert.NotEqual(daemonPid, d.MainPid("forker"));
     }
 }
+
+public class StateDirectoryLockTests
+{
+    [Fact]
+    public async Task A_second_supervisor_on_the_same_state_directory_is_refused_with_a_clear_message()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        int pid = d.MainPid("svc");
+
+        // Same state directory, its own runtime directory, cgroup root and metrics port.
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Daemon.SupervisorDll, "run", "--units", d.Units, "--state-dir", d.State,
+            "--runtime-dir", Path.Combine(d.Root, "run2"), "--cgroup-root", d.CgroupRoot + "-2", "--metrics-listen", "off", "--system-bus", "off"])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var second = System.Diagnostics.Process.Start(psi)!;
+        var output = await second.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken) + await second.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await second.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains($"is using the state directory '{d.State}'", output);
+        Assert.DoesNotContain("   at ", output);
+        Assert.Equal(pid, d.MainPid("svc"));
+    }
+}

@@ -46,6 +46,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
     private async Task RunDaemonAsync(CancellationToken stoppingToken)
     {
+        using var stateLock = LockStateDirectory();
         var layout = CgroupLayout.Detect();
         // Under systemd with Delegate=yes the service's own cgroup is handed to us: our units live
         // below it and nothing above it is ever written (contrib/systemd/supervisor.service).
@@ -176,6 +177,33 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         {
             _reconcileGate.Release();
         }
+    }
+
+    /// <summary>
+    /// One supervisor per state directory: two would both think they own the units and the state
+    /// file. The lock (flock, through FileShare.None) is released by the kernel when the process
+    /// dies, so a kill -9 leaves nothing stale.
+    /// </summary>
+    private FileStream LockStateDirectory()
+    {
+        Directory.CreateDirectory(options.StateDirectory);
+        var path = Path.Combine(options.StateDirectory, "supervisor.lock");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            string holder = "";
+            try { holder = File.ReadAllText(path).Trim(); } catch (IOException) { }
+            throw new InvalidOperationException($"another supervisor{(holder.Length > 0 ? $" (pid {holder})" : "")} is using the state directory '{options.StateDirectory}'; stop it, or give this one its own --state-dir");
+        }
+        stream.SetLength(0);
+        var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+        stream.Write(pid);
+        stream.Flush();
+        return stream;
     }
 
     /// <summary>
