@@ -24,7 +24,7 @@ _supervisor_commands='check show run status list-units start stop restart reload
 declare -gA _supervisor_options=(
     [check]='--json --bus -h --help'
     [show]='--units --json --bus -h --help'
-    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --bus -h --help'
+    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --bus -h --help'
     [status]='--runtime-dir --state-dir -n --lines --json --bus -h --help'
     [list-units]='--runtime-dir --json --bus -h --help'
     [start]='--runtime-dir --bus -h --help'
@@ -34,14 +34,14 @@ declare -gA _supervisor_options=(
     [reset-failed]='--runtime-dir --bus -h --help'
     [plan]='--runtime-dir --json --bus -h --help'
     [daemon-reload]='--runtime-dir --json --bus -h --help'
-    [logs]='--state-dir -n --lines -f --follow --bus -h --help'
+    [logs]='--state-dir -n --lines -f --follow --since --bus -h --help'
     [exec]='--units --cgroup-root --bus -h --help'
     [inspect]='--units --unit --runtime-dir --json --cgroup-root --bus -h --help'
 )
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit '
+_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --since '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(

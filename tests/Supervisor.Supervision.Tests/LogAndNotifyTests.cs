@@ -25,11 +25,52 @@ public class UnitLogTests : IDisposable
             w.Write("o\nno newline"u8); w.Flush();
         }
         await log.PumpAsync(read, "stdout", TestContext.Current.CancellationToken);
+        await log.FlushAsync();
         var lines = UnitLog.Tail(_dir, "web", 10);
         Assert.Equal(3, lines.Count);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z stdout: one$", lines[0]);
         Assert.EndsWith(" stdout: two", lines[1]);
         Assert.EndsWith(" stdout: no newline", lines[2]);
+    }
+
+    [Fact]
+    public void Keeps_the_configured_number_of_rotated_files()
+    {
+        using var log = new UnitLog(_dir, "many", 1024, files: 3);
+        for (int i = 0; i < 400; i++) log.Write("stdout", $"line {i:D4} " + new string('x', 40));
+        var path = UnitLog.PathFor(_dir, "many");
+        Assert.True(File.Exists(path + ".3"));
+        Assert.False(File.Exists(path + ".4"));
+        var tail = UnitLog.Tail(_dir, "many", 1000);
+        Assert.Contains("line 0399", tail[^1]);
+        // Oldest kept first, in order: the lines read back are increasing.
+        var numbers = tail.Select(l => int.Parse(l.Split("line ")[1][..4])).ToList();
+        Assert.Equal(numbers.Order(), numbers);
+    }
+
+    [Fact]
+    public async Task A_service_faster_than_the_disk_loses_lines_counted_not_blocks()
+    {
+        using var log = new UnitLog(_dir, "flood", 64L << 20);
+        for (int i = 0; i < UnitLog.MaxQueuedLines * 3; i++) log.Enqueue("stdout", $"flood {i}");
+        await log.FlushAsync();
+        var written = UnitLog.Tail(_dir, "flood", int.MaxValue).Count(l => l.Contains(" stdout: flood ", StringComparison.Ordinal));
+        // Every line is either written or counted as dropped; none vanishes silently.
+        Assert.Equal(UnitLog.MaxQueuedLines * 3, written + log.DroppedLines);
+        if (log.DroppedLines > 0)
+            Assert.Contains(UnitLog.Tail(_dir, "flood", int.MaxValue), l => l.Contains($"line(s) of output were dropped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Since_keeps_only_lines_at_or_after_the_time()
+    {
+        Directory.CreateDirectory(_dir);
+        File.WriteAllLines(UnitLog.PathFor(_dir, "t"), [
+            "2026-01-01T10:00:00.000Z stdout: old",
+            "2026-01-01T11:00:00.000Z stdout: new",
+            "2026-01-01T12:00:00.000Z stdout: newer"]);
+        var lines = UnitLog.Tail(_dir, "t", 10, new DateTime(2026, 1, 1, 11, 0, 0, DateTimeKind.Utc));
+        Assert.Equal(["2026-01-01T11:00:00.000Z stdout: new", "2026-01-01T12:00:00.000Z stdout: newer"], lines);
     }
 
     [Fact]
@@ -53,6 +94,7 @@ public class UnitLogTests : IDisposable
         using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write))
             w.Write(System.Text.Encoding.ASCII.GetBytes(new string('a', 100_000) + "\nok\n"));
         await log.PumpAsync(read, "stderr", TestContext.Current.CancellationToken);
+        await log.FlushAsync();
         var lines = UnitLog.Tail(_dir, "spam", 10);
         Assert.Contains("[line cut at 16 KiB]", lines[0]);
         Assert.True(lines[0].Length < UnitLog.MaxLineBytes + 100);

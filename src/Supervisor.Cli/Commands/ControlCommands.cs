@@ -291,7 +291,8 @@ public static class ControlCommands
         var state = new Option<string>("--state-dir") { Description = "the daemon's state directory", DefaultValueFactory = _ => DefaultStateDirectory };
         var lines = new Option<int>("-n", "--lines") { Description = "how many lines", DefaultValueFactory = _ => 50 };
         var follow = new Option<bool>("-f", "--follow") { Description = "keep printing new lines" };
-        var command = new Command("logs", "Print a unit's output (timestamped, with the supervisor's own lines about it).") { unit, state, lines, follow };
+        var since = new Option<string?>("--since") { Description = "only lines from this time on: a UTC time like 2026-11-25T13:00:00, or a duration ago like 10min" };
+        var command = new Command("logs", "Print a unit's output (timestamped, with the supervisor's own lines about it).") { unit, state, lines, follow, since };
         command.SetAction(async (r, ct) =>
         {
             var dir = Path.Combine(r.GetValue(state)!, "logs");
@@ -302,7 +303,20 @@ public static class ControlCommands
                 error.WriteLine($"supervisor: no log for unit '{name}' in '{dir}' (has it run? use --state-dir if the daemon was started with one)");
                 return ExitCodes.Failure;
             }
-            foreach (var l in UnitLog.Tail(dir, name, r.GetValue(lines))) output.WriteLine(l);
+            DateTime? from = null;
+            if (r.GetValue(since) is { } text)
+            {
+                if (Units.Values.Duration.TryParse(text, out var ago) && !ago.IsInfinity)
+                    from = DateTime.UtcNow - ago.ToTimeSpan();
+                else if (DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at))
+                    from = at;
+                else
+                {
+                    error.WriteLine($"supervisor: --since: expected a UTC time like 2026-11-25T13:00:00 or a duration like 10min, got \"{text}\"");
+                    return ExitCodes.Usage;
+                }
+            }
+            foreach (var l in UnitLog.Tail(dir, name, r.GetValue(lines), from)) output.WriteLine(l);
             if (!r.GetValue(follow)) return ExitCodes.Ok;
             long position = File.Exists(path) ? new FileInfo(path).Length : 0;
             try

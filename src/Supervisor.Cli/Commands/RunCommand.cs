@@ -19,10 +19,22 @@ public static class RunCommand
         var noWatch = new Option<bool>("--no-watch") { Description = "apply unit file changes only on SIGHUP or 'supervisor daemon-reload' (review them first with 'supervisor plan')" };
         var systemBus = new Option<string>("--system-bus") { Description = "also serve the control API on this bus: an address, 'auto' (the system bus if there is one) or 'off'", DefaultValueFactory = _ => "auto" };
         var metrics = new Option<string>("--metrics-listen") { Description = "serve Prometheus metrics at http://ADDRESS:PORT/metrics, or 'off'", DefaultValueFactory = _ => "127.0.0.1:9558" };
+        var logMax = new Option<string>("--log-max-size") { Description = "size at which a unit's log is rotated (K M G)", DefaultValueFactory = _ => "8M" };
+        var logFiles = new Option<int>("--log-files") { Description = "rotated log files kept per unit", DefaultValueFactory = _ => 2 };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics, logMax, logFiles };
         command.SetAction(async (result, ct) =>
         {
+            if (!Units.Values.Size.TryParse(result.GetValue(logMax)!, out var logSize) || logSize.IsInfinity || logSize.Bytes < 4096)
+            {
+                error.WriteLine($"supervisor: --log-max-size: expected a size like \"8M\" (at least 4K), got \"{result.GetValue(logMax)}\"");
+                return ExitCodes.Usage;
+            }
+            if (result.GetValue(logFiles) is < 1 or > 64)
+            {
+                error.WriteLine($"supervisor: --log-files: expected 1 to 64, got {result.GetValue(logFiles)}");
+                return ExitCodes.Usage;
+            }
             var options = new DaemonOptions
             {
                 UnitsDirectory = Path.GetFullPath(result.GetValue(units)!),
@@ -33,6 +45,8 @@ public static class RunCommand
                 AutoReconcile = !result.GetValue(noWatch),
                 SystemBus = result.GetValue(systemBus)!,
                 MetricsListen = result.GetValue(metrics)!,
+                LogMaxBytes = (long)logSize.Bytes,
+                LogFiles = result.GetValue(logFiles),
             };
             return await RunAsync(options, error, ct);
         });

@@ -22,6 +22,8 @@ public sealed record DaemonOptions
     /// <summary>The cgroup subtree this instance owns, under each hierarchy's root.</summary>
     public string CgroupRoot { get; init; } = "supervisor";
     public long LogMaxBytes { get; init; } = 8 * 1024 * 1024;
+    /// <summary>Rotated log files kept per unit besides the current one.</summary>
+    public int LogFiles { get; init; } = 2;
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>
     /// Reconcile on unit file changes and on the timer. Off: only SIGHUP and `supervisor
@@ -94,7 +96,7 @@ public sealed class RealHost : IUnitHost, IDisposable
     public void RefreshHostFacts() => _compile = CompileContext.ForHost();
 
     private UnitState State(string unit) =>
-        _units.GetOrAdd(unit, u => new UnitState(new UnitLog(_options.LogDirectory, u, _options.LogMaxBytes)));
+        _units.GetOrAdd(unit, u => new UnitState(new UnitLog(_options.LogDirectory, u, _options.LogMaxBytes, _options.LogFiles)));
 
     public long DroppedLogLines(string unit) => _units.TryGetValue(unit, out var s) ? s.Log.DroppedLines : 0;
 
