@@ -20,18 +20,6 @@
 
 #include "plan.h"
 
-static int write_all(int fd, const char *text, size_t len)
-{
-    ssize_t w = write(fd, text, len);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)len) {
-        errno = w < 0 ? e : EIO;
-        return -1;
-    }
-    return 0;
-}
-
 /* The v1 `tasks` file next to PROCS, or -1 (errno ENOENT) on v2 or for any other path. */
 static int open_tasks_sibling(const char *procs)
 {
@@ -55,7 +43,7 @@ int cgroup_join(const struct plan *plan, uint32_t *failed_index)
         *failed_index = (uint32_t)i;
         int fd = open_tasks_sibling(plan->cgroup_procs[i]);
         if (fd >= 0) {
-            if (write_all(fd, "0\n", 2) < 0)
+            if (write_fd_once(fd, "0\n", 2) < 0)
                 return -1;
             continue;
         }
@@ -64,7 +52,7 @@ int cgroup_join(const struct plan *plan, uint32_t *failed_index)
         fd = open(plan->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
         if (fd < 0)
             return -1;
-        if (write_all(fd, pid, (size_t)n) < 0)
+        if (write_fd_once(fd, pid, (size_t)n) < 0)
             return -1;
     }
     return 0;

@@ -47,22 +47,6 @@ int lsm_enabled(uint32_t kind)
     }
 }
 
-static int write_attr(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text);
-    ssize_t w = write(fd, text, len);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)len) {
-        errno = w < 0 ? e : EIO;
-        return -1;
-    }
-    return 0;
-}
-
 int lsm_set_exec_label(uint32_t kind, const char *label)
 {
     if (kind == LSM_KIND_APPARMOR) {
@@ -73,14 +57,14 @@ int lsm_set_exec_label(uint32_t kind, const char *label)
             return -1;
         }
         /* Kernels with LSM stacking have a per-LSM directory; older ones only attr/exec. */
-        if (write_attr(LSM_ATTR_DIR "/apparmor/exec", cmd) == 0)
+        if (write_file_once(LSM_ATTR_DIR "/apparmor/exec", cmd) == 0)
             return 0;
         if (errno != ENOENT)
             return -1;
-        return write_attr(LSM_ATTR_DIR "/exec", cmd);
+        return write_file_once(LSM_ATTR_DIR "/exec", cmd);
     }
     if (kind == LSM_KIND_SELINUX)
-        return write_attr(LSM_ATTR_DIR "/exec", label);
+        return write_file_once(LSM_ATTR_DIR "/exec", label);
     errno = EINVAL;
     return -1;
 }

@@ -34,23 +34,6 @@ int ns_join_netns(const char *path)
     return r;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text);
-    /* id maps must arrive in one write(): the kernel accepts exactly one per file. */
-    ssize_t w = write(fd, text, len);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)len) {
-        errno = w < 0 ? e : EIO;
-        return -1;
-    }
-    return 0;
-}
-
 /*
  * Written by the helper in the parent user namespace: only a process with CAP_SETUID there may
  * map more than its own uid, and the child is waiting for this before it does anything.
@@ -60,12 +43,12 @@ int ns_write_id_maps(pid_t pid, const struct plan *plan)
     char path[64];
     if (plan->uid_map) {
         snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-        if (write_file(path, plan->uid_map) < 0)
+        if (write_file_once(path, plan->uid_map) < 0)
             return -1;
     }
     if (plan->gid_map) {
         snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-        if (write_file(path, plan->gid_map) < 0)
+        if (write_file_once(path, plan->gid_map) < 0)
             return -1;
     }
     return 0;

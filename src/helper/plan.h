@@ -181,6 +181,10 @@ void plan_dump(const struct plan *plan, FILE *out);
 void status_write(uint32_t kind, uint32_t step, int err, uint32_t detail);
 _Noreturn void fail(uint32_t step, int err, uint32_t detail);
 
+/* one whole write() of a kernel file, then close (fileio.c) */
+int write_fd_once(int fd, const char *text, size_t len);
+int write_file_once(const char *path, const char *text);
+
 /* one file per mechanism */
 int cgroup_join(const struct plan *plan, uint32_t *failed_index);            /* cgroup.c */
 int ns_join_netns(const char *path);                                           /* ns.c */

@@ -60,7 +60,7 @@ public class LsmAttrTests
             $"-DLSM_ATTR_DIR={Q(dir.Combine("attr"))}",
             $"-DLSM_APPARMOR_ENABLED={Q(dir.Combine("apparmor-enabled"))}",
             $"-DLSM_SELINUX_ENFORCE={Q(dir.Combine("selinux-enforce"))}",
-            "-o", output, Path.Combine(root, "src", "helper", "lsm.c"), Path.Combine(root, "tests", "Supervisor.Sandbox.Tests", "probe", "lsm_test.c"));
+            "-o", output, Path.Combine(root, "src", "helper", "lsm.c"), Path.Combine(root, "src", "helper", "fileio.c"), Path.Combine(root, "tests", "Supervisor.Sandbox.Tests", "probe", "lsm_test.c"));
         Directory.CreateDirectory(dir.Combine("attr"));
         return output;
     }
