@@ -288,6 +288,8 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
     }
 
+    bool ISignalSink.HasPeers => !IsClosed;
+
     void ISignalSink.SendSignal(Message signal)
     {
         try

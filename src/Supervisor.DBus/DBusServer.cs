@@ -277,6 +277,8 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
 
     void ISignalSink.SendSignal(Message signal) => Broadcast(signal);
 
+    bool ISignalSink.HasPeers => !_clients.IsEmpty;
+
     /// <summary>Stops listening, disconnects every peer and removes the socket file.</summary>
     public async ValueTask DisposeAsync()
     {

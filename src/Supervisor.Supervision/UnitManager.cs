@@ -33,6 +33,13 @@ public interface IUnitHost
     void Log(string unit, string message);
 
     /// <summary>
+    /// The unit is down for good (inactive or failed, no restart pending): remove its cgroup once
+    /// empty and close its notify socket. Between a crash and its automatic restart both are kept,
+    /// so a restart costs no cgroup teardown and rebuild.
+    /// </summary>
+    void Release(UnitDefinition unit);
+
+    /// <summary>
     /// Take over a main process left running by a previous supervisor (it is not our child):
     /// report its exit as MainExited, signal it through a pidfd, watch its cgroup as usual.
     /// </summary>
@@ -106,6 +113,9 @@ public sealed class UnitManager : IUnitEventSink
 
     /// <summary>Raised on the manager's thread after a unit's runtime changed (for D-Bus signals and logs).</summary>
     public event Action<UnitStatus, UnitRuntime>? StateChanged;
+
+    /// <summary>Units were added (by a reconcile) or removed (after their stop); raised on the manager's thread.</summary>
+    public event Action? UnitSetChanged;
 
     public UnitManager(TimeProvider clock, Func<IUnitEventSink, IUnitHost> hostFactory)
     {
@@ -201,6 +211,14 @@ public sealed class UnitManager : IUnitEventSink
         Dispatch();
     }
 
+    private sealed class NoTimer : ITimer
+    {
+        public static readonly NoTimer Instance = new();
+        public bool Change(TimeSpan dueTime, TimeSpan period) => false;
+        public void Dispose() { }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     // ── events into machines ─────────────────────────────────────────────────────────────────
 
     private void Deliver(string unit, UnitEvent e)
@@ -238,6 +256,13 @@ public sealed class UnitManager : IUnitEventSink
     {
         if (entry.Timers.Remove(kind, out var old)) old.Timer.Dispose();
         var generation = ++_timerGeneration;
+        if (after <= TimeSpan.Zero)
+        {
+            // RestartSec=0: no timer thread round trip; the elapse is simply next in the queue.
+            _queue.Writer.TryWrite(new TimerWork(unit, kind, generation));
+            entry.Timers[kind] = (NoTimer.Instance, generation);
+            return;
+        }
         var timer = _clock.CreateTimer(_ => _queue.Writer.TryWrite(new TimerWork(unit, kind, generation)), null, after, Timeout.InfiniteTimeSpan);
         entry.Timers[kind] = (timer, generation);
     }
@@ -246,6 +271,10 @@ public sealed class UnitManager : IUnitEventSink
     {
         Publish(unit, entry);
         StateChanged?.Invoke(_snapshot[unit], before);
+
+        bool down = entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed;
+        if (down && before.Active is not (ActiveState.Inactive or ActiveState.Failed) && entry.Machine is not null)
+            _host.Release(entry.Definition);
 
         bool wasUp = before.Active is ActiveState.Active or ActiveState.Activating or ActiveState.Reloading && before.Sub is not SubState.AutoRestart;
         bool goingDown = entry.Runtime.Active is ActiveState.Deactivating or ActiveState.Inactive or ActiveState.Failed
@@ -469,6 +498,7 @@ public sealed class UnitManager : IUnitEventSink
         var current = _units.Where(kv => !kv.Value.Bad || kv.Value.Machine is not null)
             .ToDictionary(kv => kv.Key, kv => new LoadedUnit(kv.Value.Definition, kv.Value.Runtime.Active, WantedRunning(kv.Value)), StringComparer.Ordinal);
         var plan = ReconcilePlanner.Plan(current, set);
+        bool added = false;
 
         foreach (var (name, parsed) in set.Units)
         {
@@ -477,6 +507,7 @@ public sealed class UnitManager : IUnitEventSink
                 entry = new Entry(parsed.Definition);
                 if (parsed.Definition.Kind == UnitKind.Service) entry.Machine = new UnitMachine(parsed.Definition, _clock);
                 _units[name] = entry;
+                added = true;
             }
             entry.Bad = false;
             entry.Removing = false;
@@ -491,12 +522,14 @@ public sealed class UnitManager : IUnitEventSink
                 entry = new Entry(new UnitDefinition { Name = name, Kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service, Sources = [path] });
                 entry.Runtime = new UnitRuntime { Sub = SubState.BadSetting };
                 _units[name] = entry;
+                added = true;
             }
             entry.Bad = true;
             entry.Diagnostics = [.. set.DiagnosticsFor(name)];
             Publish(name, entry);
         }
         _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
+        if (added) UnitSetChanged?.Invoke();
 
         foreach (var action in plan)
         {
@@ -568,6 +601,7 @@ public sealed class UnitManager : IUnitEventSink
         _units.Remove(unit);
         _snapshot = _snapshot.Remove(unit);
         _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
+        UnitSetChanged?.Invoke();
     }
 
     public static string Describe(PlanAction a) =>

@@ -146,6 +146,29 @@ public sealed class PeerServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Properties_are_read_for_a_change_signal_only_while_a_peer_is_connected()
+    {
+        // A daemon with nobody listening pays nothing per state change; once a peer connects, it hears them.
+        int reads = 0;
+        var registry = new DBusObjectRegistry();
+        registry.Register(TestService.Path, new DBusInterface(TestService.Interface).AddProperty("State", "s", () => { reads++; return "up"; }));
+        using var dir = new TempDir();
+        await using var server = DBusServer.Listen(dir.Socket, (UnixFileMode)0b110_000_000, registry);
+        registry.EmitPropertiesChanged(TestService.Path, TestService.Interface, "State");
+        Assert.False(registry.HasListeners);
+        Assert.Equal(0, reads);
+
+        await using var peer = await DBusConnection.ConnectAsync("unix:path=" + dir.Socket);
+        var got = new TaskCompletionSource<Message>();
+        await using var match = await peer.AddMatchAsync(new MatchRule { Type = MessageType.Signal, Member = "PropertiesChanged" }, m => got.TrySetResult(m));
+        Assert.True(registry.HasListeners);
+        registry.EmitPropertiesChanged(TestService.Path, TestService.Interface, "State");
+        var signal = await got.Task.WaitAsync(Tool.Timeout);
+        Assert.Equal(TestService.Interface, signal.Body[0]);
+        Assert.Equal(1, reads);
+    }
+
+    [Fact]
     public async Task Standard_errors_and_handler_exceptions_keep_the_connection_alive()
     {
         await using var c = await DBusConnection.ConnectAsync(Address);

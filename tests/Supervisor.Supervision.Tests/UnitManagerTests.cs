@@ -24,6 +24,7 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     public void ApplyResources(UnitDefinition unit) => Calls.Add($"apply {unit.Name} MemoryMax={unit.Resources.MemoryMax}");
     public void Log(string unit, string message) => Calls.Add($"log {unit}: {message}");
     public void Adopt(UnitDefinition unit, int mainPid) => Calls.Add($"adopt {unit.Name} {mainPid}");
+    public void Release(UnitDefinition unit) => Calls.Add($"release {unit.Name}");
 
     public IEnumerable<string> Spawns => Calls.Where(c => c.StartsWith("spawn ", StringComparison.Ordinal));
 }
@@ -87,6 +88,45 @@ public class UnitManagerTests : IDisposable
         Assert.Contains("spawn web", _host.Spawns);
         StartAllSpawned();
         Assert.All(["db", "cache", "web"], u => Assert.Equal(SubState.Running, Sub(u)));
+    }
+
+    [Fact]
+    public async Task The_cgroup_is_kept_across_an_automatic_restart_and_released_when_the_unit_is_down_for_good()
+    {
+        Reconcile(Units(("web", Svc("Restart = \"always\"\nRestartSec = \"0\""))));
+        StartAllSpawned();
+        _host.Calls.Clear();
+        // A crash: the unit goes through auto-restart to a new start; its cgroup must stay (no release).
+        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Exited(1), false, _host.Pids["web"]));
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.Start, Sub("web"));
+        Assert.Equal(["spawn web"], _host.Spawns);
+        Assert.DoesNotContain("release web", _host.Calls);
+        StartAllSpawned();
+
+        // A stop: dead, released once.
+        var stop = _manager.StopAsync("web");
+        _manager.RunPending();
+        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Killed(15), false, _host.Pids["web"]));
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.Dead, Sub("web"));
+        Assert.True(stop.IsCompletedSuccessfully);
+        Assert.Equal(JobResult.Done, (await stop).Result);
+        Assert.Single(_host.Calls, c => c == "release web");
+    }
+
+    [Fact]
+    public void A_unit_that_fails_without_restart_is_released()
+    {
+        Reconcile(Units(("job", Svc())));
+        StartAllSpawned();
+        _host.Sink.Post("job", new UnitEvent.MainExited(ExitInfo.Exited(3), false, _host.Pids["job"]));
+        _host.Sink.Post("job", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(SubState.Failed, Sub("job"));
+        Assert.Contains("release job", _host.Calls);
     }
 
     [Fact]

@@ -54,6 +54,7 @@ public sealed class ControlApi
         Registry.Authorize = AuthorizeAsync;
         Registry.Register(ManagerPath, BuildManager());
         manager.StateChanged += OnStateChanged;
+        manager.UnitSetChanged += Sync;
     }
 
     public static ObjectPath UnitPath(string unit) => BusLabel.ToObjectPath(UnitPathPrefix, unit);
@@ -139,7 +140,11 @@ public sealed class ControlApi
 
     private void OnStateChanged(UnitStatus status, UnitRuntime before)
     {
-        Sync();
+        // Units come and go with a reconcile, which syncs afterwards; a state change of an exported
+        // unit needs no full pass (that would cost O(units) per change, O(units²) for a start of all).
+        bool exported;
+        lock (_exported) exported = _exported.Contains(status.Name);
+        if (!exported) Sync();
         if (before.Sub == status.Runtime.Sub && before.Result == status.Runtime.Result && before.MainPid == status.Runtime.MainPid) return;
         Registry.EmitPropertiesChanged(UnitPath(status.Name), UnitInterface, "ActiveState", "SubState", "Result", "MainPID", "NRestarts", "ActiveEnterTimestamp");
         Registry.EmitSignal(ManagerPath, ManagerInterface, "UnitStateChanged", "ssss",

@@ -66,6 +66,10 @@ public sealed class RealHost : IUnitHost, IDisposable
         public OomKillWatcher? Oom { get; set; }
         public ulong OomAtStart { get; set; }
         public ResourceLimits? Applied { get; set; }
+        /// <summary>The declaration <see cref="Applied"/> was mapped from (value equality, unlike the limits' maps).</summary>
+        public ResourcesSection? AppliedFrom { get; set; }
+        /// <summary>The slices' declarations when the cgroup was made; a change rebuilds it.</summary>
+        public IReadOnlyList<ResourcesSection?>? SlicesFingerprint { get; set; }
         /// <summary>Bumped at every main-process spawn; an empty-cgroup watch from an earlier run is stale.</summary>
         public long Generation;
         public long WatchingGeneration = -1;
@@ -126,19 +130,34 @@ public sealed class RealHost : IUnitHost, IDisposable
         var state = State(unit.Name);
         if (main) Interlocked.Increment(ref state.Generation);
         var path = CgroupPath.ForUnit(unit.Name, unit.Service.Slice);
-        var limits = ResourceMapping.Map(unit.Resources);
-        var cgroup = _driver.Open(path);
-        if (main && cgroup.Exists() && cgroup.GetProcs() is { Count: > 0 } leftovers)
+        var slices = SlicesFingerprint(path);
+        ICgroup cgroup;
+        if (state.Cgroup is { } kept && kept.Path.Equals(path) && Equals(state.AppliedFrom, unit.Resources) && state.SlicesFingerprint is { } was && was.SequenceEqual(slices) && kept.Exists())
         {
-            // Processes from a previous supervisor instance (killed before it could stop them):
-            // adopting them is not supported yet, and a second copy beside them would fight over
-            // ports and files, so they are stopped first and the unit starts clean.
-            Log(unit.Name, $"found {leftovers.Count} process(es) of a previous run in its cgroup ({string.Join(", ", leftovers)}); killing them before starting");
-            cgroup.KillAllAsync(_stopping.Token).GetAwaiter().GetResult();
+            // The cgroup kept from the previous run (a restart, or a control command of this run),
+            // with the same declaration: nothing to create or write. Limits changed by hand meanwhile
+            // are drift, repaired by the next reconcile as for a running unit.
+            cgroup = kept;
         }
-        CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
-        state.Cgroup = cgroup;
-        state.Applied = limits;
+        else
+        {
+            if (state.Cgroup is { } old && !old.Path.Equals(path)) DestroyIfEmpty(unit.Name, old); // moved to another slice
+            var limits = ResourceMapping.Map(unit.Resources);
+            cgroup = _driver.Open(path);
+            if (main && cgroup.Exists() && cgroup.GetProcs() is { Count: > 0 } leftovers)
+            {
+                // Processes from a previous supervisor instance that were not adopted (their unit
+                // file changed, or their identity did not match the state file): a second copy
+                // beside them would fight over ports and files, so they are stopped first.
+                Log(unit.Name, $"found {leftovers.Count} process(es) of a previous run in its cgroup ({string.Join(", ", leftovers)}); killing them before starting");
+                cgroup.KillAllAsync(_stopping.Token).GetAwaiter().GetResult();
+            }
+            CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
+            state.Cgroup = cgroup;
+            state.Applied = limits;
+            state.AppliedFrom = unit.Resources;
+            state.SlicesFingerprint = slices;
+        }
         if (main)
         {
             state.Oom ??= cgroup.WatchOomKills();
@@ -203,6 +222,10 @@ public sealed class RealHost : IUnitHost, IDisposable
         viaInit && exit.Code is > 128 and < 128 + 65 ? ExitInfo.Killed(exit.Code.Value - 128) : exit;
 
     private static bool OomKilledSinceStart(UnitState state) => state.Oom is { } w && w.Count > state.OomAtStart;
+
+    /// <summary>The [Resources] of every slice above the unit, so a changed slice is noticed at the next start.</summary>
+    private ResourcesSection?[] SlicesFingerprint(CgroupPath unitPath) =>
+        [.. unitPath.Ancestors.Select(p => _lookup(p.Segments[^1]) is { Kind: UnitKind.Slice } slice ? slice.Resources : null)];
 
     private ResourceLimits SliceLimits(CgroupPath slicePath)
     {
@@ -293,36 +316,68 @@ public sealed class RealHost : IUnitHost, IDisposable
             _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
             return;
         }
-        _ = cgroup.WaitForEmptyAsync(_stopping.Token).ContinueWith(t =>
+        void Empty()
         {
-            if (t.IsCanceled) return;
-            // A new run began meanwhile (a restart): its cgroup must not be removed under it.
+            // A new run began meanwhile (a restart): its handles are not this run's.
             if (Interlocked.Read(ref state.Generation) != generation) return;
-            CleanUp(unit.Name, state, cgroup);
+            CleanUp(state);
             Interlocked.CompareExchange(ref state.WatchingGeneration, -1, generation);
             _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+        }
+        var wait = cgroup.WaitForEmptyAsync(_stopping.Token);
+        // Usually the main process was the last one and is reaped already: no hop through the pool.
+        if (wait.IsCompletedSuccessfully) Empty();
+        else _ = wait.ContinueWith(t =>
+        {
+            if (!t.IsCanceled) Empty();
         }, TaskScheduler.Default);
     }
 
-    /// <summary>After the last process: the cgroup is removed, the notify socket closed.</summary>
-    private void CleanUp(string unit, UnitState state, ICgroup cgroup)
+    /// <summary>
+    /// After the last process: the run's process handles go. The cgroup, the OOM watch and the
+    /// notify socket stay for a restart; <see cref="Release"/> removes them when the unit is down for good.
+    /// </summary>
+    private static void CleanUp(UnitState state)
     {
         state.Main?.Dispose();
         state.Main = null;
         state.Adopted?.Dispose();
         state.Adopted = null;
+    }
+
+    public void Release(UnitDefinition unit)
+    {
+        if (!_units.TryGetValue(unit.Name, out var state)) return;
         state.NotifyStop?.Cancel();
         state.Notify?.Dispose();
         state.Notify = null;
+        state.NotifyStop = null;
         state.Oom?.Dispose();
         state.Oom = null;
+        if (state.Cgroup is { } cgroup)
+        {
+            // Processes left on purpose (KillMode=process or none, SendSIGKILL=no) keep it alive;
+            // the next start of the unit finds them and deals with them.
+            if (DestroyIfEmpty(unit.Name, cgroup)) state.Cgroup = null;
+        }
+        state.Applied = null;
+        state.AppliedFrom = null;
+        state.SlicesFingerprint = null;
+    }
+
+    private bool DestroyIfEmpty(string unit, ICgroup cgroup)
+    {
         try
         {
+            if (!cgroup.Exists()) return true;
+            if (cgroup.GetProcs().Count > 0) return false;
             cgroup.Destroy();
+            return true;
         }
         catch (CgroupException e)
         {
             Log(unit, $"cannot remove cgroup: {e.Message}");
+            return false;
         }
     }
 

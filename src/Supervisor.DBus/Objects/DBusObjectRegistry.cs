@@ -4,6 +4,9 @@ namespace Supervisor.DBus;
 internal interface ISignalSink
 {
     void SendSignal(Message signal);
+
+    /// <summary>False when nobody would receive a signal (a server with no peers, a closed connection).</summary>
+    bool HasPeers { get; }
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public sealed class DBusObjectRegistry
     /// <summary>Sends a signal from <paramref name="path"/> through every connection and server this registry is served on.</summary>
     public void EmitSignal(ObjectPath path, string @interface, string member, string signature = "", params object[] args)
     {
+        if (!HasListeners) return;
         var signal = Message.Signal(path, @interface, member, signature, args);
         ISignalSink[] sinks;
         lock (_lock) sinks = _sinks.ToArray();
@@ -64,7 +68,11 @@ public sealed class DBusObjectRegistry
     /// </summary>
     public void EmitPropertiesChanged(ObjectPath path, string @interface, params string[] propertyNames)
     {
-        var target = Lookup(path).Interfaces?.FirstOrDefault(i => i.Name == @interface)
+        // Nobody listening: no getters called, no message built (a state change costs nothing extra).
+        if (!HasListeners) return;
+        DBusInterface[]? interfaces;
+        lock (_lock) interfaces = _objects.GetValueOrDefault(path);
+        var target = interfaces?.FirstOrDefault(i => i.Name == @interface)
             ?? throw new ArgumentException($"object '{path}' has no interface '{@interface}'");
         var changed = new List<KeyValuePair<object, object>>();
         var invalidated = new List<string>();
@@ -76,6 +84,20 @@ public sealed class DBusObjectRegistry
         }
         if (changed.Count == 0 && invalidated.Count == 0) return;
         EmitSignal(path, ObjectDispatcher.PropertiesInterface, "PropertiesChanged", "sa{sv}as", @interface, changed.ToArray(), invalidated.ToArray());
+    }
+
+    /// <summary>Whether any connection or server peer would receive a signal now.</summary>
+    public bool HasListeners
+    {
+        get
+        {
+            lock (_lock)
+            {
+                foreach (var sink in _sinks)
+                    if (sink.HasPeers) return true;
+                return false;
+            }
+        }
     }
 
     internal void Attach(ISignalSink sink)
