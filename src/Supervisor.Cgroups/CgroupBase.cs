@@ -233,7 +233,9 @@ internal abstract class CgroupBase : ICgroup
     }
 
     /// <summary>Is there any process left in the subtree?</summary>
-    protected bool IsEmpty() => GetProcs().Count == 0;
+    protected bool IsEmpty() => !IsPopulated();
+
+    public virtual bool IsPopulated() => GetProcs().Count > 0;
 
     /// <summary>SIGKILL every pid; a pid that exited meanwhile (ESRCH) is what we wanted anyway.</summary>
     protected static void KillPids(IEnumerable<int> pids)

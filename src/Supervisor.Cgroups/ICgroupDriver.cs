@@ -53,6 +53,12 @@ public interface ICgroup
 
     bool Exists();
 
+    /// <summary>
+    /// Is any process left in this cgroup or below? One small read where the kernel keeps the
+    /// count (v2 cgroup.events, v1 pids.current); the procs files otherwise. False if it does not exist.
+    /// </summary>
+    bool IsPopulated();
+
     /// <summary>Validates, creates the directory (and missing parents), and applies the limits.</summary>
     IReadOnlyList<LimitChange> Create(ResourceLimits limits);
 

@@ -54,7 +54,7 @@ public class MetricsTests
     }
 
     [Fact]
-    public async Task A_removed_unit_disappears_and_cpu_counters_do_not_reset_when_a_unit_restarts()
+    public async Task A_removed_unit_disappears_and_cpu_counters_do_not_reset_when_a_unit_restarts_or_its_cgroup_is_recreated()
     {
         Daemon.RequireRoot();
         await using var d = new Daemon();
@@ -65,9 +65,18 @@ public class MetricsTests
         d.WaitFor(() => Value(Scrape(d), "supervisor_unit_cpu_usage_seconds_total{unit=\"burn\"}") > 0.05, "burn to use some CPU");
         var before = Value(Scrape(d), "supervisor_unit_cpu_usage_seconds_total{unit=\"burn\"}");
 
-        // A restart recreates the cgroup, whose counters start from 0 again. The exported counter
-        // must carry on from where it was: old total + what the new cgroup has counted.
+        // A restart keeps the cgroup, so its counters carry on by themselves.
         Assert.Equal(0, d.Cli("restart", "burn").Code);
+        d.WaitForState("burn", "active", "running");
+        var afterRestart = Value(Scrape(d), "supervisor_unit_cpu_usage_seconds_total{unit=\"burn\"}");
+        Assert.True(afterRestart >= before, $"counter went back from {before} to {afterRestart} across a restart");
+
+        // A stop removes the cgroup and a start makes a new one, whose counters start from 0 again.
+        // The exported counter must carry on from where it was: old total + what the new cgroup has counted.
+        Assert.Equal(0, d.Cli("stop", "burn").Code);
+        Assert.False(Directory.Exists(d.CgroupDir("burn")), "a stopped unit's cgroup is removed");
+        before = Value(Scrape(d), "supervisor_unit_cpu_usage_seconds_total{unit=\"burn\"}");
+        Assert.Equal(0, d.Cli("start", "burn").Code);
         double NewRunSeconds()
         {
             var dir = d.CgroupDir("burn");

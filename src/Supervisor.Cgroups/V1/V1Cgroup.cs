@@ -1,3 +1,4 @@
+using Supervisor.Cgroups.Interop;
 using Supervisor.Cgroups.Events;
 
 namespace Supervisor.Cgroups.V1;
@@ -43,6 +44,25 @@ internal sealed class V1Cgroup : CgroupBase
                 }
             }
         }
+    }
+
+    public override bool IsPopulated()
+    {
+        // pids.current counts every task of the cgroup and its descendants until it is reaped:
+        // one read instead of walking cgroup.procs in every hierarchy.
+        if (!Ctx.Layout.V1Mounts.TryGetValue("pids", out var hierarchy))
+        {
+            return base.IsPopulated();
+        }
+        var file = System.IO.Path.Combine(DirIn(hierarchy), "pids.current");
+        var text = CgroupFs.TryReadText(file, out var errno);
+        if (text is null)
+        {
+            return Errno.IsVanished(errno) ? false : throw new CgroupIoException("read", file, errno);
+        }
+        return !ulong.TryParse(text.AsSpan().Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var tasks)
+            ? throw new CgroupException($"unexpected content in {file}: '{text.Trim()}'")
+            : tasks > 0;
     }
 
     private string? FreezerDir => _driver.FreezerController.Available ? DirFor(_driver.FreezerController) : null;

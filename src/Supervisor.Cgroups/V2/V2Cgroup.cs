@@ -102,6 +102,8 @@ internal sealed class V2Cgroup : CgroupBase
         return text is null ? null : StatReader.Keyed(System.Text.Encoding.ASCII.GetBytes(text), key);
     }
 
+    public override bool IsPopulated() => ReadKeyed(System.IO.Path.Combine(_dir, "cgroup.events"), "populated"u8) is > 0;
+
     public override async Task WaitForEmptyAsync(CancellationToken cancellationToken = default)
     {
         var events = System.IO.Path.Combine(_dir, "cgroup.events");

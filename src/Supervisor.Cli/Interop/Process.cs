@@ -39,6 +39,18 @@ internal static unsafe partial class ProcessCalls
             throw new IOException($"prctl(PR_SET_CHILD_SUBREAPER) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
     }
 
+    public const int ECHILD = 10, EINTR = 4;
+
+    /// <summary>
+    /// Blocks until some child has exited, without reaping it (WNOWAIT). Returns 0, or the errno:
+    /// ECHILD when there is no child at all.
+    /// </summary>
+    public static int WaitForAnyExit()
+    {
+        SigInfo info = default;
+        return waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
     /// <summary>Reaps one exited child if any: its pid, si_code and status (exit code or signal).</summary>
     public static bool TryReapAny(out int pid, out int code, out int status, Func<int, bool> mayReap)
     {

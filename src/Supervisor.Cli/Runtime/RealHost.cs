@@ -73,6 +73,11 @@ public sealed class RealHost : IUnitHost, IDisposable
         /// <summary>Bumped at every main-process spawn; an empty-cgroup watch from an earlier run is stale.</summary>
         public long Generation;
         public long WatchingGeneration = -1;
+        /// <summary>
+        /// The main command's plan, compiled for this declaration, host facts and cgroup: a restart
+        /// reuses it (compiling resolves users and paths and builds the seccomp program).
+        /// </summary>
+        public (UnitDefinition Unit, CompileContext Context, ICgroup Cgroup, ExecPlan Plan)? MainPlan;
     }
 
     private readonly IUnitEventSink _sink;
@@ -176,16 +181,27 @@ public sealed class RealHost : IUnitHost, IDisposable
         SandboxProcess process;
         try
         {
-            var definition = command == unit.Service.ExecStart ? unit : unit with { Service = unit.Service with { ExecStart = command } };
-            var ctx = _compile with
+            var stdio = new StdioFds(-1, outFd, errFd);
+            ExecPlan plan;
+            if (main && state.MainPlan is { } cached && ReferenceEquals(cached.Unit, unit) && ReferenceEquals(cached.Context, _compile) && ReferenceEquals(cached.Cgroup, cgroup))
             {
-                CgroupProcsFiles = [.. cgroup.ProcsFiles],
-                NotifySocket = notifyPath,
-                Stdio = new StdioFds(-1, outFd, errFd),
-            };
-            var plan = ExecPlanCompiler.Compile(definition, ctx);
-            if (main && !unit.Service.WatchdogSec.IsInfinity && unit.Service.WatchdogSec.Microseconds > 0)
-                plan = plan with { Environment = plan.Environment.Add($"WATCHDOG_USEC={unit.Service.WatchdogSec.Microseconds.ToString(CultureInfo.InvariantCulture)}") };
+                plan = cached.Plan with { Stdio = stdio };
+            }
+            else
+            {
+                var compileContext = _compile;
+                var definition = command == unit.Service.ExecStart ? unit : unit with { Service = unit.Service with { ExecStart = command } };
+                var ctx = compileContext with
+                {
+                    CgroupProcsFiles = [.. cgroup.ProcsFiles],
+                    NotifySocket = notifyPath,
+                    Stdio = stdio,
+                };
+                plan = ExecPlanCompiler.Compile(definition, ctx);
+                if (main && !unit.Service.WatchdogSec.IsInfinity && unit.Service.WatchdogSec.Microseconds > 0)
+                    plan = plan with { Environment = plan.Environment.Add($"WATCHDOG_USEC={unit.Service.WatchdogSec.Microseconds.ToString(CultureInfo.InvariantCulture)}") };
+                if (main) state.MainPlan = (unit, compileContext, cgroup, plan);
+            }
             using (_reaper.Launching())
                 process = SandboxLauncher.Start(plan, unit.Name);
         }
@@ -285,6 +301,15 @@ public sealed class RealHost : IUnitHost, IDisposable
             return;
         }
         var cgroup = state.Cgroup ?? CgroupOf(unit);
+        try
+        {
+            // After the main process exited this is the common case: nothing left to signal.
+            if (!cgroup.IsPopulated()) return;
+        }
+        catch (CgroupException e)
+        {
+            Log(unit.Name, $"cannot tell whether processes remain: {e.Message}");
+        }
         if (signo == 9)
         {
             _ = cgroup.KillAllAsync(_stopping.Token).ContinueWith(t =>

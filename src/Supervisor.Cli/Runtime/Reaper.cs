@@ -7,10 +7,12 @@ namespace Supervisor.Cli.Runtime;
 
 /// <summary>
 /// The daemon's single owner of child reaping. It is a child subreaper, so orphaned daemons of its
-/// services are its children too. On SIGCHLD it reaps every exited child and hands the status to
-/// whoever watches that pid. A pid cannot be reused before we reap it, so a watch by pid is exact.
-/// An exit that arrives before its watch is registered (a process that dies at once) is kept
-/// until the watch comes.
+/// services are its children too. A dedicated thread sleeps in waitid() until a child exits, reaps
+/// every exited child and hands the status to whoever watches that pid, on that thread: no signal
+/// handler, pipe or thread-pool hop between a crash and the supervisor knowing (this is most of a
+/// restart's latency otherwise). A pid cannot be reused before we reap it, so a watch by pid is
+/// exact. An exit that arrives before its watch is registered (a process that dies at once) is
+/// kept until the watch comes.
 /// </summary>
 public sealed class Reaper : IDisposable
 {
@@ -19,18 +21,52 @@ public sealed class Reaper : IDisposable
     private readonly PosixSignalRegistration _registration;
     private readonly object _gate = new();
     private int _launches;
+    private volatile bool _disposed;
 
     public Reaper()
     {
         ProcessCalls.BecomeSubreaper();
+        // Only a wake-up for the thread when it found no child at all (children normally come from
+        // launches, which wake it themselves); it never reaps here.
         _registration = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
         {
-            // Let the runtime's own SIGCHLD handling run too (it waits for nothing of ours).
-            ctx.Cancel = false;
-            ThreadPool.UnsafeQueueUserWorkItem(_ => ReapAll(), null);
+            ctx.Cancel = false; // the runtime's own SIGCHLD handling runs too (it waits for nothing of ours)
+            Wake();
         });
-        // Children that exited before the handler existed.
-        ReapAll();
+        new Thread(Loop) { IsBackground = true, Name = "reaper" }.Start();
+    }
+
+    private void Wake()
+    {
+        lock (_gate) Monitor.PulseAll(_gate);
+    }
+
+    private void Loop()
+    {
+        while (!_disposed)
+        {
+            int err = ProcessCalls.WaitForAnyExit();
+            if (err == ProcessCalls.EINTR) continue;
+            if (err != 0)
+            {
+                // ECHILD: no children now. Sleep until a launch or a SIGCHLD says there may be.
+                lock (_gate)
+                {
+                    if (_disposed) return;
+                    Monitor.Wait(_gate);
+                }
+                continue;
+            }
+            if (!ReapAll())
+            {
+                // The exited child is not ours to reap yet (a launch in progress reaps its own
+                // helper after a setup failure): wait for the launch to end, then look again.
+                lock (_gate)
+                {
+                    while (Volatile.Read(ref _launches) > 0 && !_disposed) Monitor.Wait(_gate);
+                }
+            }
+        }
     }
 
     /// <summary>Calls <paramref name="onExit"/> once when <paramref name="pid"/> exits.</summary>
@@ -58,6 +94,7 @@ public sealed class Reaper : IDisposable
     public IDisposable Launching()
     {
         Interlocked.Increment(ref _launches);
+        Wake(); // the thread may be asleep for want of children
         return new LaunchScope(this);
     }
 
@@ -67,16 +104,19 @@ public sealed class Reaper : IDisposable
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _done, 1) == 0 && Interlocked.Decrement(ref reaper._launches) == 0)
-                reaper.ReapAll();
+                reaper.Wake();
         }
     }
 
-    public void ReapAll()
+    /// <summary>Reaps every exited child it may; false if an exited child had to be left (a launch owns it).</summary>
+    public bool ReapAll()
     {
+        bool any = false;
         lock (_gate)
         {
             while (ProcessCalls.TryReapAny(out int pid, out int code, out int status, pid => _watches.ContainsKey(pid) || Volatile.Read(ref _launches) == 0))
             {
+                any = true;
                 var exit = code switch
                 {
                     ProcessCalls.CLD_EXITED => ExitInfo.Exited(status),
@@ -93,7 +133,13 @@ public sealed class Reaper : IDisposable
                 }
             }
         }
+        return any;
     }
 
-    public void Dispose() => _registration.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        Wake();
+        _registration.Dispose();
+    }
 }

@@ -332,13 +332,16 @@ public abstract class RealCgroupTests : IDisposable
         var grandchild = int.Parse((await p.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(SafetyNet, TestContext.Current.CancellationToken))!, CultureInfo.InvariantCulture);
         await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
         Assert.Contains(grandchild, cg.GetProcs());
+        Assert.True(cg.IsPopulated(), "the orphaned grandchild still counts");
         var empty = cg.WaitForEmptyAsync(TestContext.Current.CancellationToken);
         await Task.Delay(300, TestContext.Current.CancellationToken);
         Assert.False(empty.IsCompleted, "reported empty while the grandchild lives");
 
         await cg.KillAllAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
         await empty.WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        Assert.False(cg.IsPopulated());
         cg.Destroy();
+        Assert.False(cg.IsPopulated(), "a cgroup that does not exist has no processes");
 
         Assert.Empty(cg.GetProcs());
         Assert.False(cg.Exists());
