@@ -117,6 +117,13 @@ public sealed class UnitManager : IUnitEventSink
     /// <summary>Units were added (by a reconcile) or removed (after their stop); raised on the manager's thread.</summary>
     public event Action? UnitSetChanged;
 
+    /// <summary>
+    /// The last job finished: raised on the manager's thread with how many jobs this burst had
+    /// (the daemon gives the start-up burst's garbage back to the system then).
+    /// </summary>
+    public event Action<int>? JobsDrained;
+    private int _jobsInBurst;
+
     public UnitManager(TimeProvider clock, Func<IUnitEventSink, IUnitHost> hostFactory)
     {
         _clock = clock;
@@ -474,6 +481,13 @@ public sealed class UnitManager : IUnitEventSink
     private bool Complete(Job job, JobOutcome outcome)
     {
         _jobs.Remove(job);
+        _jobsInBurst++;
+        if (_jobs.Count == 0)
+        {
+            var burst = _jobsInBurst;
+            _jobsInBurst = 0;
+            JobsDrained?.Invoke(burst);
+        }
         foreach (var w in job.Waiters) w.TrySetResult(outcome);
         return true;
     }

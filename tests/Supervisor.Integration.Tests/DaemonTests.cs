@@ -198,13 +198,21 @@ public class DaemonTests
         d.WriteUnit("n", $$"""
             [Service]
             Type = "notify"
-            ExecStart = ["/bin/sh", "-c", "while [ ! -e {{flag}} ]; do sleep 0.1; done; systemd-notify --ready --status='warmed up'; exec sleep 1000"]
+            ExecStart = ["/bin/sh", "-c", "echo socket=${NOTIFY_SOCKET:-none}; while [ ! -e {{flag}} ]; do sleep 0.1; done; systemd-notify --ready --status='warmed up'; exec sleep 1000"]
             """);
+        // As in systemd, only services that may notify get a socket.
+        d.WriteUnit("plain", "[Service]\nExecStart = [\"/bin/sh\", \"-c\", \"echo socket=${NOTIFY_SOCKET:-none}; exec sleep 1000\"]\n");
         d.Start();
         d.WaitForState("n", "activating", "start");
         File.WriteAllText(flag, "");
         d.WaitForState("n", "active", "running");
-        Assert.Contains("status: warmed up", d.Cli("logs", "n", "--state-dir", d.State).Out);
+        var log = d.Cli("logs", "n", "--state-dir", d.State).Out;
+        Assert.Contains("status: warmed up", log);
+        Assert.Contains($"socket={Path.Combine(d.Runtime, "notify", "n")}", log);
+        d.WaitForState("plain", "active", "running");
+        d.WaitFor(() => d.Cli("logs", "plain", "--state-dir", d.State).Out.Contains("socket="), "plain's first line");
+        Assert.Contains("socket=none", d.Cli("logs", "plain", "--state-dir", d.State).Out);
+        Assert.False(File.Exists(Path.Combine(d.Runtime, "notify", "plain")));
     }
 }
 

@@ -4,73 +4,48 @@ using Supervisor.Cgroups.Interop;
 namespace Supervisor.Cgroups.Events;
 
 /// <summary>
-/// A dedicated thread that waits for a notification fd (inotify, eventfd) to become readable,
-/// drains it and calls back. A second eventfd wakes it for disposal, so there is no timer and no
-/// busy loop: the thread sleeps in poll(2) until the kernel has something to say.
+/// Waits for a notification fd (inotify, eventfd) to become readable, drains it and calls back.
+/// All watches share one thread sleeping in epoll_wait(2), so a thousand units' OOM and empty
+/// watches cost one thread, not a thousand; there is no timer and no busy loop.
 /// </summary>
 internal sealed class FdWatch : IDisposable
 {
     private const int DrainBytes = 4096;
+    private const int MaxEventsPerWait = 64;
+
+    private static readonly Lazy<Loop> Shared = new(() => new Loop());
 
     private readonly SafeFd _fd;
-    private readonly SafeFd _wake;
     private readonly Action _onReadable;
-    private readonly Thread _thread;
+    private readonly ulong _token;
     private int _disposed;
 
     public FdWatch(SafeFd fd, Action onReadable, string name)
     {
         _fd = fd;
         _onReadable = onReadable;
-        int wake = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        if (wake < 0)
-        {
-            throw new CgroupIoException("eventfd", name, Marshal.GetLastPInvokeError());
-        }
-        _wake = new SafeFd(wake);
-        _thread = new Thread(Loop) { IsBackground = true, Name = name };
-        _thread.Start();
+        _token = Shared.Value.Add(this, name);
     }
 
-    private unsafe void Loop()
+    /// <summary>Drains the fd (non-blocking: until EAGAIN, so one wake-up covers a burst) and calls back.</summary>
+    private unsafe void Fire()
     {
-        var fds = stackalloc Libc.PollFd[2];
-        var buffer = stackalloc byte[DrainBytes];
-        while (Volatile.Read(ref _disposed) == 0)
+        if (Volatile.Read(ref _disposed) != 0)
         {
-            fds[0] = new Libc.PollFd { Fd = _fd.Fd, Events = Libc.POLLIN };
-            fds[1] = new Libc.PollFd { Fd = _wake.Fd, Events = Libc.POLLIN };
-            int n = Libc.Poll(fds, 2, -1);
-            if (n < 0)
-            {
-                if (Marshal.GetLastPInvokeError() == Errno.EINTR)
-                {
-                    continue;
-                }
-                return;
-            }
-            if (fds[1].Revents != 0)
-            {
-                return;
-            }
-            if ((fds[0].Revents & Libc.POLLIN) == 0)
-            {
-                // POLLERR/POLLHUP without data: the object behind the fd is gone.
-                return;
-            }
-            // Non-blocking fd: read until EAGAIN so one wake-up covers a burst of events.
-            while (Libc.Read(_fd.Fd, buffer, DrainBytes) > 0)
-            {
-            }
-            try
-            {
-                _onReadable();
-            }
-            catch (CgroupException)
-            {
-                // The callback reads cgroup files; when the cgroup is being removed that read fails.
-                // The owner sees the removal through its own means; the watch just stays quiet.
-            }
+            return;
+        }
+        var buffer = stackalloc byte[DrainBytes];
+        while (Libc.Read(_fd.Fd, buffer, DrainBytes) > 0)
+        {
+        }
+        try
+        {
+            _onReadable();
+        }
+        catch (CgroupException)
+        {
+            // The callback reads cgroup files; when the cgroup is being removed that read fails.
+            // The owner sees the removal through its own means; the watch just stays quiet.
         }
     }
 
@@ -80,17 +55,95 @@ internal sealed class FdWatch : IDisposable
         {
             return;
         }
-        unsafe
-        {
-            ulong one = 1;
-            Libc.Write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        }
-        if (Thread.CurrentThread != _thread)
-        {
-            _thread.Join();
-        }
+        // Out of the epoll set before the fd is closed (a closed fd number may be reused at once).
+        Shared.Value.Remove(_token, _fd);
         _fd.Dispose();
-        _wake.Dispose();
+    }
+
+    private sealed unsafe class Loop
+    {
+        private readonly SafeFd _epoll;
+        private readonly Dictionary<ulong, FdWatch> _watches = [];
+        private ulong _next;
+
+        public Loop()
+        {
+            int fd = Libc.EpollCreate(Libc.EPOLL_CLOEXEC);
+            if (fd < 0)
+            {
+                throw new CgroupIoException("epoll_create1", "cgroup event watches", Marshal.GetLastPInvokeError());
+            }
+            _epoll = new SafeFd(fd);
+            new Thread(Run) { IsBackground = true, Name = "cgroup events" }.Start();
+        }
+
+        public ulong Add(FdWatch watch, string name)
+        {
+            ulong token;
+            lock (_watches)
+            {
+                token = ++_next;
+                _watches[token] = watch;
+            }
+            // The token, not the fd number, identifies the registration: fd numbers are reused.
+            if (Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_ADD, watch._fd.Fd, Libc.EPOLLIN, token) < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                lock (_watches)
+                {
+                    _watches.Remove(token);
+                }
+                throw new CgroupIoException("epoll_ctl", name, errno);
+            }
+            return token;
+        }
+
+        public void Remove(ulong token, SafeFd fd)
+        {
+            lock (_watches)
+            {
+                _watches.Remove(token);
+            }
+            Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_DEL, fd.Fd, 0, 0);
+        }
+
+        private void Run()
+        {
+            var events = stackalloc byte[MaxEventsPerWait * 16];
+            while (true)
+            {
+                int n = Libc.EpollWait(_epoll.Fd, events, MaxEventsPerWait, -1);
+                if (n < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == Errno.EINTR)
+                    {
+                        continue;
+                    }
+                    return;
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    ulong token = Libc.EpollDataAt(events, i);
+                    FdWatch? watch;
+                    lock (_watches)
+                    {
+                        _watches.TryGetValue(token, out watch);
+                    }
+                    if (watch is null)
+                    {
+                        continue;
+                    }
+                    if ((Libc.EpollEventsAt(events, i) & Libc.EPOLLIN) == 0)
+                    {
+                        // Error or hang-up without data: the object behind the fd is gone. Stop
+                        // watching it (level-triggered, it would otherwise wake us forever).
+                        Remove(token, watch._fd);
+                        continue;
+                    }
+                    watch.Fire();
+                }
+            }
+        }
     }
 
     /// <summary>An inotify instance watching one file for IN_MODIFY (cgroup.events, memory.events).</summary>

@@ -170,7 +170,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         }
 
         string? notifyPath = null;
-        if (main)
+        if (main && WantsNotify(unit))
         {
             notifyPath = Path.Combine(_options.NotifyDirectory, unit.Name);
             StartNotify(unit.Name, state, notifyPath, cgroup);
@@ -248,6 +248,13 @@ public sealed class RealHost : IUnitHost, IDisposable
         var name = slicePath.Segments[^1];
         return _lookup(name) is { Kind: UnitKind.Slice } slice ? ResourceMapping.Map(slice.Resources) : ResourceLimits.None;
     }
+
+    /// <summary>
+    /// As systemd (NotifyAccess=main by default only for Type=notify and with a watchdog): other
+    /// services get no NOTIFY_SOCKET, so a thousand simple services cost no sockets and no files.
+    /// </summary>
+    private static bool WantsNotify(UnitDefinition unit) =>
+        unit.Service.Type == ServiceType.Notify || (!unit.Service.WatchdogSec.IsInfinity && unit.Service.WatchdogSec.Microseconds > 0);
 
     private void StartNotify(string unit, UnitState state, string path, ICgroup cgroup)
     {
@@ -492,7 +499,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         state.Oom ??= cgroup.WatchOomKills();
         state.OomAtStart = state.Oom.Count;
         // The service keeps its NOTIFY_SOCKET path: binding it again makes its sd_notify heard.
-        StartNotify(unit.Name, state, Path.Combine(_options.NotifyDirectory, unit.Name), cgroup);
+        if (WantsNotify(unit)) StartNotify(unit.Name, state, Path.Combine(_options.NotifyDirectory, unit.Name), cgroup);
         try
         {
             var process = ForeignProcess.Open(mainPid);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -99,7 +100,9 @@ public sealed class UnitLog : IDisposable
         {
             try
             {
-                _file ??= new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                // Unbuffered: every line is written and flushed at once anyway, and a buffer per unit
+                // would be 4 KiB held by each of a thousand mostly quiet services.
+                _file ??= new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
                 if (_file.Length + bytes.Length > _maxBytes && _file.Length > 0) Rotate();
                 _file.Write(bytes);
                 _file.Flush();
@@ -129,41 +132,54 @@ public sealed class UnitLog : IDisposable
     /// </summary>
     public async Task PumpAsync(Socket socket, string stream, CancellationToken cancellationToken = default)
     {
-        var buffer = new byte[8192];
-        var pending = new List<byte>(256);
+        var pending = new List<byte>();
         var decoder = Encoding.UTF8;
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
-                int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                // A zero-byte read waits for data without holding a buffer: a thousand quiet services
+                // cost no receive buffers. The buffer is borrowed only while there is output to copy.
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                buffer = ArrayPool<byte>.Shared.Rent(8192);
+                int n = socket.Receive(buffer, SocketFlags.None); // data or EOF is there: does not block
                 if (n == 0) break;
-                int start = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    if (buffer[i] != (byte)'\n') continue;
-                    Flush(pending, buffer.AsSpan(start, i - start), stream, decoder);
-                    start = i + 1;
-                }
-                if (start < n)
-                {
-                    var rest = buffer.AsSpan(start, n - start);
-                    if (pending.Count + rest.Length > MaxLineBytes)
-                    {
-                        Flush(pending, rest, stream, decoder, cut: true);
-                    }
-                    else
-                    {
-                        foreach (var b in rest) pending.Add(b);
-                    }
-                }
+                Split(buffer, n, pending, stream, decoder);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
         }
         catch (SocketException) { }
         catch (ObjectDisposedException) { }
         catch (OperationCanceledException) { }
+        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         if (pending.Count > 0) Flush(pending, [], stream, decoder);
         socket.Dispose();
+    }
+
+    /// <summary>Complete lines go to the log; the unfinished tail waits in <paramref name="pending"/> (cut at MaxLineBytes).</summary>
+    private void Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder)
+    {
+        int start = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (buffer[i] != (byte)'\n') continue;
+            Flush(pending, buffer.AsSpan(start, i - start), stream, decoder);
+            start = i + 1;
+        }
+        if (start < n)
+        {
+            var rest = buffer.AsSpan(start, n - start);
+            if (pending.Count + rest.Length > MaxLineBytes)
+            {
+                Flush(pending, rest, stream, decoder, cut: true);
+            }
+            else
+            {
+                foreach (var b in rest) pending.Add(b);
+            }
+        }
     }
 
     private void Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool cut = false)

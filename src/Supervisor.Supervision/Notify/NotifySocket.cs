@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using Supervisor.Supervision.Interop;
 
@@ -32,36 +33,49 @@ public sealed class NotifySocket : IDisposable
     /// </summary>
     public async Task RunAsync(Func<int, bool> senderAllowed, Action<NotifyMessage, int> onMessage, Action<string> onRejected, CancellationToken cancellationToken)
     {
-        var buffer = new byte[NotifyMessage.MaxBytes + 1];
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                // Wait for a datagram with a zero-byte peek (epoll underneath), then read it with its credentials.
+                // Wait for a datagram with a zero-byte peek (epoll underneath), then read it with its
+                // credentials into a buffer borrowed only while there are messages.
                 await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
-                while (true)
+                var buffer = ArrayPool<byte>.Shared.Rent(NotifyMessage.MaxBytes + 1);
+                try
                 {
-                    int n = Sockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
-                    if (n < 0) break;
-                    if (truncated || n > NotifyMessage.MaxBytes)
-                    {
-                        onRejected($"notify message from pid {cred.Pid} larger than {NotifyMessage.MaxBytes} bytes; ignored");
-                        continue;
-                    }
-                    if (cred.Pid <= 0 || !senderAllowed(cred.Pid))
-                    {
-                        onRejected($"notify message from pid {cred.Pid}, which is not in this unit's cgroup; ignored");
-                        continue;
-                    }
-                    var message = NotifyMessage.Parse(buffer.AsSpan(0, n));
-                    // BARRIER=1 only asks us to have read what came before; its fd is closed by now.
-                    if (message.Other is [{ Key: "BARRIER", Value: "1" }] && !message.Ready && message.Status is null) continue;
-                    onMessage(message, cred.Pid);
+                    Drain(buffer, senderAllowed, onMessage, onRejected);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }
         catch (OperationCanceledException) { }
         catch (ObjectDisposedException) { }
+    }
+
+    private void Drain(byte[] buffer, Func<int, bool> senderAllowed, Action<NotifyMessage, int> onMessage, Action<string> onRejected)
+    {
+        while (true)
+        {
+            int n = Sockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
+            if (n < 0) break;
+            if (truncated || n > NotifyMessage.MaxBytes)
+            {
+                onRejected($"notify message from pid {cred.Pid} larger than {NotifyMessage.MaxBytes} bytes; ignored");
+                continue;
+            }
+            if (cred.Pid <= 0 || !senderAllowed(cred.Pid))
+            {
+                onRejected($"notify message from pid {cred.Pid}, which is not in this unit's cgroup; ignored");
+                continue;
+            }
+            var message = NotifyMessage.Parse(buffer.AsSpan(0, n));
+            // BARRIER=1 only asks us to have read what came before; its fd is closed by now.
+            if (message.Other is [{ Key: "BARRIER", Value: "1" }] && !message.Ready && message.Status is null) continue;
+            onMessage(message, cred.Pid);
+        }
     }
 
     public void Dispose()
