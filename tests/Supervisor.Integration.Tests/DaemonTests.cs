@@ -165,7 +165,7 @@ public class DaemonTests
         // SIGHUP reconciles at once (the timer would too, later).
         d.Signal("HUP");
         d.WaitFor(() => File.ReadAllText(pidsMax).Trim() == "20", "pids.max to be restored");
-        Assert.Contains("drift repaired", d.Cli("logs", "svc", "--state-dir", d.State).Out);
+        d.WaitFor(() => d.Cli("logs", "svc", "--state-dir", d.State).Out.Contains("drift repaired"), "the log of svc to say drift repaired");
     }
 
     [Fact]
@@ -206,12 +206,14 @@ public class DaemonTests
         d.WaitForState("n", "activating", "start");
         File.WriteAllText(flag, "");
         d.WaitForState("n", "active", "running");
+        // The supervisor's own lines reach the log file through its writer: wait for the one we look for.
+        d.WaitFor(() => d.Cli("logs", "n", "--state-dir", d.State).Out.Contains("status: warmed up"), "the status line in n's log");
         var log = d.Cli("logs", "n", "--state-dir", d.State).Out;
         Assert.Contains("status: warmed up", log);
         Assert.Contains($"socket={Path.Combine(d.Runtime, "notify", "n")}", log);
         d.WaitForState("plain", "active", "running");
         d.WaitFor(() => d.Cli("logs", "plain", "--state-dir", d.State).Out.Contains("socket="), "plain's first line");
-        Assert.Contains("socket=none", d.Cli("logs", "plain", "--state-dir", d.State).Out);
+        d.WaitFor(() => d.Cli("logs", "plain", "--state-dir", d.State).Out.Contains("socket=none"), "the log of plain to say socket=none");
         Assert.False(File.Exists(Path.Combine(d.Runtime, "notify", "plain")));
     }
 }
@@ -393,7 +395,7 @@ public class RestartOfTheSupervisorTests
         Assert.Equal(pid, first.MainPid("svc"));
         Assert.Equal("1", first.Prop("svc", "NRestarts"));
         Assert.Equal([pid.ToString()], File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs")));
-        Assert.Contains("adopted main process", first.Cli("logs", "svc", "--state-dir", first.State).Out);
+        first.WaitFor(() => first.Cli("logs", "svc", "--state-dir", first.State).Out.Contains("adopted main process"), "the log of svc to say adopted main process");
 
         // The adopted process dying is seen (through its pidfd) and the unit restarts by its policy.
         System.Diagnostics.Process.Start("kill", ["-KILL", pid.ToString()])!.WaitForExit();
@@ -420,7 +422,7 @@ public class RestartOfTheSupervisorTests
         int now = first.MainPid("svc");
         Assert.NotEqual(old, now);
         Assert.Equal([now.ToString()], File.ReadAllLines(Path.Combine(first.CgroupDir("svc"), "cgroup.procs")));
-        Assert.Contains("of a previous run in its cgroup", first.Cli("logs", "svc", "--state-dir", first.State).Out);
+        first.WaitFor(() => first.Cli("logs", "svc", "--state-dir", first.State).Out.Contains("of a previous run in its cgroup"), "the log of svc to say of a previous run in its cgroup");
     }
 }
 

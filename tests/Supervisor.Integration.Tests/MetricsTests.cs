@@ -139,6 +139,6 @@ public class SandboxDriftTests
         File.WriteAllText(Path.Combine(Path.GetDirectoryName(unitDir)!, "cgroup.procs"), pid.ToString());
         Assert.Equal(0, d.Cli("daemon-reload").Code);
         Assert.Contains("supervisor_unit_sandbox_drift{unit=\"svc\"} 1", Metric());
-        Assert.Contains("sandbox drift: cgroup", d.Cli("logs", "svc", "--state-dir", d.State).Out);
+        d.WaitFor(() => d.Cli("logs", "svc", "--state-dir", d.State).Out.Contains("sandbox drift: cgroup"), "the log of svc to say sandbox drift: cgroup");
     }
 }

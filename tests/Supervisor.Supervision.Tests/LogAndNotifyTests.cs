@@ -34,10 +34,11 @@ public class UnitLogTests : IDisposable
     }
 
     [Fact]
-    public void Keeps_the_configured_number_of_rotated_files()
+    public async Task Keeps_the_configured_number_of_rotated_files()
     {
         using var log = new UnitLog(_dir, "many", 1024, files: 3);
         for (int i = 0; i < 400; i++) log.Write("stdout", $"line {i:D4} " + new string('x', 40));
+        await log.FlushAsync();
         var path = UnitLog.PathFor(_dir, "many");
         Assert.True(File.Exists(path + ".3"));
         Assert.False(File.Exists(path + ".4"));
@@ -74,10 +75,11 @@ public class UnitLogTests : IDisposable
     }
 
     [Fact]
-    public void Rotates_by_size_and_tail_reads_across_the_rotation()
+    public async Task Rotates_by_size_and_tail_reads_across_the_rotation()
     {
         using var log = new UnitLog(_dir, "busy", 4096);
         for (int i = 0; i < 200; i++) log.Write("stdout", $"line {i:D4} " + new string('x', 40));
+        await log.FlushAsync();
         Assert.True(File.Exists(UnitLog.PathFor(_dir, "busy") + ".1"));
         Assert.True(new FileInfo(UnitLog.PathFor(_dir, "busy")).Length <= 4096);
         var tail = UnitLog.Tail(_dir, "busy", 5);

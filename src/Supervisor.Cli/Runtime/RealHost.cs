@@ -149,7 +149,7 @@ public sealed class RealHost : IUnitHost, IDisposable
             if (state.Cgroup is { } old && !old.Path.Equals(path)) DestroyIfEmpty(unit.Name, old); // moved to another slice
             var limits = ResourceMapping.Map(unit.Resources);
             cgroup = _driver.Open(path);
-            if (main && cgroup.Exists() && cgroup.GetProcs() is { Count: > 0 } leftovers)
+            if (main && cgroup.IsPopulated() && cgroup.GetProcs() is { Count: > 0 } leftovers)
             {
                 // Processes from a previous supervisor instance that were not adopted (their unit
                 // file changed, or their identity did not match the state file): a second copy

@@ -90,8 +90,19 @@ public sealed class UnitLog : IDisposable
 
     public static string PathFor(string directory, string unit) => Path.Combine(directory, unit + ".log");
 
-    /// <summary>Writes one line now: "2026-11-25T13:30:00.123Z stream: text" (the supervisor's own lines).</summary>
-    public void Write(string stream, ReadOnlySpan<char> text) => WriteLine(Format(stream, text));
+    /// <summary>
+    /// One line of the supervisor's own ("2026-11-25T13:30:00.123Z stream: text"), in order with the
+    /// service's output. It goes through the writer like output (the caller, often the manager's
+    /// loop, never waits for the disk), but is never dropped: with the queue full it is written here.
+    /// </summary>
+    public void Write(string stream, ReadOnlySpan<char> text)
+    {
+        var line = Format(stream, text);
+        Interlocked.Increment(ref _pending);
+        if (_queue.Writer.TryWrite(line)) return;
+        Interlocked.Decrement(ref _pending);
+        WriteLine(line);
+    }
 
     private void WriteLine(string line)
     {
