@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -68,7 +69,13 @@ public static class RunCommand
         Directory.CreateDirectory(options.StateDirectory);
         Directory.CreateDirectory(options.RuntimeDirectory);
 
-        var builder = Host.CreateApplicationBuilder();
+        // No defaults: they add appsettings.json with reload-on-change, which watches the content root
+        // (the working directory, "/" under systemd) recursively with inotify and wakes on every
+        // file written below it. Options come from the command line; logging can still be tuned
+        // by environment (Logging__LogLevel__Default=Debug).
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(options);
         builder.Services.AddHostedService<Daemon>();
