@@ -24,7 +24,7 @@ _supervisor_commands='check show run status list-units start stop restart reload
 declare -gA _supervisor_options=(
     [check]='--json --bus -h --help'
     [show]='--units --json --bus -h --help'
-    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --bus -h --help'
+    [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --verify-interval --bus -h --help'
     [status]='--runtime-dir --state-dir -n --lines --json --bus -h --help'
     [list-units]='--runtime-dir --json --bus -h --help'
     [start]='--runtime-dir --bus -h --help'
@@ -41,7 +41,7 @@ declare -gA _supervisor_options=(
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --since '
+_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(

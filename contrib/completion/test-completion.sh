@@ -93,7 +93,7 @@ check "" supervisor no-such-command ''
 check "--runtime-dir --state-dir --lines --json --bus --help" supervisor status --
 check "-n --lines -f --follow --since -h --help --state-dir --bus" supervisor logs -
 check "--units --unit" supervisor inspect --uni
-check "--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --bus --help" supervisor run --no-watch --
+check "--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --verify-interval --bus --help" supervisor run --no-watch --
 check "--runtime-dir" supervisor stop web --r
 
 # Option values: directories, groups, nothing for free-form values.

@@ -61,6 +61,18 @@ internal abstract class CgroupBase : ICgroup
 
     public IReadOnlyList<LimitChange> Repair(ResourceLimits limits) => LimitEngine.Apply(Ctx.Fs, Settings(limits));
 
+    public IDisposable WatchLimitWrites(ResourceLimits limits, Action onWritten)
+    {
+        var files = Settings(limits).Select(s => s.File).Distinct(StringComparer.Ordinal).ToList();
+        return files.Count == 0 ? NoWatch.Instance : Events.LimitWriteWatcher.Shared.Value.Watch(files, onWritten);
+    }
+
+    private sealed class NoWatch : IDisposable
+    {
+        public static readonly NoWatch Instance = new();
+        public void Dispose() { }
+    }
+
     internal List<LimitSetting> Settings(ResourceLimits limits)
     {
         var list = new List<LimitSetting>();

@@ -72,6 +72,13 @@ public interface ICgroup
     /// <summary>Declared values the files no longer hold.</summary>
     IReadOnlyList<LimitDrift> CheckDrift(ResourceLimits limits);
 
+    /// <summary>
+    /// Calls <paramref name="onWritten"/> after any write to a file holding one of
+    /// <paramref name="limits"/> (by anyone, the supervisor included), until disposed: drift is
+    /// seen when it happens. Nothing to watch (no limits declared) costs nothing.
+    /// </summary>
+    IDisposable WatchLimitWrites(ResourceLimits limits, Action onWritten);
+
     /// <summary>Writes the declared values back where they drifted (same as <see cref="Apply"/>).</summary>
     IReadOnlyList<LimitChange> Repair(ResourceLimits limits);
 

@@ -153,6 +153,24 @@ public class DaemonTests
     }
 
     [Fact]
+    public async Task A_limit_changed_by_hand_is_put_back_as_soon_as_it_is_written()
+    {
+        // No reload, no timer (--no-watch): the write itself is the trigger.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", Sleeper(resources: "MemoryMax = \"64M\"\nTasksMax = 20"));
+        d.Start("--no-watch");
+        d.WaitForState("svc", "active", "running");
+        var pidsMax = Path.Combine(d.CgroupDir("svc").Replace("/memory/", "/pids/"), "pids.max");
+        var memory = Path.Combine(d.CgroupDir("svc"), File.Exists("/sys/fs/cgroup/cgroup.controllers") ? "memory.max" : "memory.limit_in_bytes");
+        File.WriteAllText(pidsMax, "99");
+        d.WaitFor(() => File.ReadAllText(pidsMax).Trim() == "20", "pids.max to be restored");
+        File.WriteAllText(memory, (128L << 20).ToString());
+        d.WaitFor(() => File.ReadAllText(memory).Trim() == (64L << 20).ToString(), "the memory limit to be restored");
+        d.WaitFor(() => d.Cli("logs", "svc", "--state-dir", d.State).Out.Contains("drift repaired: TasksMax"), "the log of svc to name the repaired key");
+    }
+
+    [Fact]
     public async Task A_limit_changed_by_hand_is_put_back_on_reload()
     {
         Daemon.RequireRoot();

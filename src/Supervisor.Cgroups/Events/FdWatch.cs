@@ -16,14 +16,25 @@ internal sealed class FdWatch : IDisposable
     private static readonly Lazy<Loop> Shared = new(() => new Loop());
 
     private readonly SafeFd _fd;
-    private readonly Action _onReadable;
+    private readonly Action? _onReadable;
+    private readonly ReadChunk? _onData;
     private readonly ulong _token;
     private int _disposed;
+
+    /// <summary>Receives each chunk read from the fd (for fds whose content matters: inotify events).</summary>
+    public delegate void ReadChunk(ReadOnlySpan<byte> chunk);
 
     public FdWatch(SafeFd fd, Action onReadable, string name)
     {
         _fd = fd;
         _onReadable = onReadable;
+        _token = Shared.Value.Add(this, name);
+    }
+
+    public FdWatch(SafeFd fd, ReadChunk onData, string name)
+    {
+        _fd = fd;
+        _onData = onData;
         _token = Shared.Value.Add(this, name);
     }
 
@@ -35,12 +46,14 @@ internal sealed class FdWatch : IDisposable
             return;
         }
         var buffer = stackalloc byte[DrainBytes];
-        while (Libc.Read(_fd.Fd, buffer, DrainBytes) > 0)
-        {
-        }
         try
         {
-            _onReadable();
+            nint n;
+            while ((n = Libc.Read(_fd.Fd, buffer, DrainBytes)) > 0)
+            {
+                _onData?.Invoke(new ReadOnlySpan<byte>(buffer, (int)n));
+            }
+            _onReadable?.Invoke();
         }
         catch (CgroupException)
         {

@@ -14,4 +14,7 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int InotifyAddWatch(int fd, string path, uint mask);
+
+    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
+    public static partial int InotifyRmWatch(int fd, int wd);
 }

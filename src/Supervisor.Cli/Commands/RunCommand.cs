@@ -22,8 +22,9 @@ public static class RunCommand
         var metrics = new Option<string>("--metrics-listen") { Description = "serve Prometheus metrics at http://ADDRESS:PORT/metrics, or 'off'", DefaultValueFactory = _ => "127.0.0.1:9558" };
         var logMax = new Option<string>("--log-max-size") { Description = "size at which a unit's log is rotated (K M G)", DefaultValueFactory = _ => "8M" };
         var logFiles = new Option<int>("--log-files") { Description = "rotated log files kept per unit", DefaultValueFactory = _ => 2 };
+        var verify = new Option<string>("--verify-interval") { Description = "how often every running unit's live isolation and limits are checked in full, besides at each start and each change (a duration, or 'infinity')", DefaultValueFactory = _ => "10min" };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
-        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics, logMax, logFiles };
+        var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics, logMax, logFiles, verify };
         command.SetAction(async (result, ct) =>
         {
             if (!Units.Values.Size.TryParse(result.GetValue(logMax)!, out var logSize) || logSize.IsInfinity || logSize.Bytes < 4096)
@@ -34,6 +35,11 @@ public static class RunCommand
             if (result.GetValue(logFiles) is < 1 or > 64)
             {
                 error.WriteLine($"supervisor: --log-files: expected 1 to 64, got {result.GetValue(logFiles)}");
+                return ExitCodes.Usage;
+            }
+            if (!Units.Values.Duration.TryParse(result.GetValue(verify)!, out var verifyEvery) || (!verifyEvery.IsInfinity && verifyEvery.Microseconds < 1_000_000))
+            {
+                error.WriteLine($"supervisor: --verify-interval: expected a duration like \"10min\" (at least 1s) or \"infinity\", got \"{result.GetValue(verify)}\"");
                 return ExitCodes.Usage;
             }
             var options = new DaemonOptions
@@ -48,6 +54,7 @@ public static class RunCommand
                 MetricsListen = result.GetValue(metrics)!,
                 LogMaxBytes = (long)logSize.Bytes,
                 LogFiles = result.GetValue(logFiles),
+                VerifyInterval = verifyEvery.IsInfinity ? Timeout.InfiniteTimeSpan : verifyEvery.ToTimeSpan(),
             };
             return await RunAsync(options, error, ct);
         });

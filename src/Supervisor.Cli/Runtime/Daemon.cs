@@ -63,6 +63,17 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         var manager = new UnitManager(TimeProvider.System, sink => _host = new RealHost(sink, options, driver, reaper, logger,
             name => _definitions.GetValueOrDefault(name)));
         _manager = manager;
+        // Drift repaired the moment a limit file is written by hand counts like a reconcile's repair.
+        _host!.DriftRepaired += (unit, drift) =>
+        {
+            foreach (var d in drift) _metrics?.RecordDriftRepair(unit, d.Key);
+        };
+        // Each new main process is checked against its plan as soon as it runs; the periodic sweep is only the safety net.
+        manager.StateChanged += (status, before) =>
+        {
+            if (status.Active is ActiveState.Active && status.Runtime.MainPid is not null && (before.Active is not ActiveState.Active || before.MainPid != status.Runtime.MainPid))
+                QueueSandboxCheck(status.Name);
+        };
         manager.StateChanged += (status, before) =>
             logger.LogInformation("{Unit}: {Before} → {Active} ({Sub}){Result}", status.Name, StateNames.Name(before.Sub),
                 StateNames.Name(status.Active), StateNames.Name(status.Runtime.Sub),
@@ -152,6 +163,55 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         _host?.Dispose();
     }
 
+    private long _lastFingerprint;
+    private DateTime _lastSweep = DateTime.UtcNow;
+
+    /// <summary>Every running unit verified: limits written back where they drifted, live isolation compared with the plan.</summary>
+    private void Sweep()
+    {
+        if (_manager is null || _host is null) return;
+        foreach (var (name, status) in _manager.Units)
+            if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
+                foreach (var drift in _host.RepairDrift(def))
+                    _metrics?.RecordDriftRepair(name, drift.Key);
+        CheckSandboxes();
+        _lastSweep = DateTime.UtcNow;
+    }
+
+    /// <summary>Names, sizes and times of the unit files, drop-ins, /etc/passwd and /etc/group: a stat each, no reading.</summary>
+    private long UnitFilesFingerprint()
+    {
+        var hash = new HashCode();
+        void Add(FileSystemInfo f)
+        {
+            hash.Add(f.FullName, StringComparer.Ordinal);
+            hash.Add(f.LastWriteTimeUtc.Ticks);
+            if (f is FileInfo file) hash.Add(file.Length);
+        }
+        try
+        {
+            foreach (var entry in new DirectoryInfo(options.UnitsDirectory).EnumerateFileSystemInfos())
+            {
+                Add(entry);
+                if (entry is DirectoryInfo dropIns)
+                    foreach (var dropIn in dropIns.EnumerateFileSystemInfos()) Add(dropIn);
+            }
+            foreach (var db in new[] { "/etc/passwd", "/etc/group" })
+                if (File.Exists(db)) Add(new FileInfo(db));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return DateTime.UtcNow.Ticks; // cannot tell: treat as changed
+        }
+        var value = hash.ToHashCode();
+        return value == 0 ? 1 : value;
+    }
+
+    /// <summary>A unit declared running that is dead without having run (its start was cancelled): the reconcile starts it.</summary>
+    private bool AnyUnitToRepair() =>
+        _manager!.Units.Values.Any(s => s.Definition is { Kind: UnitKind.Service } && !s.BadSetting && s.Runtime.Sub == SubState.Dead
+            && !s.Runtime.StopRequested && s.Runtime.LastExit is null && s.Runtime.ActiveSince is null);
+
     private async Task<IReadOnlyList<PlanAction>> ReconcileAsync(string reason, CancellationToken cancellationToken, IReadOnlyDictionary<string, Adoption>? adoptions = null)
     {
         if (_manager is null || _host is null) return [];
@@ -159,7 +219,19 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         try
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            // The timer is a safety net for missed inotify events: when no unit file (and no user
+            // or group) changed and no unit waits to be started, it only runs the verification
+            // sweep when that is due. Re-reading a thousand files every 30 s is what an idle
+            // supervisor must not do.
+            var fingerprint = UnitFilesFingerprint();
+            if (reason == "timer" && fingerprint == _lastFingerprint && !AnyUnitToRepair())
+            {
+                if (DateTime.UtcNow - _lastSweep >= options.VerifyInterval && options.VerifyInterval != Timeout.InfiniteTimeSpan)
+                    Sweep();
+                return [];
+            }
             var set = HostResourceCheck.Apply(UnitLoader.LoadDirectory(options.UnitsDirectory), _driver!);
+            _lastFingerprint = fingerprint;
             foreach (var d in set.Diagnostics)
                 logger.Log(d.Severity == Severity.Error ? LogLevel.Error : LogLevel.Warning, "{Diagnostic}", d.ToString());
             _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
@@ -167,12 +239,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             var actions = await _manager.ReconcileAsync(set, adoptions: adoptions);
             if (actions.Count > 0 || reason != "timer")
                 logger.LogInformation("reconcile ({Reason}): {Count} action(s)", reason, actions.Count);
-            // Limits changed by hand in the cgroup files are put back.
-            foreach (var (name, status) in _manager.Units)
-                if (status.Definition is { Kind: UnitKind.Service } def && status.Active is ActiveState.Active)
-                    foreach (var drift in _host.RepairDrift(def))
-                        _metrics?.RecordDriftRepair(name, drift.Key);
-            CheckSandboxes();
+            Sweep();
             _metrics?.RecordReconcile(System.Diagnostics.Stopwatch.GetElapsedTime(started), actions.Select(a => a.Kind.ToString().ToLowerInvariant()));
             return actions;
         }
@@ -275,7 +342,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
     private Supervisor.Metrics.SupervisorMetrics? _metrics;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _sandboxDrift = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (UnitDefinition Definition, Supervisor.Sandbox.ExecPlan Plan)> _plans = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (UnitDefinition Definition, Supervisor.Sandbox.ExecPlan Plan)> _plans = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Live isolation, checked on every reconcile the way `supervisor inspect` does: each running
@@ -285,37 +352,80 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
     private void CheckSandboxes()
     {
         if (_manager is null || _driver is null) return;
-        foreach (var (name, status) in _manager.Units)
+        foreach (var (name, status) in _manager.Units) CheckSandbox(name, status);
+        foreach (var gone in _plans.Keys.Where(k => !_manager.Units.ContainsKey(k)).ToList()) _plans.TryRemove(gone, out _);
+    }
+
+    private void Record(string name, IReadOnlyList<Supervisor.Sandbox.Inspect.InspectLine> lines)
+    {
+        var mismatches = lines.Where(l => l.Result == Supervisor.Sandbox.Inspect.CheckResult.Mismatch).ToList();
+        bool drift = mismatches.Count > 0;
+        bool before = _sandboxDrift.TryGetValue(name, out var was) && was;
+        _sandboxDrift[name] = drift;
+        if (drift && !before)
+            _host?.Log(name, $"sandbox drift: {string.Join("; ", mismatches.Select(m => $"{m.Property} declared {m.Declared}, found {m.Found}"))}");
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _toCheck = new();
+    private int _checkScheduled;
+    private Timer? _checkTimer;
+
+    /// <summary>
+    /// Checks a unit that just started, in a batch two seconds later: a start of a thousand units
+    /// is not slowed by their checks, which run once the burst is over.
+    /// </summary>
+    private void QueueSandboxCheck(string name)
+    {
+        _toCheck.Enqueue(name);
+        if (Interlocked.Exchange(ref _checkScheduled, 1) == 1) return;
+        _checkTimer ??= new Timer(_ => RunQueuedChecks(), null, Timeout.Infinite, Timeout.Infinite);
+        _checkTimer.Change(2000, Timeout.Infinite);
+    }
+
+    private void RunQueuedChecks()
+    {
+        Interlocked.Exchange(ref _checkScheduled, 0);
+        if (_manager is null) return;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (_toCheck.TryDequeue(out var name))
+            if (seen.Add(name) && _manager.Units.TryGetValue(name, out var status)) CheckSandbox(name, status);
+        // The checks of a start-up burst allocate as much as the burst did: give it back too.
+        if (seen.Count >= 100) GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    /// <summary>One unit's live isolation against its plan (after its start, and in each sweep).</summary>
+    private void CheckSandbox(string name, UnitStatus status)
+    {
+        if (_driver is null) return;
+        if (status.Definition is not { Kind: UnitKind.Service } def || status.Active is not ActiveState.Active || status.Runtime.MainPid is not { } pid)
         {
-            if (status.Definition is not { Kind: UnitKind.Service } def || status.Active is not ActiveState.Active || status.Runtime.MainPid is not { } pid)
-            {
-                _sandboxDrift.TryRemove(name, out _);
-                continue;
-            }
-            try
-            {
-                if (!_plans.TryGetValue(name, out var cached) || cached.Definition != def)
-                {
-                    var procs = _driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).ProcsFiles;
-                    cached = (def, Supervisor.Sandbox.Compiler.ExecPlanCompiler.Compile(def,
-                        Supervisor.Sandbox.Compiler.CompileContext.ForHost() with { CgroupProcsFiles = [.. procs] }));
-                    _plans[name] = cached;
-                }
-                var lines = Supervisor.Sandbox.Inspect.IsolationCheck.Compare(cached.Plan, Supervisor.Sandbox.Inspect.IsolationState.Read(pid));
-                var mismatches = lines.Where(l => l.Result == Supervisor.Sandbox.Inspect.CheckResult.Mismatch).ToList();
-                bool drift = mismatches.Count > 0;
-                bool before = _sandboxDrift.TryGetValue(name, out var was) && was;
-                _sandboxDrift[name] = drift;
-                if (drift && !before)
-                    _host?.Log(name, $"sandbox drift: {string.Join("; ", mismatches.Select(m => $"{m.Property} declared {m.Declared}, found {m.Found}"))}");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or Supervisor.Sandbox.PlanCompileException or InvalidOperationException)
-            {
-                // The process exited between the state read and now, or /proc is not readable: no verdict this time.
-                _sandboxDrift.TryRemove(name, out _);
-            }
+            _sandboxDrift.TryRemove(name, out _);
+            return;
         }
-        foreach (var gone in _plans.Keys.Where(k => !_manager.Units.ContainsKey(k)).ToList()) _plans.Remove(gone);
+        try
+        {
+            // The plan the process was started from; compiled here only for an adopted one.
+            if (_host?.MainPlanOf(def) is { } started)
+            {
+                _plans.TryRemove(name, out _);
+                var found = Supervisor.Sandbox.Inspect.IsolationCheck.Compare(started, Supervisor.Sandbox.Inspect.IsolationState.Read(pid));
+                Record(name, found);
+                return;
+            }
+            if (!_plans.TryGetValue(name, out var cached) || cached.Definition != def)
+            {
+                var procs = _driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).ProcsFiles;
+                cached = (def, Supervisor.Sandbox.Compiler.ExecPlanCompiler.Compile(def,
+                    Supervisor.Sandbox.Compiler.CompileContext.ForHost() with { CgroupProcsFiles = [.. procs] }));
+                _plans[name] = cached;
+            }
+            Record(name, Supervisor.Sandbox.Inspect.IsolationCheck.Compare(cached.Plan, Supervisor.Sandbox.Inspect.IsolationState.Read(pid)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or Supervisor.Sandbox.PlanCompileException or InvalidOperationException)
+        {
+            // The process exited between the state read and now, or /proc is not readable: no verdict this time.
+            _sandboxDrift.TryRemove(name, out _);
+        }
     }
 
     /// <summary>Prometheus /metrics, read from the cgroups at scrape time (see README "Metrics").</summary>

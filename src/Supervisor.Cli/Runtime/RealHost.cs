@@ -26,6 +26,13 @@ public sealed record DaemonOptions
     public int LogFiles { get; init; } = 2;
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>
+    /// Full verification of every running unit (live isolation against its plan, limits against the
+    /// cgroup files). Each unit is also checked when it starts, limits whenever their files are
+    /// written, and everything at each reconcile that changed something; this sweep is the safety
+    /// net, so it can be rare (a thousand units cost ~0.5 s of CPU per sweep).
+    /// </summary>
+    public TimeSpan VerifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
     /// Reconcile on unit file changes and on the timer. Off: only SIGHUP and `supervisor
     /// daemon-reload` apply changes, so `supervisor plan` can be reviewed first.
     /// </summary>
@@ -66,6 +73,8 @@ public sealed class RealHost : IUnitHost, IDisposable
         public OomKillWatcher? Oom { get; set; }
         public ulong OomAtStart { get; set; }
         public ResourceLimits? Applied { get; set; }
+        /// <summary>Writes to the files of <see cref="Applied"/>, by anyone: drift is repaired as it happens.</summary>
+        public IDisposable? LimitWatch { get; set; }
         /// <summary>The declaration <see cref="Applied"/> was mapped from (value equality, unlike the limits' maps).</summary>
         public ResourcesSection? AppliedFrom { get; set; }
         /// <summary>The slices' declarations when the cgroup was made; a change rebuilds it.</summary>
@@ -106,6 +115,10 @@ public sealed class RealHost : IUnitHost, IDisposable
 
     private UnitState State(string unit) =>
         _units.GetOrAdd(unit, u => new UnitState(new UnitLog(_options.LogDirectory, u, _options.LogMaxBytes, _options.LogFiles)));
+
+    /// <summary>The plan the unit's current main process was started from, when it was started by this supervisor.</summary>
+    public Supervisor.Sandbox.ExecPlan? MainPlanOf(UnitDefinition unit) =>
+        _units.TryGetValue(unit.Name, out var s) && s.MainPlan is { } cached && ReferenceEquals(cached.Unit, unit) ? cached.Plan : null;
 
     public long DroppedLogLines(string unit) => _units.TryGetValue(unit, out var s) ? s.Log.DroppedLines : 0;
 
@@ -160,6 +173,7 @@ public sealed class RealHost : IUnitHost, IDisposable
             CgroupTree.CreateUnit(_driver, path, SliceLimits, limits);
             state.Cgroup = cgroup;
             state.Applied = limits;
+            WatchLimits(unit.Name, state, cgroup, limits);
             state.AppliedFrom = unit.Resources;
             state.SlicesFingerprint = slices;
         }
@@ -386,6 +400,8 @@ public sealed class RealHost : IUnitHost, IDisposable
         state.NotifyStop = null;
         state.Oom?.Dispose();
         state.Oom = null;
+        state.LimitWatch?.Dispose();
+        state.LimitWatch = null;
         if (state.Cgroup is { } cgroup)
         {
             // Processes left on purpose (KillMode=process or none, SendSIGKILL=no) keep it alive;
@@ -460,11 +476,38 @@ public sealed class RealHost : IUnitHost, IDisposable
             foreach (var change in cgroup.Apply(limits, state.Applied))
                 Log(unit.Name, $"applied live: {change}");
             state.Applied = limits;
+            state.AppliedFrom = unit.Resources;
+            WatchLimits(unit.Name, state, cgroup, limits);
         }
         catch (CgroupException e)
         {
             Log(unit.Name, $"cannot apply resource limits live: {e.Message}");
         }
+    }
+
+    /// <summary>Drift repaired as it happened (a limit file written by hand), for the metrics.</summary>
+    public event Action<string, IReadOnlyList<LimitDrift>>? DriftRepaired;
+
+    private void WatchLimits(string unit, UnitState state, ICgroup cgroup, ResourceLimits limits)
+    {
+        state.LimitWatch?.Dispose();
+        state.LimitWatch = null;
+        try
+        {
+            state.LimitWatch = cgroup.WatchLimitWrites(limits, () => OnLimitWritten(unit));
+        }
+        catch (CgroupException e)
+        {
+            Log(unit, $"cannot watch its limit files ({e.Message}); a limit changed by hand is put back at the next reconcile instead");
+        }
+    }
+
+    /// <summary>A limit file was written (by us, or by hand): whatever no longer holds the declared value is put back.</summary>
+    private void OnLimitWritten(string unit)
+    {
+        if (_lookup(unit) is not { Kind: UnitKind.Service } def) return;
+        var drift = RepairDrift(def);
+        if (drift.Count > 0) DriftRepaired?.Invoke(unit, drift);
     }
 
     /// <summary>Declared limits that the cgroup files no longer hold (changed by hand): found and written back.</summary>
@@ -478,7 +521,7 @@ public sealed class RealHost : IUnitHost, IDisposable
             if (drift.Count > 0)
             {
                 cgroup.Repair(limits);
-                foreach (var d in drift) Log(unit.Name, $"drift repaired: {d}");
+                foreach (var d in drift) Log(unit.Name, $"drift repaired: {d.Key} was {d.Found} in {d.File}, declared {d.Declared}");
             }
             return drift;
         }
@@ -496,6 +539,8 @@ public sealed class RealHost : IUnitHost, IDisposable
         var cgroup = CgroupOf(unit);
         state.Cgroup = cgroup;
         state.Applied = ResourceMapping.Map(unit.Resources);
+        state.AppliedFrom = unit.Resources;
+        WatchLimits(unit.Name, state, cgroup, state.Applied);
         state.Oom ??= cgroup.WatchOomKills();
         state.OomAtStart = state.Oom.Count;
         // The service keeps its NOTIFY_SOCKET path: binding it again makes its sd_notify heard.
@@ -528,6 +573,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         {
             s.Notify?.Dispose();
             s.Oom?.Dispose();
+            s.LimitWatch?.Dispose();
             s.Log.Dispose();
         }
     }

@@ -72,11 +72,16 @@ public sealed record IsolationState
             return (Unescape(f[4]), f[5]);
         }).ToImmutableArray();
 
+        var namespaces = ReadNamespaces(pid);
+        var host = HostReference(hostReferencePid);
+        // The hostname is read by joining the process's UTS namespace on a fresh thread; in the
+        // host's own namespace it is simply ours (a thousand unsandboxed units need no threads).
+        bool hostUts = namespaces.TryGetValue("uts", out var uts) && host.TryGetValue("uts", out var hostUtsId) && uts == hostUtsId;
         return new IsolationState
         {
             Pid = pid,
-            Namespaces = ReadNamespaces(pid),
-            HostNamespaces = HostReference(hostReferencePid),
+            Namespaces = namespaces,
+            HostNamespaces = host,
             Cgroups = [.. File.ReadAllLines($"/proc/{pid}/cgroup")],
             Uid = FirstId("Uid"),
             Gid = FirstId("Gid"),
@@ -91,11 +96,20 @@ public sealed record IsolationState
             LsmLabel = label,
             RootIsHostRoot = SameFile($"/proc/{pid}/root", "/"),
             Mounts = mounts,
-            Hostname = Supervisor.Sandbox.Interop.Namespaces.HostnameOf(pid),
+            Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Sandbox.Interop.Namespaces.HostnameOf(pid),
         };
     }
 
+    private static ImmutableDictionary<string, ulong>? _hostReference;
+
+    /// <summary>PID 1's namespaces over ours; they never change, so PID 1's are read once.</summary>
     private static ImmutableDictionary<string, ulong> HostReference(int pid)
+    {
+        if (pid == 1) return _hostReference ??= ReadHostReference(1);
+        return ReadHostReference(pid);
+    }
+
+    private static ImmutableDictionary<string, ulong> ReadHostReference(int pid)
     {
         var reference = ReadNamespaces(pid);
         var self = ReadNamespaces(Environment.ProcessId);
