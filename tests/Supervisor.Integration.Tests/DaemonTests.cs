@@ -422,6 +422,41 @@ public class RestartOfTheSupervisorTests
     }
 
     [Fact]
+    public async Task An_adopted_service_that_writes_output_keeps_running_and_what_it_wrote_meanwhile_reaches_the_log()
+    {
+        // Its stdout outlives the killed supervisor (the fd holder keeps the read end): no EPIPE,
+        // no SIGPIPE, and the next supervisor reads on from where the first stopped.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var last = Path.Combine(d.Root, "last");
+        d.WriteUnit("talker", $$"""
+            [Service]
+            ExecStart = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo \"tick $i\"; echo $i > {{last}}; sleep 0.1; done"]
+            Restart = "on-failure"
+            """);
+        d.Start();
+        d.WaitForState("talker", "active", "running");
+        int pid = d.MainPid("talker");
+        d.WaitFor(() => d.Cli("logs", "talker", "--state-dir", d.State).Out.Contains("tick 3"), "a few lines in the log");
+        d.WaitFor(() => File.Exists(Path.Combine(d.State, "state.json")) && File.ReadAllText(Path.Combine(d.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
+
+        d.Signal("KILL");
+        d.WaitForExit();
+        int atKill = int.Parse(File.ReadAllText(last).Trim());
+        // It goes on writing with no supervisor at all.
+        d.WaitFor(() => int.TryParse(File.ReadAllText(last).Trim(), out var i) && i >= atKill + 5, "the service to write on while no supervisor runs");
+        int written = int.Parse(File.ReadAllText(last).Trim());
+
+        d.Start();
+        d.WaitForState("talker", "active", "running");
+        Assert.Equal(pid, d.MainPid("talker"));
+        d.WaitFor(() => d.Cli("logs", "talker", "-n", "100000", "--state-dir", d.State).Out.Contains($"tick {written}\n"), $"line {written}, written while no supervisor ran, in the log");
+        d.WaitFor(() => d.Cli("logs", "talker", "-n", "100000", "--state-dir", d.State).Out.Contains("its output is captured again"), "the adoption line");
+        Assert.Equal(pid, d.MainPid("talker"));
+        Assert.Equal("0", d.Prop("talker", "NRestarts"));
+    }
+
+    [Fact]
     public async Task A_process_that_is_not_the_remembered_one_is_not_adopted_and_never_runs_beside_a_new_copy()
     {
         Daemon.RequireRoot();

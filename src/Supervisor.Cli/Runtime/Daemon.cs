@@ -116,6 +116,23 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
 
         var stateFile = new StateFile(options.StateDirectory);
         var adoptions = Adoptable(stateFile, driver);
+        // The services' output read ends are kept by a small holder process too, so they outlive a
+        // killed supervisor; those it kept for units that are not adopted are let go before they restart.
+        var holder = FdHolder.Open(Path.Combine(options.RuntimeDirectory, "fdholder"), logger);
+        if (holder is not null)
+        {
+            var recovered = holder.TakeAll();
+            foreach (var key in recovered.Keys.ToList())
+            {
+                var unit = key[..Math.Max(0, key.LastIndexOf(':'))];
+                if (adoptions.ContainsKey(unit)) continue;
+                recovered.Remove(key, out var handle);
+                handle!.Dispose();
+                holder.Delete(key);
+            }
+            _host!.Holder = holder;
+            _host.Recovered = recovered;
+        }
         await ReconcileAsync("start", stoppingToken, adoptions);
         api.Sync();
         using var stateWriter = WriteStateOnChange(manager, stateFile);
@@ -146,6 +163,13 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         logger.LogInformation("stopping all units");
         await manager.StopAllAsync();
         logger.LogInformation("all units stopped");
+        try
+        {
+            // Stopped cleanly: nothing is left to keep for a next supervisor.
+            holder?.Quit();
+        }
+        catch (IOException) { }
+        holder?.Dispose();
         // Nothing is running any more: a next supervisor has nothing to adopt.
         stateWriter?.Dispose();
         stateFile.Write(new Dictionary<string, UnitMemory>());

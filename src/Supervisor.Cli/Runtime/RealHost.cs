@@ -110,6 +110,39 @@ public sealed class RealHost : IUnitHost, IDisposable
         _compile = CompileContext.ForHost();
     }
 
+    /// <summary>Keeps copies of the services' output read ends, so they survive a killed supervisor (null: none).</summary>
+    public FdHolder? Holder { get; set; }
+
+    /// <summary>Output read ends a previous supervisor left with the holder, by "UNIT:out"/"UNIT:err", for adopted units.</summary>
+    public Dictionary<string, System.Net.Sockets.SafeSocketHandle> Recovered { get; set; } = new(StringComparer.Ordinal);
+
+    private int _holderFailed;
+
+    private void Hold(string key, System.Runtime.InteropServices.SafeHandle fd)
+    {
+        if (Holder is not { } holder) return;
+        try
+        {
+            holder.Put(key, fd);
+        }
+        catch (IOException e)
+        {
+            if (Interlocked.Exchange(ref _holderFailed, 1) == 0)
+                _logger.LogWarning("the fd holder is gone ({Message}): a killed supervisor's services will lose their output", e.Message);
+        }
+    }
+
+    private void Unhold(string unit)
+    {
+        if (Holder is not { } holder) return;
+        try
+        {
+            holder.Delete(unit + ":out");
+            holder.Delete(unit + ":err");
+        }
+        catch (IOException) { }
+    }
+
     /// <summary>Reads /etc/passwd and /etc/group again (a reconcile may follow a new user).</summary>
     public void RefreshHostFacts() => _compile = CompileContext.ForHost();
 
@@ -192,6 +225,11 @@ public sealed class RealHost : IUnitHost, IDisposable
 
         var (outRead, outFd) = OutputChannel.Create();
         var (errRead, errFd) = OutputChannel.Create();
+        if (main)
+        {
+            Hold(unit.Name + ":out", outRead.SafeHandle);
+            Hold(unit.Name + ":err", errRead.SafeHandle);
+        }
         SandboxProcess process;
         try
         {
@@ -402,6 +440,7 @@ public sealed class RealHost : IUnitHost, IDisposable
         state.Oom = null;
         state.LimitWatch?.Dispose();
         state.LimitWatch = null;
+        Unhold(unit.Name);
         if (state.Cgroup is { } cgroup)
         {
             // Processes left on purpose (KillMode=process or none, SendSIGKILL=no) keep it alive;
@@ -551,7 +590,16 @@ public sealed class RealHost : IUnitHost, IDisposable
             state.Adopted = process;
             // Not our child: the exit status cannot be collected, only that it is gone.
             process.OnExit(() => _sink.Post(unit.Name, new UnitEvent.MainExited(ExitInfo.Exited(255), OomKilledSinceStart(state), mainPid)));
-            Log(unit.Name, $"adopted main process {mainPid} left running by a previous supervisor (its exit status will not be known; its output is no longer captured until it restarts)");
+            // Its output waited with the fd holder: read on from where the previous supervisor stopped.
+            bool captured = false;
+            if (Recovered.Remove(unit.Name + ":out", out var outFd) && Recovered.Remove(unit.Name + ":err", out var errFd))
+            {
+                _ = state.Log.PumpAsync(new System.Net.Sockets.Socket(outFd), "stdout", _stopping.Token);
+                _ = state.Log.PumpAsync(new System.Net.Sockets.Socket(errFd), "stderr", _stopping.Token);
+                captured = true;
+            }
+            Log(unit.Name, $"adopted main process {mainPid} left running by a previous supervisor (its exit status will not be known; " +
+                (captured ? "its output is captured again, including what it wrote meanwhile)" : "its output is not captured until it restarts: there was no fd holder)"));
         }
         catch (IOException e)
         {

@@ -154,7 +154,7 @@ public sealed class UnitLog : IDisposable
                 // cost no receive buffers. The buffer is borrowed only while there is output to copy.
                 await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 buffer = ArrayPool<byte>.Shared.Rent(8192);
-                int n = socket.Receive(buffer, SocketFlags.None); // data or EOF is there: does not block
+                int n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 if (n == 0) break;
                 Split(buffer, n, pending, stream, decoder);
                 ArrayPool<byte>.Shared.Return(buffer);
