@@ -49,14 +49,14 @@ def restart(rows_file):
         by_scenario.setdefault(scenario, []).append((label, version, lat, note))
     for scenario, entries in by_scenario.items():
         print(f"\n{scenario}")
-        print(f"  {'peer':<28} {'version':<26} {'n':>3} {'median ms':>10} {'p95 ms':>9}"
+        print(f"  {'peer':<28} {'version':<28} {'n':>3} {'median ms':>10} {'p95 ms':>9}"
               f"   {'ours/peer median':>16} {'ours/peer p95':>13}")
         ours_labels = ("supervisor", "supervisor (full sandbox)")
         ours = next((e for e in entries if e[0] == ours_labels[0]), None)
         ours_sbx = next((e for e in entries if e[0] == ours_labels[1]), None)
         for label, version, lat, note in entries:
             if not lat:
-                print(f"  {label:<28} {version:<26} {0:>3} {'no samples':>10}   {note}")
+                print(f"  {label:<28} {version:<28} {0:>3} {'no samples':>10}   {note}")
                 continue
             med, p = statistics.median(lat), p95(lat)
             ratio = ""
@@ -65,7 +65,7 @@ def restart(rows_file):
                 if ours_sbx and ours_sbx[2]:
                     ratio += (f"   sandbox/peer {statistics.median(ours_sbx[2]) / med:.3f}, "
                               f"{p95(ours_sbx[2]) / p:.3f}")
-            print(f"  {label:<28} {version:<26} {len(lat):>3} {med:>10.2f} {p:>9.2f}   {ratio}"
+            print(f"  {label:<28} {version:<28} {len(lat):>3} {med:>10.2f} {p:>9.2f}   {ratio}"
                   + (f"   [{note}]" if note else ""))
 
 
