@@ -6,8 +6,9 @@
  * from the supervisor's top process (ppid links from /proc/PID/stat).
  *
  *   procwatch count TOP N TIMEOUT_MS INTERVAL_MS START_NS
- *       poll until N service processes descend from TOP; print "SECONDS SCANS MEAN_SCAN_US"
- *       (SECONDS from START_NS, a CLOCK_REALTIME time in ns; exit 1 with "timeout COUNT" on timeout)
+ *       poll until N service processes descend from TOP; print "SECONDS SCANS MEAN_SCAN_US CPU_MS"
+ *       (SECONDS from START_NS, a CLOCK_REALTIME time in ns; CPU_MS: the observer's own CPU time;
+ *       exit 1 with "timeout COUNT" on timeout)
  *   procwatch file PATH EXPECTED TIMEOUT_MS INTERVAL_US TMP DST
  *       rename(TMP, DST), then poll PATH until its first line is EXPECTED; print "MS"
  *   procwatch replace TOP OLDPID TIMEOUT_MS INTERVAL_US TMP DST [COMMAND ARG...]
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,9 +171,30 @@ static void sleep_us(long us)
     while (nanosleep(&d, &d) != 0) {}
 }
 
+static int exe_is_sleep(int pid)
+{
+    char path[64], target[256];
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0) return 0;
+    target[n] = 0;
+    const char *base = strrchr(target, '/');
+    return strcmp(base ? base + 1 : target, "sleep") == 0;
+}
+
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static int cmd_count(int top, int n, long timeout_ms, long interval_ms, long long start_ns)
 {
-    /* Processes that exist now and do not descend from TOP cannot come to descend from it: skip them. */
+    /* Processes that exist now and do not descend from TOP cannot come to descend from it: skip
+     * them. For the others, keep the ppid read the first time (supervisors keep their parent while
+     * they start services; re-read if the pid was missing from the previous scan) and look for an
+     * exec of sleep with one readlink of /proc/PID/exe; stat and cmdline are read only then. */
     full_scan();
     for (int i = 0; i < npids; i++)
         if (gen_of[pids[i]] == gen && !descends(pids[i], top)) skip[pids[i]] = 1;
@@ -187,20 +210,24 @@ static int cmd_count(int top, int n, long timeout_ms, long interval_ms, long lon
         count = 0;
         int ncand = 0;
         for (int i = 0; i < npids; i++) {
-            int p = pids[i], pp, is_sleep;
+            int p = pids[i], pp;
             if (skip[p]) continue;
             if (matched[p]) { count++; continue; }   /* a sleep never execs again */
-            if (read_stat(p, &pp, NULL, &is_sleep, NULL) != 0) continue;
-            ppid_of[p] = pp; gen_of[p] = gen;
-            if (is_sleep && ncand < (int)(sizeof cand / sizeof cand[0])) cand[ncand++] = p;
+            if (gen_of[p] == gen - 1) gen_of[p] = gen;  /* seen last scan: keep its ppid */
+            else if (read_stat(p, &pp, NULL, NULL, NULL) == 0) { ppid_of[p] = pp; gen_of[p] = gen; }
+            else continue;
+            if (exe_is_sleep(p) && ncand < (int)(sizeof cand / sizeof cand[0])) cand[ncand++] = p;
         }
-        for (int i = 0; i < ncand; i++)
-            if (descends(cand[i], top) && is_service_cmdline(cand[i])) { matched[cand[i]] = 1; count++; }
+        for (int i = 0; i < ncand; i++) {
+            int p = cand[i], pp;
+            if (read_stat(p, &pp, NULL, NULL, NULL) == 0) ppid_of[p] = pp;
+            if (descends(p, top) && is_service_cmdline(p)) { matched[p] = 1; count++; }
+        }
         long long s1 = now_ns(CLOCK_MONOTONIC);
         scans++;
         scan_ns += s1 - s0;
         if (count >= n) {
-            printf("%.3f %ld %.0f\n", (now_ns(CLOCK_REALTIME) - start_ns) / 1e9, scans, scan_ns / 1e3 / scans);
+            printf("%.3f %ld %.0f %.0f\n", (now_ns(CLOCK_REALTIME) - start_ns) / 1e9, scans, scan_ns / 1e3 / scans, cpu_ms());
             return 0;
         }
         if (s1 > t_end) { printf("timeout %d\n", count); return 1; }

@@ -15,11 +15,11 @@ reps=${REPS:-10}
 me=tests/bench/supervision/reconcile.sh
 . "$(dirname "$0")/common.sh"
 require_root
+trap cleanup EXIT       # also removes a policy-rc.d that ensure_packages created
 [[ "$n" =~ ^[1-9][0-9]*$ && "$n" -ge 2 && "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $me [N>=2]  (REPS=COUNT)" >&2; exit 2; }
 ensure_packages supervisord:supervisor supervisorctl:supervisor runsvdir:runit sv:runit gcc:gcc
 
 bench_init reconcile
-trap cleanup EXIT
 fds=$(ulimit -Hn); [ "$fds" = unlimited ] || [ "$fds" -gt 65536 ] && fds=65536
 ulimit -n "$fds"
 echo "$me: building the supervisor"

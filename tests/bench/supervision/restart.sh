@@ -13,12 +13,12 @@ samples=${1:-20}
 me=tests/bench/supervision/restart.sh
 . "$(dirname "$0")/common.sh"
 require_root
+trap cleanup EXIT       # also removes a policy-rc.d that ensure_packages created
 [[ "$samples" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $me [SAMPLES]" >&2; exit 2; }
 ensure_packages supervise:daemontools svc:daemontools runsv:runit sv:runit s6-supervise:s6 s6-svc:s6 \
   supervisord:supervisor gcc:gcc
 
 bench_init restart
-trap cleanup EXIT
 # the sandboxed unit gets a private /tmp and /var/tmp, so its binary and log live under /run
 sbx=$(extra_dir /run/supervisor-bench-restart)
 gcc -O2 -Wall -o "$sbx/crasher" "$bench_dir/crasher.c"

@@ -144,7 +144,7 @@ def summary(path, label):
 
 
 if __name__ == "__main__":
-    cmd = sys.argv[1]
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "restart":
         restart(sys.argv[2])
     elif cmd == "usage":
