@@ -8,6 +8,9 @@ repo=$(cd "$bench_dir/../../.." && pwd)
 dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
 work=""; root=""; extra_dirs=(); created_policy_rc=""
 
+# say MESSAGE — a progress line, with the time of day (to match against other activity on the host).
+say() { echo "$(date +%T) $me: $*"; }
+
 require_root() { [ "$(id -u)" -eq 0 ] || { echo "$me: needs root" >&2; exit 2; }; }
 
 # ensure_packages BIN:PACKAGE... — apt-get installs the packages of missing binaries, only when
@@ -18,7 +21,7 @@ ensure_packages() {
   for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-  echo "$me: installing ${missing[*]}"
+  say "installing ${missing[*]}"
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; created_policy_rc=1
   fi

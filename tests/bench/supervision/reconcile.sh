@@ -22,7 +22,7 @@ ensure_packages supervisord:supervisor supervisorctl:supervisor runsvdir:runit s
 bench_init reconcile
 fds=$(ulimit -Hn); [ "$fds" = unlimited ] || [ "$fds" -gt 65536 ] && fds=65536
 ulimit -n "$fds"
-echo "$me: building the supervisor"
+say "building the supervisor"
 build_ours
 gap=1.2          # seconds between repetitions: runsv delays a restart of a ./run younger than 1 s
 poll_file_us=1000
@@ -30,9 +30,10 @@ poll_proc_us=2000
 debounce=$(grep -rn --include=*.cs -i 'debounce' "$repo/src" | grep -o 'FromMilliseconds([0-9]*)' | head -1 | tr -dc 0-9 || true)
 debounce_at=$(grep -rln --include=*.cs -i 'debounce = new Timer' "$repo/src" | head -1 || true)
 
-echo "$me: $(uname -sr), $(nproc) CPUs, $n units, $reps repetitions, ${gap}s apart"
-echo "$me: ours reconciles on inotify events after a debounce of ${debounce:-?} ms (${debounce_at#$repo/})"
+say "$(uname -sr), $(nproc) CPUs, $n units, $reps repetitions, ${gap}s apart"
+say "ours reconciles on inotify events after a debounce of ${debounce:-?} ms (${debounce_at#$repo/})"
 t_begin=$(date +%s)
+say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other activity on the host shows up in every number)"
 
 # ---- ours ----
 dir="$work/ours"; mkdir -m 0755 "$dir" "$dir/units"
@@ -43,14 +44,14 @@ for i in $(seq 1 "$n"); do unit "s$i" infinity 64M >"$dir/units/s$i.toml"; done
 chmod 0644 "$dir/units"/*.toml
 t0=$(date +%s%N)
 start_ours "$dir"
-up=$("$work/procwatch" count "$ours_pid" "$n" 600000 20 "$t0") || { tail -20 "$dir/daemon.log"; echo "$me: ours: not all running: $up" >&2; exit 1; }
-echo "$me: ours: all $n running after ${up%% *} s"
+up=$("$work/procwatch" count "$ours_pid" "$n" 600000 20 "$t0") || { tail -20 "$dir/daemon.log"; say "ours: not all running: $up" >&2; exit 1; }
+say "ours: all $n running after ${up%% *} s"
 sleep 2     # let the start settle (the watcher may still see the initial files)
 mem="/sys/fs/cgroup/memory/$root/s1.service/memory.limit_in_bytes"
 [ -f "$mem" ] || mem=$(find "/sys/fs/cgroup/memory/$root" -path '*s1.service/memory.limit_in_bytes' | head -1)
-[ -f "$mem" ] || { ls -R "/sys/fs/cgroup/memory/$root" | head; echo "$me: no memory cgroup found for s1" >&2; exit 1; }
+[ -f "$mem" ] || { ls -R "/sys/fs/cgroup/memory/$root" | head; say "no memory cgroup found for s1" >&2; exit 1; }
 pids_of() { head -1 "/sys/fs/cgroup/pids/$root/$1.service/cgroup.procs" 2>/dev/null || true; }
-echo "$me: ours: s1's limit is read from ${mem#/sys/fs/cgroup/memory/}"
+say "ours: s1's limit is read from ${mem#/sys/fs/cgroup/memory/}"
 
 s1_before=$(pids_of s1)
 : >"$work/a.txt"
@@ -71,9 +72,9 @@ for r in $(seq 1 "$reps"); do
   sleep "$gap"
 done
 stop_ours "$ours_pid"
-echo "$me: ours: stopped in $stop_secs s (exit status $stop_rc)"
+say "ours: stopped in $stop_secs s (exit status $stop_rc)"
 if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$work/daemon.unusual"; then
-  echo "$me: ours: daemon.log lines above info level:" >&2
+  say "ours: daemon.log lines above info level:" >&2
   head -20 "$work/daemon.unusual" | sed 's/^/    /' >&2
 fi
 grep -E ' s[12]: ' "$dir/daemon.log" | grep -viE 'dead → activating|start → active' | tail -n 8 >"$work/ours.s12.log" || true
@@ -94,8 +95,8 @@ sd_conf() {  # sd_conf S2_ARG > file
 sd_conf infinity >"$dir/supervisord.conf"
 t0=$(date +%s%N)
 supervisord -n -c "$dir/supervisord.conf" >"$dir/peer.log" 2>&1 & sd_pid=$!; track "$sd_pid" peer
-up=$("$work/procwatch" count "$sd_pid" "$n" 600000 20 "$t0") || { tail -5 "$dir/supervisord.log"; echo "$me: supervisord: not all running: $up" >&2; exit 1; }
-echo "$me: supervisord: all $n running after ${up%% *} s"
+up=$("$work/procwatch" count "$sd_pid" "$n" 600000 20 "$t0") || { tail -5 "$dir/supervisord.log"; say "supervisord: not all running: $up" >&2; exit 1; }
+say "supervisord: all $n running after ${up%% *} s"
 sleep 2
 : >"$work/sd.txt"
 for r in $(seq 1 "$reps"); do
@@ -107,7 +108,7 @@ for r in $(seq 1 "$reps"); do
   sleep "$gap"
 done
 stop_peer "$sd_pid" 120
-echo "$me: supervisord: stopped in $stop_secs s"
+say "supervisord: stopped in $stop_secs s"
 
 # ---- runit ----
 dir="$work/runit"; mkdir -p "$dir/scan"
@@ -117,8 +118,8 @@ for i in $(seq 1 "$n"); do
 done
 t0=$(date +%s%N)
 runsvdir -P "$dir/scan" >"$dir/peer.log" 2>&1 & rs_pid=$!; track "$rs_pid" peer
-up=$("$work/procwatch" count "$rs_pid" "$n" 600000 20 "$t0") || { echo "$me: runit: not all running: $up" >&2; exit 1; }
-echo "$me: runit: all $n running after ${up%% *} s"
+up=$("$work/procwatch" count "$rs_pid" "$n" 600000 20 "$t0") || { say "runit: not all running: $up" >&2; exit 1; }
+say "runit: all $n running after ${up%% *} s"
 sleep 2
 : >"$work/rs.txt"
 for r in $(seq 1 "$reps"); do
@@ -130,7 +131,7 @@ for r in $(seq 1 "$reps"); do
   sleep "$gap"
 done
 stop_peer "$rs_pid" 60 kill -HUP "$rs_pid"
-echo "$me: runit: stopped in $stop_secs s"
+say "runit: stopped in $stop_secs s"
 
 # ---- report ----
 echo
@@ -178,4 +179,4 @@ and the daemontools family run ./run through /bin/sh here (exec sleep). Ours nee
 Last lines ours logged about s1/s2:
 EOF
 sed 's/^/    /' "$work/ours.s12.log"
-echo "$me: total $(( $(date +%s) - t_begin )) s"
+say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"

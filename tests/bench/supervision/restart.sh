@@ -25,7 +25,7 @@ gcc -O2 -Wall -o "$sbx/crasher" "$bench_dir/crasher.c"
 chmod 0755 "$sbx/crasher"
 crasher="$sbx/crasher"
 mkdir -m 0777 "$sbx/log"     # written by nobody in the sandboxed variant
-echo "$me: building the supervisor"
+say "building the supervisor"
 build_ours
 
 # Peers whose floor is ~1 s in scenario (a) get fewer samples, to keep the run short.
@@ -121,7 +121,7 @@ EOF
   esac
   if ! wait_starts "$log" $((n + 2)) "$timeout"; then
     note="timed out after ${timeout}s with $(grep -c '^start' "$log" 2>/dev/null || echo 0) starts"
-    echo "$me: $label, RUN_MS=$ms: $note" >&2
+    say "$label, RUN_MS=$ms: $note" >&2
   fi
   case $kind in
     ours|ours-sandbox)
@@ -129,7 +129,7 @@ EOF
       [ "$stop_rc" = 0 ] || note="${note:+$note; }daemon exit status $stop_rc"
       # anything the daemon logged above info level, verbatim
       if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$dir/daemon.unusual"; then
-        echo "$me: $label, RUN_MS=$ms: daemon.log lines above info level:" >&2
+        say "$label, RUN_MS=$ms: daemon.log lines above info level:" >&2
         head -20 "$dir/daemon.unusual" | sed 's/^/    /' >&2
       fi ;;
     daemontools) stop_peer "$pid" 10 svc -dx "$dir/svc" ;;
@@ -139,11 +139,12 @@ EOF
   esac
   [ "$stop_left" = 0 ] || note="${note:+$note; }$stop_left processes left after stop, killed by PID"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$label" "$version" "$n" "$log" "$note" >>"$rows"
-  echo "$me: $scenario: $label done ($(grep -c '^start' "$log" 2>/dev/null || echo 0) starts)"
+  say "$scenario: $label done ($(grep -c '^start' "$log" 2>/dev/null || echo 0) starts)"
 }
 
-echo "$me: $(uname -sr), $(nproc) CPUs; $samples samples per row ($slow_samples for the peers with a ~1 s floor in scenario a)"
+say "$(uname -sr), $(nproc) CPUs; $samples samples per row ($slow_samples for the peers with a ~1 s floor in scenario a)"
 t_begin=$(date +%s)
+say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other activity on the host shows up in every number)"
 a="(a) quick crash, RUN_MS=0"
 b="(b) crash after running 1.2 s, RUN_MS=1200"
 row "$a" ours "$samples" 0
@@ -174,4 +175,4 @@ Notes on the peers' semantics (their own design, not measurement noise):
     nobody and loads seccomp on every restart; its helper stays as PID 1 of the pid namespace.
 EOF2
 echo
-echo "$me: total $(( $(date +%s) - t_begin )) s"
+say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -28,7 +28,7 @@ bench_init scale
 # 65536, or to the hard limit when this environment does not allow more
 fds=$(ulimit -Hn); [ "$fds" = unlimited ] || [ "$fds" -gt 65536 ] && fds=65536
 ulimit -n "$fds"
-echo "$me: building the supervisor"
+say "building the supervisor"
 build_ours
 results="$work/results.tsv"; : >"$results"
 start_timeout=600
@@ -90,13 +90,13 @@ measure() {
     read -r up scans scan_us obs_ms < <("$work/procwatch" count "$pid" "$n" $((start_timeout * 1000)) 20 "$t0" || true)
     if ! [[ "$up" =~ ^[0-9.]+$ ]]; then
       note="${note:+$note; }not all running: $up $scans"; up="-"
-      echo "$me: $label: not all running: $up $scans" >&2
+      say "$label: not all running: $up $scans" >&2
       tail -5 "$dir/peer.log" "$dir/daemon.log" 2>/dev/null >&2 || true
     else
-      echo "$me: $label [$c/$starts]: all $n running after $up s (observer: $scans scans of /proc, ${scan_us} us each on average, ${obs_ms} ms CPU)"
+      say "$label [$c/$starts]: all $n running after $up s (observer: $scans scans of /proc, ${scan_us} us each on average, ${obs_ms} ms CPU)"
     fi
     if [ "$c" = "$starts" ]; then
-      echo "$me: $label: settling 5 s, then memory, then ${window} s of idle CPU"
+      say "$label: settling 5 s, then memory, then ${window} s of idle CPU"
       usage=$(python3 "$bench_dir/stats.py" usage "$pid" 5 "$window")
     else
       sleep 2   # never stop right after the start: supervise and runsv act on a stop only 1 s after a start
@@ -104,7 +104,7 @@ measure() {
     case $kind in
       ours) stop_ours "$pid"; [ "$stop_rc" = 0 ] || note="${note:+$note; }daemon exit status $stop_rc"
         if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$dir/daemon.unusual"; then
-          echo "$me: $label: daemon.log lines above info level:" >&2
+          say "$label: daemon.log lines above info level:" >&2
           head -20 "$dir/daemon.unusual" | sed 's/^/    /' >&2
         fi ;;
       daemontools) stop_peer "$pid" 60 daemontools_stop "$pid" "$dir/scan" ;;
@@ -113,15 +113,16 @@ measure() {
       supervisord) stop_peer "$pid" 120 ;;
     esac
     [ "$stop_left" = 0 ] || note="${note:+$note; }$stop_left processes left after a stop, killed by PID"
-    echo "$me: $label [$c/$starts]: stopped in $stop_secs s"
+    say "$label [$c/$starts]: stopped in $stop_secs s"
     ups="${ups:+$ups,}$up"; stops="${stops:+$stops,}$stop_secs"
     rm -rf "$dir"
   done
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$version" "$ups" "$usage" "$stops" "$note" >>"$results"
 }
 
-echo "$me: $(uname -sr), $(nproc) CPUs, $n services per peer, $starts start/stop cycles each, idle window $window s, CLK_TCK $(getconf CLK_TCK), ulimit -n $fds"
+say "$(uname -sr), $(nproc) CPUs, $n services per peer, $starts start/stop cycles each, idle window $window s, CLK_TCK $(getconf CLK_TCK), ulimit -n $fds"
 t_begin=$(date +%s)
+say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other activity on the host shows up in every number)"
 measure ours "supervisor" "$(ours_version)"
 measure daemontools "daemontools svscan" "$(pkg_version daemontools)"
 measure runit "runit runsvdir" "$(pkg_version runit)"
@@ -190,4 +191,4 @@ service; runit: SIGHUP to runsvdir; s6: s6-svscanctl -t) until every process of 
 always at least 2 s after all were up (right after a start, supervise and runsv take up to 1 s
 and supervisord several seconds to act on a stop).
 EOF
-echo "$me: total $(( $(date +%s) - t_begin )) s"
+say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
