@@ -194,7 +194,9 @@ static int cmd_count(int top, int n, long timeout_ms, long interval_ms, long lon
     /* Processes that exist now and do not descend from TOP cannot come to descend from it: skip
      * them. For the others, keep the ppid read the first time (supervisors keep their parent while
      * they start services; re-read if the pid was missing from the previous scan) and look for an
-     * exec of sleep with one readlink of /proc/PID/exe; stat and cmdline are read only then. */
+     * exec of sleep with one readlink of /proc/PID/exe; stat and cmdline are read only then. The
+     * ancestors of a matched sleep are not looked at again, so a scan gets cheaper as services
+     * come up. */
     full_scan();
     for (int i = 0; i < npids; i++)
         if (gen_of[pids[i]] == gen && !descends(pids[i], top)) skip[pids[i]] = 1;
@@ -213,6 +215,7 @@ static int cmd_count(int top, int n, long timeout_ms, long interval_ms, long lon
             int p = pids[i], pp;
             if (skip[p]) continue;
             if (matched[p]) { count++; continue; }   /* a sleep never execs again */
+            if (known[p]) continue;                  /* a supervisor of a matched sleep */
             if (gen_of[p] == gen - 1) gen_of[p] = gen;  /* seen last scan: keep its ppid */
             else if (read_stat(p, &pp, NULL, NULL, NULL) == 0) { ppid_of[p] = pp; gen_of[p] = gen; }
             else continue;
@@ -221,7 +224,16 @@ static int cmd_count(int top, int n, long timeout_ms, long interval_ms, long lon
         for (int i = 0; i < ncand; i++) {
             int p = cand[i], pp;
             if (read_stat(p, &pp, NULL, NULL, NULL) == 0) ppid_of[p] = pp;
-            if (descends(p, top) && is_service_cmdline(p)) { matched[p] = 1; count++; }
+            if (descends(p, top) && is_service_cmdline(p)) {
+                matched[p] = 1;
+                count++;
+                /* Its ancestors up to TOP supervise: they will not exec into a sleep. Stop
+                 * looking at them, but keep their ppid for the descent walk. */
+                for (int q = ppid_of[p], k = 0; q > 0 && q != top && !known[q] && k < 256; q = ppid_of[q], k++) {
+                    known[q] = 1;
+                    static_ppid[q] = ppid_of[q];
+                }
+            }
         }
         long long s1 = now_ns(CLOCK_MONOTONIC);
         scans++;

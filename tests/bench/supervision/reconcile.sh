@@ -58,6 +58,7 @@ s1_before=$(pids_of s1)
 for r in $(seq 1 "$reps"); do
   if [ $((r % 2)) = 1 ]; then v=96M; bytes=100663296; else v=64M; bytes=67108864; fi
   unit s1 infinity "$v" >"$dir/units/.s1.toml.tmp"; chmod 0644 "$dir/units/.s1.toml.tmp"
+  edit_a=$(date +%T.%3N)
   "$work/procwatch" file "$mem" "$bytes" 30000 "$poll_file_us" "$dir/units/.s1.toml.tmp" "$dir/units/s1.toml" >>"$work/a.txt" || true
   sleep "$gap"
 done
@@ -68,6 +69,7 @@ for r in $(seq 1 "$reps"); do
   if [ $((r % 2)) = 1 ]; then arg=99999999; else arg=infinity; fi
   old=$(pids_of s2)
   unit s2 "$arg" 64M >"$dir/units/.s2.toml.tmp"; chmod 0644 "$dir/units/.s2.toml.tmp"
+  edit_b=$(date +%T.%3N)
   "$work/procwatch" replace "$ours_pid" "${old:-0}" 30000 "$poll_proc_us" "$dir/units/.s2.toml.tmp" "$dir/units/s2.toml" >>"$work/b.txt" || true
   sleep "$gap"
 done
@@ -77,7 +79,10 @@ if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$work/daemon.unusual"; then
   say "ours: daemon.log lines above info level:" >&2
   head -20 "$work/daemon.unusual" | sed 's/^/    /' >&2
 fi
-grep -E ' s[12]: ' "$dir/daemon.log" | grep -viE 'dead → activating|start → active' | tail -n 8 >"$work/ours.s12.log" || true
+# what the daemon logged after the last edit of each kind (its timestamps and ours are both local time)
+after() { awk -v t="$1" '$1 >= t' "$dir/daemon.log" | grep -E " $2: |change of $2\.toml" | head -n 6 || true; }
+{ echo "  last (a) edit at $edit_a:"; after "$edit_a" s1 | sed 's/^/    /'
+  echo "  last (b) edit at $edit_b:"; after "$edit_b" s2 | sed 's/^/    /'; } >"$work/ours.s12.log"
 
 # ---- supervisord ----
 dir="$work/supervisord"; mkdir -p "$dir/childlogs"
@@ -176,7 +181,7 @@ Notes: supervisord's time includes starting supervisorctl (a Python program) and
 round trips (reread, then stop/remove/add/start of the changed program). runit does not watch its
 files; the runit row is "edit ./run, then sv restart" by hand, i.e. no detection at all. runit
 and the daemontools family run ./run through /bin/sh here (exec sleep). Ours needs no command.
-Last lines ours logged about s1/s2:
+What ours logged after the last edit of each kind (the rename comes ~1 ms after the time shown):
 EOF
-sed 's/^/    /' "$work/ours.s12.log"
+cat "$work/ours.s12.log"
 say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
