@@ -5,7 +5,7 @@
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/../../.." && pwd)
-dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
+dll=""  # set by build_ours: the published (ReadyToRun) build, as install.sh installs it
 work=""; root=""; extra_dirs=(); created_policy_rc=""
 
 # say MESSAGE — a progress line, with the time of day (to match against other activity on the host).
@@ -50,9 +50,16 @@ extra_dir() {
   echo "$d"
 }
 
+# build_ours — ours as install.sh installs it: a ReadyToRun publish for this architecture.
 build_ours() {
-  dotnet build -c Release "$repo/src/Supervisor.Cli" --nologo -v quiet >"$work/build.log" 2>&1 \
+  local r2r=()
+  case "$(uname -m)" in
+    x86_64) r2r=(-r linux-x64 --self-contained false -p:PublishReadyToRun=true) ;;
+    aarch64) r2r=(-r linux-arm64 --self-contained false -p:PublishReadyToRun=true) ;;
+  esac
+  dotnet publish "$repo/src/Supervisor.Cli/Supervisor.Cli.csproj" -c Release "${r2r[@]}" -o "$work/ours-bin" --nologo -v quiet >"$work/build.log" 2>&1 \
     || { tail -20 "$work/build.log"; echo "$me: build failed" >&2; exit 1; }
+  dll="$work/ours-bin/supervisor.dll"
   [ -f "$dll" ] || { echo "$me: $dll not found after the build" >&2; exit 1; }
 }
 
@@ -91,7 +98,8 @@ kill_tree() {
 # on DIR/units, with DIR/state, DIR/run and the log DIR/daemon.log; sets $ours_pid.
 start_ours() {
   local dir=$1; shift
-  dotnet "$dll" run --units "$dir/units" --state-dir "$dir/state" --runtime-dir "$dir/run" --cgroup-root "$root" \
+  # The environment the installed wrapper (/usr/local/bin/supervisor) gives it.
+  DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x200000} dotnet "$dll" run --units "$dir/units" --state-dir "$dir/state" --runtime-dir "$dir/run" --cgroup-root "$root" \
     --metrics-listen off --system-bus off "$@" >"$dir/daemon.log" 2>&1 &
   ours_pid=$!
   track "$ours_pid" ours

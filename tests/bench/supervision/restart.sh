@@ -82,7 +82,7 @@ row() {
       mkdir -m 0755 "$dir/units"
       unit_file "$dir/units/crasher.toml" "$log" "$ms" "$sandbox"
       dotnet "$dll" check "$dir/units" >"$dir/check.log" 2>&1 || { cat "$dir/check.log"; exit 1; }
-      start_ours "$dir" --no-watch
+      start_ours "$dir"
       pid=$ours_pid ;;
     daemontools)
       label="daemontools supervise"; version=$(pkg_version daemontools)

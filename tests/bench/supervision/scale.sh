@@ -81,7 +81,7 @@ measure() {
     prepare "$kind" "$dir"
     t0=$(date +%s%N)
     case $kind in
-      ours) start_ours "$dir" --no-watch; pid=$ours_pid ;;
+      ours) start_ours "$dir"; pid=$ours_pid ;;
       daemontools) svscan "$dir/scan" >"$dir/peer.log" 2>&1 & pid=$!; track "$pid" peer ;;
       runit) runsvdir -P "$dir/scan" >"$dir/peer.log" 2>&1 & pid=$!; track "$pid" peer ;;
       s6) s6-svscan -c $((n + 100)) "$dir/scan" >"$dir/peer.log" 2>&1 & pid=$!; track "$pid" peer ;;
@@ -170,7 +170,7 @@ PY
 cat <<EOF
 
 How each peer runs: ours \`supervisor run\` with N unit files (ExecStart = ["/bin/sleep", "infinity"],
-Restart = "always", no sandbox keys, --no-watch); supervisord with N [program:] sections
+Restart = "always", no sandbox keys, watching its directory as by default); supervisord with N [program:] sections
 (command=/bin/sleep infinity, autorestart=true, minfds=$fds; its children's output goes to its
 default AUTO log files); daemontools \`svscan DIR\`, runit \`runsvdir -P DIR\`, s6 \`s6-svscan -c N+100
 DIR\` (-c raises its default limit of service dirs) on a scan dir of N service dirs whose run is a
