@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Supervisor.Supervision.Logs;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Supervisor.Sandbox;
@@ -14,7 +15,7 @@ namespace Supervisor.Cli.Runtime;
 /// next supervisor takes the descriptors back (<see cref="TakeAll"/>) and the adopted services'
 /// output is captured again, nothing lost up to the socket buffer.
 /// </summary>
-public sealed unsafe partial class FdHolder : IDisposable
+public sealed class FdHolder : IDisposable
 {
     private readonly Socket _socket;
     private readonly object _gate = new();
@@ -100,73 +101,22 @@ public sealed unsafe partial class FdHolder : IDisposable
         return result;
     }
 
-    private const int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec { public void* Base; public nuint Length; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name; public uint NameLength;
-        public IoVec* Iov; public nuint IovLength;
-        public void* Control; public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CmsgHdr { public nuint Length; public int Level; public int Type; }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
-
     private void Send(string text, int fd)
     {
-        var bytes = Encoding.ASCII.GetBytes(text);
         lock (_gate)
         {
-            fixed (byte* data = bytes)
+            try
             {
-                byte* control = stackalloc byte[32];
-                var iov = new IoVec { Base = data, Length = (nuint)bytes.Length };
-                var msg = new MsgHdr { Iov = &iov, IovLength = 1 };
-                if (fd >= 0)
-                {
-                    var h = (CmsgHdr*)control;
-                    h->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
-                    h->Level = SOL_SOCKET;
-                    h->Type = SCM_RIGHTS;
-                    *(int*)(control + sizeof(CmsgHdr)) = fd;
-                    msg.Control = control;
-                    msg.ControlLength = (nuint)((sizeof(CmsgHdr) + sizeof(int) + 7) & ~7);
-                }
-                if (sendmsg((int)_socket.Handle, &msg, MSG_NOSIGNAL) < 0)
-                    throw new IOException($"fd holder: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                DescriptorPassing.Send(_socket, Encoding.ASCII.GetBytes(text), fd);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"fd holder: {e.Message}", e);
             }
         }
     }
 
-    private int Receive(byte[] buffer, out int fd)
-    {
-        fd = -1;
-        byte* control = stackalloc byte[64];
-        fixed (byte* data = buffer)
-        {
-            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
-            var n = recvmsg((int)_socket.Handle, &msg, MSG_CMSG_CLOEXEC);
-            if (n <= 0) return -1;
-            if (msg.ControlLength >= (nuint)(sizeof(CmsgHdr) + sizeof(int)))
-            {
-                var h = (CmsgHdr*)control;
-                if (h->Level == SOL_SOCKET && h->Type == SCM_RIGHTS) fd = *(int*)(control + sizeof(CmsgHdr));
-            }
-            return (int)n;
-        }
-    }
+    private int Receive(byte[] buffer, out int fd) => DescriptorPassing.Receive(_socket, buffer, out fd);
 
     public void Dispose() => _socket.Dispose();
 }

@@ -66,6 +66,55 @@ internal static unsafe partial class Sockets
         return (read, sv[1]);
     }
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
+
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const int MSG_CMSG_CLOEXEC = 0x40000000;
+
+    /// <summary>One message, with <paramref name="fd"/> attached (SCM_RIGHTS) unless it is -1.</summary>
+    public static void SendWithFd(Socket socket, ReadOnlySpan<byte> data, int fd)
+    {
+        byte* control = stackalloc byte[32];
+        fixed (byte* p = data)
+        {
+            var iov = new IoVec { Base = p, Length = (nuint)data.Length };
+            var msg = new MsgHdr { Iov = &iov, IovLength = 1 };
+            if (fd >= 0)
+            {
+                var h = (CmsgHdr*)control;
+                h->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
+                h->Level = SOL_SOCKET;
+                h->Type = SCM_RIGHTS;
+                *(int*)(control + sizeof(CmsgHdr)) = fd;
+                msg.Control = control;
+                msg.ControlLength = (nuint)((sizeof(CmsgHdr) + sizeof(int) + 7) & ~7);
+            }
+            if (sendmsg((int)socket.Handle, &msg, MSG_NOSIGNAL) < 0)
+                throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+        }
+    }
+
+    /// <summary>One message (blocking); its length, or -1 at EOF; <paramref name="fd"/> is the attached descriptor or -1.</summary>
+    public static int ReceiveWithFd(Socket socket, Span<byte> buffer, out int fd)
+    {
+        fd = -1;
+        byte* control = stackalloc byte[64];
+        fixed (byte* data = buffer)
+        {
+            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
+            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
+            var n = recvmsg((int)socket.Handle, &msg, MSG_CMSG_CLOEXEC);
+            if (n <= 0) return -1;
+            if (msg.ControlLength >= (nuint)(sizeof(CmsgHdr) + sizeof(int)))
+            {
+                var h = (CmsgHdr*)control;
+                if (h->Level == SOL_SOCKET && h->Type == SCM_RIGHTS) fd = *(int*)(control + sizeof(CmsgHdr));
+            }
+            return (int)n;
+        }
+    }
+
     public static void PassCredentials(Socket socket)
     {
         int one = 1;
