@@ -3,15 +3,18 @@
 # and under daemontools (svscan), runit (runsvdir), s6 (s6-svscan) and supervisord, one peer
 # after another in the same run. For each: the time from starting the peer until all N sleeps run
 # (seen from outside in /proc, the same way for every peer) and the time a clean stop takes, over
-# STARTS start/stop cycles (default 3; median and every value); in the last cycle, 5 s after all
+# STARTS start/stop cycles (default 3; median and every value); in the last cycle, SETTLE seconds (default 5) after all
 # are up, the memory of the supervisor's own processes (PSS and RSS: the top process and its
 # descendants except the sleeps) and their CPU over an idle window (IDLE_WINDOW seconds, default
 # 60). No thresholds.
 #
-#   sudo tests/bench/supervision/scale.sh [N]          (IDLE_WINDOW=60 STARTS=3 OURS_TWICE=0 in the environment)
+#   sudo tests/bench/supervision/scale.sh [N]          (IDLE_WINDOW=60 SETTLE=5 STARTS=3 OURS_TWICE=0 in the environment)
 set -euo pipefail
 n=${1:-1000}
 window=${IDLE_WINDOW:-60}
+# After "all up", every peer gets the same time to finish what follows a start before the idle
+# window (ours checks each new unit's isolation 2 s after its start and compacts its heap after).
+settle=${SETTLE:-5}
 starts=${STARTS:-3}
 ours_twice=${OURS_TWICE:-0}
 me=tests/bench/supervision/scale.sh
@@ -96,8 +99,8 @@ measure() {
       say "$label [$c/$starts]: all $n running after $up s (observer: $scans scans of /proc, ${scan_us} us each on average, ${obs_ms} ms CPU)"
     fi
     if [ "$c" = "$starts" ]; then
-      say "$label: settling 5 s, then memory, then ${window} s of idle CPU"
-      usage=$(python3 "$bench_dir/stats.py" usage "$pid" 5 "$window")
+      say "$label: settling ${settle} s, then memory, then ${window} s of idle CPU"
+      usage=$(python3 "$bench_dir/stats.py" usage "$pid" "$settle" "$window")
     else
       sleep 2   # never stop right after the start: supervise and runsv act on a stop only 1 s after a start
     fi
@@ -182,7 +185,7 @@ peer's own start (for ours, the .NET runtime's). While ~2000 processes start on 
 scan can take tens to hundreds of ms (the observer waits for CPU like everyone else): each
 "all N running" line above gives the scans, their mean duration (the resolution) and the
 observer's own CPU time (what it took from the peer). Memory: sum over the supervisor's own processes
-(top + descendants, not the sleeps) of Pss and Rss from /proc/PID/smaps_rollup, 5 s after all
+(top + descendants, not the sleeps) of Pss and Rss from /proc/PID/smaps_rollup, $settle s after all
 were up; RSS counts shared pages once per process, PSS divides them. Idle CPU: utime+stime of
 those processes over the window, in % of one core; CLK_TCK is $(getconf CLK_TCK), so one tick is
 $((1000 / $(getconf CLK_TCK))) ms and small values are coarse (the raw tick delta is shown). Stop: from the stop
