@@ -512,11 +512,14 @@ public sealed class RealHost : IUnitHost, IDisposable
         }
         try
         {
-            foreach (var change in cgroup.Apply(limits, state.Applied))
-                Log(unit.Name, $"applied live: {change}");
+            // The new values count as applied before they are written: the write raises the limit
+            // watch, whose check must compare with them, not call them drift.
+            var previous = state.Applied;
             state.Applied = limits;
             state.AppliedFrom = unit.Resources;
             WatchLimits(unit.Name, state, cgroup, limits);
+            foreach (var change in cgroup.Apply(limits, previous))
+                Log(unit.Name, $"applied live: {change.Key} {change.Old} → {change.New} ({change.File})");
         }
         catch (CgroupException e)
         {
@@ -541,12 +544,26 @@ public sealed class RealHost : IUnitHost, IDisposable
         }
     }
 
-    /// <summary>A limit file was written (by us, or by hand): whatever no longer holds the declared value is put back.</summary>
+    /// <summary>
+    /// A limit file was written (by us, or by hand): whatever no longer holds the value this host
+    /// applied is put back. Compared with what was applied, not with the newest declaration: a
+    /// reconcile that is about to apply a changed value live is not drift.
+    /// </summary>
     private void OnLimitWritten(string unit)
     {
-        if (_lookup(unit) is not { Kind: UnitKind.Service } def) return;
-        var drift = RepairDrift(def);
-        if (drift.Count > 0) DriftRepaired?.Invoke(unit, drift);
+        if (!_units.TryGetValue(unit, out var state) || state.Cgroup is not { } cgroup || state.Applied is not { } applied) return;
+        try
+        {
+            var drift = cgroup.CheckDrift(applied);
+            if (drift.Count == 0) return;
+            cgroup.Repair(applied);
+            foreach (var d in drift) Log(unit, $"drift repaired: {d.Key} was {d.Found} in {d.File}, declared {d.Declared}");
+            DriftRepaired?.Invoke(unit, drift);
+        }
+        catch (CgroupException e)
+        {
+            Log(unit, $"drift check failed: {e.Message}");
+        }
     }
 
     /// <summary>Declared limits that the cgroup files no longer hold (changed by hand): found and written back.</summary>
