@@ -245,7 +245,7 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             // The timer is a safety net for missed inotify events: when no unit file (and no user
             // or group) changed and no unit waits to be started, it only runs the verification
-            // sweep when that is due. Re-reading a thousand files every 30 s is what an idle
+            // sweep when that is due. Re-reading a thousand files every timer tick is what an idle
             // supervisor must not do.
             var fingerprint = UnitFilesFingerprint();
             if (reason == "timer" && fingerprint == _lastFingerprint && !AnyUnitToRepair())
@@ -604,6 +604,8 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         watcher.Created += Changed;
         watcher.Deleted += Changed;
         watcher.Renamed += (s, e) => Changed(s, e);
+        // The kernel's event queue overflowed: changes may have been missed, so look at everything.
+        watcher.Error += (_, e) => _ = ReconcileAsync($"missed file events ({e.GetException().Message})", cancellationToken);
         watcher.EnableRaisingEvents = true;
         return watcher;
     }

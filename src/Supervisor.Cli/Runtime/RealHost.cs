@@ -24,7 +24,11 @@ public sealed record DaemonOptions
     public long LogMaxBytes { get; init; } = 8 * 1024 * 1024;
     /// <summary>Rotated log files kept per unit besides the current one.</summary>
     public int LogFiles { get; init; } = 2;
-    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The safety net behind inotify on the units directory (and its overflow, which reconciles at
+    /// once): a stat of each unit file, a reconcile only if one changed.
+    /// </summary>
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>
     /// Full verification of every running unit (live isolation against its plan, limits against the
     /// cgroup files). Each unit is also checked when it starts, limits whenever their files are
