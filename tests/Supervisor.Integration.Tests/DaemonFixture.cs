@@ -170,6 +170,18 @@ public sealed class Daemon : IAsyncDisposable
         Terminate();
         if (_process is { HasExited: false }) { _process.Kill(); await _process.WaitForExitAsync(); }
         _process?.Dispose();
+        // A daemon that did not stop cleanly (a test's kill -9) leaves its output fd holder: end it.
+        var holder = Path.Combine(Runtime, "fdholder");
+        if (File.Exists(holder))
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Seqpacket, System.Net.Sockets.ProtocolType.Unspecified);
+            try
+            {
+                socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(holder));
+                socket.Send("QUIT"u8);
+            }
+            catch (System.Net.Sockets.SocketException) { } // already gone
+        }
         // Anything a failed test left in our subtree is killed by cgroup, then the subtree removed.
         foreach (var hierarchy in Directory.GetDirectories("/sys/fs/cgroup"))
         {
