@@ -179,10 +179,9 @@ exec of /bin/sh per service at start, which the others do not pay).
 "All up": from just before starting the peer until procwatch (polling /proc every 20 ms) counts N
 processes with cmdline exactly "/bin/sleep infinity" below the peer's top process; includes the
 peer's own start (for ours, the .NET runtime's). While ~2000 processes start on $(nproc) CPUs a
-scan can take tens to hundreds of ms (its /proc reads are held up while the kernel forks and
-execs; a higher priority did not help, see README.md): each "all N running" line above gives the
-scans, their mean duration (the resolution) and the observer's own CPU time (what it took from
-the peer). Memory: sum over the supervisor's own processes
+scan can take tens to hundreds of ms (the observer waits for CPU like everyone else): each
+"all N running" line above gives the scans, their mean duration (the resolution) and the
+observer's own CPU time (what it took from the peer). Memory: sum over the supervisor's own processes
 (top + descendants, not the sleeps) of Pss and Rss from /proc/PID/smaps_rollup, 5 s after all
 were up; RSS counts shared pages once per process, PSS divides them. Idle CPU: utime+stime of
 those processes over the window, in % of one core; CLK_TCK is $(getconf CLK_TCK), so one tick is
@@ -192,4 +191,6 @@ service; runit: SIGHUP to runsvdir; s6: s6-svscanctl -t) until every process of 
 always at least 2 s after all were up (right after a start, supervise and runsv take up to 1 s
 and supervisord several seconds to act on a stop).
 EOF
+echo "(The observer's scans are slow mostly because its /proc reads are held up while the kernel"
+echo "forks and execs, not only for want of CPU: nice -10 and SCHED_FIFO did not help; README.md.)"
 say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
