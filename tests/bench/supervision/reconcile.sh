@@ -80,7 +80,10 @@ if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$work/daemon.unusual"; then
   head -20 "$work/daemon.unusual" | sed 's/^/    /' >&2
 fi
 # what the daemon logged after the last edit of each kind (its timestamps and ours are both local time)
-after() { awk -v t="$1" '$1 >= t' "$dir/daemon.log" | grep -E " $2: |change of $2\.toml" | head -n 6 || true; }
+after() {  # after TIME UNIT — its lines in the 3 s after TIME
+  local until; until=$(date -d "$1 3 seconds" +%T.%3N)
+  awk -v t="$1" -v u="$until" '$1 >= t && $1 <= u' "$dir/daemon.log" | grep -E " $2: |change of $2\.toml" | head -n 6 || true
+}
 { echo "  last (a) edit at $edit_a:"; after "$edit_a" s1 | sed 's/^/    /'
   echo "  last (b) edit at $edit_b:"; after "$edit_b" s2 | sed 's/^/    /'; } >"$work/ours.s12.log"
 
@@ -181,7 +184,7 @@ Notes: supervisord's time includes starting supervisorctl (a Python program) and
 round trips (reread, then stop/remove/add/start of the changed program). runit does not watch its
 files; the runit row is "edit ./run, then sv restart" by hand, i.e. no detection at all. runit
 and the daemontools family run ./run through /bin/sh here (exec sleep). Ours needs no command.
-What ours logged after the last edit of each kind (the rename comes ~1 ms after the time shown):
+What ours logged in the 3 s after the last edit of each kind (the rename comes ~1 ms after the time shown):
 EOF
 cat "$work/ours.s12.log"
 say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -194,4 +194,6 @@ service; runit: SIGHUP to runsvdir; s6: s6-svscanctl -t) until every process of 
 always at least 2 s after all were up (right after a start, supervise and runsv take up to 1 s
 and supervisord several seconds to act on a stop).
 EOF
+echo "(The observer's scans are slow mostly because its /proc reads are held up while the kernel"
+echo "forks and execs, not only for want of CPU: nice -10 and SCHED_FIFO did not help; README.md.)"
 say "total $(( $(date +%s) - t_begin )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
