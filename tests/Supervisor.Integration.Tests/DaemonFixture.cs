@@ -56,6 +56,9 @@ public sealed class Daemon : IAsyncDisposable
         _process.BeginErrorReadLine();
         // The socket file may be a stale one from a killed instance: wait until the daemon answers.
         WaitFor(() => File.Exists(Path.Combine(Runtime, "private")) && Cli("list-units").Code == 0, "the control API to answer");
+        // The control API answers before the first reconcile has loaded the units (so a failed start
+        // leaves nothing running): "is running" is logged once it has.
+        WaitFor(() => Log.Contains("supervisor is running with units from", StringComparison.Ordinal) || _process.HasExited, "the units to be loaded");
     }
 
     /// <summary>Runs a `supervisor` client command against this daemon.</summary>

@@ -59,7 +59,7 @@ public static class ControlCommands
     {
         var socket = Path.Combine(runtimeDir, "private");
         string address = _bus is null ? DBusAddress.ForUnixPath(socket)
-            : _bus == "system" ? Runtime.Daemon.SystemBusAddress("auto") ?? "unix:path=/run/dbus/system_bus_socket"
+            : _bus == "system" ? Control.ControlEndpoints.SystemBusAddress("auto") ?? "unix:path=/run/dbus/system_bus_socket"
             : _bus;
         if (_bus is not null) socket = address;
         else if (!File.Exists(socket))

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Supervisor.Cli.Runtime;
+using Supervisor.Runtime;
 using Supervisor.Units;
 
 namespace Supervisor.Cli.Commands;

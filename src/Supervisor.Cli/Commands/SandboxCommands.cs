@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Supervisor.Cgroups;
 using Supervisor.Cli.Control;
-using Supervisor.Cli.Runtime;
+using Supervisor.Runtime.Cgroups;
 using Supervisor.DBus;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;

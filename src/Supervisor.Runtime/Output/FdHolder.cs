@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Launch;
 
-namespace Supervisor.Cli.Runtime;
+namespace Supervisor.Runtime.Output;
 
 /// <summary>
 /// The daemon's side of <c>supervisor-helper --hold</c>: a small process that keeps copies of the

@@ -2,7 +2,7 @@ using Supervisor.Cgroups;
 using Supervisor.Units;
 using Supervisor.Units.Model;
 
-namespace Supervisor.Cli.Runtime;
+namespace Supervisor.Runtime.Cgroups;
 
 /// <summary>
 /// The load-time check of [Resources] against this host's cgroups: a key the host cannot honour

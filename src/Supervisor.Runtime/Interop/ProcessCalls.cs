@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cli.Interop;
+namespace Supervisor.Runtime.Interop;
 
 /// <summary>Process-wide calls the daemon makes: child subreaper, peeking and reaping children, kill.</summary>
 internal static unsafe partial class ProcessCalls

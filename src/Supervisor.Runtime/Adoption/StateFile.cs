@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Supervisor.Cli.Runtime;
+namespace Supervisor.Runtime.Adoption;
 
 /// <summary>What is remembered of one running unit across a supervisor restart.</summary>
 public sealed record UnitMemory(int MainPid, string ProcessStartTime, int Restarts, long ActiveSinceUnixMs);

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Supervisor.Cli.Interop;
+using Supervisor.Runtime.Interop;
 using Supervisor.Supervision;
 
-namespace Supervisor.Cli.Runtime;
+namespace Supervisor.Runtime.Reaping;
 
 /// <summary>
 /// The daemon's single owner of child reaping. It is a child subreaper, so orphaned daemons of its

@@ -1,7 +1,7 @@
 using Supervisor.Cgroups;
 using Supervisor.Units.Model;
 
-namespace Supervisor.Cli.Runtime;
+namespace Supervisor.Runtime.Cgroups;
 
 /// <summary>The unit model's [Resources] as the cgroup drivers take them (the drivers know nothing of unit files).</summary>
 public static class ResourceMapping

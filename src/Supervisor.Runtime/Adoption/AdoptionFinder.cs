@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+using Supervisor.Cgroups;
+using Supervisor.Runtime.Planning;
+using Supervisor.Supervision;
+using Supervisor.Units;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Runtime.Adoption;
+
+/// <summary>
+/// The units a previous supervisor left running: remembered in the state file, the same process
+/// (pid and start time) still alive, and still in the unit's cgroup. Anything else is started afresh.
+/// </summary>
+public static class AdoptionFinder
+{
+    public static Dictionary<string, Supervision.Adoption> Find(StateFile stateFile, UnitSet units, ICgroupDriver driver, ILogger logger)
+    {
+        var result = new Dictionary<string, Supervision.Adoption>(StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var (name, memory) in stateFile.Read())
+        {
+            if (!units.Units.TryGetValue(name, out var parsed) || parsed.Definition.Kind != UnitKind.Service) continue;
+            var cgroup = driver.Open(UnitPlanner.CgroupPathOf(parsed.Definition));
+            bool same = StateFile.StartTimeOf(memory.MainPid) == memory.ProcessStartTime;
+            if (same && cgroup.Exists() && cgroup.GetProcs().Contains(memory.MainPid))
+                result[name] = new Supervision.Adoption(memory.MainPid, memory.Restarts, TimeSpan.FromMilliseconds(Math.Max(0, now - memory.ActiveSinceUnixMs)));
+            else
+                logger.LogInformation("{Unit}: the process {Pid} remembered in {State} is gone or was replaced; starting the unit afresh",
+                    name, memory.MainPid, stateFile.Path);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Logging;
+using Supervisor.Supervision;
+
+namespace Supervisor.Runtime.Adoption;
+
+/// <summary>The state file follows every state change of the manager, coalesced: one write per burst.</summary>
+public sealed class StateWriter : IDisposable
+{
+    private readonly UnitManager _manager;
+    private readonly StateFile _file;
+    private readonly ILogger _logger;
+    private readonly Timer _timer;
+    private int _pending;
+
+    public StateWriter(UnitManager manager, StateFile file, ILogger logger)
+    {
+        _manager = manager;
+        _file = file;
+        _logger = logger;
+        _timer = new Timer(_ => Write(), null, Timeout.Infinite, Timeout.Infinite);
+        manager.StateChanged += OnStateChanged;
+        Write();
+    }
+
+    private void OnStateChanged(UnitStatus status, UnitRuntime before)
+    {
+        if (Interlocked.Exchange(ref _pending, 1) == 0) _timer.Change(100, Timeout.Infinite);
+    }
+
+    /// <summary>What a next supervisor may adopt: every active unit's main process, by pid and start time.</summary>
+    public static Dictionary<string, UnitMemory> Snapshot(UnitManager manager)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var units = new Dictionary<string, UnitMemory>(StringComparer.Ordinal);
+        foreach (var (name, s) in manager.Units)
+        {
+            if (s.Runtime.MainPid is not { } pid || s.Active is not (ActiveState.Active or ActiveState.Reloading)) continue;
+            if (StateFile.StartTimeOf(pid) is not { } started) continue;
+            var since = s.Runtime.ActiveSince is { } ts ? now - TimeProvider.System.GetElapsedTime(ts) : now;
+            units[name] = new UnitMemory(pid, started, s.Runtime.NRestarts, since.ToUnixTimeMilliseconds());
+        }
+        return units;
+    }
+
+    private void Write()
+    {
+        Interlocked.Exchange(ref _pending, 0);
+        try
+        {
+            _file.Write(Snapshot(_manager));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("cannot write {State}: {Message}", _file.Path, e.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        _manager.StateChanged -= OnStateChanged;
+        _timer.Dispose();
+    }
+}

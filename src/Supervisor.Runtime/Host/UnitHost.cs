@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Supervisor.Cgroups;
+using Supervisor.Runtime.Adoption;
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Interop;
+using Supervisor.Runtime.Launch;
+using Supervisor.Runtime.Notify;
+using Supervisor.Runtime.Output;
+using Supervisor.Runtime.Planning;
+using Supervisor.Runtime.Reaping;
+using Supervisor.Sandbox;
+using Supervisor.Sandbox.Compiler;
+using Supervisor.Sandbox.Launch;
+using Supervisor.Supervision;
+using Supervisor.Supervision.Logs;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Runtime.Host;
+
+/// <summary>
+/// The state machines' effects, carried out against the kernel: each call is handed to the
+/// mechanism that does it (launcher, cgroup lifecycle, notify endpoints, adoption, output keeper)
+/// with the unit's <see cref="UnitPlan"/>. Outcomes go back to the manager as events. Nothing here
+/// decides policy.
+/// </summary>
+public sealed class UnitHost : IUnitHost, IDisposable
+{
+    private readonly IUnitEventSink _sink;
+    private readonly DaemonOptions _options;
+    private readonly ILogger _logger;
+    private readonly Func<string, UnitDefinition?> _lookup;
+    private readonly ConcurrentDictionary<string, UnitSlot> _units = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly UnitPlanner _planner;
+    private readonly CgroupLifecycle _cgroups;
+    private readonly NotifyEndpoints _notify;
+    private readonly Launcher _launcher;
+    private readonly MainPidFinder _forking;
+    private readonly Adopter _adopter;
+    private CompileContext _compile;
+
+    /// <param name="lookup">The current definition of any unit by name (for slices).</param>
+    /// <param name="compile">The host facts plans are compiled with; null: detected from this host.</param>
+    public UnitHost(IUnitEventSink sink, DaemonOptions options, ICgroupDriver driver, Reaper reaper, ILogger logger,
+        Func<string, UnitDefinition?> lookup, CompileContext? compile = null)
+    {
+        _sink = sink;
+        _options = options;
+        _logger = logger;
+        _lookup = lookup;
+        _compile = compile ?? CompileContext.ForHost();
+        _planner = new UnitPlanner(driver, options.NotifyDirectory);
+        _cgroups = new CgroupLifecycle(driver, Log, _stopping.Token);
+        _cgroups.DriftRepaired += (unit, drift) => DriftRepaired?.Invoke(unit, drift);
+        _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
+        Output = new OutputKeeper(logger);
+        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, _stopping.Token);
+        _forking = new MainPidFinder(sink, reaper);
+        _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
+    }
+
+    /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
+    internal OutputKeeper Output { get; }
+
+    /// <summary>Drift repaired (a limit file written by hand, or found by the sweep), for the metrics.</summary>
+    public event Action<string, IReadOnlyList<LimitDrift>>? DriftRepaired;
+
+    /// <summary>Reads /etc/passwd and /etc/group again (a reconcile may follow a new user): plans are made anew.</summary>
+    public void RefreshHostFacts() => _compile = CompileContext.ForHost() with { UserNamespaceBase = _compile.UserNamespaceBase };
+
+    private UnitSlot Slot(string unit) =>
+        _units.GetOrAdd(unit, u => new UnitSlot(u, new UnitLog(_options.LogDirectory, u, _options.LogMaxBytes, _options.LogFiles)));
+
+    /// <summary>
+    /// The unit's plan: the one its current run was started from while the definition, its slices
+    /// and the host facts are unchanged, else compiled anew.
+    /// </summary>
+    public UnitPlan PlanOf(UnitDefinition unit)
+    {
+        var slot = Slot(unit.Name);
+        if (slot.Plan is { } plan && IsCurrent(plan, unit)) return plan;
+        plan = _planner.Plan(unit, _compile, _lookup);
+        slot.Plan = plan;
+        return plan;
+    }
+
+    private bool IsCurrent(UnitPlan plan, UnitDefinition unit) =>
+        (ReferenceEquals(plan.Unit, unit) || plan.Unit == unit) && ReferenceEquals(plan.Context, _compile)
+        && plan.SliceDeclarations.SequenceEqual(_planner.SlicesOf(plan.Cgroup, _lookup).Select(s => s.Declared));
+
+    /// <summary>The plan the unit's current main process was started from, when this supervisor started it.</summary>
+    public ExecPlan? MainPlanOf(UnitDefinition unit) =>
+        _units.TryGetValue(unit.Name, out var s) && s.MainPlan is { } plan && ReferenceEquals(plan.Unit, unit) ? plan.Main?.Exec : null;
+
+    public long DroppedLogLines(string unit) => _units.TryGetValue(unit, out var s) ? s.Log.DroppedLines : 0;
+
+    public ICgroup CgroupOf(UnitDefinition unit) => _cgroups.Open(UnitPlanner.CgroupPathOf(unit));
+
+    public void SpawnMain(UnitDefinition unit) => Run(unit, () => _launcher.StartMain(Slot(unit.Name), PlanOf(unit)));
+
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) =>
+        Run(unit, () => _launcher.StartControl(Slot(unit.Name), PlanOf(unit), phase, command));
+
+    /// <summary>Runs a launch on the thread pool: the helper's setup blocks until execve (or failure).</summary>
+    private void Run(UnitDefinition unit, Action launch) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        try
+        {
+            launch();
+        }
+        catch (Exception e) when (e is PlanCompileException or SandboxSetupException or CgroupException or HelperNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            var message = e.Message.StartsWith(unit.Name + ":", StringComparison.Ordinal) ? e.Message : $"{unit.Name}: {e.Message}";
+            Log(unit.Name, message);
+            _sink.Post(unit.Name, new UnitEvent.SetupFailed(message));
+        }
+    }, null);
+
+    public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
+    {
+        var slot = Slot(unit.Name);
+        if (target == SignalTarget.Main)
+        {
+            // Through the pidfd: the pid cannot have been reused. With an init, it forwards the signal.
+            if (slot.Main is { } main) main.Signal(signo);
+            else if (slot.Adopted is { } adopted) adopted.Signal(signo);
+            else if (mainPid is { } p) ProcessCalls.Signal(p, signo);
+            return;
+        }
+        SignalCgroup(unit.Name, slot.Cgroup ?? CgroupOf(unit), signo);
+    }
+
+    private void SignalCgroup(string unit, ICgroup cgroup, int signo)
+    {
+        try
+        {
+            // After the main process exited this is the common case: nothing left to signal.
+            if (!cgroup.IsPopulated()) return;
+            if (signo == 9)
+            {
+                _ = cgroup.KillAllAsync(_stopping.Token).ContinueWith(t =>
+                {
+                    if (t.Exception is { } ex) Log(unit, $"kill-all failed: {ex.InnerException?.Message}");
+                }, TaskScheduler.Default);
+                return;
+            }
+            foreach (var pid in cgroup.GetProcs())
+                ProcessCalls.Signal(pid, signo); // ESRCH: it exited meanwhile, which is what we wanted
+        }
+        catch (CgroupException e)
+        {
+            Log(unit, $"cannot signal its processes: {e.Message}");
+        }
+    }
+
+    public void WatchCgroupEmpty(UnitDefinition unit)
+    {
+        var slot = Slot(unit.Name);
+        long generation = Interlocked.Read(ref slot.Generation);
+        // The machine may ask twice in one stop (kill phase, then the main exit): one watch is enough.
+        if (Interlocked.Exchange(ref slot.WatchingGeneration, generation) == generation) return;
+        _cgroups.WhenEmpty(slot.Cgroup ?? CgroupOf(unit), () =>
+        {
+            // A new run began meanwhile (a restart): its handles are not this run's.
+            if (Interlocked.Read(ref slot.Generation) != generation) return;
+            slot.EndRun();
+            Interlocked.CompareExchange(ref slot.WatchingGeneration, -1, generation);
+            _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+        });
+    }
+
+    public void Release(UnitDefinition unit)
+    {
+        if (!_units.TryGetValue(unit.Name, out var slot)) return;
+        NotifyEndpoints.Close(slot);
+        Output.Release(unit.Name);
+        _cgroups.Release(slot);
+    }
+
+    public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
+
+    public void ApplyResources(UnitDefinition unit) => _cgroups.ApplyLive(Slot(unit.Name), PlanOf(unit));
+
+    /// <summary>Limits the cgroup files no longer hold (changed by hand): found and written back.</summary>
+    public IReadOnlyList<LimitDrift> RepairDrift(UnitDefinition unit) =>
+        _units.TryGetValue(unit.Name, out var slot) ? _cgroups.Repair(slot) : [];
+
+    public void Adopt(UnitDefinition unit, int mainPid) => _adopter.Adopt(Slot(unit.Name), PlanOf(unit), mainPid);
+
+    public void Log(string unit, string message)
+    {
+        Slot(unit).Log.Write("supervisor", message);
+        _logger.LogInformation("{Unit}: {Message}", unit, message);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        foreach (var s in _units.Values) s.Dispose();
+    }
+}

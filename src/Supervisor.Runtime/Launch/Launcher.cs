@@ -1,0 +1,79 @@
+using Supervisor.Cgroups;
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Host;
+using Supervisor.Runtime.Notify;
+using Supervisor.Runtime.Output;
+using Supervisor.Runtime.Planning;
+using Supervisor.Runtime.Reaping;
+using Supervisor.Sandbox;
+using Supervisor.Sandbox.Launch;
+using Supervisor.Supervision;
+using Supervisor.Supervision.Logs;
+using Supervisor.Units.Model;
+
+namespace Supervisor.Runtime.Launch;
+
+/// <summary>
+/// Starts a unit's processes from its plan: the cgroup ready, the notify socket bound (main only),
+/// the output channels made and held, the helper started with the exec plan, the exit watched.
+/// Results go to the manager as events.
+/// </summary>
+internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
+    Reaper reaper, CancellationToken stopping)
+{
+    public void StartMain(UnitSlot slot, UnitPlan plan)
+    {
+        Interlocked.Increment(ref slot.Generation);
+        var cgroup = cgroups.Prepare(slot, plan, main: true);
+        slot.Oom ??= cgroup.WatchOomKills();
+        slot.OomAtStart = slot.Oom.Count;
+        if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
+        slot.MainPlan = plan;
+        var process = Start(slot, plan.Main!.ExecOrThrow, phase: null, hold: true);
+        slot.Main = process;
+        int pid = process.Pid;
+        // With a pid namespace the helper stays as its init: the service is its child.
+        int reported = process.HasInit ? process.FindServicePid() ?? pid : pid;
+        sink.Post(slot.Name, new UnitEvent.MainStarted(reported));
+        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)));
+    }
+
+    public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command)
+    {
+        var exec = plan.For(command).ExecOrThrow;
+        cgroups.Prepare(slot, plan, main: false);
+        var process = Start(slot, exec, phase, hold: false);
+        int pid = process.Pid;
+        process.Dispose();
+        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.ControlExited(exit)));
+    }
+
+    private SandboxProcess Start(UnitSlot slot, ExecPlan exec, Phase? phase, bool hold)
+    {
+        var (outRead, outFd) = OutputChannel.Create();
+        var (errRead, errFd) = OutputChannel.Create();
+        if (hold) output.Hold(slot.Name, outRead.SafeHandle, errRead.SafeHandle);
+        SandboxProcess process;
+        try
+        {
+            using (reaper.Launching())
+                process = SandboxLauncher.Start(exec with { Stdio = new StdioFds(-1, outFd, errFd) }, slot.Name);
+        }
+        finally
+        {
+            // The child has its copies (or failed); ours must go, or the log never sees EOF.
+            OutputChannel.CloseChildEnd(outFd);
+            OutputChannel.CloseChildEnd(errFd);
+        }
+        _ = slot.Log.PumpAsync(outRead, phase is null ? "stdout" : $"{phase}:stdout", stopping);
+        _ = slot.Log.PumpAsync(errRead, phase is null ? "stderr" : $"{phase}:stderr", stopping);
+        return process;
+    }
+
+    /// <summary>
+    /// With a pid namespace the helper stays as the namespace's PID 1 and exits with the service's
+    /// code, or 128+signal when the service was killed (an init cannot re-raise a fatal signal on itself).
+    /// </summary>
+    private static ExitInfo ThroughInit(ExitInfo exit, bool viaInit) =>
+        viaInit && exit.Code is > 128 and < 128 + 65 ? ExitInfo.Killed(exit.Code.Value - 128) : exit;
+}
