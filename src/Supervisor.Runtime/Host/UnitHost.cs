@@ -42,8 +42,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     /// <param name="lookup">The current definition of any unit by name (for slices).</param>
     /// <param name="compile">The host facts plans are compiled with; null: detected from this host.</param>
+    /// <param name="fds">The daemon's file descriptor budget; null: this process's RLIMIT_NOFILE.</param>
     public UnitHost(IUnitEventSink sink, DaemonOptions options, ICgroupDriver driver, Reaper reaper, ILogger logger,
-        Func<string, UnitDefinition?> lookup, CompileContext? compile = null)
+        Func<string, UnitDefinition?> lookup, CompileContext? compile = null, FdBudget? fds = null)
     {
         _sink = sink;
         _options = options;
@@ -55,7 +56,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _cgroups.DriftRepaired += (unit, drift) => DriftRepaired?.Invoke(unit, drift);
         _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
         Output = new OutputKeeper(logger);
-        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, _stopping.Token);
+        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
         _forking = new MainPidFinder(sink, reaper);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
     }

@@ -73,3 +73,38 @@ internal static unsafe partial class ProcessCalls
     /// <summary>kill(2); ESRCH (already gone) is not an error: the process exited meanwhile.</summary>
     public static void Signal(int pid, int sig) => kill(pid, sig);
 }
+
+/// <summary>RLIMIT_NOFILE of the daemon itself.</summary>
+internal static unsafe partial class FdLimitCalls
+{
+    private const int RLIMIT_NOFILE = 7;
+
+    private struct RLimit
+    {
+        public ulong Cur;
+        public ulong Max;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getrlimit(int resource, RLimit* limit);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setrlimit(int resource, RLimit* limit);
+
+    /// <summary>The soft and hard limit on open file descriptors.</summary>
+    public static (ulong Soft, ulong Hard) Get()
+    {
+        RLimit l = default;
+        if (getrlimit(RLIMIT_NOFILE, &l) != 0) throw new IOException($"getrlimit(RLIMIT_NOFILE): {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        return (l.Cur, l.Max);
+    }
+
+    /// <summary>Raises the soft limit to the hard limit (needs no privilege); returns the new soft limit.</summary>
+    public static ulong RaiseSoftToHard()
+    {
+        var (soft, hard) = Get();
+        if (soft >= hard) return soft;
+        RLimit l = new() { Cur = hard, Max = hard };
+        return setrlimit(RLIMIT_NOFILE, &l) == 0 ? hard : soft;
+    }
+}

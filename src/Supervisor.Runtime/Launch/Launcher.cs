@@ -19,10 +19,11 @@ namespace Supervisor.Runtime.Launch;
 /// Results go to the manager as events.
 /// </summary>
 internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
-    Reaper reaper, CancellationToken stopping)
+    Reaper reaper, FdBudget fds, CancellationToken stopping)
 {
     public void StartMain(UnitSlot slot, UnitPlan plan)
     {
+        fds.Reserve(slot.Name);
         Interlocked.Increment(ref slot.Generation);
         var cgroup = cgroups.Prepare(slot, plan, main: true);
         slot.Oom ??= cgroup.WatchOomKills();
@@ -41,6 +42,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command)
     {
         var exec = plan.For(command).ExecOrThrow;
+        fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
         var process = Start(slot, exec, phase, hold: false);
         int pid = process.Pid;
