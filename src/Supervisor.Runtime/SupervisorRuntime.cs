@@ -50,7 +50,6 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
 
     public void Open()
     {
-        Directory.CreateDirectory(options.StateDirectory);
         _lock = StateDirectoryLock.Acquire(options.StateDirectory);
         (Driver, CgroupDescription) = CgroupSetup.Prepare(options.CgroupRoot, logger);
         logger.LogInformation("cgroups: {Layout}", CgroupDescription);

@@ -46,6 +46,7 @@ public sealed class Daemon : IAsyncDisposable
 
     public void Start(params string[] extra)
     {
+        int logBefore = Log.Length;
         var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
             "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra])
         { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -58,7 +59,7 @@ public sealed class Daemon : IAsyncDisposable
         WaitFor(() => File.Exists(Path.Combine(Runtime, "private")) && Cli("list-units").Code == 0, "the control API to answer");
         // The control API answers before the first reconcile has loaded the units (so a failed start
         // leaves nothing running): "is running" is logged once it has.
-        WaitFor(() => Log.Contains("supervisor is running with units from", StringComparison.Ordinal) || _process.HasExited, "the units to be loaded");
+        WaitFor(() => Log[logBefore..].Contains("supervisor is running with units from", StringComparison.Ordinal), "the units to be loaded");
     }
 
     /// <summary>Runs a `supervisor` client command against this daemon.</summary>
@@ -135,6 +136,7 @@ public sealed class Daemon : IAsyncDisposable
     /// <summary>Starts the daemon and waits for it to exit by itself (for start-up failures).</summary>
     public (int Code, string Log) RunToExit(params string[] extra)
     {
+        int logBefore = Log.Length;
         var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
             "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;

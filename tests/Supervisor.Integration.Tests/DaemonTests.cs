@@ -442,10 +442,13 @@ public class RestartOfTheSupervisorTests
 
         d.Signal("KILL");
         d.WaitForExit();
-        int atKill = int.Parse(File.ReadAllText(last).Trim());
+        // The shell truncates the file before it writes the number: read until a number is there.
+        int atKill = 0;
+        d.WaitFor(() => int.TryParse(File.ReadAllText(last).Trim(), out atKill), "the last number written");
         // It goes on writing with no supervisor at all.
         d.WaitFor(() => int.TryParse(File.ReadAllText(last).Trim(), out var i) && i >= atKill + 5, "the service to write on while no supervisor runs");
-        int written = int.Parse(File.ReadAllText(last).Trim());
+        int written = 0;
+        d.WaitFor(() => int.TryParse(File.ReadAllText(last).Trim(), out written), "the last number written");
 
         d.Start();
         d.WaitForState("talker", "active", "running");

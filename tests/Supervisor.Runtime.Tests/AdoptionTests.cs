@@ -51,8 +51,37 @@ public sealed class AdoptionTests : IDisposable
         state.Write(new Dictionary<string, UnitMemory> { ["a"] = new(42, "12345", 1, 99) });
         Assert.Equal(new UnitMemory(42, "12345", 1, 99), state.Read()["a"]);
 
+        string? cause = null;
+        Assert.Single(state.Read(c => cause = c));
+        Assert.Null(cause); // a readable file is not damaged
+
         File.WriteAllText(state.Path, "{\"units\": {\"a\": {\"mainPid\": ");
-        Assert.Empty(state.Read());
+        Assert.Empty(state.Read(c => cause = c));
+        Assert.NotNull(cause);
+    }
+
+    [Fact]
+    public void A_missing_state_file_is_not_damage()
+    {
+        string? cause = null;
+        Assert.Empty(new StateFile(Path.Combine(_dir.Dir, "nothing-here")).Read(c => cause = c));
+        Assert.Null(cause);
+    }
+
+    [Fact]
+    public void The_state_directory_is_made_private_and_locked_against_a_second_supervisor()
+    {
+        var dir = Path.Combine(_dir.Dir, "state-dir");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+
+        using (StateDirectoryLock.Acquire(dir))
+        {
+            Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(dir));
+            var second = Assert.Throws<InvalidOperationException>(() => StateDirectoryLock.Acquire(dir));
+            Assert.Contains($"(pid {Environment.ProcessId})", second.Message, StringComparison.Ordinal);
+        }
+        StateDirectoryLock.Acquire(dir).Dispose();
     }
 
     public void Dispose()

@@ -17,7 +17,10 @@ public static class AdoptionFinder
     {
         var result = new Dictionary<string, Supervision.Adoption>(StringComparer.Ordinal);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var (name, memory) in stateFile.Read())
+        var remembered = stateFile.Read(cause => logger.LogWarning(
+            "{State} is damaged ({Cause}): no running service can be adopted; units whose processes are still running are stopped and started afresh",
+            stateFile.Path, cause));
+        foreach (var (name, memory) in remembered)
         {
             if (!units.Units.TryGetValue(name, out var parsed) || parsed.Definition.Kind != UnitKind.Service) continue;
             var cgroup = driver.Open(UnitPlanner.CgroupPathOf(parsed.Definition));

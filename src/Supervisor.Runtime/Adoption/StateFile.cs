@@ -20,8 +20,11 @@ public sealed class StateFile(string directory)
 
     public string Path => _path;
 
-    public IReadOnlyDictionary<string, UnitMemory> Read()
+    /// <summary>What was remembered; nothing when there is no file (a first start, or after a clean stop).</summary>
+    /// <param name="damaged">Called with the cause when the file exists but cannot be read: nothing is adopted then.</param>
+    public IReadOnlyDictionary<string, UnitMemory> Read(Action<string>? damaged = null)
     {
+        if (!File.Exists(_path)) return new Dictionary<string, UnitMemory>();
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(_path));
@@ -34,9 +37,9 @@ public sealed class StateFile(string directory)
             }
             return result;
         }
-        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            // No file (first start, or a clean stop) or a damaged one: nothing to adopt.
+            damaged?.Invoke(e.Message);
             return new Dictionary<string, UnitMemory>();
         }
     }
