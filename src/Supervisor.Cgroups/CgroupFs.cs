@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
-using Supervisor.Cgroups.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Cgroups;
 
@@ -43,7 +44,7 @@ internal sealed class CgroupFs
     }
 
     /// <summary>A write the caller has deliberately placed outside the subtree (enabling controllers above it).</summary>
-    internal static unsafe void WriteUnchecked(string path, string value)
+    internal static void WriteUnchecked(string path, string value)
     {
         // O_TRUNC: harmless on cgroupfs (kernfs ignores the size change), needed on the fake
         // cgroupfs of the tests, where a shorter value would otherwise leave the old tail behind.
@@ -54,13 +55,9 @@ internal sealed class CgroupFs
         }
         using var handle = new SafeFd(fd);
         var bytes = Encoding.ASCII.GetBytes(value);
-        fixed (byte* p = bytes)
+        if (Libc.Write(fd, bytes) < 0)
         {
-            nint n = Libc.Write(fd, p, bytes.Length == 0 ? 0 : bytes.Length);
-            if (n < 0)
-            {
-                throw new CgroupIoException("write", path, Marshal.GetLastPInvokeError(), $"value \"{value}\"");
-            }
+            throw new CgroupIoException("write", path, Marshal.GetLastPInvokeError(), $"value \"{value}\"");
         }
     }
 
@@ -88,7 +85,7 @@ internal sealed class CgroupFs
     /// Reads a file into a pooled buffer (grown from the pool when needed, up to
     /// <see cref="CgroupConstants.MaxStatFileBytes"/>). Returns the length, or -1 with errno.
     /// </summary>
-    public static unsafe int ReadInto(string path, ref byte[] buffer, out int errno)
+    public static int ReadInto(string path, ref byte[] buffer, out int errno)
     {
         errno = 0;
         int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
@@ -113,13 +110,9 @@ internal sealed class CgroupFs
                 ArrayPool<byte>.Shared.Return(buffer);
                 buffer = bigger;
             }
-            nint n;
-            fixed (byte* p = &buffer[total])
-            {
-                // Plain sequential read(): a seq_file produces the text on the first read and
-                // continues where the previous one stopped.
-                n = Libc.Read(fd, p, buffer.Length - total);
-            }
+            // Plain sequential read(): a seq_file produces the text on the first read and
+            // continues where the previous one stopped.
+            nint n = Libc.Read(fd, buffer.AsSpan(total));
             if (n < 0)
             {
                 errno = Marshal.GetLastPInvokeError();

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using Supervisor.Cgroups.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Cgroups;
 

@@ -1,4 +1,5 @@
-using Supervisor.Cgroups.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Cgroups;
 

@@ -24,7 +24,7 @@ internal sealed class StatReader : IDisposable
             return true;
         }
         _length = 0;
-        if (!(optional && errno == Interop.Errno.ENOENT))
+        if (!(optional && errno == Supervisor.Linux.Errno.ENOENT))
         {
             Errors++;
         }

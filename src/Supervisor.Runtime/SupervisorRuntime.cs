@@ -5,7 +5,7 @@ using Supervisor.Metrics;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Host;
-using Supervisor.Runtime.Interop;
+using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Metrics;
 using Supervisor.Runtime.Reaping;
 using Supervisor.Runtime.Reconcile;
@@ -54,7 +54,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         (Driver, CgroupDescription) = CgroupSetup.Prepare(options.CgroupRoot, logger);
         logger.LogInformation("cgroups: {Layout}", CgroupDescription);
         // Each running unit holds a few descriptors; the hard limit is ours to take (no privilege needed).
-        logger.LogInformation("file descriptors: up to {Limit} open (RLIMIT_NOFILE)", FdLimitCalls.RaiseSoftToHard());
+        logger.LogInformation("file descriptors: up to {Limit} open (RLIMIT_NOFILE)", ProcessControl.RaiseFdLimit());
         _reaper = new Reaper();
         Declared = new DeclaredUnits(options.UnitsDirectory, Driver);
         Manager = new UnitManager(TimeProvider.System, sink => Host = new UnitHost(sink, options, Driver, _reaper, logger, Declared.Lookup));

@@ -1,19 +1,17 @@
 using System.Runtime.InteropServices;
-using Supervisor.Cgroups.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Cgroups.Events;
 
 /// <summary>
 /// Waits for a notification fd (inotify, eventfd) to become readable, drains it and calls back.
-/// All watches share one thread sleeping in epoll_wait(2), so a thousand units' OOM and empty
-/// watches cost one thread, not a thousand; there is no timer and no busy loop.
+/// All watches are served by the process's one <see cref="EventLoop"/>, so a thousand units' OOM
+/// and empty watches cost no thread of their own; there is no timer and no busy loop.
 /// </summary>
 internal sealed class FdWatch : IDisposable
 {
     private const int DrainBytes = 4096;
-    private const int MaxEventsPerWait = 64;
-
-    private static readonly Lazy<Loop> Shared = new(() => new Loop());
 
     private readonly SafeFd _fd;
     private readonly Action? _onReadable;
@@ -28,30 +26,30 @@ internal sealed class FdWatch : IDisposable
     {
         _fd = fd;
         _onReadable = onReadable;
-        _token = Shared.Value.Add(this, name);
+        _token = Register(this, name);
     }
 
     public FdWatch(SafeFd fd, ReadChunk onData, string name)
     {
         _fd = fd;
         _onData = onData;
-        _token = Shared.Value.Add(this, name);
+        _token = Register(this, name);
     }
 
     /// <summary>Drains the fd (non-blocking: until EAGAIN, so one wake-up covers a burst) and calls back.</summary>
-    private unsafe void Fire()
+    private void Fire()
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
             return;
         }
-        var buffer = stackalloc byte[DrainBytes];
+        Span<byte> buffer = stackalloc byte[DrainBytes];
         try
         {
             nint n;
-            while ((n = Libc.Read(_fd.Fd, buffer, DrainBytes)) > 0)
+            while ((n = Libc.Read(_fd.Fd, buffer)) > 0)
             {
-                _onData?.Invoke(new ReadOnlySpan<byte>(buffer, (int)n));
+                _onData?.Invoke(buffer[..(int)n]);
             }
             _onReadable?.Invoke();
         }
@@ -69,93 +67,19 @@ internal sealed class FdWatch : IDisposable
             return;
         }
         // Out of the epoll set before the fd is closed (a closed fd number may be reused at once).
-        Shared.Value.Remove(_token, _fd);
+        EventLoop.Shared.Remove(_token);
         _fd.Dispose();
     }
 
-    private sealed unsafe class Loop
+    private static ulong Register(FdWatch watch, string name)
     {
-        private readonly SafeFd _epoll;
-        private readonly Dictionary<ulong, FdWatch> _watches = [];
-        private ulong _next;
-
-        public Loop()
+        try
         {
-            int fd = Libc.EpollCreate(Libc.EPOLL_CLOEXEC);
-            if (fd < 0)
-            {
-                throw new CgroupIoException("epoll_create1", "cgroup event watches", Marshal.GetLastPInvokeError());
-            }
-            _epoll = new SafeFd(fd);
-            new Thread(Run) { IsBackground = true, Name = "cgroup events" }.Start();
+            return EventLoop.Shared.Add(watch._fd, _ => watch.Fire());
         }
-
-        public ulong Add(FdWatch watch, string name)
+        catch (IOException e)
         {
-            ulong token;
-            lock (_watches)
-            {
-                token = ++_next;
-                _watches[token] = watch;
-            }
-            // The token, not the fd number, identifies the registration: fd numbers are reused.
-            if (Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_ADD, watch._fd.Fd, Libc.EPOLLIN, token) < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                lock (_watches)
-                {
-                    _watches.Remove(token);
-                }
-                throw new CgroupIoException("epoll_ctl", name, errno);
-            }
-            return token;
-        }
-
-        public void Remove(ulong token, SafeFd fd)
-        {
-            lock (_watches)
-            {
-                _watches.Remove(token);
-            }
-            Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_DEL, fd.Fd, 0, 0);
-        }
-
-        private void Run()
-        {
-            var events = stackalloc byte[MaxEventsPerWait * 16];
-            while (true)
-            {
-                int n = Libc.EpollWait(_epoll.Fd, events, MaxEventsPerWait, -1);
-                if (n < 0)
-                {
-                    if (Marshal.GetLastPInvokeError() == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    return;
-                }
-                for (int i = 0; i < n; i++)
-                {
-                    ulong token = Libc.EpollDataAt(events, i);
-                    FdWatch? watch;
-                    lock (_watches)
-                    {
-                        _watches.TryGetValue(token, out watch);
-                    }
-                    if (watch is null)
-                    {
-                        continue;
-                    }
-                    if ((Libc.EpollEventsAt(events, i) & Libc.EPOLLIN) == 0)
-                    {
-                        // Error or hang-up without data: the object behind the fd is gone. Stop
-                        // watching it (level-triggered, it would otherwise wake us forever).
-                        Remove(token, watch._fd);
-                        continue;
-                    }
-                    watch.Fire();
-                }
-            }
+            throw new CgroupIoException("epoll_ctl", name, Marshal.GetLastPInvokeError(), e.Message);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Supervisor.Cgroups.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Cgroups.Events;
 

@@ -63,7 +63,7 @@ internal sealed class V2Driver : DriverBase
                 CgroupFs.WriteUnchecked(file, value);
             }
         }
-        catch (CgroupIoException e) when (e.ErrorNumber == Interop.Errno.EBUSY)
+        catch (CgroupIoException e) when (e.ErrorNumber == Supervisor.Linux.Errno.EBUSY)
         {
             throw new CgroupException($"{e.Message}: '{dir}' has processes of its own, and v2 lets only leaf cgroups hold processes with controllers enabled below them (move them into a child cgroup first)", e);
         }

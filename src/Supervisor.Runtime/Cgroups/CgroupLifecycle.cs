@@ -37,9 +37,12 @@ internal sealed class CgroupLifecycle(ICgroupDriver driver, Action<string, strin
             log(slot.Name, $"found {leftovers.Count} process(es) of a previous run in its cgroup ({string.Join(", ", leftovers)}); killing them before starting");
             cgroup.KillAllAsync(stopping).GetAwaiter().GetResult();
         }
+        // Applied before written: a watch still on the files from the previous run must compare the
+        // new values with these, not call them drift and put the old ones back.
+        MarkApplied(slot, plan);
         CgroupTree.CreateUnit(driver, plan.Cgroup, plan.SliceLimits, plan.Limits);
         slot.Cgroup = cgroup;
-        Applied(slot, cgroup, plan);
+        Watch(slot, cgroup, plan.Limits);
         return cgroup;
     }
 
@@ -56,10 +59,15 @@ internal sealed class CgroupLifecycle(ICgroupDriver driver, Action<string, strin
     {
         // The new values count as applied before anything is written: the write raises the limit
         // watch, whose check must compare with them, not call them drift.
+        MarkApplied(slot, plan);
+        Watch(slot, cgroup, plan.Limits);
+    }
+
+    private static void MarkApplied(UnitSlot slot, UnitPlan plan)
+    {
         slot.Applied = plan.Limits;
         slot.AppliedFrom = plan.Unit.Resources;
         slot.SlicesFingerprint = [.. plan.SliceDeclarations];
-        Watch(slot, cgroup, plan.Limits);
     }
 
     /// <summary>The plan's limits written to the running unit's cgroup, each change logged.</summary>

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
-using Supervisor.Runtime.Interop;
+using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Launch;
 using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
@@ -126,7 +126,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
             // Through the pidfd: the pid cannot have been reused. With an init, it forwards the signal.
             if (slot.Main is { } main) main.Signal(signo);
             else if (slot.Adopted is { } adopted) adopted.Signal(signo);
-            else if (mainPid is { } p) ProcessCalls.Signal(p, signo);
+            else if (mainPid is { } p) ProcessControl.Signal(p, signo);
             return;
         }
         SignalCgroup(unit.Name, slot.Cgroup ?? CgroupOf(unit), signo);
@@ -147,7 +147,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
                 return;
             }
             foreach (var pid in cgroup.GetProcs())
-                ProcessCalls.Signal(pid, signo); // ESRCH: it exited meanwhile, which is what we wanted
+                ProcessControl.Signal(pid, signo); // ESRCH: it exited meanwhile, which is what we wanted
         }
         catch (CgroupException e)
         {

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Supervisor.Runtime.Interop;
+using Supervisor.Runtime.Process;
 
 namespace Supervisor.Runtime.Launch;
 
@@ -23,7 +23,7 @@ public sealed class FdBudget(ulong limit, int reserve = 256, int perStart = 8)
     private int _since;
 
     /// <summary>The budget for this process: its soft RLIMIT_NOFILE, which the daemon raised to the hard limit.</summary>
-    public static FdBudget ForThisProcess() => new(FdLimitCalls.Get().Soft);
+    public static FdBudget ForThisProcess() => new(ProcessControl.FdLimit().Soft);
 
     public ulong Limit => limit;
 

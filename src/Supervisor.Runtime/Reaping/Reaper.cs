@@ -1,90 +1,139 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Supervisor.Runtime.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
+using Supervisor.Runtime.Process;
 using Supervisor.Supervision;
 
 namespace Supervisor.Runtime.Reaping;
 
 /// <summary>
-/// The daemon's single owner of child reaping. It is a child subreaper, so orphaned daemons of its
-/// services are its children too. A dedicated thread sleeps in waitid() until a child exits, reaps
-/// every exited child and hands the status to whoever watches that pid, on that thread: no signal
-/// handler, pipe or thread-pool hop between a crash and the supervisor knowing (this is most of a
-/// restart's latency otherwise). A pid cannot be reused before we reap it, so a watch by pid is
-/// exact. An exit that arrives before its watch is registered (a process that dies at once) is
-/// kept until the watch comes.
+/// The daemon's single owner of child reaping, served by the process's one <see cref="EventLoop"/>.
+/// A watched child (a main process, a control command, a forking daemon's main process) gets a
+/// pidfd in the loop: when it exits, the loop thread reaps it and hands the status to whoever
+/// watches it, with no signal handler, pipe or thread-pool hop between a crash and the supervisor
+/// knowing (most of a restart's latency otherwise). The daemon is a child subreaper, so orphans of
+/// its services become its children too: SIGCHLD wakes the loop (through an eventfd) to reap the
+/// unwatched ones. A pid cannot be reused before we reap it, so a watch by pid is exact; an exit
+/// reaped before its watch is registered (a process that dies at once) is kept until it comes.
 /// </summary>
 public sealed class Reaper : IDisposable
 {
-    private readonly ConcurrentDictionary<int, Action<ExitInfo>> _watches = new();
-    private readonly ConcurrentDictionary<int, ExitInfo> _early = new();
-    private readonly PosixSignalRegistration _registration;
+    private const int MaxEarly = 4096;
+
     private readonly object _gate = new();
+    private readonly Dictionary<int, Action<ExitInfo>> _watches = [];
+    private readonly Dictionary<int, ExitInfo> _early = [];
+    private readonly SafeFd _wake;
+    private readonly ulong _wakeToken;
+    private readonly PosixSignalRegistration _sigchld;
     private int _launches;
-    private volatile bool _disposed;
 
     public Reaper()
     {
-        ProcessCalls.BecomeSubreaper();
-        // Only a wake-up for the thread when it found no child at all (children normally come from
-        // launches, which wake it themselves); it never reaps here.
-        _registration = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
+        ProcessControl.BecomeSubreaper();
+        int efd = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (efd < 0) throw new IOException($"eventfd: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        _wake = new SafeFd(efd);
+        _wakeToken = EventLoop.Shared.Add(_wake, _ =>
+        {
+            Span<byte> drain = stackalloc byte[8];
+            Libc.Read(_wake.Fd, drain);
+            ReapUnwatched();
+        });
+        _sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
         {
             ctx.Cancel = false; // the runtime's own SIGCHLD handling runs too (it waits for nothing of ours)
             Wake();
         });
-        new Thread(Loop) { IsBackground = true, Name = "reaper" }.Start();
     }
 
     private void Wake()
     {
-        lock (_gate) Monitor.PulseAll(_gate);
+        Span<byte> one = stackalloc byte[8];
+        one[0] = 1;
+        Libc.Write(_wake.Fd, one);
     }
 
-    private void Loop()
-    {
-        while (!_disposed)
-        {
-            int err = ProcessCalls.WaitForAnyExit();
-            if (err == ProcessCalls.EINTR) continue;
-            if (err != 0)
-            {
-                // ECHILD: no children now. Sleep until a launch or a SIGCHLD says there may be.
-                lock (_gate)
-                {
-                    if (_disposed) return;
-                    Monitor.Wait(_gate);
-                }
-                continue;
-            }
-            if (!ReapAll())
-            {
-                // The exited child is not ours to reap yet (a launch in progress reaps its own
-                // helper after a setup failure): wait for the launch to end, then look again.
-                lock (_gate)
-                {
-                    while (Volatile.Read(ref _launches) > 0 && !_disposed) Monitor.Wait(_gate);
-                }
-            }
-        }
-    }
-
-    /// <summary>Calls <paramref name="onExit"/> once when <paramref name="pid"/> exits.</summary>
+    /// <summary>Calls <paramref name="onExit"/> once when <paramref name="pid"/>, a child of ours, exits.</summary>
     public void Watch(int pid, Action<ExitInfo> onExit)
     {
         ExitInfo exit;
-        // Under the reaping lock: otherwise a reap that has just looked for a watch (none yet) and
-        // is about to file the exit as early could interleave with this registration, and the exit
-        // would be filed after we looked for it: lost (seen in the test suite about once in 50 runs).
         lock (_gate)
         {
-            if (!_early.TryRemove(pid, out exit))
+            if (!_early.Remove(pid, out exit))
             {
                 _watches[pid] = onExit;
+                WatchPidfd(pid);
                 return;
             }
         }
         onExit(exit);
+    }
+
+    /// <summary>The child's pidfd in the loop; if it cannot be had, the SIGCHLD sweep reaps the child instead.</summary>
+    private void WatchPidfd(int pid)
+    {
+        int fd = Libc.PidfdOpen(pid, 0);
+        if (fd < 0)
+        {
+            Wake();
+            return;
+        }
+        var pidfd = new SafeFd(fd);
+        EventLoop.Shared.Add(pidfd, _ =>
+        {
+            using (pidfd) Reap(pid);
+        }, once: true);
+    }
+
+    /// <summary>Reaps <paramref name="pid"/> if it has exited and delivers its status to its watch.</summary>
+    private void Reap(int pid)
+    {
+        Action<ExitInfo>? callback;
+        ExitInfo exit;
+        lock (_gate)
+        {
+            if (Libc.WaitId(Libc.P_PID, pid, out var info, Libc.WEXITED | Libc.WNOHANG) != 0 || info.Pid == 0) return;
+            exit = Decode(info);
+            if (!_watches.Remove(pid, out callback)) File(pid, exit);
+        }
+        callback?.Invoke(exit);
+    }
+
+    /// <summary>
+    /// Every exited child nobody watches (orphans of the services), and watched ones whose pidfd
+    /// could not be opened. While a launch is in progress unwatched children are left alone: the
+    /// launcher may reap its own helper after a setup failure.
+    /// </summary>
+    private void ReapUnwatched()
+    {
+        while (true)
+        {
+            int pid;
+            lock (_gate)
+            {
+                // WNOWAIT: see who exited without reaping, so a child someone else waits for is left alone.
+                if (Libc.WaitId(Libc.P_ALL, 0, out var peek, Libc.WEXITED | Libc.WNOHANG | Libc.WNOWAIT) != 0 || peek.Pid == 0) return;
+                pid = peek.Pid;
+                if (!_watches.ContainsKey(pid) && Volatile.Read(ref _launches) > 0) return; // looked at again when the launch ends
+            }
+            Reap(pid);
+        }
+    }
+
+    private static ExitInfo Decode(Libc.SigInfo info) => info.Code switch
+    {
+        Libc.CLD_EXITED => ExitInfo.Exited(info.Status),
+        Libc.CLD_DUMPED => ExitInfo.Killed(info.Status, core: true),
+        _ => ExitInfo.Killed(info.Status),
+    };
+
+    /// <summary>An exit before its watch: kept for it (bounded, as unwatched orphans would pile up).</summary>
+    private void File(int pid, ExitInfo exit)
+    {
+        _early[pid] = exit;
+        if (_early.Count > MaxEarly)
+            foreach (var k in _early.Keys.Take(MaxEarly / 4).ToList()) _early.Remove(k);
     }
 
     /// <summary>
@@ -94,13 +143,13 @@ public sealed class Reaper : IDisposable
     public IDisposable Launching()
     {
         Interlocked.Increment(ref _launches);
-        Wake(); // the thread may be asleep for want of children
         return new LaunchScope(this);
     }
 
     private sealed class LaunchScope(Reaper reaper) : IDisposable
     {
         private int _done;
+
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _done, 1) == 0 && Interlocked.Decrement(ref reaper._launches) == 0)
@@ -108,38 +157,10 @@ public sealed class Reaper : IDisposable
         }
     }
 
-    /// <summary>Reaps every exited child it may; false if an exited child had to be left (a launch owns it).</summary>
-    public bool ReapAll()
-    {
-        bool any = false;
-        lock (_gate)
-        {
-            while (ProcessCalls.TryReapAny(out int pid, out int code, out int status, pid => _watches.ContainsKey(pid) || Volatile.Read(ref _launches) == 0))
-            {
-                any = true;
-                var exit = code switch
-                {
-                    ProcessCalls.CLD_EXITED => ExitInfo.Exited(status),
-                    ProcessCalls.CLD_DUMPED => ExitInfo.Killed(status, core: true),
-                    _ => ExitInfo.Killed(status),
-                };
-                if (_watches.TryRemove(pid, out var cb)) cb(exit);
-                else
-                {
-                    _early[pid] = exit;
-                    // Unwatched orphans would pile up here forever; keep a bounded number.
-                    if (_early.Count > 4096)
-                        foreach (var k in _early.Keys.Take(1024)) _early.TryRemove(k, out _);
-                }
-            }
-        }
-        return any;
-    }
-
     public void Dispose()
     {
-        _disposed = true;
-        Wake();
-        _registration.Dispose();
+        _sigchld.Dispose();
+        EventLoop.Shared.Remove(_wakeToken);
+        _wake.Dispose();
     }
 }

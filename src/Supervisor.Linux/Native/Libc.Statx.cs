@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux.Native;
 
-internal static partial class Libc
+public static partial class Libc
 {
     public const int AT_FDCWD = -100;
     public const uint STATX_TYPE = 0x1;

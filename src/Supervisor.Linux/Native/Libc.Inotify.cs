@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux.Native;
 
-internal static partial class Libc
+public static partial class Libc
 {
     public const int IN_CLOEXEC = 0x80000;
     public const int IN_NONBLOCK = 0x800;

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux.Native;
 
-internal static partial class Libc
+public static partial class Libc
 {
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;

@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux.Native;
 
 /// <summary>
 /// Raw file syscalls. cgroupfs wants one write() per value and exact errnos (EBUSY, EINVAL, ENODEV,
 /// ESRCH) for its error messages and races, which FileStream hides behind exception types.
 /// </summary>
-internal static partial class Libc
+public static partial class Libc
 {
     public const int O_RDONLY = 0x0;
     public const int O_WRONLY = 0x1;

@@ -1,13 +1,14 @@
 using Microsoft.Win32.SafeHandles;
+using Supervisor.Linux.Native;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux;
 
 /// <summary>An owned file descriptor (cgroup file, eventfd, inotify instance), closed exactly once.</summary>
-internal sealed class SafeFd : SafeHandleZeroOrMinusOneIsInvalid
+public sealed class SafeFd : SafeHandleZeroOrMinusOneIsInvalid
 {
     public SafeFd() : base(ownsHandle: true) { }
 
-    internal SafeFd(int fd) : base(ownsHandle: true) => SetHandle(fd);
+    public SafeFd(int fd) : base(ownsHandle: true) => SetHandle(fd);
 
     public int Fd => (int)handle;
 

@@ -1,7 +1,7 @@
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux;
 
-/// <summary>errno values this library reacts to, and their names for error messages.</summary>
-internal static class Errno
+/// <summary>errno values the supervisor reacts to, and their names for error messages.</summary>
+public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;

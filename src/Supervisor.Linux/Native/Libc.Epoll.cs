@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Cgroups.Interop;
+namespace Supervisor.Linux.Native;
 
-internal static unsafe partial class Libc
+public static unsafe partial class Libc
 {
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
@@ -10,6 +10,7 @@ internal static unsafe partial class Libc
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLERR = 0x008;
     public const uint EPOLLHUP = 0x010;
+    public const uint EPOLLONESHOT = 1u << 30;
 
     /// <summary>struct epoll_event is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16).</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
