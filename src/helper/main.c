@@ -173,11 +173,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--dump-plan") == 0)
         return dump_plan();
-    if (argc == 3 && strcmp(argv[1], "--hold") == 0)
-        return hold_main(argv[2]);
     if (argc != 1) {
-        fprintf(stderr, "usage: supervisor-helper (plan on fd %d, status on fd %d) | --dump-plan | --hold SOCKET\n", PLAN_FD,
-                STATUS_FD);
+        fprintf(stderr, "usage: supervisor-helper (plan on fd %d, status on fd %d) | --dump-plan\n", PLAN_FD, STATUS_FD);
         return 2;
     }
     /* posix_spawn's dup2 cleared close-on-exec; set it again so only a failure writes here. */

@@ -200,6 +200,5 @@ int lsm_enabled(uint32_t kind);                                                /
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
 _Noreturn void init_run(pid_t service, const sigset_t *forwarded);             /* init.c */
-int hold_main(const char *socket_path);                                        /* hold.c */
 
 #endif
