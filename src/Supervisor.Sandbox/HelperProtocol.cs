@@ -12,7 +12,7 @@ namespace Supervisor.Sandbox;
 public static class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 1;         // PLAN_VERSION
+    public const uint PlanVersion = 2;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
 
@@ -43,6 +43,7 @@ public static class HelperProtocol
     public const uint TagLsm = 16;             // PLAN_TAG_LSM
     public const uint TagSeccomp = 17;         // PLAN_TAG_SECCOMP
     public const uint TagCgroupProcs = 18;     // PLAN_TAG_CGROUP_PROCS
+    public const uint TagCgroupThread = 19;    // PLAN_TAG_CGROUP_THREAD
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -161,8 +162,8 @@ public static class HelperProtocol
         }
         if (!plan.SeccompBpf.IsDefaultOrEmpty)
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
-        foreach (var c in plan.CgroupProcsFiles)
-            w.StringRecord(TagCgroupProcs, c);
+        foreach (var c in plan.CgroupJoins)
+            w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
         w.U32(TagEnd);
         w.U32(0);
         var bytes = w.ToArray();

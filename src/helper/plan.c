@@ -187,9 +187,13 @@ static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p,
         plan->seccomp_len = len;
         return 0;
     case PLAN_TAG_CGROUP_PROCS:
+    case PLAN_TAG_CGROUP_THREAD: {
         if (plan->ncgroups >= PLAN_MAX_CGROUPS)
             return -E2BIG;
-        return as_string(p, len, &plan->cgroup_procs[plan->ncgroups++]);
+        struct plan_cgroup *cg = &plan->cgroups[plan->ncgroups++];
+        cg->thread = tag == PLAN_TAG_CGROUP_THREAD;
+        return as_string(p, len, &cg->path);
+    }
     default:
         return -EPROTO;
     }
@@ -278,5 +282,5 @@ void plan_dump(const struct plan *plan, FILE *out)
     if (plan->seccomp)
         fprintf(out, "seccomp %zu\n", plan->seccomp_len / 8);
     for (size_t i = 0; i < plan->ncgroups; i++)
-        fprintf(out, "cgroup %s\n", plan->cgroup_procs[i]);
+        fprintf(out, "cgroup %s %s\n", plan->cgroups[i].thread ? "thread" : "pid", plan->cgroups[i].path);
 }

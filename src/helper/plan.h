@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 1u
+#define PLAN_VERSION 2u   /* 2: cgroup thread joins, keyring */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -58,7 +58,8 @@
 #define PLAN_TAG_FLAGS 15       /* u32, PLAN_FLAG_* */
 #define PLAN_TAG_LSM 16         /* u32 kind, u32 skip_if_unavailable, string label */
 #define PLAN_TAG_SECCOMP 17     /* struct sock_filter[] bytes */
-#define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup.procs file to write our pid to */
+#define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup file to write our pid to (cgroup.procs) */
+#define PLAN_TAG_CGROUP_THREAD 19 /* string: a cgroup file to write "0" to, moving the writing thread */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -136,6 +137,12 @@ struct plan_mount {
     const char *src, *dst, *data;
 };
 
+/* One cgroup join, in plan order: PATH gets our pid, or "0" (the calling thread) if THREAD. */
+struct plan_cgroup {
+    int thread;
+    const char *path;
+};
+
 struct plan_rlimit {
     uint32_t resource;
     uint64_t soft, hard;
@@ -169,7 +176,7 @@ struct plan {
     const char *lsm_label;
     const unsigned char *seccomp;
     size_t seccomp_len;
-    const char *cgroup_procs[PLAN_MAX_CGROUPS];
+    struct plan_cgroup cgroups[PLAN_MAX_CGROUPS];
     size_t ncgroups;
 };
 

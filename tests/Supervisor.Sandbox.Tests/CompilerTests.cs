@@ -55,7 +55,7 @@ public class CompilerTests
         Assert.Null(plan.Identity);
         Assert.False(plan.NoNewPrivileges);
         Assert.Empty(plan.Mounts);
-        Assert.Equal(["/sys/fs/cgroup/memory/web/cgroup.procs"], plan.CgroupProcsFiles);
+        Assert.Equal("/sys/fs/cgroup/memory/web", plan.CgroupJoins.Single().Directory);
     }
 
     [Fact]

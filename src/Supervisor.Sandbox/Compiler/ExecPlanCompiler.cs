@@ -110,7 +110,7 @@ public static class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
-                CgroupProcsFiles = ctx.CgroupProcsFiles,
+                CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
                 Stdio = ctx.Stdio,
             };
         }

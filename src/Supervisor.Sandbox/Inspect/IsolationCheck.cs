@@ -54,9 +54,9 @@ public static class IsolationCheck
                 declaredNew == state.InNewNamespace(kind) ? CheckResult.Match : CheckResult.Mismatch));
         }
 
-        foreach (var want in plan.CgroupProcsFiles)
+        foreach (var join in plan.CgroupJoins)
         {
-            var expected = ExpectedCgroupLine(want);
+            var expected = ExpectedCgroupLine(join.Directory);
             bool ok = state.Cgroups.Any(l => Matches(l, expected));
             lines.Add(new("cgroup", $"{expected.Controller}:{expected.Path}", string.Join(" ", state.Cgroups.Where(l => SameHierarchy(l, expected))),
                 ok ? CheckResult.Match : CheckResult.Mismatch));
@@ -168,10 +168,9 @@ public static class IsolationCheck
 
     private readonly record struct CgroupLine(string Controller, string Path);
 
-    /// <summary>/sys/fs/cgroup/memory/a/b/cgroup.procs → ("memory", "/a/b"); unified or v2 → ("", path).</summary>
-    private static CgroupLine ExpectedCgroupLine(string procsFile)
+    /// <summary>/sys/fs/cgroup/memory/a/b → ("memory", "/a/b"); unified or v2 → ("", path).</summary>
+    private static CgroupLine ExpectedCgroupLine(string dir)
     {
-        var dir = Path.GetDirectoryName(procsFile) ?? "/";
         const string Root = "/sys/fs/cgroup/";
         if (!dir.StartsWith(Root, StringComparison.Ordinal))
             return new("", dir);
