@@ -149,6 +149,8 @@ struct plan_rlimit {
 };
 
 struct plan {
+    unsigned char *buffer; /* plan_read's buffer, which every string points into */
+    uint32_t seen_tags;    /* bit per tag already read, for the records that may appear once */
     const char *path;
     const char *argv[PLAN_MAX_ARGS + 1];
     size_t argc;
@@ -181,7 +183,9 @@ struct plan {
 };
 
 /* plan.c */
-int plan_read(int fd, struct plan *plan);   /* 0 or -errno */
+int plan_read(int fd, struct plan *plan);   /* 0 or -errno: reads to EOF, then plan_decode */
+int plan_decode(const unsigned char *buf, size_t len, struct plan *plan); /* 0 or -errno; points into buf */
+void plan_free(struct plan *plan);          /* frees plan_read's buffer */
 void plan_dump(const struct plan *plan, FILE *out);
 
 /* status reporting (main.c) */
