@@ -36,6 +36,8 @@ public sealed record ExecPlan
     public LsmLabel? Lsm { get; init; }
     /// <summary>A struct sock_filter[] program compiled by <see cref="Seccomp.SeccompCompiler"/>; empty for none.</summary>
     public ImmutableArray<byte> SeccompBpf { get; init; } = [];
+    /// <summary>The session keyring the service gets; the compiler gives every service a new one (<see cref="KeyringMode.Private"/>).</summary>
+    public KeyringMode Keyring { get; init; } = KeyringMode.Inherit;
     /// <summary>The cgroups the helper joins before anything else, in order (see <see cref="Compiler.CgroupJoinPlanner"/>).</summary>
     public ImmutableArray<CgroupJoin> CgroupJoins { get; init; } = [];
     /// <summary>File descriptors in the supervisor that become the service's 0, 1 and 2.</summary>
@@ -54,6 +56,7 @@ public sealed record ExecPlan
         Check(ResourceLimits.IsDefault || ResourceLimits.Length <= HelperProtocol.PlanMaxRlimits, $"at most {HelperProtocol.PlanMaxRlimits} resource limits");
         Check(CgroupJoins.IsDefault || CgroupJoins.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
+        Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,
@@ -105,6 +108,17 @@ public enum NamespaceFlags : uint
 }
 
 public sealed record Identity(uint Uid, uint Gid, ImmutableArray<uint> SupplementaryGroups);
+
+/// <summary>The session keyring the service gets (systemd's KeyringMode=).</summary>
+public enum KeyringMode : uint
+{
+    /// <summary>The supervisor's own, with every key in it.</summary>
+    Inherit = HelperProtocol.KeyringModeInherit,
+    /// <summary>A new, empty session keyring, shared only by the service's processes.</summary>
+    Private = HelperProtocol.KeyringModePrivate,
+    /// <summary>A new session keyring with the service user's user keyring linked in.</summary>
+    Shared = HelperProtocol.KeyringModeShared,
+}
 
 /// <summary>What the helper writes to a cgroup file to join it.</summary>
 public enum CgroupJoinWrite

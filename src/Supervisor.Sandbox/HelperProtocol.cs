@@ -44,6 +44,7 @@ public static class HelperProtocol
     public const uint TagSeccomp = 17;         // PLAN_TAG_SECCOMP
     public const uint TagCgroupProcs = 18;     // PLAN_TAG_CGROUP_PROCS
     public const uint TagCgroupThread = 19;    // PLAN_TAG_CGROUP_THREAD
+    public const uint TagKeyring = 20;         // PLAN_TAG_KEYRING
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -69,6 +70,10 @@ public static class HelperProtocol
     public const uint MountFlagReadOnly = 0x1;  // MOUNT_FLAG_READ_ONLY
     public const uint MountFlagRecursive = 0x2; // MOUNT_FLAG_RECURSIVE
     public const uint MountFlagOptional = 0x4;  // MOUNT_FLAG_OPTIONAL
+
+    public const uint KeyringModeInherit = 0;  // KEYRING_MODE_INHERIT
+    public const uint KeyringModePrivate = 1;  // KEYRING_MODE_PRIVATE
+    public const uint KeyringModeShared = 2;   // KEYRING_MODE_SHARED
 
     public const uint LsmKindAppArmor = 1;     // LSM_KIND_APPARMOR
     public const uint LsmKindSELinux = 2;      // LSM_KIND_SELINUX
@@ -164,6 +169,7 @@ public static class HelperProtocol
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
         foreach (var c in plan.CgroupJoins)
             w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
+        w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
         w.U32(TagEnd);
         w.U32(0);
         var bytes = w.ToArray();
@@ -257,4 +263,6 @@ public enum SetupStep : uint
     ForkService = 27,      // STEP_FORK_SERVICE
     TimeNamespace = 28,    // STEP_TIME_NAMESPACE
     InitSignals = 29,      // STEP_INIT_SIGNALS
+    Keyring = 30,          // STEP_KEYRING
+    KeyringLinkUser = 31,  // STEP_KEYRING_LINK_USER
 }

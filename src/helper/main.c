@@ -169,6 +169,52 @@ static void clone_child(void)
     close(sync[0]);
 }
 
+/* Joins what exists (cgroups, a named netns) and creates the namespaces. */
+static void enter_namespaces(void)
+{
+    /* Join the cgroups before anything else, so every process and every byte is accounted. */
+    uint32_t index = 0;
+    if (cgroup_join(&plan, &index) < 0)
+        fail(STEP_CGROUP_JOIN, errno, index);
+    /* Join the named netns while still in the host user namespace, which owns it. */
+    if (plan.netns_path && ns_join_netns(plan.netns_path) < 0)
+        fail(STEP_NETNS_JOIN, errno, 0);
+
+    int cloned = (plan.nsflags & (PLAN_NS_PID | PLAN_NS_USER)) != 0;
+    if (cloned) {
+        clone_child();
+        /* Time namespaces apply to children and to this process at its next execve. */
+        if ((plan.nsflags & PLAN_NS_TIME) && unshare(CLONE_NEWTIME) < 0)
+            fail(STEP_TIME_NAMESPACE, errno, 0);
+    } else if (plan.nsflags && unshare((int)plan.nsflags) < 0) {
+        fail(STEP_UNSHARE, errno, 0);
+    }
+}
+
+/* In a pid namespace: fork the service and stay behind as its init. Returns in the service. */
+static void fork_under_init(void)
+{
+    /* Block the forwarded signals and SIGCHLD before fork: a signal that arrives before
+     * init_run waits is queued, not lost (blocked signals are never ignored, even for a
+     * namespace's PID 1). */
+    sigset_t forwarded, old;
+    sigemptyset(&forwarded);
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&forwarded, sigs[i]);
+    if (sigprocmask(SIG_BLOCK, &forwarded, &old) < 0)
+        fail(STEP_INIT_SIGNALS, errno, 0);
+    pid_t service = fork();
+    if (service < 0)
+        fail(STEP_FORK_SERVICE, errno, 0);
+    if (service > 0) {
+        close(STATUS_FD);
+        init_run(service, &forwarded);
+    }
+    if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+        fail(STEP_INIT_SIGNALS, errno, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--dump-plan") == 0)
@@ -192,46 +238,13 @@ int main(int argc, char **argv)
     /* Own session: the service must not get the supervisor's terminal signals. */
     if (setsid() < 0)
         fail(STEP_SETSID, errno, 0);
-    /* Join the cgroups before anything else, so every process and every byte is accounted. */
-    uint32_t index = 0;
-    if (cgroup_join(&plan, &index) < 0)
-        fail(STEP_CGROUP_JOIN, errno, index);
-    /* Join the named netns while still in the host user namespace, which owns it. */
-    if (plan.netns_path && ns_join_netns(plan.netns_path) < 0)
-        fail(STEP_NETNS_JOIN, errno, 0);
-
-    int cloned = (plan.nsflags & (PLAN_NS_PID | PLAN_NS_USER)) != 0;
-    if (cloned) {
-        clone_child();
-        /* Time namespaces apply to children and to this process at its next execve. */
-        if ((plan.nsflags & PLAN_NS_TIME) && unshare(CLONE_NEWTIME) < 0)
-            fail(STEP_TIME_NAMESPACE, errno, 0);
-    } else if (plan.nsflags && unshare((int)plan.nsflags) < 0) {
-        fail(STEP_UNSHARE, errno, 0);
-    }
-
+    enter_namespaces();
     setup_view();
-
-    if (plan.nsflags & PLAN_NS_PID) {
-        /* Block the forwarded signals and SIGCHLD before fork: a signal that arrives before
-         * init_run waits is queued, not lost (blocked signals are never ignored, even for a
-         * namespace's PID 1). */
-        sigset_t forwarded, old;
-        sigemptyset(&forwarded);
-        int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD };
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaddset(&forwarded, sigs[i]);
-        if (sigprocmask(SIG_BLOCK, &forwarded, &old) < 0)
-            fail(STEP_INIT_SIGNALS, errno, 0);
-        pid_t service = fork();
-        if (service < 0)
-            fail(STEP_FORK_SERVICE, errno, 0);
-        if (service > 0) {
-            close(STATUS_FD);
-            init_run(service, &forwarded);
-        }
-        if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
-            fail(STEP_INIT_SIGNALS, errno, 0);
-    }
+    /* Before the fork (the namespace's init shares it) and before the uid switch (keyring.c). */
+    uint32_t step = STEP_KEYRING;
+    if (keyring_setup(&plan, &step) < 0)
+        fail(step, errno, 0);
+    if (plan.nsflags & PLAN_NS_PID)
+        fork_under_init();
     become_service(lsm_available);
 }

@@ -252,6 +252,10 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
     case PLAN_TAG_LSM:
         r = parse_lsm(plan, &c);
         break;
+    case PLAN_TAG_KEYRING:
+        if ((r = take_u32(&c, &plan->keyring_mode)) == 0 && plan->keyring_mode > KEYRING_MODE_SHARED)
+            r = -EBADMSG;
+        break;
     default:
         return parse_string_record(plan, tag, p, len);
     }
@@ -388,4 +392,5 @@ void plan_dump(const struct plan *plan, FILE *out)
         fprintf(out, "seccomp %zu\n", plan->seccomp_len / 8);
     for (size_t i = 0; i < plan->ncgroups; i++)
         fprintf(out, "cgroup %s %s\n", plan->cgroups[i].thread ? "thread" : "pid", plan->cgroups[i].path);
+    fprintf(out, "keyring %" PRIu32 "\n", plan->keyring_mode);
 }

@@ -60,6 +60,7 @@
 #define PLAN_TAG_SECCOMP 17     /* struct sock_filter[] bytes */
 #define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup file to write our pid to (cgroup.procs) */
 #define PLAN_TAG_CGROUP_THREAD 19 /* string: a cgroup file to write "0" to, moving the writing thread */
+#define PLAN_TAG_KEYRING 20     /* u32 KEYRING_MODE_*; no record is KEYRING_MODE_INHERIT */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -87,6 +88,11 @@
 #define MOUNT_FLAG_READ_ONLY 0x1u
 #define MOUNT_FLAG_RECURSIVE 0x2u
 #define MOUNT_FLAG_OPTIONAL 0x4u
+
+/* The session keyring the service gets (keyring.c). */
+#define KEYRING_MODE_INHERIT 0  /* the supervisor's */
+#define KEYRING_MODE_PRIVATE 1  /* a new, empty one */
+#define KEYRING_MODE_SHARED 2   /* a new one with the service user's user keyring linked in */
 
 #define LSM_KIND_APPARMOR 1
 #define LSM_KIND_SELINUX 2
@@ -131,6 +137,8 @@
 #define STEP_FORK_SERVICE 27
 #define STEP_TIME_NAMESPACE 28
 #define STEP_INIT_SIGNALS 29
+#define STEP_KEYRING 30
+#define STEP_KEYRING_LINK_USER 31
 
 struct plan_mount {
     uint32_t op, flags, mode;
@@ -180,6 +188,7 @@ struct plan {
     size_t seccomp_len;
     struct plan_cgroup cgroups[PLAN_MAX_CGROUPS];
     size_t ncgroups;
+    uint32_t keyring_mode;
 };
 
 /* plan.c */
@@ -204,6 +213,7 @@ int ns_set_hostname(const char *hostname);                                     /
 int net_loopback_up(void);                                                     /* net.c */
 int mount_make_private(void);                                                  /* mount.c */
 int mount_apply(const struct plan_mount *m, uint32_t *step);                   /* mount.c */
+int keyring_setup(const struct plan *plan, uint32_t *step);                    /* keyring.c */
 int caps_drop_bounding(uint64_t keep, uint32_t *failed_cap);                   /* caps.c */
 int caps_prepare_uid_switch(const struct plan *plan);                          /* caps.c */
 int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /* caps.c */

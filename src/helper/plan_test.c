@@ -145,6 +145,9 @@ static void fixed_records(struct buf *b)
     for (int i = 0; i < 16; i++)
         put_u32(&r, (uint32_t)i);
     record(b, PLAN_TAG_SECCOMP, &r);
+    r.len = 0;
+    put_u32(&r, KEYRING_MODE_PRIVATE);
+    record(b, PLAN_TAG_KEYRING, &r);
     free(r.p);
 }
 
@@ -425,6 +428,7 @@ static void malformed(const struct buf *valid)
         { "namespace flags one byte long", PLAN_TAG_NSFLAGS, "abcde", 5, EBADMSG },
         { "an unknown mount operation", PLAN_TAG_MOUNT, "\x63\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\1\0\0\0\0\1\0\0\0\0", 27, EBADMSG },
         { "an unknown LSM", PLAN_TAG_LSM, "\x09\0\0\0\0\0\0\0x", 10, EBADMSG },
+        { "an unknown keyring mode", PLAN_TAG_KEYRING, "\x03\0\0", 4, EBADMSG },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct buf b = with_record(&lone, cases[i].tag, cases[i].payload, cases[i].len, cases[i].len);
@@ -574,7 +578,7 @@ int main(int argc, char **argv)
     struct buf valid = valid_plan();
     CHECK(plan_decode(valid.p, valid.len, &plan) == 0, "the built-in valid plan is refused");
     CHECK(plan.argc == 2 && plan.nmounts == 2 && plan.ncgroups == 2 && plan.cgroups[1].thread && !plan.cgroups[0].thread &&
-              plan.ngroups == 2 && plan.seccomp_len == 64 && strcmp(plan.lsm_label, "supervisor-site") == 0,
+              plan.ngroups == 2 && plan.seccomp_len == 64 && plan.keyring_mode == KEYRING_MODE_PRIVATE && strcmp(plan.lsm_label, "supervisor-site") == 0,
           "the built-in valid plan decodes to the wrong fields");
     fuzz("built-in plan", &valid, 1);
     for (int i = 2; i < argc; i++) {

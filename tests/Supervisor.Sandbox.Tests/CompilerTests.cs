@@ -56,6 +56,8 @@ public class CompilerTests
         Assert.False(plan.NoNewPrivileges);
         Assert.Empty(plan.Mounts);
         Assert.Equal("/sys/fs/cgroup/memory/web", plan.CgroupJoins.Single().Directory);
+        // systemd's KeyringMode=private: nothing of the supervisor's session keyring reaches a service.
+        Assert.Equal(KeyringMode.Private, plan.Keyring);
     }
 
     [Fact]

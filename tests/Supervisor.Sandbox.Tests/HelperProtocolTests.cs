@@ -69,7 +69,7 @@ public partial class HelperProtocolTests
         // Append-only: this list is the contract that lets an old supervisor read a new helper.
         Assert.Equal(26u, (uint)SetupStep.Exec);
         Assert.Equal(25u, (uint)SetupStep.Seccomp);
-        Assert.Equal(Enumerable.Range(0, 30).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
+        Assert.Equal(Enumerable.Range(0, 32).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
     }
 
     internal static ExecPlan FullPlan() => new()
@@ -101,6 +101,7 @@ public partial class HelperProtocolTests
             new CgroupJoin("/sys/fs/cgroup/memory/web/tasks", CgroupJoinWrite.CallingThread),
             new CgroupJoin("/sys/fs/cgroup/unified/web/cgroup.procs", CgroupJoinWrite.ProcessId),
         ],
+        Keyring = KeyringMode.Shared,
     };
 
     /// <summary>The same text the helper's --dump-plan prints, rendered from the C# plan.</summary>
@@ -129,6 +130,7 @@ public partial class HelperProtocolTests
         if (p.Lsm is { } lsm) L($"lsm {(uint)lsm.Kind} {(lsm.SkipIfUnavailable ? 1 : 0)} {lsm.Value}");
         if (!p.SeccompBpf.IsEmpty) L($"seccomp {p.SeccompBpf.Length / 8}");
         foreach (var cg in p.CgroupJoins) L($"cgroup {(cg.Write == CgroupJoinWrite.CallingThread ? "thread" : "pid")} {cg.File}");
+        L($"keyring {(uint)p.Keyring}");
         return sb.ToString();
     }
 

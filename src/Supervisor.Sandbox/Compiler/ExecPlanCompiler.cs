@@ -111,6 +111,8 @@ public static class ExecPlanCompiler
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
+                // systemd's default for system services: no key of the supervisor's session reaches a service.
+                Keyring = KeyringMode.Private,
                 Stdio = ctx.Stdio,
             };
         }

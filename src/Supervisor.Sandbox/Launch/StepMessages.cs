@@ -40,6 +40,8 @@ internal static class StepMessages
             SetupStep.ForkService => "fork the service under the namespace's init",
             SetupStep.TimeNamespace => "create the time namespace",
             SetupStep.InitSignals => "block signals for the namespace's init",
+            SetupStep.Keyring => $"create a new session keyring{(plan.Identity is { } id ? $" for user id {id.Uid}" : "")}",
+            SetupStep.KeyringLinkUser => "link the user keyring into the new session keyring",
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)
