@@ -91,6 +91,25 @@ public static class HelperProtocol
         var w = new PlanWriter();
         w.U32(PlanMagic);
         w.U32(PlanVersion);
+        WriteProgram(w, plan);
+        WriteNamespaces(w, plan);
+        foreach (var m in plan.Mounts)
+            WriteMount(w, m);
+        WritePrivileges(w, plan);
+        foreach (var c in plan.CgroupJoins)
+            w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
+        w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
+        w.U32(TagEnd);
+        w.U32(0);
+        var bytes = w.ToArray();
+        if ((uint)bytes.Length > PlanMaxBytes)
+            throw new ArgumentException($"the plan is {bytes.Length} bytes; the helper accepts at most {PlanMaxBytes}", nameof(plan));
+        return bytes;
+    }
+
+    /// <summary>What runs, where, as whom: path, argv, environment, working directory, identity.</summary>
+    private static void WriteProgram(PlanWriter w, ExecPlan plan)
+    {
         w.StringRecord(TagPath, plan.Path);
         foreach (var a in plan.Argv)
             w.StringRecord(TagArg, a);
@@ -109,6 +128,10 @@ public static class HelperProtocol
                     r.U32(g);
             });
         }
+    }
+
+    private static void WriteNamespaces(PlanWriter w, ExecPlan plan)
+    {
         w.Record(TagNsFlags, r => r.U32((uint)plan.Namespaces));
         if (plan.NetworkNamespacePath is { } netns)
             w.StringRecord(TagNetnsPath, netns);
@@ -118,19 +141,25 @@ public static class HelperProtocol
             w.StringRecord(TagGidMap, IdMapEntry.Format(plan.GidMap));
         if (plan.Hostname is { } hostname)
             w.StringRecord(TagHostname, hostname);
-        foreach (var m in plan.Mounts)
+    }
+
+    private static void WriteMount(PlanWriter w, MountOperation m)
+    {
+        var (op, flags, mode, src, dst, data) = m.Encode();
+        w.Record(TagMount, r =>
         {
-            var (op, flags, mode, src, dst, data) = m.Encode();
-            w.Record(TagMount, r =>
-            {
-                r.U32(op);
-                r.U32(flags);
-                r.U32(mode);
-                r.LengthPrefixedString(src);
-                r.LengthPrefixedString(dst);
-                r.LengthPrefixedString(data);
-            });
-        }
+            r.U32(op);
+            r.U32(flags);
+            r.U32(mode);
+            r.LengthPrefixedString(src);
+            r.LengthPrefixedString(dst);
+            r.LengthPrefixedString(data);
+        });
+    }
+
+    /// <summary>Resource limits, capabilities, securebits, flags, LSM label, seccomp filter.</summary>
+    private static void WritePrivileges(PlanWriter w, ExecPlan plan)
+    {
         foreach (var l in plan.ResourceLimits)
         {
             w.Record(TagRlimit, r =>
@@ -167,15 +196,6 @@ public static class HelperProtocol
         }
         if (!plan.SeccompBpf.IsDefaultOrEmpty)
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
-        foreach (var c in plan.CgroupJoins)
-            w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
-        w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
-        w.U32(TagEnd);
-        w.U32(0);
-        var bytes = w.ToArray();
-        if ((uint)bytes.Length > PlanMaxBytes)
-            throw new ArgumentException($"the plan is {bytes.Length} bytes; the helper accepts at most {PlanMaxBytes}", nameof(plan));
-        return bytes;
     }
 
     /// <summary>Little growable buffer in host byte order (the helper runs on the same machine).</summary>
