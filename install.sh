@@ -91,8 +91,10 @@ dotnet publish "$here/src/Supervisor.Cli/Supervisor.Cli.csproj" -c Release "${r2
   echo "install.sh: build failed (log above)" >&2
   exit 1
 }
-if [ -f "$here/src/helper/Makefile" ] && [ ! -x "$stage/lib/supervisor-helper" ]; then
-  make -s -C "$here/src/helper" OUT="$stage/lib/supervisor-helper" >/dev/null
+# The native binaries (the exec helper and the output fd holder) come with the publish; build
+# them here with the same Makefile should either be missing.
+if [ -f "$here/src/helper/Makefile" ] && { [ ! -x "$stage/lib/supervisor-helper" ] || [ ! -x "$stage/lib/supervisor-holder" ]; }; then
+  make -s -C "$here/src/helper" OUT="$stage/lib/supervisor-helper" HOLDER_OUT="$stage/lib/supervisor-holder" all >/dev/null
 fi
 
 # Copy only what differs, so that a second run changes nothing and says so.

@@ -36,8 +36,10 @@ public sealed record ExecPlan
     public LsmLabel? Lsm { get; init; }
     /// <summary>A struct sock_filter[] program compiled by <see cref="Seccomp.SeccompCompiler"/>; empty for none.</summary>
     public ImmutableArray<byte> SeccompBpf { get; init; } = [];
-    /// <summary>cgroup.procs files the helper writes its pid to before anything else.</summary>
-    public ImmutableArray<string> CgroupProcsFiles { get; init; } = [];
+    /// <summary>The session keyring the service gets; the compiler gives every service a new one (<see cref="KeyringMode.Private"/>).</summary>
+    public KeyringMode Keyring { get; init; } = KeyringMode.Inherit;
+    /// <summary>The cgroups the helper joins before anything else, in order (see <see cref="Compiler.CgroupJoinPlanner"/>).</summary>
+    public ImmutableArray<CgroupJoin> CgroupJoins { get; init; } = [];
     /// <summary>File descriptors in the supervisor that become the service's 0, 1 and 2.</summary>
     public StdioFds Stdio { get; init; } = StdioFds.Null;
 
@@ -52,8 +54,9 @@ public sealed record ExecPlan
         Check(Environment.IsDefault || Environment.Length <= HelperProtocol.PlanMaxEnv, $"at most {HelperProtocol.PlanMaxEnv} environment entries");
         Check(Mounts.IsDefault || Mounts.Length <= HelperProtocol.PlanMaxMounts, $"at most {HelperProtocol.PlanMaxMounts} mount operations");
         Check(ResourceLimits.IsDefault || ResourceLimits.Length <= HelperProtocol.PlanMaxRlimits, $"at most {HelperProtocol.PlanMaxRlimits} resource limits");
-        Check(CgroupProcsFiles.IsDefault || CgroupProcsFiles.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
+        Check(CgroupJoins.IsDefault || CgroupJoins.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
+        Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,
@@ -71,7 +74,7 @@ public sealed record ExecPlan
         if (NetworkNamespacePath is not null) yield return NetworkNamespacePath;
         if (Hostname is not null) yield return Hostname;
         if (Lsm is not null) yield return Lsm.Value;
-        if (!CgroupProcsFiles.IsDefault) foreach (var s in CgroupProcsFiles) yield return s;
+        if (!CgroupJoins.IsDefault) foreach (var c in CgroupJoins) yield return c.File;
         if (!Mounts.IsDefault)
             foreach (var m in Mounts)
             {
@@ -105,6 +108,33 @@ public enum NamespaceFlags : uint
 }
 
 public sealed record Identity(uint Uid, uint Gid, ImmutableArray<uint> SupplementaryGroups);
+
+/// <summary>The session keyring the service gets (systemd's KeyringMode=).</summary>
+public enum KeyringMode : uint
+{
+    /// <summary>The supervisor's own, with every key in it.</summary>
+    Inherit = HelperProtocol.KeyringModeInherit,
+    /// <summary>A new, empty session keyring, shared only by the service's processes.</summary>
+    Private = HelperProtocol.KeyringModePrivate,
+    /// <summary>A new session keyring with the service user's user keyring linked in.</summary>
+    Shared = HelperProtocol.KeyringModeShared,
+}
+
+/// <summary>What the helper writes to a cgroup file to join it.</summary>
+public enum CgroupJoinWrite
+{
+    /// <summary>Its pid ("cgroup.procs": the whole process moves).</summary>
+    ProcessId,
+    /// <summary>"0": the writing thread moves (the helper has one thread, so the whole process does).</summary>
+    CallingThread,
+}
+
+/// <summary>One cgroup join step: write <see cref="Write"/> to <see cref="File"/>.</summary>
+public sealed record CgroupJoin(string File, CgroupJoinWrite Write)
+{
+    /// <summary>The cgroup's directory, for messages and the isolation check.</summary>
+    public string Directory => System.IO.Path.GetDirectoryName(File) ?? "/";
+}
 
 /// <summary>One line of /proc/PID/uid_map: ids [Inside, Inside+Count) map to [Outside, Outside+Count).</summary>
 public sealed record IdMapEntry(uint Inside, uint Outside, uint Count)

@@ -12,7 +12,7 @@ namespace Supervisor.Sandbox;
 public static class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 1;         // PLAN_VERSION
+    public const uint PlanVersion = 2;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
 
@@ -43,6 +43,8 @@ public static class HelperProtocol
     public const uint TagLsm = 16;             // PLAN_TAG_LSM
     public const uint TagSeccomp = 17;         // PLAN_TAG_SECCOMP
     public const uint TagCgroupProcs = 18;     // PLAN_TAG_CGROUP_PROCS
+    public const uint TagCgroupThread = 19;    // PLAN_TAG_CGROUP_THREAD
+    public const uint TagKeyring = 20;         // PLAN_TAG_KEYRING
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -69,6 +71,10 @@ public static class HelperProtocol
     public const uint MountFlagRecursive = 0x2; // MOUNT_FLAG_RECURSIVE
     public const uint MountFlagOptional = 0x4;  // MOUNT_FLAG_OPTIONAL
 
+    public const uint KeyringModeInherit = 0;  // KEYRING_MODE_INHERIT
+    public const uint KeyringModePrivate = 1;  // KEYRING_MODE_PRIVATE
+    public const uint KeyringModeShared = 2;   // KEYRING_MODE_SHARED
+
     public const uint LsmKindAppArmor = 1;     // LSM_KIND_APPARMOR
     public const uint LsmKindSELinux = 2;      // LSM_KIND_SELINUX
 
@@ -85,6 +91,25 @@ public static class HelperProtocol
         var w = new PlanWriter();
         w.U32(PlanMagic);
         w.U32(PlanVersion);
+        WriteProgram(w, plan);
+        WriteNamespaces(w, plan);
+        foreach (var m in plan.Mounts)
+            WriteMount(w, m);
+        WritePrivileges(w, plan);
+        foreach (var c in plan.CgroupJoins)
+            w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
+        w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
+        w.U32(TagEnd);
+        w.U32(0);
+        var bytes = w.ToArray();
+        if ((uint)bytes.Length > PlanMaxBytes)
+            throw new ArgumentException($"the plan is {bytes.Length} bytes; the helper accepts at most {PlanMaxBytes}", nameof(plan));
+        return bytes;
+    }
+
+    /// <summary>What runs, where, as whom: path, argv, environment, working directory, identity.</summary>
+    private static void WriteProgram(PlanWriter w, ExecPlan plan)
+    {
         w.StringRecord(TagPath, plan.Path);
         foreach (var a in plan.Argv)
             w.StringRecord(TagArg, a);
@@ -103,6 +128,10 @@ public static class HelperProtocol
                     r.U32(g);
             });
         }
+    }
+
+    private static void WriteNamespaces(PlanWriter w, ExecPlan plan)
+    {
         w.Record(TagNsFlags, r => r.U32((uint)plan.Namespaces));
         if (plan.NetworkNamespacePath is { } netns)
             w.StringRecord(TagNetnsPath, netns);
@@ -112,19 +141,25 @@ public static class HelperProtocol
             w.StringRecord(TagGidMap, IdMapEntry.Format(plan.GidMap));
         if (plan.Hostname is { } hostname)
             w.StringRecord(TagHostname, hostname);
-        foreach (var m in plan.Mounts)
+    }
+
+    private static void WriteMount(PlanWriter w, MountOperation m)
+    {
+        var (op, flags, mode, src, dst, data) = m.Encode();
+        w.Record(TagMount, r =>
         {
-            var (op, flags, mode, src, dst, data) = m.Encode();
-            w.Record(TagMount, r =>
-            {
-                r.U32(op);
-                r.U32(flags);
-                r.U32(mode);
-                r.LengthPrefixedString(src);
-                r.LengthPrefixedString(dst);
-                r.LengthPrefixedString(data);
-            });
-        }
+            r.U32(op);
+            r.U32(flags);
+            r.U32(mode);
+            r.LengthPrefixedString(src);
+            r.LengthPrefixedString(dst);
+            r.LengthPrefixedString(data);
+        });
+    }
+
+    /// <summary>Resource limits, capabilities, securebits, flags, LSM label, seccomp filter.</summary>
+    private static void WritePrivileges(PlanWriter w, ExecPlan plan)
+    {
         foreach (var l in plan.ResourceLimits)
         {
             w.Record(TagRlimit, r =>
@@ -161,14 +196,6 @@ public static class HelperProtocol
         }
         if (!plan.SeccompBpf.IsDefaultOrEmpty)
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
-        foreach (var c in plan.CgroupProcsFiles)
-            w.StringRecord(TagCgroupProcs, c);
-        w.U32(TagEnd);
-        w.U32(0);
-        var bytes = w.ToArray();
-        if ((uint)bytes.Length > PlanMaxBytes)
-            throw new ArgumentException($"the plan is {bytes.Length} bytes; the helper accepts at most {PlanMaxBytes}", nameof(plan));
-        return bytes;
     }
 
     /// <summary>Little growable buffer in host byte order (the helper runs on the same machine).</summary>
@@ -256,4 +283,6 @@ public enum SetupStep : uint
     ForkService = 27,      // STEP_FORK_SERVICE
     TimeNamespace = 28,    // STEP_TIME_NAMESPACE
     InitSignals = 29,      // STEP_INIT_SIGNALS
+    Keyring = 30,          // STEP_KEYRING
+    KeyringLinkUser = 31,  // STEP_KEYRING_LINK_USER
 }

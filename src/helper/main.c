@@ -169,32 +169,9 @@ static void clone_child(void)
     close(sync[0]);
 }
 
-int main(int argc, char **argv)
+/* Joins what exists (cgroups, a named netns) and creates the namespaces. */
+static void enter_namespaces(void)
 {
-    if (argc == 2 && strcmp(argv[1], "--dump-plan") == 0)
-        return dump_plan();
-    if (argc == 3 && strcmp(argv[1], "--hold") == 0)
-        return hold_main(argv[2]);
-    if (argc != 1) {
-        fprintf(stderr, "usage: supervisor-helper (plan on fd %d, status on fd %d) | --dump-plan | --hold SOCKET\n", PLAN_FD,
-                STATUS_FD);
-        return 2;
-    }
-    /* posix_spawn's dup2 cleared close-on-exec; set it again so only a failure writes here. */
-    if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
-        _exit(127);
-    int r = plan_read(PLAN_FD, &plan);
-    if (r < 0)
-        fail(STEP_READ_PLAN, -r, 0);
-    close(PLAN_FD);
-    /* Nothing the supervisor leaked by accident may reach the service. */
-    syscall(SYS_close_range, STATUS_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-    /* Ask before the mounts: the new root may have no /sys to look in. */
-    int lsm_available = plan.lsm_label ? lsm_enabled(plan.lsm_kind) : 0;
-
-    /* Own session: the service must not get the supervisor's terminal signals. */
-    if (setsid() < 0)
-        fail(STEP_SETSID, errno, 0);
     /* Join the cgroups before anything else, so every process and every byte is accounted. */
     uint32_t index = 0;
     if (cgroup_join(&plan, &index) < 0)
@@ -212,29 +189,62 @@ int main(int argc, char **argv)
     } else if (plan.nsflags && unshare((int)plan.nsflags) < 0) {
         fail(STEP_UNSHARE, errno, 0);
     }
+}
 
-    setup_view();
-
-    if (plan.nsflags & PLAN_NS_PID) {
-        /* Block the forwarded signals and SIGCHLD before fork: a signal that arrives before
-         * init_run waits is queued, not lost (blocked signals are never ignored, even for a
-         * namespace's PID 1). */
-        sigset_t forwarded, old;
-        sigemptyset(&forwarded);
-        int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD };
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaddset(&forwarded, sigs[i]);
-        if (sigprocmask(SIG_BLOCK, &forwarded, &old) < 0)
-            fail(STEP_INIT_SIGNALS, errno, 0);
-        pid_t service = fork();
-        if (service < 0)
-            fail(STEP_FORK_SERVICE, errno, 0);
-        if (service > 0) {
-            close(STATUS_FD);
-            init_run(service, &forwarded);
-        }
-        if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
-            fail(STEP_INIT_SIGNALS, errno, 0);
+/* In a pid namespace: fork the service and stay behind as its init. Returns in the service. */
+static void fork_under_init(void)
+{
+    /* Block the forwarded signals and SIGCHLD before fork: a signal that arrives before
+     * init_run waits is queued, not lost (blocked signals are never ignored, even for a
+     * namespace's PID 1). */
+    sigset_t forwarded, old;
+    sigemptyset(&forwarded);
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&forwarded, sigs[i]);
+    if (sigprocmask(SIG_BLOCK, &forwarded, &old) < 0)
+        fail(STEP_INIT_SIGNALS, errno, 0);
+    pid_t service = fork();
+    if (service < 0)
+        fail(STEP_FORK_SERVICE, errno, 0);
+    if (service > 0) {
+        close(STATUS_FD);
+        init_run(service, &forwarded);
     }
+    if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+        fail(STEP_INIT_SIGNALS, errno, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--dump-plan") == 0)
+        return dump_plan();
+    if (argc != 1) {
+        fprintf(stderr, "usage: supervisor-helper (plan on fd %d, status on fd %d) | --dump-plan\n", PLAN_FD, STATUS_FD);
+        return 2;
+    }
+    /* posix_spawn's dup2 cleared close-on-exec; set it again so only a failure writes here. */
+    if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
+        _exit(127);
+    int r = plan_read(PLAN_FD, &plan);
+    if (r < 0)
+        fail(STEP_READ_PLAN, -r, 0);
+    close(PLAN_FD);
+    /* Nothing the supervisor leaked by accident may reach the service. */
+    syscall(SYS_close_range, STATUS_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Ask before the mounts: the new root may have no /sys to look in. */
+    int lsm_available = plan.lsm_label ? lsm_enabled(plan.lsm_kind) : 0;
+
+    /* Own session: the service must not get the supervisor's terminal signals. */
+    if (setsid() < 0)
+        fail(STEP_SETSID, errno, 0);
+    enter_namespaces();
+    setup_view();
+    /* Before the fork (the namespace's init shares it) and before the uid switch (keyring.c). */
+    uint32_t step = STEP_KEYRING;
+    if (keyring_setup(&plan, &step) < 0)
+        fail(step, errno, 0);
+    if (plan.nsflags & PLAN_NS_PID)
+        fork_under_init();
     become_service(lsm_available);
 }

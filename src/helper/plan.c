@@ -1,8 +1,10 @@
 /*
  * plan.c — read the length-prefixed plan from a pipe into one buffer and point into it.
  * The format is documented in plan.h. The helper trusts the supervisor, but still checks
- * every length against the buffer so a truncated or corrupt plan fails cleanly at
- * STEP_READ_PLAN instead of reading past the end.
+ * every length against the buffer, every count against its limit, and that each record is
+ * used exactly, so a truncated, corrupt or oversized plan fails cleanly at STEP_READ_PLAN
+ * instead of reading past the end. plan_test.c feeds it every truncation, random corruption
+ * and absurd sizes under AddressSanitizer and UBSan.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,7 +57,10 @@ static int take_string(struct cursor *c, const char **out)
     return 0;
 }
 
-/* Read everything up to EOF: the supervisor closes its end after the plan. */
+/*
+ * Read everything up to EOF (the supervisor closes its end after the plan), at most
+ * PLAN_MAX_BYTES: one byte more is E2BIG, and the rest is not read.
+ */
 static int read_all(int fd, unsigned char **buf, size_t *len)
 {
     size_t cap = 64 * 1024, n = 0;
@@ -64,11 +69,12 @@ static int read_all(int fd, unsigned char **buf, size_t *len)
         return -ENOMEM;
     for (;;) {
         if (n == cap) {
-            if (cap >= PLAN_MAX_BYTES) {
+            if (n > PLAN_MAX_BYTES) {
                 free(b);
                 return -E2BIG;
             }
-            cap *= 2;
+            /* Room for PLAN_MAX_BYTES and the one byte that proves the plan is too long. */
+            cap = cap * 2 > PLAN_MAX_BYTES ? (size_t)PLAN_MAX_BYTES + 1 : cap * 2;
             unsigned char *nb = realloc(b, cap);
             if (nb == NULL) {
                 free(b);
@@ -88,15 +94,104 @@ static int read_all(int fd, unsigned char **buf, size_t *len)
             break;
         n += (size_t)r;
     }
+    if (n > PLAN_MAX_BYTES) {
+        free(b);
+        return -E2BIG;
+    }
     *buf = b;
     *len = n;
     return 0;
 }
 
-static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
+/* Records that may appear once; a second one is a corrupt plan, not a silent override. */
+static int once(struct plan *plan, uint32_t tag)
 {
-    struct cursor c = { p, len };
-    int r = 0;
+    uint32_t bit = 1u << tag;
+    if (plan->seen_tags & bit)
+        return -EBADMSG;
+    plan->seen_tags |= bit;
+    return 0;
+}
+
+static int parse_identity(struct plan *plan, struct cursor *c)
+{
+    uint32_t n;
+    int r;
+    if ((r = take_u32(c, &plan->uid)) < 0 || (r = take_u32(c, &plan->gid)) < 0 || (r = take_u32(c, &n)) < 0)
+        return r;
+    if (n > PLAN_MAX_GROUPS)
+        return -E2BIG;
+    if (c->left != (size_t)n * sizeof(uint32_t))
+        return -EBADMSG;
+    for (uint32_t i = 0; i < n; i++)
+        if ((r = take_u32(c, &plan->groups[i])) < 0)
+            return r;
+    plan->ngroups = n;
+    plan->has_identity = 1;
+    return 0;
+}
+
+static int parse_mount(struct plan *plan, struct cursor *c)
+{
+    if (plan->nmounts >= PLAN_MAX_MOUNTS)
+        return -E2BIG;
+    struct plan_mount *m = &plan->mounts[plan->nmounts++];
+    int r;
+    if ((r = take_u32(c, &m->op)) < 0 || (r = take_u32(c, &m->flags)) < 0 || (r = take_u32(c, &m->mode)) < 0 ||
+        (r = take_string(c, &m->src)) < 0 || (r = take_string(c, &m->dst)) < 0 || (r = take_string(c, &m->data)) < 0)
+        return r;
+    return m->op >= MOUNT_OP_BIND && m->op <= MOUNT_OP_PIVOT_ROOT ? 0 : -EBADMSG;
+}
+
+static int parse_rlimit(struct plan *plan, struct cursor *c)
+{
+    if (plan->nrlimits >= PLAN_MAX_RLIMITS)
+        return -E2BIG;
+    struct plan_rlimit *l = &plan->rlimits[plan->nrlimits++];
+    uint32_t zero;
+    int r;
+    if ((r = take_u32(c, &l->resource)) < 0 || (r = take_u32(c, &zero)) < 0 || (r = take_u64(c, &l->soft)) < 0 ||
+        (r = take_u64(c, &l->hard)) < 0)
+        return r;
+    return zero == 0 ? 0 : -EBADMSG;
+}
+
+static int parse_caps(struct plan *plan, struct cursor *c)
+{
+    int r;
+    if ((r = take_u64(c, &plan->cap_bounding)) < 0 || (r = take_u64(c, &plan->cap_permitted)) < 0 ||
+        (r = take_u64(c, &plan->cap_effective)) < 0 || (r = take_u64(c, &plan->cap_inheritable)) < 0 ||
+        (r = take_u64(c, &plan->cap_ambient)) < 0)
+        return r;
+    plan->has_caps = 1;
+    return 0;
+}
+
+static int parse_lsm(struct plan *plan, struct cursor *c)
+{
+    int r;
+    if ((r = take_u32(c, &plan->lsm_kind)) < 0 || (r = take_u32(c, &plan->lsm_skip_if_unavailable)) < 0)
+        return r;
+    if (plan->lsm_kind != LSM_KIND_APPARMOR && plan->lsm_kind != LSM_KIND_SELINUX)
+        return -EBADMSG;
+    if ((r = as_string(c->p, c->left, &plan->lsm_label)) < 0)
+        return r;
+    c->left = 0;
+    return 0;
+}
+
+static int parse_cgroup(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
+{
+    if (plan->ncgroups >= PLAN_MAX_CGROUPS)
+        return -E2BIG;
+    struct plan_cgroup *cg = &plan->cgroups[plan->ncgroups++];
+    cg->thread = tag == PLAN_TAG_CGROUP_THREAD;
+    return as_string(p, len, &cg->path);
+}
+
+/* Records that are one string each. */
+static int parse_string_record(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
+{
     switch (tag) {
     case PLAN_TAG_PATH:
         return as_string(p, len, &plan->path);
@@ -110,23 +205,6 @@ static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p,
         return as_string(p, len, &plan->envp[plan->envc++]);
     case PLAN_TAG_CWD:
         return as_string(p, len, &plan->cwd);
-    case PLAN_TAG_IDENTITY: {
-        uint32_t n;
-        if ((r = take_u32(&c, &plan->uid)) < 0 || (r = take_u32(&c, &plan->gid)) < 0 ||
-            (r = take_u32(&c, &n)) < 0)
-            return r;
-        if (n > PLAN_MAX_GROUPS)
-            return -E2BIG;
-        for (uint32_t i = 0; i < n; i++)
-            if ((r = take_u32(&c, &plan->groups[i])) < 0)
-                return r;
-        plan->ngroups = n;
-        plan->has_identity = 1;
-        break;
-    }
-    case PLAN_TAG_NSFLAGS:
-        r = take_u32(&c, &plan->nsflags);
-        break;
     case PLAN_TAG_NETNS_PATH:
         return as_string(p, len, &plan->netns_path);
     case PLAN_TAG_UID_MAP:
@@ -135,32 +213,34 @@ static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p,
         return as_string(p, len, &plan->gid_map);
     case PLAN_TAG_HOSTNAME:
         return as_string(p, len, &plan->hostname);
-    case PLAN_TAG_MOUNT: {
-        if (plan->nmounts >= PLAN_MAX_MOUNTS)
-            return -E2BIG;
-        struct plan_mount *m = &plan->mounts[plan->nmounts++];
-        if ((r = take_u32(&c, &m->op)) < 0 || (r = take_u32(&c, &m->flags)) < 0 ||
-            (r = take_u32(&c, &m->mode)) < 0 || (r = take_string(&c, &m->src)) < 0 ||
-            (r = take_string(&c, &m->dst)) < 0 || (r = take_string(&c, &m->data)) < 0)
-            return r;
-        break;
+    case PLAN_TAG_CGROUP_PROCS:
+    case PLAN_TAG_CGROUP_THREAD:
+        return parse_cgroup(plan, tag, p, len);
+    default:
+        return -EPROTO;
     }
-    case PLAN_TAG_RLIMIT: {
-        if (plan->nrlimits >= PLAN_MAX_RLIMITS)
-            return -E2BIG;
-        struct plan_rlimit *l = &plan->rlimits[plan->nrlimits++];
-        uint32_t zero;
-        if ((r = take_u32(&c, &l->resource)) < 0 || (r = take_u32(&c, &zero)) < 0 ||
-            (r = take_u64(&c, &l->soft)) < 0 || (r = take_u64(&c, &l->hard)) < 0)
-            return r;
+}
+
+/* Records with fixed fields; every byte of the record must be used. */
+static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
+{
+    struct cursor c = { p, len };
+    int r;
+    switch (tag) {
+    case PLAN_TAG_IDENTITY:
+        r = parse_identity(plan, &c);
         break;
-    }
+    case PLAN_TAG_NSFLAGS:
+        r = take_u32(&c, &plan->nsflags);
+        break;
+    case PLAN_TAG_MOUNT:
+        r = parse_mount(plan, &c);
+        break;
+    case PLAN_TAG_RLIMIT:
+        r = parse_rlimit(plan, &c);
+        break;
     case PLAN_TAG_CAPS:
-        if ((r = take_u64(&c, &plan->cap_bounding)) < 0 || (r = take_u64(&c, &plan->cap_permitted)) < 0 ||
-            (r = take_u64(&c, &plan->cap_effective)) < 0 ||
-            (r = take_u64(&c, &plan->cap_inheritable)) < 0 || (r = take_u64(&c, &plan->cap_ambient)) < 0)
-            return r;
-        plan->has_caps = 1;
+        r = parse_caps(plan, &c);
         break;
     case PLAN_TAG_SECUREBITS:
         r = take_u32(&c, &plan->securebits);
@@ -169,44 +249,50 @@ static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p,
     case PLAN_TAG_FLAGS:
         r = take_u32(&c, &plan->flags);
         break;
-    case PLAN_TAG_LSM: {
-        uint32_t slen;
-        if ((r = take_u32(&c, &plan->lsm_kind)) < 0 || (r = take_u32(&c, &plan->lsm_skip_if_unavailable)) < 0)
-            return r;
-        slen = (uint32_t)c.left;
-        if ((r = as_string(c.p, slen, &plan->lsm_label)) < 0)
-            return r;
-        c.left = 0;
+    case PLAN_TAG_LSM:
+        r = parse_lsm(plan, &c);
         break;
-    }
-    case PLAN_TAG_SECCOMP:
-        /* struct sock_filter is 8 bytes; anything else is not a BPF program. */
-        if (len == 0 || len % 8 != 0)
-            return -EBADMSG;
-        plan->seccomp = p;
-        plan->seccomp_len = len;
-        return 0;
-    case PLAN_TAG_CGROUP_PROCS:
-        if (plan->ncgroups >= PLAN_MAX_CGROUPS)
-            return -E2BIG;
-        return as_string(p, len, &plan->cgroup_procs[plan->ncgroups++]);
+    case PLAN_TAG_KEYRING:
+        if ((r = take_u32(&c, &plan->keyring_mode)) == 0 && plan->keyring_mode > KEYRING_MODE_SHARED)
+            r = -EBADMSG;
+        break;
     default:
-        return -EPROTO;
+        return parse_string_record(plan, tag, p, len);
     }
     if (r < 0)
         return r;
     return c.left == 0 ? 0 : -EBADMSG;
 }
 
-int plan_read(int fd, struct plan *plan)
+static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0;
+    switch (tag) {
+    case PLAN_TAG_ARG:
+    case PLAN_TAG_ENV:
+    case PLAN_TAG_MOUNT:
+    case PLAN_TAG_RLIMIT:
+    case PLAN_TAG_CGROUP_PROCS:
+    case PLAN_TAG_CGROUP_THREAD:
+        break;
+    default:
+        if (tag < 32 && once(plan, tag) < 0)
+            return -EBADMSG;
+    }
+    if (tag == PLAN_TAG_SECCOMP) {
+        /* struct sock_filter is 8 bytes; anything else is not a BPF program. */
+        if (len == 0 || len % 8 != 0)
+            return -EBADMSG;
+        plan->seccomp = p;
+        plan->seccomp_len = len;
+        return 0;
+    }
+    return parse_struct_record(plan, tag, p, len);
+}
+
+int plan_decode(const unsigned char *buf, size_t len, struct plan *plan)
+{
     uint32_t magic, version;
-    int r = read_all(fd, &buf, &len);
-    if (r < 0)
-        return r;
-    /* The buffer stays allocated: every string in the plan points into it until execve. */
+    memset(plan, 0, sizeof *plan);
     struct cursor c = { buf, len };
     if (take_u32(&c, &magic) < 0 || take_u32(&c, &version) < 0 || magic != PLAN_MAGIC)
         return -EBADMSG;
@@ -214,6 +300,7 @@ int plan_read(int fd, struct plan *plan)
         return -EPROTONOSUPPORT;
     for (;;) {
         uint32_t tag, rlen;
+        int r;
         if ((r = take_u32(&c, &tag)) < 0 || (r = take_u32(&c, &rlen)) < 0)
             return r;
         if (tag == PLAN_TAG_END)
@@ -225,11 +312,37 @@ int plan_read(int fd, struct plan *plan)
         c.p += rlen;
         c.left -= rlen;
     }
+    /* The END record is empty and last: anything after it is a corrupt plan. */
+    if (c.left != 0)
+        return -EBADMSG;
     if (plan->path == NULL || plan->argc == 0)
         return -EINVAL;
     plan->argv[plan->argc] = NULL;
     plan->envp[plan->envc] = NULL;
     return 0;
+}
+
+int plan_read(int fd, struct plan *plan)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int r = read_all(fd, &buf, &len);
+    if (r < 0)
+        return r;
+    r = plan_decode(buf, len, plan);
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
+    /* The buffer stays allocated: every string in the plan points into it until execve. */
+    plan->buffer = buf;
+    return 0;
+}
+
+void plan_free(struct plan *plan)
+{
+    free(plan->buffer);
+    plan->buffer = NULL;
 }
 
 /* One line per field; HelperProtocolTests renders the same text from the C# plan. */
@@ -278,5 +391,6 @@ void plan_dump(const struct plan *plan, FILE *out)
     if (plan->seccomp)
         fprintf(out, "seccomp %zu\n", plan->seccomp_len / 8);
     for (size_t i = 0; i < plan->ncgroups; i++)
-        fprintf(out, "cgroup %s\n", plan->cgroup_procs[i]);
+        fprintf(out, "cgroup %s %s\n", plan->cgroups[i].thread ? "thread" : "pid", plan->cgroups[i].path);
+    fprintf(out, "keyring %" PRIu32 "\n", plan->keyring_mode);
 }

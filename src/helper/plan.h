@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 1u
+#define PLAN_VERSION 2u   /* 2: cgroup thread joins, keyring */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -58,7 +58,9 @@
 #define PLAN_TAG_FLAGS 15       /* u32, PLAN_FLAG_* */
 #define PLAN_TAG_LSM 16         /* u32 kind, u32 skip_if_unavailable, string label */
 #define PLAN_TAG_SECCOMP 17     /* struct sock_filter[] bytes */
-#define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup.procs file to write our pid to */
+#define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup file to write our pid to (cgroup.procs) */
+#define PLAN_TAG_CGROUP_THREAD 19 /* string: a cgroup file to write "0" to, moving the writing thread */
+#define PLAN_TAG_KEYRING 20     /* u32 KEYRING_MODE_*; no record is KEYRING_MODE_INHERIT */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -86,6 +88,11 @@
 #define MOUNT_FLAG_READ_ONLY 0x1u
 #define MOUNT_FLAG_RECURSIVE 0x2u
 #define MOUNT_FLAG_OPTIONAL 0x4u
+
+/* The session keyring the service gets (keyring.c). */
+#define KEYRING_MODE_INHERIT 0  /* the supervisor's */
+#define KEYRING_MODE_PRIVATE 1  /* a new, empty one */
+#define KEYRING_MODE_SHARED 2   /* a new one with the service user's user keyring linked in */
 
 #define LSM_KIND_APPARMOR 1
 #define LSM_KIND_SELINUX 2
@@ -130,10 +137,18 @@
 #define STEP_FORK_SERVICE 27
 #define STEP_TIME_NAMESPACE 28
 #define STEP_INIT_SIGNALS 29
+#define STEP_KEYRING 30
+#define STEP_KEYRING_LINK_USER 31
 
 struct plan_mount {
     uint32_t op, flags, mode;
     const char *src, *dst, *data;
+};
+
+/* One cgroup join, in plan order: PATH gets our pid, or "0" (the calling thread) if THREAD. */
+struct plan_cgroup {
+    int thread;
+    const char *path;
 };
 
 struct plan_rlimit {
@@ -142,6 +157,8 @@ struct plan_rlimit {
 };
 
 struct plan {
+    unsigned char *buffer; /* plan_read's buffer, which every string points into */
+    uint32_t seen_tags;    /* bit per tag already read, for the records that may appear once */
     const char *path;
     const char *argv[PLAN_MAX_ARGS + 1];
     size_t argc;
@@ -169,12 +186,15 @@ struct plan {
     const char *lsm_label;
     const unsigned char *seccomp;
     size_t seccomp_len;
-    const char *cgroup_procs[PLAN_MAX_CGROUPS];
+    struct plan_cgroup cgroups[PLAN_MAX_CGROUPS];
     size_t ncgroups;
+    uint32_t keyring_mode;
 };
 
 /* plan.c */
-int plan_read(int fd, struct plan *plan);   /* 0 or -errno */
+int plan_read(int fd, struct plan *plan);   /* 0 or -errno: reads to EOF, then plan_decode */
+int plan_decode(const unsigned char *buf, size_t len, struct plan *plan); /* 0 or -errno; points into buf */
+void plan_free(struct plan *plan);          /* frees plan_read's buffer */
 void plan_dump(const struct plan *plan, FILE *out);
 
 /* status reporting (main.c) */
@@ -193,6 +213,7 @@ int ns_set_hostname(const char *hostname);                                     /
 int net_loopback_up(void);                                                     /* net.c */
 int mount_make_private(void);                                                  /* mount.c */
 int mount_apply(const struct plan_mount *m, uint32_t *step);                   /* mount.c */
+int keyring_setup(const struct plan *plan, uint32_t *step);                    /* keyring.c */
 int caps_drop_bounding(uint64_t keep, uint32_t *failed_cap);                   /* caps.c */
 int caps_prepare_uid_switch(const struct plan *plan);                          /* caps.c */
 int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /* caps.c */
@@ -200,6 +221,5 @@ int lsm_enabled(uint32_t kind);                                                /
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
 _Noreturn void init_run(pid_t service, const sigset_t *forwarded);             /* init.c */
-int hold_main(const char *socket_path);                                        /* hold.c */
 
 #endif

@@ -55,7 +55,9 @@ public class CompilerTests
         Assert.Null(plan.Identity);
         Assert.False(plan.NoNewPrivileges);
         Assert.Empty(plan.Mounts);
-        Assert.Equal(["/sys/fs/cgroup/memory/web/cgroup.procs"], plan.CgroupProcsFiles);
+        Assert.Equal("/sys/fs/cgroup/memory/web", plan.CgroupJoins.Single().Directory);
+        // systemd's KeyringMode=private: nothing of the supervisor's session keyring reaches a service.
+        Assert.Equal(KeyringMode.Private, plan.Keyring);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public partial class HelperProtocolTests
         // Append-only: this list is the contract that lets an old supervisor read a new helper.
         Assert.Equal(26u, (uint)SetupStep.Exec);
         Assert.Equal(25u, (uint)SetupStep.Seccomp);
-        Assert.Equal(Enumerable.Range(0, 30).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
+        Assert.Equal(Enumerable.Range(0, 32).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
     }
 
     internal static ExecPlan FullPlan() => new()
@@ -96,7 +96,12 @@ public partial class HelperProtocolTests
         LoopbackUp = true,
         Lsm = new LsmLabel(LsmKind.AppArmor, "supervisor-site", true),
         SeccompBpf = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
-        CgroupProcsFiles = ["/sys/fs/cgroup/memory/web/cgroup.procs", "/sys/fs/cgroup/pids/web/cgroup.procs"],
+        CgroupJoins =
+        [
+            new CgroupJoin("/sys/fs/cgroup/memory/web/tasks", CgroupJoinWrite.CallingThread),
+            new CgroupJoin("/sys/fs/cgroup/unified/web/cgroup.procs", CgroupJoinWrite.ProcessId),
+        ],
+        Keyring = KeyringMode.Shared,
     };
 
     /// <summary>The same text the helper's --dump-plan prints, rendered from the C# plan.</summary>
@@ -124,7 +129,8 @@ public partial class HelperProtocolTests
         L($"flags 0x{(p.NoNewPrivileges ? 1 : 0) | (p.LoopbackUp ? 2 : 0):x}");
         if (p.Lsm is { } lsm) L($"lsm {(uint)lsm.Kind} {(lsm.SkipIfUnavailable ? 1 : 0)} {lsm.Value}");
         if (!p.SeccompBpf.IsEmpty) L($"seccomp {p.SeccompBpf.Length / 8}");
-        foreach (var cg in p.CgroupProcsFiles) L($"cgroup {cg}");
+        foreach (var cg in p.CgroupJoins) L($"cgroup {(cg.Write == CgroupJoinWrite.CallingThread ? "thread" : "pid")} {cg.File}");
+        L($"keyring {(uint)p.Keyring}");
         return sb.ToString();
     }
 

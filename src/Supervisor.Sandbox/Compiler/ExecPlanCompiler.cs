@@ -31,7 +31,7 @@ namespace Supervisor.Sandbox.Compiler;
 ///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
 ///    with PrivateTmp: the private tmpfs hides them.
 /// </summary>
-public static class ExecPlanCompiler
+public static partial class ExecPlanCompiler
 {
     private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private const int CapSysAdmin = 21;
@@ -50,7 +50,7 @@ public static class ExecPlanCompiler
         return new Compilation(unit, ctx, command).Run();
     }
 
-    private sealed class Compilation(UnitDefinition unit, CompileContext ctx, Command? command)
+    private sealed partial class Compilation(UnitDefinition unit, CompileContext ctx, Command? command)
     {
         private readonly ServiceSection _svc = unit.Service;
         private readonly SandboxSection _sbx = unit.Sandbox;
@@ -110,7 +110,9 @@ public static class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
-                CgroupProcsFiles = ctx.CgroupProcsFiles,
+                CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
+                // systemd's default for system services: no key of the supervisor's session reaches a service.
+                Keyring = KeyringMode.Private,
                 Stdio = ctx.Stdio,
             };
         }
@@ -231,109 +233,6 @@ public static class ExecPlanCompiler
             return bits;
         }
 
-        private (ImmutableArray<byte> Bpf, bool Present) Seccomp(CapabilitySets caps)
-        {
-            if (_sbx.SeccompProfile is { Length: > 0 } profile)
-            {
-                if (_sbx.SystemCallFilter is not null)
-                    throw Error("SeccompProfile", "cannot be combined with SystemCallFilter: a service gets one filter");
-                if (!File.Exists(profile))
-                    throw Error("SeccompProfile", $"'{profile}' does not exist");
-                try
-                {
-                    return ([.. SeccompCompiler.Compile(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)))], true);
-                }
-                catch (SeccompCompileException e)
-                {
-                    throw Error("SeccompProfile", e.Message);
-                }
-            }
-
-            bool hasArch = _sbx.SystemCallArchitectures.Count > 0;
-            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0)
-                return ([], false);
-
-            var mode = _sbx.SystemCallFilter is { IsAllowList: true } ? SyscallListMode.Allow : SyscallListMode.Deny;
-            var set = new SortedSet<string>(StringComparer.Ordinal);
-            if (_sbx.SystemCallFilter is { } filter)
-            {
-                if (filter.IsAllowList)
-                    set.UnionWith(Expand("SystemCallFilter", "@default"));
-                foreach (var entry in filter.Entries)
-                {
-                    bool add = filter.IsAllowList ? !entry.Negated : entry.Negated;
-                    foreach (var name in entry.Names)
-                    {
-                        var calls = Expand("SystemCallFilter", name);
-                        if (add) set.UnionWith(calls);
-                        else set.ExceptWith(calls);
-                    }
-                }
-            }
-            var log = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var name in _sbx.SystemCallLog)
-                log.UnionWith(Expand("SystemCallLog", name));
-
-            var error = _sbx.SystemCallErrorNumber is { } errno ? SeccompAction.Errno(errno) : SeccompAction.KillProcess;
-            var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures() };
-            try
-            {
-                return ([.. SeccompCompiler.Compile(policy)], true);
-            }
-            catch (SeccompCompileException e)
-            {
-                throw Error("SystemCallFilter", e.Message);
-            }
-        }
-
-        /// <summary>
-        /// A group's members that exist on this architecture (systemd's groups list every
-        /// architecture's calls), or a single name, which must exist here.
-        /// </summary>
-        private IEnumerable<string> Expand(string key, string name)
-        {
-            if (name.StartsWith('@'))
-            {
-                if (!SyscallGroups.TryGet(name, out var members))
-                    throw Error(key, $"unknown system call group '{name}'");
-                return members.Where(SeccompCompiler.IsKnownOnThisArch);
-            }
-            if (!SeccompCompiler.IsKnownOnThisArch(name))
-                throw Error(key, $"unknown system call '{name}' on this architecture ({RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()})");
-            return [name];
-        }
-
-        /// <summary>SystemCallArchitectures → the secondary ABIs to filter; empty list = every ABI the host runs.</summary>
-        private IReadOnlyList<uint> Architectures()
-        {
-            if (_sbx.SystemCallArchitectures.Count == 0)
-                return SeccompCompiler.SecondaryArchitectures();
-            bool x64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
-            var extra = new List<uint>();
-            foreach (var a in _sbx.SystemCallArchitectures)
-            {
-                switch (a)
-                {
-                    case SyscallArchitecture.Native:
-                    case SyscallArchitecture.X86_64 when x64:
-                    case SyscallArchitecture.Aarch64 when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
-                        break;
-                    case SyscallArchitecture.X86 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX86);
-                        break;
-                    case SyscallArchitecture.X32 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX32);
-                        break;
-                    case SyscallArchitecture.Arm when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
-                        extra.Add(Interop.Libseccomp.ArchArm);
-                        break;
-                    default:
-                        throw Error("SystemCallArchitectures", $"'{a}' cannot run on this host");
-                }
-            }
-            return extra;
-        }
-
         private LsmLabel? Lsm()
         {
             if (_sbx.AppArmorProfile is not null && _sbx.SELinuxContext is not null)
@@ -427,133 +326,6 @@ public static class ExecPlanCompiler
                 result.Add(new ResourceLimit(r, limit.Soft, limit.Hard));
             }
             return result.ToImmutable();
-        }
-
-        /// <summary>The mount operations in the order that makes each one stick (see the class comment in mount.c).</summary>
-        private ImmutableArray<MountOperation> Mounts(NamespaceFlags ns)
-        {
-            var ops = ImmutableArray.CreateBuilder<MountOperation>();
-            bool pid = (ns & NamespaceFlags.Pid) != 0;
-
-            // 1. Mount points a new root needs, while it is still writable.
-            if (_root is not null)
-                foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp" })
-                    ops.Add(new MkdirOperation(P(dir)));
-
-            // 2. Read-only system first: mounts made afterwards (proc, dev, tmp) stay writable.
-            switch (_sbx.ProtectSystem)
-            {
-                case ProtectSystem.Yes:
-                case ProtectSystem.Full:
-                    foreach (var p in new[] { "/usr", "/boot", "/efi" })
-                        ops.Add(new RemountMount(P(p), ReadOnly: true, Optional: true));
-                    if (_sbx.ProtectSystem == ProtectSystem.Full)
-                        ops.Add(new RemountMount(P("/etc"), ReadOnly: true));
-                    break;
-                case ProtectSystem.Strict:
-                    ops.Add(new RemountMount(P("/"), ReadOnly: true));
-                    // The API filesystems stay as they were (ProtectKernelTunables narrows them).
-                    if (_root is null)
-                        foreach (var p in new[] { "/dev", "/proc", "/sys" })
-                            ops.Add(new RemountMount(p, ReadOnly: false, Optional: true));
-                    break;
-            }
-
-            // 3. Home directories.
-            foreach (var home in new[] { "/home", "/root", "/run/user" })
-            {
-                switch (_sbx.ProtectHome)
-                {
-                    case ProtectHome.Yes:
-                        ops.Add(new InaccessibleMount(P(home), Optional: true));
-                        break;
-                    case ProtectHome.ReadOnly:
-                        ops.Add(new RemountMount(P(home), ReadOnly: true, Optional: true));
-                        break;
-                    case ProtectHome.Tmpfs when Directory.Exists(P(home)):
-                        ops.Add(new TmpfsMount(P(home), 0x1ED, ReadOnly: true));
-                        break;
-                }
-            }
-
-            // 4. API filesystems.
-            string procOptions = _sbx.ProtectProc switch
-            {
-                ProtectProc.Invisible => "hidepid=invisible",
-                ProtectProc.Noaccess => "hidepid=noaccess",
-                ProtectProc.Ptraceable => "hidepid=ptraceable",
-                _ => "",
-            };
-            if (pid || _root is not null || procOptions.Length > 0)
-            {
-                // A new proc instance: it shows the pid namespace and takes its own hidepid=.
-                ops.Add(new ProcMount(P("/proc"), procOptions));
-            }
-            if (_sbx.PrivateDevices)
-                ops.Add(new MinimalDevMount(P("/dev")));
-            else if (_root is not null)
-                ops.Add(new BindMount("/dev", P("/dev"), ReadOnly: false));
-            if (_root is not null)
-                ops.Add(new BindMount("/sys", P("/sys"), ReadOnly: false));
-
-            // 5. Private /tmp and /var/tmp.
-            if (_sbx.PrivateTmp)
-                foreach (var t in new[] { "/tmp", "/var/tmp" })
-                    if (Directory.Exists(P(t)))
-                        ops.Add(new TmpfsMount(P(t)));
-
-            // 6. The unit's own path lists, in systemd's order of precedence.
-            foreach (var p in _sbx.ReadOnlyPaths)
-                if (CheckPath("ReadOnlyPaths", p))
-                    ops.Add(new RemountMount(P(p.Path), ReadOnly: true, Optional: p.IgnoreIfMissing));
-            foreach (var p in _sbx.ReadWritePaths)
-                if (CheckPath("ReadWritePaths", p))
-                    ops.Add(new RemountMount(P(p.Path), ReadOnly: false, Optional: p.IgnoreIfMissing));
-            foreach (var p in _sbx.InaccessiblePaths)
-                if (CheckPath("InaccessiblePaths", p))
-                    ops.Add(new InaccessibleMount(P(p.Path), p.IgnoreIfMissing));
-            foreach (var (b, ro) in _sbx.BindPaths.Select(b => (b, false)).Concat(_sbx.BindReadOnlyPaths.Select(b => (b, true))))
-            {
-                string key = ro ? "BindReadOnlyPaths" : "BindPaths";
-                if (!Exists(b.Source))
-                {
-                    if (b.IgnoreIfMissing)
-                        continue;
-                    throw Error(key, $"'{b.Source}' does not exist");
-                }
-                if (!Exists(P(b.Destination)))
-                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
-                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing));
-            }
-
-            // 7. Kernel knobs and the cgroup tree, read-only.
-            if (_sbx.ProtectKernelTunables)
-            {
-                foreach (var p in new[] { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi", "/sys" })
-                    ops.Add(new RemountMount(P(p), ReadOnly: true, Optional: true));
-                foreach (var p in new[] { "/proc/kallsyms", "/proc/kcore" })
-                    ops.Add(new InaccessibleMount(P(p), Optional: true));
-            }
-            if (_sbx.ProtectControlGroups)
-                ops.Add(new RemountMount(P("/sys/fs/cgroup"), ReadOnly: true, Optional: true));
-
-            // 8. Last: enter the new root, detaching the host's.
-            if (_root is not null)
-                ops.Add(new PivotRootOperation(_root));
-            return ops.ToImmutable();
-        }
-
-        private bool CheckPath(string key, OptionalPath p)
-        {
-            if (!Path.IsPathRooted(p.Path))
-                throw Error(key, $"'{p.Path}' is not an absolute path");
-            if (_sbx.PrivateTmp && (p.Path.StartsWith("/tmp/", StringComparison.Ordinal) || p.Path.StartsWith("/var/tmp/", StringComparison.Ordinal)))
-                throw Error(key, $"'{p.Path}' is under /tmp or /var/tmp, which PrivateTmp replaces with an empty tmpfs");
-            if (Exists(P(p.Path)))
-                return true;
-            if (p.IgnoreIfMissing)
-                return false;
-            throw Error(key, $"'{p.Path}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
         }
     }
 }

@@ -36,7 +36,18 @@ public static class IsolationCheck
     public static ImmutableArray<InspectLine> Compare(ExecPlan plan, IsolationState state, IReadOnlyCollection<LsmKind>? skippedLsm = null)
     {
         var lines = ImmutableArray.CreateBuilder<InspectLine>();
+        CompareNamespaces(plan, state, lines);
+        CompareCgroups(plan, state, lines);
+        CompareCredentials(plan, state, lines);
+        CompareLsm(plan, state, skippedLsm, lines);
+        CompareFilesystem(plan, state, lines);
+        if (plan.Hostname is { } host)
+            lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
+        return lines.ToImmutable();
+    }
 
+    private static void CompareNamespaces(ExecPlan plan, IsolationState state, ImmutableArray<InspectLine>.Builder lines)
+    {
         foreach (var (kind, flag) in NamespaceFlagsByKind)
         {
             if (!state.Namespaces.ContainsKey(kind))
@@ -53,15 +64,22 @@ public static class IsolationCheck
             lines.Add(new($"namespace {kind}", declaredNew ? "own" : "host", found,
                 declaredNew == state.InNewNamespace(kind) ? CheckResult.Match : CheckResult.Mismatch));
         }
+    }
 
-        foreach (var want in plan.CgroupProcsFiles)
+    private static void CompareCgroups(ExecPlan plan, IsolationState state, ImmutableArray<InspectLine>.Builder lines)
+    {
+        foreach (var join in plan.CgroupJoins)
         {
-            var expected = ExpectedCgroupLine(want);
+            var expected = ExpectedCgroupLine(join.Directory);
             bool ok = state.Cgroups.Any(l => Matches(l, expected));
             lines.Add(new("cgroup", $"{expected.Controller}:{expected.Path}", string.Join(" ", state.Cgroups.Where(l => SameHierarchy(l, expected))),
                 ok ? CheckResult.Match : CheckResult.Mismatch));
         }
+    }
 
+    /// <summary>uid, gid, the five capability sets, no_new_privs, seccomp.</summary>
+    private static void CompareCredentials(ExecPlan plan, IsolationState state, ImmutableArray<InspectLine>.Builder lines)
+    {
         if (plan.Identity is { } id)
         {
             lines.Add(Eq("uid", id.Uid.ToString(CultureInfo.InvariantCulture), state.Uid.ToString(CultureInfo.InvariantCulture)));
@@ -83,7 +101,10 @@ public static class IsolationCheck
         lines.Add(new("Seccomp", filter ? "filter (mode 2)" : "none (mode 0)",
             $"mode {state.SeccompMode}, {state.SeccompFilters} filter(s)",
             (filter ? state.SeccompMode == 2 && state.SeccompFilters >= 1 : state.SeccompMode == 0) ? CheckResult.Match : CheckResult.Mismatch));
+    }
 
+    private static void CompareLsm(ExecPlan plan, IsolationState state, IReadOnlyCollection<LsmKind>? skippedLsm, ImmutableArray<InspectLine>.Builder lines)
+    {
         if (plan.Lsm is { } lsm)
         {
             string declared = $"{lsm.Kind} '{lsm.Value}'";
@@ -97,7 +118,11 @@ public static class IsolationCheck
         {
             lines.Add(new("LSM label", "(none)", label, CheckResult.Info));
         }
+    }
 
+    /// <summary>The root (pivot_root or the host's), every declared read-only/read-write path, the mount count.</summary>
+    private static void CompareFilesystem(ExecPlan plan, IsolationState state, ImmutableArray<InspectLine>.Builder lines)
+    {
         var pivot = plan.Mounts.OfType<PivotRootOperation>().LastOrDefault();
         lines.Add(new("root", pivot is null ? "host /" : $"'{pivot.NewRoot}' (pivot_root)", state.RootIsHostRoot ? "host /" : "own root",
             (pivot is null) == state.RootIsHostRoot ? CheckResult.Match : CheckResult.Mismatch));
@@ -110,11 +135,6 @@ public static class IsolationCheck
                 mount.MountPoint is not null && HasOption(mount.Options, "ro") == readOnly ? CheckResult.Match : CheckResult.Mismatch));
         }
         lines.Add(new("mounts", "-", state.Mounts.Length.ToString(CultureInfo.InvariantCulture), CheckResult.Info));
-
-        if (plan.Hostname is { } host)
-            lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
-
-        return lines.ToImmutable();
     }
 
     private static InspectLine Eq(string property, string declared, string found) =>
@@ -168,10 +188,9 @@ public static class IsolationCheck
 
     private readonly record struct CgroupLine(string Controller, string Path);
 
-    /// <summary>/sys/fs/cgroup/memory/a/b/cgroup.procs → ("memory", "/a/b"); unified or v2 → ("", path).</summary>
-    private static CgroupLine ExpectedCgroupLine(string procsFile)
+    /// <summary>/sys/fs/cgroup/memory/a/b → ("memory", "/a/b"); unified or v2 → ("", path).</summary>
+    private static CgroupLine ExpectedCgroupLine(string dir)
     {
-        var dir = Path.GetDirectoryName(procsFile) ?? "/";
         const string Root = "/sys/fs/cgroup/";
         if (!dir.StartsWith(Root, StringComparison.Ordinal))
             return new("", dir);

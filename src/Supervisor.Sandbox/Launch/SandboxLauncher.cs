@@ -64,7 +64,28 @@ public static class SandboxLauncher
         return new SafeFdHandle(r);
     }
 
+    private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm);
+
     private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr)
+    {
+        var report = ParseStatus(status);
+        int? childPid = report.ChildPid;
+        var error = report.Error;
+        if (error is null && plan.HelperClones && childPid is null)
+            error = (SetupStep.Clone, 0, 0); // the helper died before it could report its child
+        if (error is null && writeErr != 0)
+            error = (SetupStep.ReadPlan, writeErr, 0);
+        if (error is { } e)
+        {
+            ReapAfterFailure(plan, helperPid, childPid);
+            throw new SandboxSetupException(e.Step, e.Errno, prefix + StepMessages.Describe(plan, e.Step, e.Errno, e.Detail));
+        }
+        int mainPid = plan.HelperClones ? TakeOverClone(prefix, helperPid, childPid!.Value) : helperPid;
+        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm);
+    }
+
+    /// <summary>The status records: the clone's pid, the first error, the LSMs skipped.</summary>
+    private static StatusReport ParseStatus(byte[] status)
     {
         int? childPid = null;
         (SetupStep Step, int Errno, uint Detail)? error = null;
@@ -89,44 +110,41 @@ public static class SandboxLauncher
                     break;
             }
         }
+        return new StatusReport(childPid, error, skipped);
+    }
 
-        if (error is null && plan.HelperClones && childPid is null)
-            error = (SetupStep.Clone, 0, 0); // the helper died before it could report its child
-        if (error is null && writeErr != 0)
-            error = (SetupStep.ReadPlan, writeErr, 0);
-
-        if (error is { } e)
+    /// <summary>
+    /// No half-started process: the clone (if any) is ours since CLONE_PARENT; kill and reap it,
+    /// then reap the helper, which _exits after reporting.
+    /// </summary>
+    private static void ReapAfterFailure(ExecPlan plan, int helperPid, int? childPid)
+    {
+        if (childPid is { } c)
         {
-            // No half-started process: the clone (if any) is ours since CLONE_PARENT; kill and
-            // reap it, then reap the helper, which _exits after reporting.
-            if (childPid is { } c)
-            {
-                Libc.kill(c, Libc.SIGKILL);
-                Libc.Reap(c);
-            }
-            if (childPid != helperPid)
-            {
-                if (!plan.HelperClones)
-                    Libc.kill(helperPid, Libc.SIGKILL);
-                Libc.Reap(helperPid);
-            }
-            throw new SandboxSetupException(e.Step, e.Errno, prefix + StepMessages.Describe(plan, e.Step, e.Errno, e.Detail));
+            Libc.kill(c, Libc.SIGKILL);
+            Libc.Reap(c);
         }
-
-        int mainPid = helperPid;
-        if (plan.HelperClones)
+        if (childPid != helperPid)
         {
-            // The helper exits right after handing the clone over; its status says whether it
-            // got that far cleanly.
-            var helperExit = ExitStatus.FromWaitStatus(Libc.Reap(helperPid));
-            mainPid = childPid!.Value;
-            if (!helperExit.Success)
-            {
-                Libc.kill(mainPid, Libc.SIGKILL);
-                Libc.Reap(mainPid);
-                throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper {helperExit} before handing over the service");
-            }
+            if (!plan.HelperClones)
+                Libc.kill(helperPid, Libc.SIGKILL);
+            Libc.Reap(helperPid);
         }
-        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, skipped);
+    }
+
+    /// <summary>
+    /// The helper exits right after handing the clone over; its status says whether it got that
+    /// far cleanly. Returns the clone's pid, the service's main pid.
+    /// </summary>
+    private static int TakeOverClone(string prefix, int helperPid, int childPid)
+    {
+        var helperExit = ExitStatus.FromWaitStatus(Libc.Reap(helperPid));
+        if (!helperExit.Success)
+        {
+            Libc.kill(childPid, Libc.SIGKILL);
+            Libc.Reap(childPid);
+            throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper {helperExit} before handing over the service");
+        }
+        return childPid;
     }
 }

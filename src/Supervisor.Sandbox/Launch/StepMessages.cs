@@ -14,7 +14,7 @@ internal static class StepMessages
             SetupStep.StartHelper => "start the exec helper",
             SetupStep.ReadPlan => "hand the plan to the exec helper",
             SetupStep.Setsid => "start a new session",
-            SetupStep.CgroupJoin => $"join cgroup '{At(plan.CgroupProcsFiles, detail)}'",
+            SetupStep.CgroupJoin => CgroupWhat(plan, detail),
             SetupStep.NetnsJoin => $"join network namespace '{plan.NetworkNamespacePath}'",
             SetupStep.Unshare => $"create namespaces ({plan.Namespaces})",
             SetupStep.Clone => $"create namespaces ({plan.Namespaces})",
@@ -40,6 +40,8 @@ internal static class StepMessages
             SetupStep.ForkService => "fork the service under the namespace's init",
             SetupStep.TimeNamespace => "create the time namespace",
             SetupStep.InitSignals => "block signals for the namespace's init",
+            SetupStep.Keyring => $"create a new session keyring{(plan.Identity is { } id ? $" for user id {id.Uid}" : "")}",
+            SetupStep.KeyringLinkUser => "link the user keyring into the new session keyring",
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)
@@ -51,6 +53,7 @@ internal static class StepMessages
         ? (l.Kind == LsmKind.AppArmor ? $"apply AppArmorProfile={l.Value}" : $"apply SELinuxContext={l.Value}")
         : "apply the LSM label";
 
-    private static string At(System.Collections.Immutable.ImmutableArray<string> list, uint i) =>
-        i < list.Length ? list[(int)i] : "?";
+    private static string CgroupWhat(ExecPlan plan, uint index) => index < plan.CgroupJoins.Length
+        ? $"join cgroup '{plan.CgroupJoins[(int)index].Directory}' (writing to '{Path.GetFileName(plan.CgroupJoins[(int)index].File)}')"
+        : "join a cgroup";
 }

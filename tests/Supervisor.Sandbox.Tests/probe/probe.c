@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -120,6 +121,35 @@ static int cmd_loopback(void)
     return result(0);
 }
 
+/* Finds a key of TYPE named DESC from the session keyring (as `keyctl search @s` does) and reads it. */
+static int cmd_key(const char *type, const char *desc)
+{
+    long key = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, type, desc, 0L);
+    if (key < 0)
+        return result(-1);
+    char payload[256];
+    if (strcmp(type, "user") == 0 && syscall(SYS_keyctl, KEYCTL_READ, key, payload, sizeof payload, 0L) < 0)
+        return result(-1);
+    return result(0);
+}
+
+/* Adds keys to the session keyring until the user's key quota is used up, then sleeps ("ready"). */
+static int cmd_fillkeys(void)
+{
+    for (int i = 0;; i++) {
+        char desc[32];
+        snprintf(desc, sizeof desc, "fill-%d", i);
+        if (syscall(SYS_add_key, "user", desc, "x", 1L, KEY_SPEC_SESSION_KEYRING) >= 0)
+            continue;
+        if (errno != EDQUOT)
+            return result(-1);
+        break;
+    }
+    printf("ready\n");
+    for (;;)
+        pause();
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -147,6 +177,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "exit"))
         return atoi(arg);
+    if (!strcmp(cmd, "key"))
+        return cmd_key(arg, argc > 3 ? argv[3] : "");
+    if (!strcmp(cmd, "fillkeys"))
+        return cmd_fillkeys();
     if (!strcmp(cmd, "mount"))
         return result(mount("tmpfs", arg, "tmpfs", 0, NULL));
     if (!strcmp(cmd, "ptrace"))

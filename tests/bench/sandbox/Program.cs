@@ -58,7 +58,7 @@ if (bwrap is not null)
     variants.Add(("bwrap, full sandbox + seccomp", () => Measure.Spawn(bwrap, bwrapArgs, bpfFile), false));
 if (haveCgroup)
 {
-    variants.Add(("supervisor launcher, full sandbox + v1 memory cgroup", () => Measure.Launcher(full with { CgroupProcsFiles = [procs] }), true));
+    variants.Add(("supervisor launcher, full sandbox + v1 memory cgroup", () => Measure.Launcher(full with { CgroupJoins = [Supervisor.Sandbox.Compiler.CgroupJoinPlanner.For(procs)] }), true));
     if (bwrap is not null)
         variants.Add(("bwrap, full sandbox + seccomp + v1 memory cgroup", () => Measure.Spawn(cgjoin, ["cgjoin", procs, bwrap, .. bwrapArgs[1..]], bpfFile), true));
 }
