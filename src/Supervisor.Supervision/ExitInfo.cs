@@ -2,16 +2,44 @@ using Supervisor.Units.Model;
 
 namespace Supervisor.Supervision;
 
-/// <summary>How a process ended: an exit code, or a signal (with or without a core dump).</summary>
+/// <summary>
+/// How a process ended: an exit code, a signal (with or without a core dump), or
+/// <see cref="Unknown"/> when it is gone but nobody could collect its wait status.
+/// </summary>
 public readonly record struct ExitInfo(int? Code, int? Signal, bool CoreDumped)
 {
+    /// <summary>The highest signal number (SIGRTMAX on Linux): 128 + 64 is the largest "killed" shell status.</summary>
+    public const int MaxSignal = 64;
+
     public static ExitInfo Exited(int code) => new(code, null, false);
     public static ExitInfo Killed(int signal, bool core = false) => new(null, signal, core);
 
-    /// <summary>The conventional shell number: the code, or 128 + signal.</summary>
-    public int ShellStatus => Code ?? 128 + Signal!.Value;
+    /// <summary>
+    /// The process is gone, but how it ended is not known: it was not this supervisor's child
+    /// (a main process adopted after the supervisor restarted), so its wait status went to its
+    /// real parent; only its pidfd said that it ended. Neither code nor signal is invented for it.
+    /// </summary>
+    public static ExitInfo Unknown => default;
 
-    public override string ToString() => Code is { } c ? $"status={c}" : $"signal={Units.Values.Signals.Name(Signal!.Value)}{(CoreDumped ? " (core dumped)" : "")}";
+    public bool IsUnknown => Code is null && Signal is null;
+
+    /// <summary>
+    /// The shell's number for it ($?): the code, or 128 + the signal; null when unknown. The one
+    /// place this rule lives.
+    /// </summary>
+    public int? ShellStatus => Code ?? (Signal is { } s ? 128 + s : null);
+
+    /// <summary>
+    /// The reverse, for a status that a shell or an init in the sandbox reported as its own exit
+    /// code (an init cannot re-raise a fatal signal on itself): 129 … 192 is a kill by signal 1 … 64.
+    /// </summary>
+    public static ExitInfo FromShellStatus(int status) =>
+        status is > 128 and <= 128 + MaxSignal ? Killed(status - 128) : Exited(status);
+
+    public override string ToString() =>
+        Code is { } c ? $"status={c}"
+        : Signal is { } s ? $"signal={Units.Values.Signals.Name(s)}{(CoreDumped ? " (core dumped)" : "")}"
+        : "status unknown (not a child of this supervisor)";
 }
 
 /// <summary>What ended a run, as the Restart= table distinguishes causes.</summary>
@@ -19,7 +47,7 @@ public enum ExitCause
 {
     /// <summary>Exit 0, a clean signal, or a SuccessExitStatus entry.</summary>
     Clean,
-    /// <summary>A non-zero exit code not listed as success.</summary>
+    /// <summary>A non-zero exit code not listed as success, or an end whose status is unknown.</summary>
     UncleanCode,
     /// <summary>Killed by a signal that is not clean (including core dumps and OOM kills).</summary>
     UncleanSignal,
@@ -35,25 +63,32 @@ public static class ExitClassifier
 
     /// <summary>
     /// systemd.service(5): exit 0, or SIGHUP/SIGINT/SIGTERM/SIGPIPE (not for Type=oneshot), or
-    /// anything in SuccessExitStatus, is clean.
+    /// anything in SuccessExitStatus, is clean. An unknown status is never clean.
     /// </summary>
     public static bool IsClean(ExitInfo exit, ServiceSection service)
     {
         if (exit.Code is { } code)
             return code == 0 || service.SuccessExitStatus.Codes.Contains(code);
-        var sig = exit.Signal!.Value;
+        if (exit.Signal is not { } sig) return false;
         if (service.SuccessExitStatus.Signals.Contains(sig)) return true;
         return service.Type != ServiceType.Oneshot && !exit.CoreDumped && sig is SIGHUP or SIGINT or SIGTERM or SIGPIPE;
     }
 
+    /// <summary>
+    /// The Restart= row of an exit. An unknown status that nobody asked for falls in the
+    /// "unclean exit code" row: the service is gone without a stop request, which is a failure
+    /// (Restart=on-failure and always bring it back), but no crash can be shown, so the settings
+    /// meant only for crashes (on-abnormal, on-abort) leave it down, as they would leave a
+    /// service that exited with an error code.
+    /// </summary>
     public static ExitCause Classify(ExitInfo exit, ServiceSection service) =>
-        IsClean(exit, service) ? ExitCause.Clean : exit.Code is not null ? ExitCause.UncleanCode : ExitCause.UncleanSignal;
+        IsClean(exit, service) ? ExitCause.Clean : exit.Signal is null ? ExitCause.UncleanCode : ExitCause.UncleanSignal;
 
-    /// <summary>The Result= a run ends with.</summary>
+    /// <summary>The Result= a run ends with; an unknown status not asked for is exit-code, like its Restart= row.</summary>
     public static UnitResult ResultOf(ExitInfo exit, ServiceSection service, bool oomKilled) =>
         oomKilled ? UnitResult.OomKill
         : IsClean(exit, service) ? UnitResult.Success
-        : exit.Code is not null ? UnitResult.ExitCode
+        : exit.Signal is null ? UnitResult.ExitCode
         : exit.CoreDumped ? UnitResult.CoreDump
         : UnitResult.Signal;
 }

@@ -4,8 +4,10 @@ namespace Supervisor.Supervision;
 
 /// <summary>
 /// systemd's Restart= table (systemd.service(5)), as data: which exit causes restart under which
-/// policy. RestartPreventExitStatus wins over the table, RestartForceExitStatus over both; a
-/// manual stop never restarts (the caller does not ask).
+/// policy. RestartPreventExitStatus is looked at first and never restarts, then
+/// RestartForceExitStatus always does, then the table; a status listed in both is prevented, as
+/// systemd's service_shall_restart() tests them in that order. A manual stop never restarts
+/// (the caller does not ask). An unknown exit status matches neither list.
 /// </summary>
 public static class RestartPolicyTable
 {
@@ -25,12 +27,12 @@ public static class RestartPolicyTable
     {
         if (exit is { } e)
         {
-            if (Matches(service.RestartForceExitStatus, e)) return true;
             if (Matches(service.RestartPreventExitStatus, e)) return false;
+            if (Matches(service.RestartForceExitStatus, e)) return true;
         }
         return Table[service.Restart][(int)cause];
     }
 
     private static bool Matches(ExitStatusSet set, ExitInfo exit) =>
-        exit.Code is { } c ? set.Codes.Contains(c) : set.Signals.Contains(exit.Signal!.Value);
+        exit.Code is { } c ? set.Codes.Contains(c) : exit.Signal is { } s && set.Signals.Contains(s);
 }

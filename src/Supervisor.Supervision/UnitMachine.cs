@@ -320,7 +320,7 @@ public sealed class UnitMachine
         if (r.Sub is SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.FinalSigterm or SubState.FinalSigkill)
         {
             if (r.Sub is SubState.Stop) return Go(r);
-            return Go(r with { Result = r.Result == UnitResult.Success && r.EndCause is null ? Quiet(result, r) : r.Result }, new UnitAction.WatchCgroupEmpty());
+            return Go(r with { Result = r.Result == UnitResult.Success && r.EndCause is null ? Quiet(result, r, e.Exit) : r.Result }, new UnitAction.WatchCgroupEmpty());
         }
 
         if (r.Sub == SubState.Start && S.Type == ServiceType.Forking && cause == ExitCause.Clean)
@@ -337,8 +337,13 @@ public sealed class UnitMachine
         return Fail(r, result, cause, $"main process exited, {e.Exit}" + (e.OomKilled ? ", killed by the OOM killer" : ""));
     }
 
-    /// <summary>A requested stop ends with whatever result the service had; SIGTERM on request is not a failure.</summary>
-    private static UnitResult Quiet(UnitResult result, UnitRuntime r) => r.StopRequested && result is UnitResult.Signal ? UnitResult.Success : result;
+    /// <summary>
+    /// A requested stop ends with whatever result the service had; SIGTERM on request is not a
+    /// failure. Nor is the end of an adopted process whose status is unknown: we signalled it,
+    /// it is gone, and systemd counts a stop it asked for as clean unless the service says otherwise.
+    /// </summary>
+    private static UnitResult Quiet(UnitResult result, UnitRuntime r, ExitInfo exit) =>
+        r.StopRequested && (result is UnitResult.Signal || (exit.IsUnknown && result is UnitResult.ExitCode)) ? UnitResult.Success : result;
 
     private Outcome Fail(UnitRuntime r, UnitResult result, ExitCause cause, string why)
     {

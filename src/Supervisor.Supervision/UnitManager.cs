@@ -63,6 +63,16 @@ public sealed record UnitStatus(
 {
     public ActiveState Active => Runtime.Active;
     public string LoadState => BadSetting ? "bad-setting" : "loaded";
+
+    /// <summary>
+    /// Declared running, never stopped on request, yet it never got going: its start was
+    /// cancelled, or a dependency failed and has since recovered. The reconciler starts it
+    /// (<see cref="PlanActionKind.Repair"/>). A unit that ran and ended is not in this state:
+    /// its Restart= policy already decided.
+    /// </summary>
+    public bool DeclaredButNeverRan =>
+        Definition is { Kind: UnitKind.Service } && !BadSetting
+        && Runtime is { Sub: SubState.Dead, StopRequested: false, LastExit: null, ActiveSince: null };
 }
 
 /// <summary>
@@ -72,7 +82,7 @@ public sealed record UnitStatus(
 /// (unit, kind), and applies reconcile plans. What it asks of the world goes through
 /// <see cref="IUnitHost"/>; what the world says comes back through <see cref="Post"/>.
 /// </summary>
-public sealed class UnitManager : IUnitEventSink
+public sealed partial class UnitManager : IUnitEventSink
 {
     private abstract record Work;
     private sealed record EventWork(string Unit, UnitEvent Event) : Work;
@@ -149,14 +159,7 @@ public sealed class UnitManager : IUnitEventSink
     }
 
     /// <summary>What reconciling to <paramref name="units"/> would do now, without doing it (`supervisor plan`).</summary>
-    public IReadOnlyList<PlanAction> Preview(UnitSet units)
-    {
-        var current = _snapshot.Values.Where(s => !s.BadSetting || s.Runtime.Sub != SubState.BadSetting)
-            .ToDictionary(s => s.Name, s => new LoadedUnit(s.Definition!, s.Active,
-                s.Definition is { Kind: UnitKind.Service } && !s.BadSetting && !s.Runtime.StopRequested && s.Runtime.Sub == SubState.Dead
-                && s.Runtime.LastExit is null && s.Runtime.ActiveSince is null), StringComparer.Ordinal);
-        return ReconcilePlanner.Plan(current, units);
-    }
+    public IReadOnlyList<PlanAction> Preview(UnitSet units) => ReconcilePlanner.Plan(Loaded(_snapshot.Values, units), units);
 
     /// <summary>Stops every unit in reverse dependency order (SIGTERM to the daemon).</summary>
     public Task<JobOutcome> StopAllAsync()
@@ -296,8 +299,9 @@ public sealed class UnitManager : IUnitEventSink
             Remove(unit, entry);
     }
 
-    private void Publish(string unit, Entry entry) =>
-        _snapshot = _snapshot.SetItem(unit, new UnitStatus(unit, entry.Definition, entry.Runtime, entry.Bad, entry.Diagnostics));
+    private void Publish(string unit, Entry entry) => _snapshot = _snapshot.SetItem(unit, StatusOf(unit, entry));
+
+    private static UnitStatus StatusOf(string unit, Entry entry) => new(unit, entry.Definition, entry.Runtime, entry.Bad, entry.Diagnostics);
 
     // ── requests and jobs ────────────────────────────────────────────────────────────────────
 
@@ -309,15 +313,16 @@ public sealed class UnitManager : IUnitEventSink
             rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"unit '{rw.Unit}' is not loaded" + (hint is null ? "" : $"; {hint}")));
             return;
         }
-        if (entry.Machine is null)
-        {
-            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"'{rw.Unit}' is a slice; slices have no processes to {rw.Kind.ToString().ToLowerInvariant()}"));
-            return;
-        }
-        if (entry.Bad && rw.Kind is JobKind.Start or JobKind.Restart)
+        // A file never valid has no machine: it is not a slice, whatever is asked of it.
+        if (entry.Bad && (rw.Kind is JobKind.Start or JobKind.Restart || entry.Machine is null))
         {
             rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected,
                 $"unit '{rw.Unit}' has errors in its unit file (bad-setting): {string.Join("; ", entry.Diagnostics.Where(d => d.Severity == Severity.Error).Select(d => d.ToString()))}"));
+            return;
+        }
+        if (entry.Machine is null)
+        {
+            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"'{rw.Unit}' is a slice; slices have no processes to {rw.Kind.ToString().ToLowerInvariant()}"));
             return;
         }
         switch (rw.Kind)
@@ -344,22 +349,22 @@ public sealed class UnitManager : IUnitEventSink
                     if (_units.TryGetValue(u, out var pe) && pe.Runtime.Active is ActiveState.Active) Deliver(u, new UnitEvent.Restart());
                 break;
             case JobKind.Reload:
-                var before = entry.Runtime;
-                var outcome = entry.Machine.Handle(before, new UnitEvent.Reload());
-                var reject = outcome.Actions.OfType<UnitAction.Reject>().FirstOrDefault();
-                if (reject is not null)
-                {
-                    rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, reject.Reason));
-                    break;
-                }
-                Deliver(rw.Unit, new UnitEvent.Reload());
-                rw.Done.TrySetResult(new JobOutcome(JobResult.Done));
+                rw.Done.TrySetResult(Reload(rw.Unit, entry.Machine, entry.Runtime));
                 break;
             case JobKind.ResetFailed:
                 Deliver(rw.Unit, new UnitEvent.ResetFailed());
                 rw.Done.TrySetResult(new JobOutcome(JobResult.Done));
                 break;
         }
+    }
+
+    /// <summary>A reload the machine refuses in this state is answered with its reason, not queued.</summary>
+    private JobOutcome Reload(string unit, UnitMachine machine, UnitRuntime runtime)
+    {
+        var reject = machine.Handle(runtime, new UnitEvent.Reload()).Actions.OfType<UnitAction.Reject>().FirstOrDefault();
+        if (reject is not null) return new JobOutcome(JobResult.Rejected, reject.Reason);
+        Deliver(unit, new UnitEvent.Reload());
+        return new JobOutcome(JobResult.Done);
     }
 
     private void EnqueueStart(string unit, TaskCompletionSource<JobOutcome>? done)
@@ -504,131 +509,4 @@ public sealed class UnitManager : IUnitEventSink
         }).ToArray();
         Task.WhenAll(waiters).ContinueWith(_ => done.TrySetResult(new JobOutcome(JobResult.Done)), TaskScheduler.Default);
     }
-
-    // ── reconcile ────────────────────────────────────────────────────────────────────────────
-
-    private IReadOnlyList<PlanAction> Reconcile(UnitSet set, bool startNew, IReadOnlyDictionary<string, Adoption>? adoptions)
-    {
-        var current = _units.Where(kv => !kv.Value.Bad || kv.Value.Machine is not null)
-            .ToDictionary(kv => kv.Key, kv => new LoadedUnit(kv.Value.Definition, kv.Value.Runtime.Active, WantedRunning(kv.Value)), StringComparer.Ordinal);
-        var plan = ReconcilePlanner.Plan(current, set);
-        bool added = false;
-
-        foreach (var (name, parsed) in set.Units)
-        {
-            if (!_units.TryGetValue(name, out var entry))
-            {
-                entry = new Entry(parsed.Definition);
-                if (parsed.Definition.Kind == UnitKind.Service) entry.Machine = new UnitMachine(parsed.Definition, _clock);
-                _units[name] = entry;
-                added = true;
-            }
-            entry.Bad = false;
-            entry.Removing = false;
-            entry.Diagnostics = [.. set.DiagnosticsFor(name)];
-            if (entry.Runtime.Sub == SubState.BadSetting) entry.Runtime = entry.Runtime with { Sub = SubState.Dead };
-        }
-        foreach (var (name, path) in set.BadUnits)
-        {
-            if (!_units.TryGetValue(name, out var entry))
-            {
-                // Never seen valid: nothing runs; it shows as bad-setting with its diagnostics.
-                entry = new Entry(new UnitDefinition { Name = name, Kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service, Sources = [path] });
-                entry.Runtime = new UnitRuntime { Sub = SubState.BadSetting };
-                _units[name] = entry;
-                added = true;
-            }
-            entry.Bad = true;
-            entry.Diagnostics = [.. set.DiagnosticsFor(name)];
-            Publish(name, entry);
-        }
-        _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
-        if (added) UnitSetChanged?.Invoke();
-
-        foreach (var action in plan)
-        {
-            var entry = _units[action.Unit];
-            var next = set.Units.TryGetValue(action.Unit, out var p) ? p.Definition : null;
-            _host.Log(action.Unit, $"reconcile: {Describe(action)}");
-            switch (action.Kind)
-            {
-                case PlanActionKind.Start when adoptions is not null && adoptions.TryGetValue(action.Unit, out var adopted) && entry.Machine is not null:
-                    // Still running from before the supervisor restarted: take it over, do not start a second copy.
-                    var before = entry.Runtime;
-                    entry.Runtime = new UnitRuntime
-                    {
-                        Sub = SubState.Running,
-                        MainPid = adopted.MainPid,
-                        NRestarts = adopted.Restarts,
-                        ActiveSince = _clock.GetTimestamp() - (long)(adopted.ActiveFor.TotalSeconds * _clock.TimestampFrequency),
-                    };
-                    _host.Adopt(entry.Definition, adopted.MainPid);
-                    OnChanged(action.Unit, entry, before);
-                    break;
-                case PlanActionKind.Start:
-                    if (startNew) EnqueueStart(action.Unit, null);
-                    break;
-                case PlanActionKind.Repair:
-                    EnqueueStart(action.Unit, null);
-                    break;
-                case PlanActionKind.Stop:
-                    entry.Removing = true;
-                    if (entry.Machine is null || entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed) Remove(action.Unit, entry);
-                    else EnqueueStop(action.Unit, null);
-                    break;
-                case PlanActionKind.Restart:
-                    entry.Definition = next!;
-                    entry.Machine!.Update(next!);
-                    Deliver(action.Unit, new UnitEvent.Restart());
-                    break;
-                case PlanActionKind.ApplyLive:
-                    entry.Definition = next!;
-                    entry.Machine?.Update(next!);
-                    _host.ApplyResources(next!);
-                    break;
-                case PlanActionKind.Update:
-                    entry.Definition = next!;
-                    entry.Machine?.Update(next!);
-                    break;
-                case PlanActionKind.KeepBadSetting:
-                    break;
-            }
-            Publish(action.Unit, entry);
-        }
-        foreach (var (name, entry) in _units)
-            if (!_snapshot.ContainsKey(name)) Publish(name, entry);
-        return plan;
-    }
-
-    /// <summary>
-    /// Declared, never stopped on request, yet never got going (its start was cancelled or a
-    /// dependency failed and has since recovered). A unit that ran and ended is not repaired:
-    /// its Restart= policy already decided.
-    /// </summary>
-    private static bool WantedRunning(Entry e) =>
-        e.Machine is not null && !e.Bad && !e.Runtime.StopRequested && e.Runtime.Sub == SubState.Dead
-        && e.Runtime.LastExit is null && e.Runtime.ActiveSince is null;
-
-    private void Remove(string unit, Entry entry)
-    {
-        foreach (var t in entry.Timers.Values) t.Timer.Dispose();
-        _units.Remove(unit);
-        _snapshot = _snapshot.Remove(unit);
-        _graph = new DependencyGraph(_units.Values.Where(e => !e.Bad || e.Machine is not null).Select(e => e.Definition));
-        UnitSetChanged?.Invoke();
-    }
-
-    public static string Describe(PlanAction a) =>
-        a.Kind switch
-        {
-            PlanActionKind.Start => $"start ({a.Reason})",
-            PlanActionKind.Stop => $"stop ({a.Reason})",
-            PlanActionKind.Restart => $"restart ({a.Reason})",
-            PlanActionKind.ApplyLive or PlanActionKind.Update when a.Changes.Count == 0 => a.Reason,
-            PlanActionKind.ApplyLive => $"apply live: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
-            PlanActionKind.Update => $"update: {string.Join(", ", a.Changes.Select(c => c.ToString()))}",
-            PlanActionKind.KeepBadSetting => $"keep running, bad-setting ({a.Reason})",
-            PlanActionKind.Repair => $"repair: start ({a.Reason})",
-            _ => a.Kind.ToString(),
-        };
 }

@@ -12,48 +12,133 @@ internal sealed class FakeClock : TimeProvider
     public void Advance(TimeSpan by) => Ticks += (long)by.TotalMicroseconds;
 }
 
+/// <summary>
+/// systemd.service(5), "Table 2. Exit causes and the effect of the Restart= settings", row by
+/// row as the man page prints it: X where systemd restarts the service. Each cell is checked by
+/// driving a unit's state machine through that exit cause to its end and seeing whether it
+/// schedules a restart, so the test does not read (or restate) the production table.
+/// </summary>
 public class RestartTableTests
 {
-    private static ServiceSection With(RestartPolicy p) => new() { Restart = p };
+    private static readonly RestartPolicy[] Columns =
+        [RestartPolicy.No, RestartPolicy.Always, RestartPolicy.OnSuccess, RestartPolicy.OnFailure, RestartPolicy.OnAbnormal, RestartPolicy.OnAbort, RestartPolicy.OnWatchdog];
 
-    // systemd.service(5), "Table 2. Exit causes and the effect of the Restart= settings".
     [Theory]
-    //                 policy                     clean  code   signal timeout watchdog
-    [InlineData(RestartPolicy.No,          false, false, false, false, false)]
-    [InlineData(RestartPolicy.Always,      true,  true,  true,  true,  true)]
-    [InlineData(RestartPolicy.OnSuccess,   true,  false, false, false, false)]
-    [InlineData(RestartPolicy.OnFailure,   false, true,  true,  true,  true)]
-    [InlineData(RestartPolicy.OnAbnormal,  false, false, true,  true,  true)]
-    [InlineData(RestartPolicy.OnAbort,     false, false, true,  false, false)]
-    [InlineData(RestartPolicy.OnWatchdog,  false, false, false, false, true)]
-    public void Matches_systemds_table(RestartPolicy policy, bool clean, bool code, bool signal, bool timeout, bool watchdog)
+    //          Restart settings/Exit causes   no   always  on-success  on-failure  on-abnormal  on-abort  on-watchdog
+    [InlineData("Clean exit code or signal",   "",  "X",    "X",        "",         "",          "",       "")]
+    [InlineData("Unclean exit code",           "",  "X",    "",         "X",        "",          "",       "")]
+    [InlineData("Unclean signal",              "",  "X",    "",         "X",        "X",         "X",      "")]
+    [InlineData("Timeout",                     "",  "X",    "",         "X",        "X",         "",       "")]
+    [InlineData("Watchdog",                    "",  "X",    "",         "X",        "X",         "",       "X")]
+    public void Matches_table_2_of_systemd_service_5(string cause, string no, string always, string onSuccess, string onFailure, string onAbnormal, string onAbort, string onWatchdog)
     {
-        var s = With(policy);
-        Assert.Equal(clean, RestartPolicyTable.ShouldRestart(s, ExitCause.Clean, ExitInfo.Exited(0)));
-        Assert.Equal(code, RestartPolicyTable.ShouldRestart(s, ExitCause.UncleanCode, ExitInfo.Exited(1)));
-        Assert.Equal(signal, RestartPolicyTable.ShouldRestart(s, ExitCause.UncleanSignal, ExitInfo.Killed(9)));
-        Assert.Equal(timeout, RestartPolicyTable.ShouldRestart(s, ExitCause.Timeout, null));
-        Assert.Equal(watchdog, RestartPolicyTable.ShouldRestart(s, ExitCause.Watchdog, ExitInfo.Killed(6)));
-    }
-
-    [Fact]
-    public void RestartPreventExitStatus_wins_over_the_table()
-    {
-        var s = With(RestartPolicy.Always) with { RestartPreventExitStatus = new ExitStatusSet([64], [10]) };
-        Assert.False(RestartPolicyTable.ShouldRestart(s, ExitCause.UncleanCode, ExitInfo.Exited(64)));
-        Assert.False(RestartPolicyTable.ShouldRestart(s, ExitCause.UncleanSignal, ExitInfo.Killed(10)));
-        Assert.True(RestartPolicyTable.ShouldRestart(s, ExitCause.UncleanCode, ExitInfo.Exited(65)));
-    }
-
-    [Fact]
-    public void RestartForceExitStatus_wins_over_everything()
-    {
-        var s = With(RestartPolicy.No) with
+        string[] row = [no, always, onSuccess, onFailure, onAbnormal, onAbort, onWatchdog];
+        var wrong = new List<string>();
+        for (int i = 0; i < Columns.Length; i++)
         {
-            RestartForceExitStatus = new ExitStatusSet([0], []),
-            RestartPreventExitStatus = new ExitStatusSet([0], []),
-        };
-        Assert.True(RestartPolicyTable.ShouldRestart(s, ExitCause.Clean, ExitInfo.Exited(0)));
+            foreach (var (how, restarted) in Run(cause, Columns[i]))
+                if (restarted != (row[i] == "X"))
+                    wrong.Add($"Restart={StateNames.Kebab(Columns[i].ToString())} after {how}: {(restarted ? "restarted" : "not restarted")}, systemd {(row[i] == "X" ? "restarts" : "does not")}");
+        }
+        Assert.Empty(wrong);
+    }
+
+    /// <summary>Every way the machine meets this exit cause, and whether the unit then waits to restart.</summary>
+    private static IEnumerable<(string How, bool Restarted)> Run(string cause, RestartPolicy policy)
+    {
+        var service = new ServiceSection { ExecStart = new Command(["/bin/true"], false), Restart = policy, WatchdogSec = Duration.FromSeconds(10) };
+        Driver Exit(ExitInfo e) => new Driver(service).StartRunning().Crash(e);
+        switch (cause)
+        {
+            case "Clean exit code or signal":
+                yield return ("exit 0", Restarted(Exit(ExitInfo.Exited(0))));
+                yield return ("SIGTERM", Restarted(Exit(ExitInfo.Killed(15))));
+                break;
+            case "Unclean exit code":
+                yield return ("exit 1", Restarted(Exit(ExitInfo.Exited(1))));
+                break;
+            case "Unclean signal":
+                yield return ("SIGKILL", Restarted(Exit(ExitInfo.Killed(9))));
+                yield return ("SIGSEGV with a core dump", Restarted(Exit(ExitInfo.Killed(11, core: true))));
+                break;
+            case "Timeout":
+                yield return ("TimeoutStartSec", Restarted(new Driver(service).Send(new UnitEvent.Start())
+                    .Send(new UnitEvent.TimerElapsed(TimerKind.Start)).Send(new UnitEvent.CgroupEmpty())));
+                break;
+            case "Watchdog":
+                yield return ("WatchdogSec", Restarted(new Driver(service).StartRunning()
+                    .Send(new UnitEvent.TimerElapsed(TimerKind.Watchdog)).Send(new UnitEvent.CgroupEmpty())));
+                break;
+            default:
+                throw new ArgumentException($"no such row in Table 2: '{cause}'", nameof(cause));
+        }
+    }
+
+    private static bool Restarted(Driver d) => d.Sub == SubState.AutoRestart;
+
+    private static Driver Exit(ServiceSection service, ExitInfo exit) => new Driver(service).StartRunning().Crash(exit);
+
+    private static ServiceSection With(RestartPolicy policy, ExitStatusSet? success = null, ExitStatusSet? prevent = null, ExitStatusSet? force = null) => new()
+    {
+        ExecStart = new Command(["/bin/true"], false),
+        Restart = policy,
+        SuccessExitStatus = success ?? new ExitStatusSet([], []),
+        RestartPreventExitStatus = prevent ?? new ExitStatusSet([], []),
+        RestartForceExitStatus = force ?? new ExitStatusSet([], []),
+    };
+
+    [Fact]
+    public void SuccessExitStatus_moves_a_code_or_signal_to_the_clean_row()
+    {
+        var success = new ExitStatusSet([75], [10]);
+        var onFailure = Exit(With(RestartPolicy.OnFailure, success), ExitInfo.Exited(75));
+        Assert.Equal((SubState.Dead, UnitResult.Success), (onFailure.Sub, onFailure.Runtime.Result));
+        Assert.False(Restarted(Exit(With(RestartPolicy.OnAbnormal, success), ExitInfo.Killed(10))));
+        Assert.True(Restarted(Exit(With(RestartPolicy.OnSuccess, success), ExitInfo.Exited(75))));
+        Assert.True(Restarted(Exit(With(RestartPolicy.OnFailure, success), ExitInfo.Exited(76))));
+    }
+
+    [Fact]
+    public void RestartPreventExitStatus_keeps_a_listed_code_or_signal_down_even_with_always()
+    {
+        var prevent = new ExitStatusSet([64], [10]);
+        var code = Exit(With(RestartPolicy.Always, prevent: prevent), ExitInfo.Exited(64));
+        Assert.Equal((SubState.Failed, UnitResult.ExitCode), (code.Sub, code.Runtime.Result));
+        Assert.False(Restarted(Exit(With(RestartPolicy.Always, prevent: prevent), ExitInfo.Killed(10))));
+        Assert.True(Restarted(Exit(With(RestartPolicy.Always, prevent: prevent), ExitInfo.Exited(65))));
+    }
+
+    [Fact]
+    public void RestartForceExitStatus_restarts_a_listed_code_or_signal_whatever_Restart_says()
+    {
+        Assert.True(Restarted(Exit(With(RestartPolicy.No, force: new ExitStatusSet([0], [])), ExitInfo.Exited(0))));
+        Assert.True(Restarted(Exit(With(RestartPolicy.OnSuccess, force: new ExitStatusSet([], [9])), ExitInfo.Killed(9))));
+        Assert.False(Restarted(Exit(With(RestartPolicy.No, force: new ExitStatusSet([0], [])), ExitInfo.Exited(3))));
+    }
+
+    [Fact]
+    public void A_status_in_both_lists_is_prevented_as_systemd_tests_prevent_first()
+    {
+        var both = new ExitStatusSet([42], []);
+        Assert.False(Restarted(Exit(With(RestartPolicy.Always, prevent: both, force: both), ExitInfo.Exited(42))));
+    }
+
+    [Fact]
+    public void A_stop_on_request_never_restarts_even_with_a_forced_status()
+    {
+        var d = new Driver(With(RestartPolicy.Always, force: new ExitStatusSet([], [15]))).StartRunning()
+            .Send(new UnitEvent.Stop()).Crash(ExitInfo.Killed(15));
+        Assert.Equal(SubState.Dead, d.Sub);
+    }
+
+    [Fact]
+    public void An_unknown_exit_status_is_in_the_unclean_exit_code_row_and_matches_no_list()
+    {
+        var lists = new ExitStatusSet([255], [9]);
+        Assert.Equal(ExitCause.UncleanCode, ExitClassifier.Classify(ExitInfo.Unknown, new ServiceSection()));
+        Assert.True(Restarted(Exit(With(RestartPolicy.OnFailure, prevent: lists), ExitInfo.Unknown)));
+        Assert.False(Restarted(Exit(With(RestartPolicy.OnAbnormal, force: lists), ExitInfo.Unknown)));
+        Assert.Equal(UnitResult.ExitCode, Exit(With(RestartPolicy.No, success: lists), ExitInfo.Unknown).Runtime.Result);
     }
 
     [Theory]
@@ -88,6 +173,41 @@ public class RestartTableTests
         Assert.Equal("exit-code", StateNames.Name(UnitResult.ExitCode));
         Assert.Equal("auto-restart", StateNames.Name(SubState.AutoRestart));
         Assert.Equal(ActiveState.Activating, StateNames.ActiveOf(SubState.AutoRestart));
+    }
+}
+
+public class ExitInfoTests
+{
+    [Theory]
+    [InlineData(0, null, 0)]
+    [InlineData(3, null, 3)]
+    [InlineData(null, 9, 137)]
+    [InlineData(null, 15, 143)]
+    public void The_shell_status_is_the_code_or_128_plus_the_signal(int? code, int? signal, int shell) =>
+        Assert.Equal(shell, new ExitInfo(code, signal, false).ShellStatus);
+
+    [Theory]
+    [InlineData(0, "status=0")]
+    [InlineData(128, "status=128")]
+    [InlineData(129, "signal=SIGHUP")]
+    [InlineData(137, "signal=SIGKILL")]
+    [InlineData(192, "signal=SIG64")]
+    [InlineData(193, "status=193")]
+    [InlineData(255, "status=255")]
+    public void A_status_an_init_reported_for_its_child_is_decoded_back(int status, string exit)
+    {
+        Assert.Equal(exit, ExitInfo.FromShellStatus(status).ToString());
+        Assert.Equal(status, ExitInfo.FromShellStatus(status).ShellStatus);
+    }
+
+    [Fact]
+    public void An_unknown_status_has_no_number_and_says_why()
+    {
+        Assert.True(ExitInfo.Unknown.IsUnknown);
+        Assert.False(ExitInfo.Exited(255).IsUnknown);
+        Assert.Null(ExitInfo.Unknown.ShellStatus);
+        Assert.Equal("status unknown (not a child of this supervisor)", ExitInfo.Unknown.ToString());
+        Assert.False(ExitClassifier.IsClean(ExitInfo.Unknown, new ServiceSection()));
     }
 }
 

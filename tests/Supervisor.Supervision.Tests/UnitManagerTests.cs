@@ -300,8 +300,8 @@ public class UnitManagerTests : IDisposable
         var web = _manager.Units["web"].Runtime;
         Assert.Equal((SubState.Running, 4242, 3), (web.Sub, web.MainPid!.Value, web.NRestarts));
         Assert.Equal(TimeSpan.FromMinutes(5), _clock.GetElapsedTime(web.ActiveSince!.Value));
-        // Its exit is handled like any other (the pid matches).
-        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Exited(255), false, 4242));
+        // Its exit is handled like any other (the pid matches), though its status cannot be known.
+        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Unknown, false, 4242));
         _manager.RunPending();
         Assert.Equal(SubState.FinalSigterm, Sub("web"));
     }
@@ -314,5 +314,168 @@ public class UnitManagerTests : IDisposable
         Reconcile(Units(("web", Svc())));
         StartAllSpawned();
         Assert.Equal(["web: dead → start", "web: start → running"], seen);
+    }
+
+    // ── adopted units: an exit whose status is unknown ───────────────────────────────────────
+
+    private void Adopt(string unit, int pid, params (string Name, string Text)[] units)
+    {
+        _manager.ReconcileAsync(Units(units), adoptions: new Dictionary<string, Adoption> { [unit] = new(pid, 0, TimeSpan.FromMinutes(1)) });
+        _manager.RunPending();
+        Assert.Equal(SubState.Running, Sub(unit));
+    }
+
+    [Fact]
+    public async Task Stopping_an_adopted_unit_leaves_it_inactive_dead_not_failed()
+    {
+        Adopt("web", 4242, ("web", Svc("Restart = \"always\"")));
+        var stop = _manager.StopAsync("web");
+        _manager.RunPending();
+        // The host can only say the adopted process is gone, not how it ended.
+        _host.Sink.Post("web", new UnitEvent.MainExited(ExitInfo.Unknown, false, 4242));
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stop).Result);
+        var web = _manager.Units["web"];
+        Assert.Equal((ActiveState.Inactive, SubState.Dead, UnitResult.Success), (web.Active, web.Runtime.Sub, web.Runtime.Result));
+        Assert.True(web.Runtime.LastExit!.Value.IsUnknown);
+        // What status and the exit-code metric show: no made-up number.
+        Assert.Null(web.Runtime.LastExit.Value.ShellStatus);
+    }
+
+    [Fact]
+    public void An_adopted_process_that_dies_unasked_restarts_with_on_failure_and_stays_down_with_on_abnormal()
+    {
+        var units = new[] { ("fails", Svc("Restart = \"on-failure\"\nRestartSec = \"5s\"")), ("abnormal", Svc("Restart = \"on-abnormal\"")) };
+        var t = _manager.ReconcileAsync(Units(units), adoptions: new Dictionary<string, Adoption>
+        {
+            ["fails"] = new(4242, 0, TimeSpan.FromMinutes(1)),
+            ["abnormal"] = new(4343, 0, TimeSpan.FromMinutes(1)),
+        });
+        _manager.RunPending();
+        _host.Sink.Post("fails", new UnitEvent.MainExited(ExitInfo.Unknown, false, 4242));
+        _host.Sink.Post("fails", new UnitEvent.CgroupEmpty());
+        _host.Sink.Post("abnormal", new UnitEvent.MainExited(ExitInfo.Unknown, false, 4343));
+        _host.Sink.Post("abnormal", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        // The row of an unclean exit code: a failure, but no crash that on-abnormal restarts for.
+        Assert.Equal(SubState.AutoRestart, Sub("fails"));
+        Assert.Equal((SubState.Failed, UnitResult.ExitCode), (Sub("abnormal"), _manager.Units["abnormal"].Runtime.Result));
+        Assert.Contains("log abnormal: failed with result 'exit-code': main process exited, status unknown (not a child of this supervisor)", _host.Calls);
+    }
+
+    // ── stale state after a reconcile ────────────────────────────────────────────────────────
+
+    [Fact]
+    public void A_reverted_broken_edit_clears_bad_setting_at_the_next_reconcile()
+    {
+        Reconcile(Units(("web", Svc())));
+        StartAllSpawned();
+        Reconcile(Units(("web", Svc("Restart = \"sometimes\""))));
+        Assert.Equal("bad-setting", _manager.Units["web"].LoadState);
+        Reconcile(Units(("web", Svc())));
+        var web = _manager.Units["web"];
+        Assert.Equal(("loaded", false, SubState.Running), (web.LoadState, web.BadSetting, web.Runtime.Sub));
+        Assert.Empty(web.Diagnostics);
+    }
+
+    [Fact]
+    public async Task A_file_invalid_from_the_start_runs_once_it_is_fixed()
+    {
+        Reconcile(Units(("web", "[Service]\nExecStart = 5\n")));
+        Assert.Equal(SubState.BadSetting, Sub("web"));
+        var plan = Reconcile(Units(("web", Svc())));
+        Assert.Equal(PlanActionKind.Start, Assert.Single(plan).Kind);
+        Assert.Equal(["spawn web"], _host.Spawns);
+        StartAllSpawned();
+        Assert.Equal(("loaded", SubState.Running), (_manager.Units["web"].LoadState, Sub("web")));
+        var stop = _manager.StopAsync("web");
+        _manager.RunPending();
+        Assert.Contains("signal web ControlGroup 15", _host.Calls);
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stop).Result);
+    }
+
+    [Fact]
+    public async Task A_unit_waiting_to_run_whose_broken_edit_is_reverted_is_started_by_that_reconcile()
+    {
+        var web = Svc(unit: "Requires = [\"db\"]\nAfter = [\"db\"]");
+        Reconcile(Units(("db", Svc()), ("web", web)));
+        _host.Sink.Post("db", new UnitEvent.SetupFailed("cannot apply AppArmorProfile"));
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.True(_manager.Units["web"].DeclaredButNeverRan);
+        // web's file breaks while it waits; db recovers meanwhile.
+        Reconcile(Units(("db", Svc()), ("web", web + "Restart = \"sometimes\"\n")));
+        Assert.False(_manager.Units["web"].DeclaredButNeverRan);
+        var reset = _manager.ResetFailedAsync("db");
+        var start = _manager.StartAsync("db");
+        _manager.RunPending();
+        StartAllSpawned();
+        Assert.Equal(JobResult.Done, (await reset).Result);
+        Assert.Equal(JobResult.Done, (await start).Result);
+        // The revert: web should run, and this very reconcile starts it.
+        var plan = Reconcile(Units(("db", Svc()), ("web", web)));
+        Assert.Equal(new PlanAction("web", PlanActionKind.Repair, "declared running but inactive", []), Assert.Single(plan));
+        Assert.Contains("spawn web", _host.Spawns);
+    }
+
+    [Fact]
+    public void A_deleted_invalid_file_leaves_no_ghost()
+    {
+        Reconcile(Units(("good", Svc()), ("bad", "[Service]\nExecStart = 5\n")));
+        Assert.True(_manager.Units.ContainsKey("bad"));
+        var changes = 0;
+        _manager.UnitSetChanged += () => changes++;
+        Reconcile(Units(("good", Svc())));
+        Assert.False(_manager.Units.ContainsKey("bad"));
+        Assert.Equal(1, changes);
+        Assert.Empty(_manager.Preview(Units(("good", Svc()))));
+    }
+
+    [Fact]
+    public async Task A_stopped_unit_whose_file_is_removed_is_forgotten_by_that_reconcile()
+    {
+        Reconcile(Units(("a", Svc()), ("b", Svc())));
+        StartAllSpawned();
+        var stop = _manager.StopAsync("b");
+        _manager.RunPending();
+        _host.Sink.Post("b", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stop).Result);
+
+        var remaining = Units(("a", Svc()));
+        Assert.Equal(new PlanAction("b", PlanActionKind.Stop, "unit file removed", []), Assert.Single(Reconcile(remaining)));
+        Assert.False(_manager.Units.ContainsKey("b"));
+        // Nothing is left to do: `plan` and the next reconcile agree.
+        Assert.Empty(_manager.Preview(remaining));
+        Assert.Empty(Reconcile(remaining));
+    }
+
+    [Fact]
+    public void Requires_added_by_a_live_edit_propagates_a_stop_at_once()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc())));
+        StartAllSpawned();
+        var plan = Reconcile(Units(("db", Svc()), ("web", Svc(unit: "Requires = [\"db\"]"))));
+        Assert.Equal(PlanActionKind.Update, Assert.Single(plan).Kind);
+        _host.Calls.Clear();
+        _manager.StopAsync("db");
+        _manager.RunPending();
+        Assert.Contains("signal web ControlGroup 15", _host.Calls);
+    }
+
+    [Fact]
+    public void After_added_by_a_live_edit_orders_the_shutdown_at_once()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc())));
+        StartAllSpawned();
+        Reconcile(Units(("db", Svc()), ("web", Svc(unit: "After = [\"db\"]"))));
+        _host.Calls.Clear();
+        _manager.StopAllAsync();
+        _manager.RunPending();
+        // web was started after db, so it stops first; db waits for it.
+        Assert.Equal(["signal web ControlGroup 15"], _host.Calls.Where(c => c.StartsWith("signal", StringComparison.Ordinal)));
     }
 }
