@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
+using Supervisor.Linux;
 using Supervisor.Metrics;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
@@ -68,6 +69,8 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         Manager.StateChanged += Verifier.OnStateChanged;
         Manager.StateChanged += LogTransition;
         Manager.JobsDrained += CompactAfterBurst;
+        Manager.UnitSetChanged += () => Host.ForgetAllBut(Manager.Units);
+        EventLoop.Faulted += e => logger.LogError("event loop: a watch failed and was ended: {Message}", e.Message);
         _loopStop = new CancellationTokenSource();
         _loop = Manager.RunAsync(_loopStop.Token);
     }

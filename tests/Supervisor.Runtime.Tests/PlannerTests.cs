@@ -48,7 +48,8 @@ public sealed class PlannerTests
         var slice = Assert.Single(plan.Slices);
         Assert.Equal(Limit.Of(256 * 1024 * 1024), slice.Limits.MemoryMax);
         Assert.Equal(Limit.Of(64), plan.SliceLimits(slice.Path).TasksMax);
-        Assert.All(plan.Main!.Exec!.CgroupProcsFiles, f => Assert.EndsWith("batch.slice/worker.service/cgroup.procs", f, StringComparison.Ordinal));
+        Assert.All(plan.Main!.Exec!.CgroupJoins, j => Assert.Contains("batch.slice/worker.service/", j.File, StringComparison.Ordinal));
+        Assert.NotEmpty(plan.Main.Exec.CgroupJoins);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ internal sealed class Adopter(IUnitEventSink sink, CgroupLifecycle cgroups, Noti
         {
             var process = ForeignProcess.Open(mainPid);
             slot.Adopted = process;
-            process.OnExit(() => sink.Post(slot.Name, new UnitEvent.MainExited(ExitInfo.Exited(255), slot.OomKilledSinceStart, mainPid)));
+            process.OnExit(() => sink.Post(slot.Name, new UnitEvent.MainExited(ExitInfo.Unknown, slot.OomKilledSinceStart, mainPid)));
             bool captured = output.Recapture(slot, stopping);
             log(slot.Name, $"adopted main process {mainPid} left running by a previous supervisor (its exit status will not be known; " +
                 (captured ? "its output is captured again, including what it wrote meanwhile)" : "its output is not captured until it restarts: there was no fd holder)"));
@@ -35,7 +35,7 @@ internal sealed class Adopter(IUnitEventSink sink, CgroupLifecycle cgroups, Noti
         catch (IOException e)
         {
             log(slot.Name, $"cannot adopt process {mainPid}: {e.Message}");
-            sink.Post(slot.Name, new UnitEvent.MainExited(ExitInfo.Exited(255), false, mainPid));
+            sink.Post(slot.Name, new UnitEvent.MainExited(ExitInfo.Unknown, false, mainPid));
         }
     }
 }

@@ -38,6 +38,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly Launcher _launcher;
     private readonly MainPidFinder _forking;
     private readonly Adopter _adopter;
+    private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
     private CompileContext _compile;
 
     /// <param name="lookup">The current definition of any unit by name (for slices).</param>
@@ -189,10 +190,30 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void Adopt(UnitDefinition unit, int mainPid) => _adopter.Adopt(Slot(unit.Name), PlanOf(unit), mainPid);
 
+    /// <summary>
+    /// A line for the unit's log, always, and for the daemon's own log within the unit's rate limit
+    /// (journald's LogRateLimitIntervalSec/Burst: a crash-looping unit cannot flood the daemon's log).
+    /// </summary>
     public void Log(string unit, string message)
     {
         Slot(unit).Log.Write("supervisor", message);
+        if (!_rateLimit.TryAcquire(unit, out var suppressed)) return;
+        if (suppressed > 0) _logger.LogWarning("{Message}", LogRateLimiter.SuppressedMessage(unit, suppressed));
         _logger.LogInformation("{Unit}: {Message}", unit, message);
+    }
+
+    /// <summary>
+    /// Units the manager no longer has: their rate limit and, once nothing of theirs runs, their
+    /// log handle go (the log files stay, for `supervisor logs`).
+    /// </summary>
+    public void ForgetAllBut(IReadOnlyDictionary<string, UnitStatus> known)
+    {
+        foreach (var (unit, slot) in _units)
+        {
+            if (known.ContainsKey(unit)) continue;
+            _rateLimit.Forget(unit);
+            if (slot.Main is null && slot.Adopted is null && slot.Cgroup is null && _units.TryRemove(unit, out _)) slot.Dispose();
+        }
     }
 
     public void Dispose()

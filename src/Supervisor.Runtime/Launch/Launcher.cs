@@ -77,5 +77,5 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     /// code, or 128+signal when the service was killed (an init cannot re-raise a fatal signal on itself).
     /// </summary>
     private static ExitInfo ThroughInit(ExitInfo exit, bool viaInit) =>
-        viaInit && exit.Code is > 128 and < 128 + 65 ? ExitInfo.Killed(exit.Code.Value - 128) : exit;
+        viaInit && exit.Code is { } code ? ExitInfo.FromShellStatus(code) : exit;
 }

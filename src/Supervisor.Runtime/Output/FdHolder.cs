@@ -9,7 +9,7 @@ using Supervisor.Sandbox.Launch;
 namespace Supervisor.Runtime.Output;
 
 /// <summary>
-/// The daemon's side of <c>supervisor-helper --hold</c>: a small process that keeps copies of the
+/// The daemon's side of <c>supervisor-holder</c>: a small process that keeps copies of the
 /// read ends of every service's stdout and stderr. If the supervisor is killed, the services'
 /// output waits in their sockets instead of failing with EPIPE (or killing them with SIGPIPE); the
 /// next supervisor takes the descriptors back (<see cref="TakeAll"/>) and the adopted services'

@@ -35,7 +35,7 @@ public sealed class ReconcileLoop(DaemonOptions options, DeclaredUnits declared,
         {
             var started = Stopwatch.GetTimestamp();
             var fingerprint = UnitFilesFingerprint.Of(options.UnitsDirectory);
-            if (reason == "timer" && fingerprint == _lastFingerprint && !manager.Units.Values.Any(WaitsToStart))
+            if (reason == "timer" && fingerprint == _lastFingerprint && !manager.Units.Values.Any(s => s.DeclaredButNeverRan))
             {
                 if (options.VerifyInterval != Timeout.InfiniteTimeSpan && DateTime.UtcNow - _lastSweep >= options.VerifyInterval) Sweep();
                 return [];
@@ -69,11 +69,6 @@ public sealed class ReconcileLoop(DaemonOptions options, DeclaredUnits declared,
         Sweep();
         return actions;
     }
-
-    /// <summary>A unit declared running that is dead without having run (its start was cancelled): a reconcile starts it.</summary>
-    private static bool WaitsToStart(UnitStatus s) =>
-        s.Definition is { Kind: UnitKind.Service } && !s.BadSetting && s.Runtime.Sub == SubState.Dead
-        && !s.Runtime.StopRequested && s.Runtime.LastExit is null && s.Runtime.ActiveSince is null;
 
     /// <summary>Every running unit verified: limits written back where they drifted, live isolation compared with its plan.</summary>
     private void Sweep()
