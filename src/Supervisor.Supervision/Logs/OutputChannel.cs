@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Supervisor.Supervision.Interop;
+using Supervisor.Linux;
 
 namespace Supervisor.Supervision.Logs;
 
@@ -10,7 +10,7 @@ namespace Supervisor.Supervision.Logs;
 /// </summary>
 public static class OutputChannel
 {
-    public static (Socket Read, int ChildFd) Create() => Sockets.OutputPair();
+    public static (Socket Read, int ChildFd) Create() => UnixSockets.OutputPair();
 
-    public static void CloseChildEnd(int fd) => Sockets.close(fd);
+    public static void CloseChildEnd(int fd) => UnixSockets.close(fd);
 }

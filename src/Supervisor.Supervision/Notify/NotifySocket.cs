@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
-using Supervisor.Supervision.Interop;
+using Supervisor.Linux;
 
 namespace Supervisor.Supervision.Notify;
 
@@ -22,7 +22,7 @@ public sealed class NotifySocket : IDisposable
         if (File.Exists(path)) File.Delete(path);
         _socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         _socket.Bind(new UnixDomainSocketEndPoint(path));
-        Sockets.PassCredentials(_socket);
+        UnixSockets.PassCredentials(_socket);
         // Services run as other users (User=): they must be able to send; only the cgroup check decides what is believed.
         File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
     }
@@ -59,7 +59,7 @@ public sealed class NotifySocket : IDisposable
     {
         while (true)
         {
-            int n = Sockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
+            int n = UnixSockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
             if (n < 0) break;
             if (truncated || n > NotifyMessage.MaxBytes)
             {

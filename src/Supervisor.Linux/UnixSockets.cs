@@ -1,13 +1,13 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Supervision.Interop;
+namespace Supervisor.Linux;
 
 /// <summary>
 /// The few socket calls .NET does not expose: socketpair (service output), SO_PASSCRED and
 /// recvmsg with SCM_CREDENTIALS (sd_notify sender identity).
 /// </summary>
-internal static unsafe partial class Sockets
+public static unsafe partial class UnixSockets
 {
     private const int AF_UNIX = 1;
     private const int SOCK_STREAM = 1;
@@ -31,7 +31,7 @@ internal static unsafe partial class Sockets
     private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
-    internal static partial int close(int fd);
+    public static partial int close(int fd);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct IoVec { public void* Base; public nuint Length; }
