@@ -88,7 +88,7 @@ internal sealed class ApiHarness : IAsyncDisposable
 
     public Task<DBusConnection> ConnectAsync() => DBusConnection.ConnectAsync(DBusAddress.ForUnixPath(Socket));
 
-    public static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
+    public static async Task<(int Code, string Out, string Err)> RunCli(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
