@@ -80,7 +80,7 @@ public class ClientCommandTests
         var runtime = Path.Combine(Path.GetTempPath(), "supervisor-no-daemon-" + Guid.NewGuid().ToString("N"));
         var (code, _, error) = await RunCli("show", "web", "--runtime-dir", runtime);
         Assert.Equal(1, code);
-        Assert.Contains($"units directory '{Supervisor.Cli.Cli.DefaultUnitsDirectory}' (the default; no daemon answered: use --units DIR) does not exist", error);
+        Assert.Contains($"units directory '{Supervisor.Cli.Cli.DefaultUnitsDirectory}' (the default, as no daemon answered) does not exist (use --units DIR)", error);
     }
 
     [Fact]

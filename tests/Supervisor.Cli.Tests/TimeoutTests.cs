@@ -58,7 +58,7 @@ public class TimeoutTests : IDisposable
         listener.Listen(8); // connections wait in the backlog; nobody answers the handshake
         var (code, _, error) = await RunCli("start", "web", "--runtime-dir", _runtime, "--timeout", "500ms");
         Assert.Equal(1, code);
-        Assert.Contains($"connected to '{Socket}', but the daemon (pid {Environment.ProcessId}, running) did not answer the handshake within 500 ms: it is busy or hung", error);
+        Assert.Contains($"connected to '{Socket}', but the daemon (pid {Environment.ProcessId}, running) did not answer the handshake within 500ms: it is busy or hung", error);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class TimeoutTests : IDisposable
 
         var (code, _, error) = await RunCli("list-units", "--runtime-dir", _runtime, "--timeout", "1s");
         Assert.Equal(1, code);
-        Assert.Contains($"connected to '{Socket}', but the daemon (pid {Environment.ProcessId}, running) did not reply to ListUnits within 1 s: it is busy or hung", error);
+        Assert.Contains($"connected to '{Socket}', but the daemon (pid {Environment.ProcessId}, running) did not reply to ListUnits within 1s: it is busy or hung", error);
         never.SetResult([Array.Empty<object>()]);
     }
 
@@ -86,7 +86,7 @@ public class TimeoutTests : IDisposable
 
         var (code, _, error) = await RunCli("start", "slow", "--runtime-dir", h.Runtime, "--timeout", "1s");
         Assert.Equal(1, code);
-        Assert.Contains("gave up waiting after 1 s: the start of 'slow' goes on (it is activating (start) now); " +
+        Assert.Contains("gave up waiting after 1s: the start of 'slow' goes on (it is activating (start) now); " +
             "follow it with 'supervisor status slow' or 'supervisor logs -f slow'", error);
         Assert.Equal("activating", Supervisor.Supervision.StateNames.Name(h.Manager.Units["slow"].Active));
     }

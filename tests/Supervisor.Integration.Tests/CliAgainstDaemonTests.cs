@@ -73,7 +73,7 @@ public class CliAgainstDaemonTests
 
         var start = d.Cli("start", "slow", "--timeout", "1s");
         Assert.Equal(1, start.Code);
-        Assert.Contains("gave up waiting after 1 s: the start of 'slow' goes on (it is activating (start-pre) now); " +
+        Assert.Contains("gave up waiting after 1s: the start of 'slow' goes on (it is activating (start-pre) now); " +
             "follow it with 'supervisor status slow' or 'supervisor logs -f slow'", start.Err);
         Assert.Equal("activating", d.Prop("slow", "ActiveState"));
     }
@@ -98,7 +98,7 @@ public class CliAgainstDaemonTests
             var status = d.Cli("status", "svc", "--timeout", "2s");
             Assert.Equal(1, status.Code);
             Assert.Contains($"connected to '{Path.Combine(d.Runtime, "private")}', but the daemon (pid {pid}) is stopped (by SIGSTOP or a debugger) " +
-                $"and did not answer the handshake within 2 s; 'kill -CONT {pid}' resumes it", status.Err);
+                $"and did not answer the handshake within 2s; 'kill -CONT {pid}' resumes it", status.Err);
         }
         finally
         {

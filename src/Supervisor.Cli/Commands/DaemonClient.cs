@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Net.Sockets;
 using Supervisor.Cli.Control;
 using Supervisor.DBus;
@@ -22,8 +21,9 @@ internal sealed record ClientOptions(string RuntimeDirectory, TimeSpan Timeout)
         CustomParser = result =>
         {
             var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            // A timer runs at most 2^32-2 ms (49 days); longer is as good as infinity.
             if (Units.Values.Duration.TryParse(text, out var d) && d.Microseconds > 0)
-                return d.IsInfinity ? System.Threading.Timeout.InfiniteTimeSpan : d.ToTimeSpan();
+                return d.IsInfinity || d.ToTimeSpan().TotalMilliseconds > uint.MaxValue - 1 ? System.Threading.Timeout.InfiniteTimeSpan : d.ToTimeSpan();
             result.AddError($"--timeout: expected a duration like \"25s\" or \"2min\" (us, ms, s, min, h; a bare number is seconds) or \"infinity\", got \"{text}\"");
             return null;
         },
@@ -32,9 +32,9 @@ internal sealed record ClientOptions(string RuntimeDirectory, TimeSpan Timeout)
     public static ClientOptions From(ParseResult result, Option<string> runtime, Option<TimeSpan?> timeout) =>
         new(result.GetValue(runtime)!, result.GetValue(timeout) ?? DefaultTimeout);
 
-    public string Describe() => Timeout == System.Threading.Timeout.InfiniteTimeSpan ? "ever"
-        : Timeout.TotalSeconds >= 1 ? $"{Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
-        : $"{Timeout.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)} ms";
+    /// <summary>The timeout as systemd writes durations ("25s", "1min 30s", "500ms"): as the user typed it.</summary>
+    public string Describe() => Timeout == System.Threading.Timeout.InfiniteTimeSpan ? "infinity"
+        : new Units.Values.Duration((long)Timeout.TotalMicroseconds).ToString();
 }
 
 /// <summary>The daemon did not answer in time; the message says how far the conversation got.</summary>
@@ -153,7 +153,7 @@ internal sealed class DaemonClient : IAsyncDisposable
             deadline.Dispose();
             // A unix socket accepts into its backlog even when nobody calls accept(): connect
             // succeeded and the handshake got no answer. Who listens there says why.
-            var (who, why) = DaemonState.Explain(_bus is null ? DaemonState.ListenerPid(socket) : null);
+            var (who, why) = _bus is null ? DaemonState.Explain(DaemonState.ListenerPid(socket)) : ("the bus", "");
             throw new DaemonGaveUpException($"connected to '{where}', but {who} did not answer the handshake within {options.Describe()}{why}");
         }
         catch (Exception e) when (e is SocketException or IOException or DBusConnectionClosedException or DBusProtocolException or UnauthorizedAccessException)

@@ -21,7 +21,7 @@ internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, s
     public string DescribeUnits() => UnitsFrom switch
     {
         Source.Daemon => $"'{UnitsDirectory}' (the running daemon's units directory)",
-        Source.Default => $"'{UnitsDirectory}' (the default; no daemon answered: use --units DIR)",
+        Source.Default => $"'{UnitsDirectory}' (the default, as no daemon answered)",
         _ => $"'{UnitsDirectory}'",
     };
 

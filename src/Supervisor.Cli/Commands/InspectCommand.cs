@@ -6,7 +6,6 @@ using Supervisor.Cli.Control;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
 using Supervisor.Sandbox.Inspect;
-using Supervisor.Units.Model;
 using Command = System.CommandLine.Command;
 
 namespace Supervisor.Cli.Commands;

@@ -1,14 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using Supervisor.Cgroups;
-using Supervisor.Cli.Control;
 using Supervisor.Runtime.Cgroups;
-using Supervisor.DBus;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
-using Supervisor.Sandbox.Inspect;
 using Supervisor.Sandbox.Launch;
 using Supervisor.Units;
 using Supervisor.Units.Model;

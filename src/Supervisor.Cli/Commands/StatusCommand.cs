@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Supervisor.Cli.Control;
-using Supervisor.DBus;
 using Supervisor.Supervision.Logs;
 
 namespace Supervisor.Cli.Commands;
