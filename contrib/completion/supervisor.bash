@@ -9,39 +9,37 @@
 # Completes subcommands, each subcommand's options (the tables below follow `supervisor SUB
 # --help`; contrib/completion/test-completion.sh fails when they drift apart), directories for
 # the directory options, groups for --admin-group, files and directories for `check`, and unit
-# names where a command takes a UNIT:
-#   - status, start, stop, restart, reload, reset-failed, logs, inspect (and inspect --unit):
-#     the daemon's units (`supervisor list-units --json` over the --bus on the line, else at the
-#     --runtime-dir on the line or /run/supervisor when its socket exists) if it answers within
-#     2 s, else the unit files;
-#   - show, exec: the unit files first (these commands read them, not the daemon), else the daemon's;
-# where "the unit files" are the *.toml files in the --units directory on the line, else
-# /etc/supervisor/units.
+# names where a command takes a UNIT (status, start, stop, restart, reload, reset-failed, logs,
+# show, exec, inspect and inspect --unit): the *.toml files of the --units directory on the line
+# if there is one; else the daemon's units (`supervisor list-units --json` over the --bus on the
+# line, else at the --runtime-dir on the line or /run/supervisor when its socket exists) if it
+# answers within 2 s; else the *.toml files of /etc/supervisor/units. Values for --bus,
+# --system-bus, --metrics-listen and --timeout (infinity) are offered too.
 
 _supervisor_commands='check show run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect'
 
 # Options per subcommand, as `supervisor SUB --help` lists them (without `-?`).
 declare -gA _supervisor_options=(
     [check]='--json --bus -h --help'
-    [show]='--units --json --bus -h --help'
+    [show]='--units --json --runtime-dir --timeout --bus -h --help'
     [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --verify-interval --bus -h --help'
-    [status]='--runtime-dir --state-dir -n --lines --json --bus -h --help'
-    [list-units]='--runtime-dir --json --bus -h --help'
-    [start]='--runtime-dir --bus -h --help'
-    [stop]='--runtime-dir --bus -h --help'
-    [restart]='--runtime-dir --bus -h --help'
-    [reload]='--runtime-dir --bus -h --help'
-    [reset-failed]='--runtime-dir --bus -h --help'
-    [plan]='--runtime-dir --json --bus -h --help'
-    [daemon-reload]='--runtime-dir --json --bus -h --help'
-    [logs]='--state-dir -n --lines -f --follow --since --bus -h --help'
-    [exec]='--units --cgroup-root --bus -h --help'
-    [inspect]='--units --unit --runtime-dir --json --cgroup-root --bus -h --help'
+    [status]='--runtime-dir --state-dir -n --lines --json --timeout --bus -h --help'
+    [list-units]='--runtime-dir --json --timeout --bus -h --help'
+    [start]='--runtime-dir --timeout --bus -h --help'
+    [stop]='--runtime-dir --timeout --bus -h --help'
+    [restart]='--runtime-dir --timeout --bus -h --help'
+    [reload]='--runtime-dir --timeout --bus -h --help'
+    [reset-failed]='--runtime-dir --timeout --bus -h --help'
+    [plan]='--runtime-dir --json --timeout --bus -h --help'
+    [daemon-reload]='--runtime-dir --json --timeout --bus -h --help'
+    [logs]='--state-dir -n --lines -f --follow --since --runtime-dir --timeout --bus -h --help'
+    [exec]='--units --cgroup-root --runtime-dir --timeout --bus -h --help'
+    [inspect]='--units --unit --runtime-dir --json --cgroup-root --timeout --bus -h --help'
 )
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since '
+_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since --timeout '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(
@@ -108,14 +106,12 @@ _supervisor_daemon_units()
 
 _supervisor_units()
 {
-    local cmd=$1 sub=$2 units
-    if [[ $sub == show || $sub == exec ]]; then
-        units=$(_supervisor_file_units)
-        [[ -n $units ]] || units=$(_supervisor_daemon_units "$cmd")
-    else
-        units=$(_supervisor_daemon_units "$cmd")
-        [[ -n $units ]] || units=$(_supervisor_file_units)
-    fi
+    local cmd=$1 units=''
+    # --units on the line names the unit files to use; otherwise the commands read the running
+    # daemon's, as they do.
+    [[ -n $(_supervisor_option_value --units) ]] && units=$(_supervisor_file_units)
+    [[ -n $units ]] || units=$(_supervisor_daemon_units "$cmd")
+    [[ -n $units ]] || units=$(_supervisor_file_units)
     printf '%s\n' "$units"
 }
 
@@ -201,11 +197,14 @@ _supervisor()
             --metrics-listen)
                 mapfile -t COMPREPLY < <(compgen -W 'off' -- "$cur")
                 ;;
+            --timeout)
+                mapfile -t COMPREPLY < <(compgen -W 'infinity' -- "$cur")
+                ;;
             --admin-group)
                 mapfile -t COMPREPLY < <(compgen -g -- "$cur")
                 ;;
             --unit)
-                _supervisor_add "$(_supervisor_units "$cmd" "$sub")" "$cur"
+                _supervisor_add "$(_supervisor_units "$cmd")" "$cur"
                 ;;
         esac
         return 0
@@ -254,7 +253,7 @@ _supervisor()
     fi
 
     if ((positionals < ${_supervisor_unit_args[$sub]:-0})); then
-        _supervisor_add "$(_supervisor_units "$cmd" "$sub")" "$cur"
+        _supervisor_add "$(_supervisor_units "$cmd")" "$cur"
     fi
     return 0
 }

@@ -86,12 +86,12 @@ check "system" supervisor --bus s
 check "system" supervisor status --bus ''
 check "auto off" supervisor run --system-bus ''
 check "off" supervisor run --metrics-listen=o
-check "--runtime-dir --state-dir --lines --json --bus --help" supervisor --bus system status --
+check "--runtime-dir --state-dir --lines --json --timeout --bus --help" supervisor --bus system status --
 check "" supervisor no-such-command ''
 
 # Options of each subcommand.
-check "--runtime-dir --state-dir --lines --json --bus --help" supervisor status --
-check "-n --lines -f --follow --since -h --help --state-dir --bus" supervisor logs -
+check "--runtime-dir --state-dir --lines --json --timeout --bus --help" supervisor status --
+check "-n --lines -f --follow --since -h --help --state-dir --runtime-dir --timeout --bus" supervisor logs -
 check "--units --unit" supervisor inspect --uni
 check "--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --verify-interval --bus --help" supervisor run --no-watch --
 check "--runtime-dir" supervisor stop web --r
@@ -103,6 +103,9 @@ check "$tmp/checkdir/nested" supervisor list-units --runtime-dir = "$tmp/checkdi
 check "root" supervisor run --admin-group roo
 check "" supervisor run --cgroup-root ''
 check "" supervisor status -n ''
+check "infinity" supervisor stop --timeout i
+check "infinity" supervisor show --timeout = ''
+check "" supervisor status --timeout 2
 
 # Unit names from the --units directory (every form of the option), then the default directory.
 check "web worker batch.slice" supervisor show --units "$units" ''
@@ -295,11 +298,10 @@ if [[ -n $supervisor_cmd ]]; then
             check "alpha beta gamma.service" "$supervisor_cmd" restart --runtime-dir "$d/run" ''
             _supervisor_default_runtime_dir=$d/run
             check "alpha beta gamma.service" "$supervisor_cmd" reset-failed ''
-            # ...and the unit files win for show and exec, which read them.
-            check "default1 default2" "$supervisor_cmd" show ''
-            check "web worker batch.slice" "$supervisor_cmd" exec --units "$units" ''
-            _supervisor_default_units_dir=$tmp/empty
+            # ...and for show and exec, which read the daemon's unit files, unless --units names others.
             check "alpha beta gamma.service" "$supervisor_cmd" show ''
+            check "web worker batch.slice" "$supervisor_cmd" exec --units "$units" ''
+            check "web worker batch.slice" "$supervisor_cmd" inspect --units "$units" --runtime-dir "$d/run" ''
             _supervisor_default_runtime_dir=$tmp/no-daemon
             _supervisor_default_units_dir=$tmp/default-units
 

@@ -63,7 +63,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             () => Task.FromResult(runtime.Manager.Preview(runtime.Declared.Read())),
             () => runtime.CgroupDescription,
             adminGid,
-            message => logger.LogWarning("{Message}", message));
+            message => logger.LogWarning("{Message}", message),
+            new ControlApiPaths(options.UnitsDirectory, options.StateDirectory, options.LogDirectory, runtime.Driver.Root),
+            (unit, line) => runtime.Host.Log(unit, line));
         api.Sync();
         return api;
     }

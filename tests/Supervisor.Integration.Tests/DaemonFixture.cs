@@ -94,7 +94,8 @@ public sealed class Daemon : IAsyncDisposable
         return JsonDocument.Parse(output).RootElement.Clone();
     }
 
-    public string Prop(string unit, string name) => Status(unit).GetProperty(name).GetString()!;
+    /// <summary>A property as text: strings as they are, numbers and booleans as JSON writes them ("1234", "true").</summary>
+    public string Prop(string unit, string name) => Status(unit).GetProperty(name) is var p && p.ValueKind == JsonValueKind.String ? p.GetString()! : p.GetRawText();
 
     /// <summary>Waits for a condition a person would watch for; the timeout is a safety net, not an assertion of speed.</summary>
     public void WaitFor(Func<bool> condition, string what, int seconds = 60)

@@ -10,19 +10,30 @@ public static class ShowCommand
     public static Command Build(TextWriter output, TextWriter error)
     {
         var unit = new Argument<string>("UNIT") { Description = "unit name (file name without .toml), e.g. web or batch.slice" };
-        var units = new Option<string>("--units") { Description = "the units directory", DefaultValueFactory = _ => Cli.DefaultUnitsDirectory };
+        var units = new Option<string?>("--units") { Description = $"the units directory (default: the running daemon's, else {Cli.DefaultUnitsDirectory})" };
         var json = new Option<bool>("--json") { Description = "print JSON instead of TOML" };
-        var command = new Command("show", "Print a unit's effective settings after drop-ins, defaults included.") { unit, units, json };
-        command.SetAction(result => Run(result.GetValue(unit)!, result.GetValue(units)!, result.GetValue(json), output, error));
+        var runtime = ClientOptions.RuntimeDirOption();
+        var timeout = ClientOptions.TimeoutOption();
+        var command = new Command("show", "Print a unit's effective settings after drop-ins, defaults included.") { unit, units, json, runtime, timeout };
+        command.SetAction(async (result, _) =>
+        {
+            var name = Normalize(result.GetValue(unit)!);
+            var paths = result.GetValue(units) is { } given ? DaemonPaths.Defaults.Override(given, null)
+                : await DaemonPaths.ResolveAsync(ClientOptions.From(result, runtime, timeout), error, name);
+            return Run(name, paths, result.GetValue(json), output, error);
+        });
         return command;
     }
 
-    public static int Run(string name, string unitsDirectory, bool json, TextWriter output, TextWriter error)
+    private static string Normalize(string name) =>
+        name.EndsWith(UnitLoader.UnitSuffix, StringComparison.Ordinal) ? name[..^UnitLoader.UnitSuffix.Length] : name;
+
+    internal static int Run(string name, DaemonPaths paths, bool json, TextWriter output, TextWriter error)
     {
-        if (name.EndsWith(UnitLoader.UnitSuffix, StringComparison.Ordinal)) name = name[..^UnitLoader.UnitSuffix.Length];
+        var unitsDirectory = paths.UnitsDirectory;
         if (!Directory.Exists(unitsDirectory))
         {
-            error.WriteLine($"supervisor: units directory '{unitsDirectory}' does not exist (use --units DIR)");
+            error.WriteLine($"supervisor: units directory {paths.DescribeUnits()} does not exist (use --units DIR)");
             return ExitCodes.Failure;
         }
         var set = UnitLoader.LoadDirectory(unitsDirectory);
@@ -39,7 +50,7 @@ public static class ShowCommand
             return ExitCodes.Failure;
         }
         var hint = Suggest.Hint(name, set.Units.Keys.Concat(set.BadUnits.Keys));
-        error.WriteLine($"supervisor: no unit '{name}' in '{unitsDirectory}'" + (hint is null ? "" : $"; {hint}"));
+        error.WriteLine($"supervisor: no unit '{name}' in {paths.DescribeUnits()}" + (hint is null ? "" : $"; {hint}"));
         return ExitCodes.Failure;
     }
 }

@@ -7,6 +7,13 @@ using Supervisor.Units.Model;
 namespace Supervisor.Cli.Control;
 
 /// <summary>
+/// Where the daemon keeps what clients need to find on their own: the unit files (for `show`,
+/// `exec` and `inspect`), the unit logs (for `status` and `logs`), and the cgroup subtree its
+/// units live in (as given to CgroupDriver.Create, a systemd delegation prefix included).
+/// </summary>
+public sealed record ControlApiPaths(string UnitsDirectory, string StateDirectory, string LogDirectory, string CgroupRoot);
+
+/// <summary>
 /// The control API on D-Bus, modelled on org.freedesktop.systemd1: the manager object with
 /// io.supervisor.Manager1, and one object per unit with io.supervisor.Unit1. Reads are open to
 /// everyone; anything that changes state needs uid 0 or the admin group.
@@ -36,13 +43,21 @@ public sealed class ControlApi
     private readonly Func<string> _cgroupLayout;
     private readonly uint? _adminGid;
     private readonly Action<string> _log;
+    private readonly ControlApiPaths? _paths;
+    private readonly Action<string, string> _unitLog;
     private readonly HashSet<string> _exported = new(StringComparer.Ordinal);
 
     public DBusObjectRegistry Registry { get; } = new();
 
+    /// <param name="log">A warning for the daemon's own log (refused calls).</param>
+    /// <param name="paths">The daemon's directories and cgroup subtree, served as manager properties
+    /// (UnitsDirectory, StateDirectory, LogDirectory, CgroupRoot); without them those properties do not exist,
+    /// as on an older daemon, and clients fall back to their defaults.</param>
+    /// <param name="unitLog">Writes a line to a unit's own log (unit, line): who asked for each start, stop,
+    /// restart, reload and reset-failed. Without it the line goes to <paramref name="log"/>.</param>
     public ControlApi(UnitManager manager, Func<UnitDefinition, CgroupStats?> stats,
         Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, Func<string> cgroupLayout,
-        uint? adminGid, Action<string> log)
+        uint? adminGid, Action<string> log, ControlApiPaths? paths = null, Action<string, string>? unitLog = null)
     {
         _cgroupLayout = cgroupLayout;
         _manager = manager;
@@ -51,6 +66,8 @@ public sealed class ControlApi
         _plan = plan;
         _adminGid = adminGid;
         _log = log;
+        _paths = paths;
+        _unitLog = unitLog ?? ((unit, line) => log($"{unit}: {line}"));
         Registry.Authorize = AuthorizeAsync;
         Registry.Register(ManagerPath, BuildManager());
         manager.StateChanged += OnStateChanged;
@@ -61,30 +78,48 @@ public sealed class ControlApi
 
     private async ValueTask AuthorizeAsync(CallContext ctx)
     {
-        bool mutating = ctx.Kind == CallKind.SetProperty || (ctx.Kind == CallKind.Method && ctx.Interface == ManagerInterface && Mutating.Contains(ctx.Member));
-        if (!mutating) return;
+        if (!IsMutating(ctx.Kind, ctx.Interface, ctx.Member)) return;
         var caller = await ctx.GetCallerCredentialsAsync();
-        if (caller.UserId == 0 || (_adminGid is { } gid && caller.IsInGroup(gid))) return;
+        if (Refusal(caller, _adminGid, ctx.Member) is not { } refusal) return;
         _log($"refused {ctx.Member} from uid {caller.UserId} (pid {caller.ProcessId}): needs root{(_adminGid is null ? "" : " or the admin group")}");
-        throw new DBusErrorException(DBusErrors.AccessDenied,
-            $"{ctx.Member} changes the state of units: it needs uid 0{(_adminGid is null ? "" : $" or membership of the admin group (gid {_adminGid})")}; you are uid {caller.UserId}");
+        throw new DBusErrorException(DBusErrors.AccessDenied, refusal);
     }
 
-    private DBusInterface BuildManager() => new DBusInterface(ManagerInterface)
-        .AddMethod("ListUnits", "", "a(ssssssouso)", (_, _) => new(new object[] { ListUnits() }), [], ["units"])
-        .AddMethod("GetUnit", "s", "o", (_, a) => new(new object[] { UnitPath(Known((string)a[0])) }), ["name"], ["unit"])
-        .AddMethod("StartUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.StartAsync), ["name", "mode"], ["unit"])
-        .AddMethod("StopUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.StopAsync), ["name", "mode"], ["unit"])
-        .AddMethod("RestartUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.RestartAsync), ["name", "mode"], ["unit"])
-        .AddMethod("ReloadUnit", "ss", "o", (_, a) => Job((string)a[0], _manager.ReloadAsync), ["name", "mode"], ["unit"])
-        .AddMethod("ResetFailedUnit", "s", "", async (_, a) => { await Job((string)a[0], _manager.ResetFailedAsync); return []; }, ["name"], [])
-        .AddMethod("Reload", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _reload()) }, [], ["actions"])
-        .AddMethod("Plan", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _plan()) }, [], ["actions"])
-        .AddProperty("Version", "s", () => typeof(ControlApi).Assembly.GetName().Version?.ToString(3) ?? "0", change: PropertyChange.Const)
-        .AddProperty("CgroupLayout", "s", () => _cgroupLayout(), change: PropertyChange.Const)
-        .AddSignal("UnitNew", "so", ["id", "unit"])
-        .AddSignal("UnitRemoved", "so", ["id", "unit"])
-        .AddSignal("UnitStateChanged", "ssss", ["id", "active_state", "sub_state", "result"]);
+    /// <summary>Calls that change state: the manager's jobs and reloads, and any property write.</summary>
+    internal static bool IsMutating(CallKind kind, string @interface, string member) =>
+        kind == CallKind.SetProperty || (kind == CallKind.Method && @interface == ManagerInterface && Mutating.Contains(member));
+
+    /// <summary>Why <paramref name="caller"/> may not make the mutating call <paramref name="member"/>, or null when it may.</summary>
+    internal static string? Refusal(PeerCredentials caller, uint? adminGid, string member) =>
+        caller.UserId == 0 || (adminGid is { } gid && caller.IsInGroup(gid)) ? null
+        : $"{member} changes the state of units: it needs uid 0{(adminGid is null ? "" : $" or membership of the admin group (gid {adminGid})")}; you are uid {caller.UserId}";
+
+    private DBusInterface BuildManager()
+    {
+        var manager = new DBusInterface(ManagerInterface)
+            .AddMethod("ListUnits", "", "a(ssssssouso)", (_, _) => new(new object[] { ListUnits() }), [], ["units"])
+            .AddMethod("GetUnit", "s", "o", (_, a) => new(new object[] { UnitPath(Known((string)a[0])) }), ["name"], ["unit"])
+            .AddMethod("StartUnit", "ss", "o", (c, a) => Job(c, "start", (string)a[0], _manager.StartAsync), ["name", "mode"], ["unit"])
+            .AddMethod("StopUnit", "ss", "o", (c, a) => Job(c, "stop", (string)a[0], _manager.StopAsync), ["name", "mode"], ["unit"])
+            .AddMethod("RestartUnit", "ss", "o", (c, a) => Job(c, "restart", (string)a[0], _manager.RestartAsync), ["name", "mode"], ["unit"])
+            .AddMethod("ReloadUnit", "ss", "o", (c, a) => Job(c, "reload", (string)a[0], _manager.ReloadAsync), ["name", "mode"], ["unit"])
+            .AddMethod("ResetFailedUnit", "s", "", async (c, a) => { await Job(c, "reset-failed", (string)a[0], _manager.ResetFailedAsync); return []; }, ["name"], [])
+            .AddMethod("Reload", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _reload()) }, [], ["actions"])
+            .AddMethod("Plan", "", "a(ssss)", async (_, _) => new object[] { PlanRows(await _plan()) }, [], ["actions"])
+            .AddProperty("Version", "s", () => typeof(ControlApi).Assembly.GetName().Version?.ToString(3) ?? "0", change: PropertyChange.Const)
+            .AddProperty("CgroupLayout", "s", () => _cgroupLayout(), change: PropertyChange.Const)
+            .AddSignal("UnitNew", "so", ["id", "unit"])
+            .AddSignal("UnitRemoved", "so", ["id", "unit"])
+            .AddSignal("UnitStateChanged", "ssss", ["id", "active_state", "sub_state", "result"]);
+        if (_paths is { } paths)
+        {
+            manager.AddProperty("UnitsDirectory", "s", () => paths.UnitsDirectory, change: PropertyChange.Const)
+                .AddProperty("StateDirectory", "s", () => paths.StateDirectory, change: PropertyChange.Const)
+                .AddProperty("LogDirectory", "s", () => paths.LogDirectory, change: PropertyChange.Const)
+                .AddProperty("CgroupRoot", "s", () => paths.CgroupRoot, change: PropertyChange.Const);
+        }
+        return manager;
+    }
 
     private string Known(string name)
     {
@@ -93,8 +128,11 @@ public sealed class ControlApi
         throw new DBusErrorException(NoSuchUnitError, $"unit '{name}' is not loaded" + (hint is null ? "" : $"; {hint}"));
     }
 
-    private async ValueTask<object[]> Job(string name, Func<string, Task<JobOutcome>> run)
+    private async ValueTask<object[]> Job(CallContext ctx, string request, string name, Func<string, Task<JobOutcome>> run)
     {
+        // Written before the job runs, so the unit's log reads in order: who asked, then what happened.
+        if (_manager.Units.ContainsKey(name))
+            _unitLog(name, $"{request} requested by {await CallerAsync(ctx)} over the control API");
         var outcome = await run(name);
         return outcome.Result switch
         {
@@ -102,6 +140,16 @@ public sealed class ControlApi
             JobResult.Rejected when !_manager.Units.ContainsKey(name) => throw new DBusErrorException(NoSuchUnitError, outcome.Message ?? $"unit '{name}' is not loaded"),
             _ => throw new DBusErrorException(JobFailedError, outcome.Message ?? $"job for '{name}' ended: {outcome.Result}"),
         };
+    }
+
+    /// <summary>"uid 0 (pid 1234)": SO_PEERCRED on the private socket, the bus's word on a bus (pid 0 when it gave none).</summary>
+    private static async ValueTask<string> CallerAsync(CallContext ctx)
+    {
+        var caller = await ctx.GetCallerCredentialsAsync();
+        var details = new List<string>(2);
+        if (caller.ProcessId > 0) details.Add($"pid {caller.ProcessId}");
+        if (ctx.Connection.IsBusConnection && ctx.Sender is { } sender) details.Add($"bus name {sender}");
+        return $"uid {caller.UserId}" + (details.Count == 0 ? "" : $" ({string.Join(", ", details)})");
     }
 
     private static object[] PlanRows(IReadOnlyList<PlanAction> actions) =>

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Supervisor.Cli.Control;
+using Supervisor.Supervision.Logs;
+
+namespace Supervisor.Cli.Commands;
+
+/// <summary>
+/// `supervisor status [UNIT]`: one unit's state, resources, isolation and the end of its log
+/// (from the log directory the daemon names), or the table of all units.
+/// </summary>
+internal static class StatusCommand
+{
+    public static Command Build(TextWriter output, TextWriter error)
+    {
+        var unit = new Argument<string?>("UNIT") { Description = "a unit name; without it, every unit", Arity = ArgumentArity.ZeroOrOne };
+        var runtime = ClientOptions.RuntimeDirOption();
+        var state = new Option<string?>("--state-dir") { Description = "where the unit logs are (default: the daemon's, else /var/lib/supervisor)" };
+        var lines = new Option<int>("-n", "--lines") { Description = "log lines to show", DefaultValueFactory = _ => 10 };
+        var json = ControlCommands.Json();
+        var timeout = ClientOptions.TimeoutOption();
+        var command = new Command("status", "Show a unit's state, resources, isolation and recent log (exit 3 if it is not active).") { unit, runtime, state, lines, json, timeout };
+        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, c =>
+            r.GetValue(unit) is { } name
+                ? One(c, name, r.GetValue(json), r.GetValue(state), r.GetValue(lines), output)
+                : All(c, r.GetValue(json), output)));
+        return command;
+    }
+
+    private static async Task<int> All(DaemonClient c, bool json, TextWriter output)
+    {
+        var rows = await ControlCommands.List(c);
+        var layout = (string)await c.GetAsync(ControlApi.ManagerPath, ControlApi.ManagerInterface, "CgroupLayout");
+        if (json)
+        {
+            JsonOutput.Print(output, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("cgroups", layout);
+                w.WritePropertyName("units");
+                JsonOutput.WriteRows(w, rows, ControlCommands.ListColumns);
+                w.WriteEndObject();
+            });
+            return ExitCodes.Ok;
+        }
+        ControlCommands.PrintTable(output, rows);
+        output.WriteLine($"cgroups: {layout}");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> One(DaemonClient c, string name, bool json, string? stateDirectory, int lines, TextWriter output)
+    {
+        var p = await c.UnitPropertiesAsync(name);
+        if (json)
+        {
+            // systemd's property names and D-Bus's types: MainPID and NRestarts are numbers, SeccompEnabled a boolean.
+            JsonOutput.Print(output, w => WriteProperties(w, p));
+        }
+        else
+        {
+            var logs = stateDirectory is not null ? Path.Combine(stateDirectory, "logs")
+                : await c.OptionalManagerPropertyAsync("LogDirectory") ?? DaemonPaths.Defaults.LogDirectory;
+            PrintStatus(output, p, lines > 0 ? UnitLog.Tail(logs, name, lines) : []);
+        }
+        return (string)p["ActiveState"] == "active" ? ExitCodes.Ok : ControlCommands.NotActive;
+    }
+
+    internal static void WriteProperties(Utf8JsonWriter w, IReadOnlyDictionary<string, object> properties)
+    {
+        w.WriteStartObject();
+        foreach (var (key, value) in properties)
+        {
+            w.WritePropertyName(key);
+            JsonOutput.WriteValue(w, value);
+        }
+        w.WriteEndObject();
+    }
+
+    private static void PrintStatus(TextWriter o, Dictionary<string, object> p, IReadOnlyList<string> log)
+    {
+        bool colour = ControlCommands.Colour(o);
+        string S(string k) => p.TryGetValue(k, out var v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? "" : "";
+        ulong T(string k) => p.TryGetValue(k, out var v) && v is ulong u ? u : ControlApi.Unset;
+
+        o.WriteLine($"{ControlCommands.Dot(S("ActiveState"), colour)} {S("Id")} - {S("Description")}");
+        o.WriteLine($"      Loaded: {S("LoadState")} ({S("FragmentPath")})");
+        var result = S("Result");
+        var since = S("ActiveState") is "active" or "reloading" && T("ActiveEnterTimestamp") is var ts && ts is not 0 and not ControlApi.Unset
+            ? " since " + DateTimeOffset.FromUnixTimeMilliseconds((long)(ts / 1000)).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "";
+        o.WriteLine($"      Active: {S("ActiveState")} ({S("SubState")}){since}{(result == "success" ? "" : $"; result: {result}")}");
+        if (S("MainPID") is { } pid && pid != "0") o.WriteLine($"    Main PID: {pid}");
+        o.WriteLine($"    Restarts: {S("NRestarts")}");
+        PrintResources(o, T);
+        if (p.TryGetValue("Namespaces", out var ns) && ns is object[] { Length: > 0 } nsa)
+            o.WriteLine($"  Namespaces: {string.Join(' ', nsa)}");
+        o.WriteLine($"     Seccomp: {(p.TryGetValue("SeccompEnabled", out var sc) && sc is true ? "yes" : "no")}");
+        if (S("AppArmorProfile").Length > 0) o.WriteLine($"    AppArmor: {S("AppArmorProfile")}");
+        if (S("SELinuxContext").Length > 0) o.WriteLine($"     SELinux: {S("SELinuxContext")}");
+        if (p.TryGetValue("Diagnostics", out var diags) && diags is object[] { Length: > 0 } da)
+            foreach (var d in da) o.WriteLine($"     Problem: {d}");
+        if (log.Count > 0)
+        {
+            o.WriteLine();
+            foreach (var l in log) o.WriteLine(l);
+        }
+    }
+
+    private static void PrintResources(TextWriter o, Func<string, ulong> t)
+    {
+        static string Bytes(ulong b) => b == ControlApi.Unset ? "-" : b >= 1 << 30 ? $"{b / (double)(1 << 30):0.0}G" : b >= 1 << 20 ? $"{b / (double)(1 << 20):0.0}M" : b >= 1 << 10 ? $"{b / 1024.0:0.0}K" : $"{b}B";
+        if (t("MemoryCurrent") != ControlApi.Unset || t("MemoryMax") != ControlApi.Unset)
+            o.WriteLine($"      Memory: {Bytes(t("MemoryCurrent"))}{(t("MemoryMax") == ControlApi.Unset ? "" : $" (max {Bytes(t("MemoryMax"))})")}");
+        if (t("TasksCurrent") != ControlApi.Unset)
+            o.WriteLine($"       Tasks: {t("TasksCurrent")}{(t("TasksMax") == ControlApi.Unset ? "" : $" (max {t("TasksMax")})")}");
+        if (t("CPUUsageNSec") != ControlApi.Unset)
+            o.WriteLine($"         CPU: {t("CPUUsageNSec") / 1e9:0.000}s{(t("CPUQuotaPerSecUSec") == ControlApi.Unset ? "" : $" (quota {t("CPUQuotaPerSecUSec") / 10000.0:0.##}%)")}");
+    }
+}
