@@ -33,7 +33,7 @@ internal static class LogsCommand
             var path = UnitLog.PathFor(dir, name);
             if (!File.Exists(path) && !File.Exists(path + ".1"))
             {
-                error.WriteLine($"supervisor: no log for unit '{name}' in '{dir}' (has it run? use --state-dir if the daemon was started with one)");
+                error.WriteLine(Unreadable(dir) ?? $"supervisor: no log for unit '{name}' in '{dir}' (has it run? use --state-dir if the daemon was started with one)");
                 return ExitCodes.Failure;
             }
             foreach (var l in UnitLog.Tail(dir, name, r.GetValue(lines), from)) output.WriteLine(l);
@@ -41,6 +41,24 @@ internal static class LogsCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>Why <paramref name="dir"/> cannot be read, when it cannot: unit logs are root's (state directory 0700, logs 0640).</summary>
+    internal static string? Unreadable(string dir)
+    {
+        try
+        {
+            _ = Directory.EnumerateFiles(dir).FirstOrDefault();
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return $"supervisor: cannot read '{dir}': unit logs are readable by root only (services may print secrets); try: sudo supervisor logs …";
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static bool TryParseSince(string? text, out DateTime? from)

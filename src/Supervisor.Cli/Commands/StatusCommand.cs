@@ -61,7 +61,9 @@ internal static class StatusCommand
         {
             var logs = stateDirectory is not null ? Path.Combine(stateDirectory, "logs")
                 : await c.OptionalManagerPropertyAsync("LogDirectory") ?? DaemonPaths.Defaults.LogDirectory;
-            PrintStatus(output, p, lines > 0 ? UnitLog.Tail(logs, name, lines) : []);
+            var unreadable = lines > 0 ? LogsCommand.Unreadable(logs) : null;
+            PrintStatus(output, p, lines > 0 && unreadable is null ? UnitLog.Tail(logs, name, lines) : []);
+            if (unreadable is not null) output.WriteLine($"(no log lines: {unreadable["supervisor: ".Length..]})");
         }
         return (string)p["ActiveState"] == "active" ? ExitCodes.Ok : ControlCommands.NotActive;
     }
