@@ -14,7 +14,7 @@ public class UnitLogTests : IDisposable
     public async Task Output_is_captured_line_by_line_with_timestamps()
     {
         using var log = new UnitLog(_dir, "web", 1 << 20);
-        var (read, writeFd) = Interop.Sockets.OutputPair();
+        var (read, writeFd) = Supervisor.Linux.UnixSockets.OutputPair();
         // Written in pieces that split lines, as a real process's output arrives.
         using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write, 1))
         {
@@ -92,7 +92,7 @@ public class UnitLogTests : IDisposable
     public async Task A_runaway_line_is_cut_not_kept_whole()
     {
         using var log = new UnitLog(_dir, "spam", 1 << 20);
-        var (read, writeFd) = Interop.Sockets.OutputPair();
+        var (read, writeFd) = Supervisor.Linux.UnixSockets.OutputPair();
         using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write))
             w.Write(System.Text.Encoding.ASCII.GetBytes(new string('a', 100_000) + "\nok\n"));
         await log.PumpAsync(read, "stderr", TestContext.Current.CancellationToken);
