@@ -194,7 +194,7 @@ public static class KeyTable
         return
         [
             S("Type", Restart, serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited)"),
-            SN("ExecStart", Restart, V.Command, s => s.ExecStart, (s, v) => s with { ExecStart = v }, "required", "the command, as an argv array (no shell); a leading \"-\" on the program ignores its exit status"),
+            SN("ExecStart", Restart, V.Command, s => s.ExecStart, (s, v) => s with { ExecStart = v }, "required", "the command, as an argv array (no shell); a bare program name is looked up in systemd's search path when the unit is loaded; a leading \"-\" on the program ignores its exit status"),
             S("ExecStartPre", NextUse, V.CommandList, s => s.ExecStartPre, (s, v) => s with { ExecStartPre = v }, "[]", "commands run in order before ExecStart; a failing one fails the start unless prefixed \"-\"", MergeRule.List),
             S("ExecStartPost", NextUse, V.CommandList, s => s.ExecStartPost, (s, v) => s with { ExecStartPost = v }, "[]", "commands run after the service is started", MergeRule.List),
             S("ExecReload", NextUse, V.CommandList, s => s.ExecReload, (s, v) => s with { ExecReload = v }, "[]", "commands that make the service reload its configuration", MergeRule.List),
