@@ -8,44 +8,29 @@ internal static class UnitSetChecks
 {
     /// <summary>
     /// Two services whose names map to one cgroup directory would share it, and starting (or
-    /// stopping) one kills the other: "web" and "web.service" both run in web.service; "web.scope"
-    /// is the transient cgroup `supervisor exec web` creates and empties when it ends. Each unit
+    /// stopping) one kills the other: "web" and "web.service" both run in web.service. Each unit
     /// involved is refused, naming the others. Log files (STATE/logs/NAME.log) and notify sockets
     /// (RUNTIME/notify/NAME) are named after the unit itself, which no two units share.
     /// </summary>
     internal static void CheckCgroupCollisions(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, List<Diagnostic> diagnostics)
     {
-        var claims = new Dictionary<string, List<(string Unit, bool Exec)>>(StringComparer.Ordinal);
-        void Claim(string cgroup, string unit, bool exec)
+        var byCgroup = units.Values
+            .Where(p => p.Definition.Kind == UnitKind.Service)
+            .GroupBy(p => UnitCgroup.RelativePath(p.Definition.Service.Slice, UnitCgroup.Leaf(p.Definition.Name)), StringComparer.Ordinal)
+            .Where(g => g.Count() > 1)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
+        foreach (var shared in byCgroup)
         {
-            if (!claims.TryGetValue(cgroup, out var list)) claims[cgroup] = list = [];
-            list.Add((unit, exec));
-        }
-        foreach (var (name, parsed) in units.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            if (parsed.Definition.Kind != UnitKind.Service) continue;
-            var slice = parsed.Definition.Service.Slice;
-            Claim(UnitCgroup.RelativePath(slice, UnitCgroup.Leaf(name)), name, exec: false);
-            Claim(UnitCgroup.RelativePath(slice, UnitCgroup.ExecScopeLeaf(name)), name, exec: true);
-        }
-        var refused = new List<string>();
-        foreach (var (cgroup, owners) in claims.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            if (owners.Count < 2) continue;
-            var who = string.Join("; ", owners.Select(o => o.Exec
-                ? $"`supervisor exec {o.Unit}` ({units[o.Unit].Definition.Sources[0]}) creates it and kills what is in it"
-                : $"unit '{o.Unit}' ({units[o.Unit].Definition.Sources[0]}) runs in it"));
-            foreach (var unit in owners.Select(o => o.Unit).Distinct())
+            var owners = shared.OrderBy(p => p.Definition.Name, StringComparer.Ordinal).Select(p => p.Definition).ToList();
+            var who = string.Join(" and ", owners.Select(u => $"'{u.Name}' ({u.Sources[0]})"));
+            foreach (var unit in owners)
             {
-                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(units[unit].Definition.Sources[0]), unit, null, null,
-                    $"two uses of the cgroup '{cgroup}': {who}; each would kill the other's processes", "rename one of the files"));
-                refused.Add(unit);
+                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(unit.Sources[0]), unit.Name, null, null,
+                    $"units {who} would run in the same cgroup '{shared.Key}', where starting one kills the other", "rename one of the files"));
+                bad[unit.Name] = unit.Sources[0];
+                units.Remove(unit.Name);
             }
-        }
-        foreach (var name in refused.Distinct())
-        {
-            bad[name] = units[name].Definition.Sources[0];
-            units.Remove(name);
         }
     }
 

@@ -20,8 +20,7 @@ public class CgroupCollisionTests
         var b = t.Write("good1.service.toml", Svc);
         t.Write("other.toml", Svc);
         var set = UnitLoader.LoadDirectory(t.Dir, NoOwnership);
-        var expected = $"two uses of the cgroup 'good1.service': unit 'good1' ({a}) runs in it; unit 'good1.service' ({b}) runs in it; " +
-            "each would kill the other's processes; rename one of the files";
+        var expected = $"units 'good1' ({a}) and 'good1.service' ({b}) would run in the same cgroup 'good1.service', where starting one kills the other; rename one of the files";
         Assert.Equal(new[] { $"{a}: good1: {expected}", $"{b}: good1.service: {expected}" }.Order(StringComparer.Ordinal),
             set.Diagnostics.Select(d => d.ToString()).Order(StringComparer.Ordinal));
         Assert.Equal(["good1", "good1.service"], set.BadUnits.Keys.Order(StringComparer.Ordinal));
@@ -47,21 +46,8 @@ public class CgroupCollisionTests
         t.Write("web.toml", Svc + "Slice = \"a\"\n");
         t.Write("web.service.toml", Svc + "Slice = \"a\"\n");
         var set = UnitLoader.LoadDirectory(t.Dir, NoOwnership);
-        Assert.All(set.Diagnostics, d => Assert.StartsWith("two uses of the cgroup 'a.slice/web.service'", d.Message));
+        Assert.All(set.Diagnostics, d => Assert.Contains("would run in the same cgroup 'a.slice/web.service'", d.Message));
         Assert.Equal(2, set.Diagnostics.Count);
-    }
-
-    [Fact]
-    public void A_unit_named_like_another_units_exec_scope_is_refused()
-    {
-        using var t = new TempUnits();
-        var web = t.Write("web.toml", Svc);
-        var scope = t.Write("web.scope.toml", Svc);
-        var set = UnitLoader.LoadDirectory(t.Dir, NoOwnership);
-        Assert.Contains(set.DiagnosticsFor("web"), d => d.Message ==
-            $"two uses of the cgroup 'web.scope': `supervisor exec web` ({web}) creates it and kills what is in it; unit 'web.scope' ({scope}) runs in it; " +
-            $"`supervisor exec web.scope` ({scope}) creates it and kills what is in it; each would kill the other's processes");
-        Assert.Equal(["web", "web.scope"], set.BadUnits.Keys.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -86,7 +72,5 @@ public class CgroupCollisionTests
     public void Unit_cgroups_are_named_as_the_cgroup_driver_names_them(string unit, string? slice)
     {
         Assert.Equal(CgroupPath.ForUnit(unit, slice).Relative, UnitCgroup.RelativePath(slice, UnitCgroup.Leaf(unit)));
-        // supervisor exec's transient cgroup (TransientCgroup.Create adds ".scope" the same way).
-        Assert.Equal(CgroupPath.ForUnit(unit + ".scope", slice).Relative, UnitCgroup.RelativePath(slice, UnitCgroup.ExecScopeLeaf(unit)));
     }
 }

@@ -12,12 +12,6 @@ public static class UnitCgroup
     /// <summary>The unit's own cgroup directory name.</summary>
     public static string Leaf(string unit) => unit.Contains('.', StringComparison.Ordinal) ? unit : unit + ".service";
 
-    /// <summary>
-    /// The transient cgroup `supervisor exec UNIT` creates beside the unit's, and kills
-    /// everything in when the command ends (Supervisor.Cgroups.TransientCgroup).
-    /// </summary>
-    public static string ExecScopeLeaf(string unit) => unit.EndsWith(".scope", StringComparison.Ordinal) ? unit : unit + ".scope";
-
     /// <summary>"a.slice/a-b.slice/web.service" for a leaf in slice "a-b.slice" (null: the top).</summary>
     public static string RelativePath(string? slice, string leaf) =>
         slice is null ? leaf : string.Join('/', [.. SliceNames.Chain(slice), leaf]);
