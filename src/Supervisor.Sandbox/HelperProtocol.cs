@@ -16,13 +16,14 @@ public static class HelperProtocol
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
 
-    public const uint PlanMaxBytes = 4u * 1024u * 1024u; // PLAN_MAX_BYTES
-    public const int PlanMaxArgs = 4096;       // PLAN_MAX_ARGS
-    public const int PlanMaxEnv = 4096;        // PLAN_MAX_ENV
-    public const int PlanMaxGroups = 256;      // PLAN_MAX_GROUPS
-    public const int PlanMaxMounts = 1024;     // PLAN_MAX_MOUNTS
-    public const int PlanMaxRlimits = 16;      // PLAN_MAX_RLIMITS
-    public const int PlanMaxCgroups = 32;      // PLAN_MAX_CGROUPS
+    // The plan's limits live in Supervisor.Units.Limits, which the unit-file checks derive from.
+    public const uint PlanMaxBytes = Units.Limits.PlanMaxBytes;     // PLAN_MAX_BYTES
+    public const int PlanMaxArgs = Units.Limits.PlanMaxArgs;        // PLAN_MAX_ARGS
+    public const int PlanMaxEnv = Units.Limits.PlanMaxEnv;          // PLAN_MAX_ENV
+    public const int PlanMaxGroups = Units.Limits.PlanMaxGroups;    // PLAN_MAX_GROUPS
+    public const int PlanMaxMounts = Units.Limits.PlanMaxMounts;    // PLAN_MAX_MOUNTS
+    public const int PlanMaxRlimits = Units.Limits.PlanMaxRlimits;  // PLAN_MAX_RLIMITS
+    public const int PlanMaxCgroups = Units.Limits.PlanMaxCgroups;  // PLAN_MAX_CGROUPS
 
     public const uint TagEnd = 0;              // PLAN_TAG_END
     public const uint TagPath = 1;             // PLAN_TAG_PATH

@@ -36,21 +36,13 @@ public sealed record LoadedUnit(UnitDefinition Definition, ActiveState State, bo
 /// <summary>
 /// Computes the smallest set of actions that takes what runs to what is declared, without
 /// doing anything: the basis of both the reconciler and `supervisor plan` (like terraform plan).
-/// Sections decide the action: [Service] keys that shape the process (ExecStart, User,
-/// Environment …) and every [Sandbox] key need a restart; [Resources] apply live; the rest
-/// ([Unit], restart policy, timeouts, ExecStop …) is used from the next time it is needed.
+/// The key table decides the action (<see cref="KeySpec.OnChange"/>): a changed key that only
+/// a new process honours (ExecStart, User, Environment, every [Sandbox] key …) restarts a
+/// running unit; [Resources] limits apply live; the rest ([Unit], restart policy, timeouts,
+/// ExecStop …) is used from the next time it is needed or from this reload on.
 /// </summary>
 public static class ReconcilePlanner
 {
-    /// <summary>[Service] keys that only matter later (when stopping, restarting, timing out), not to the running process.</summary>
-    private static readonly HashSet<string> ServiceKeysThatApplyLater = new(StringComparer.Ordinal)
-    {
-        "Restart", "RestartSec", "RestartSteps", "RestartMaxDelaySec", "RestartResetSec", "RestartJitter",
-        "StartLimitIntervalSec", "StartLimitBurst", "SuccessExitStatus", "RestartPreventExitStatus", "RestartForceExitStatus",
-        "TimeoutStartSec", "TimeoutStopSec", "KillMode", "KillSignal", "SendSIGKILL", "ExecStop", "ExecStopPost",
-        "ExecReload", "ExecStartPre", "ExecStartPost", "RemainAfterExit",
-    };
-
     public static IReadOnlyList<PlanAction> Plan(IReadOnlyDictionary<string, LoadedUnit> current, UnitSet desired)
     {
         var plan = new List<PlanAction>();
@@ -77,7 +69,7 @@ public static class ReconcilePlanner
             if (restartKeys.Count > 0 && running)
                 plan.Add(new PlanAction(name, PlanActionKind.Restart,
                     $"{string.Join(", ", restartKeys.Select(c => c.Key))} changed and only takes effect in a new process", changes));
-            else if (changes.Any(c => c.Section == KeyTable.ResourcesSection))
+            else if (changes.Any(c => Effect(c) == ChangeEffect.ApplyLive))
                 plan.Add(new PlanAction(name, PlanActionKind.ApplyLive, "resource limits changed", changes));
             else
                 plan.Add(new PlanAction(name, PlanActionKind.Update, "settings used from the next start or stop", changes));
@@ -96,9 +88,10 @@ public static class ReconcilePlanner
         return plan;
     }
 
-    private static bool NeedsRestart(KeyChange c) =>
-        c.Section == KeyTable.SandboxSection
-        || (c.Section == KeyTable.ServiceSection && !ServiceKeysThatApplyLater.Contains(c.Key));
+    private static bool NeedsRestart(KeyChange c) => Effect(c) == ChangeEffect.Restart;
+
+    /// <summary>The key table's column; every change comes from <see cref="Diff"/>, which walks the same table.</summary>
+    private static ChangeEffect Effect(KeyChange c) => KeyTable.Find(c.Section, c.Key)!.OnChange;
 
     /// <summary>Every key whose effective value differs, in table order, rendered as TOML values.</summary>
     public static IReadOnlyList<KeyChange> Diff(UnitDefinition a, UnitDefinition b)

@@ -24,61 +24,81 @@ public static class UnitParser
 
     public static ParsedUnit? Parse(string name, UnitKind kind, IReadOnlyList<TomlDocument> documents, ICollection<Diagnostic> diagnostics)
     {
-        int errorsBefore = diagnostics.Count(d => d.Severity == Severity.Error);
+        int errorsBefore = Errors(diagnostics);
         var effective = new Dictionary<string, TomlValue>(StringComparer.Ordinal);
-        var sections = KeyTable.SectionsFor(kind);
         bool sawServiceHeader = false;
+        for (int i = 0; i < documents.Count; i++)
+            foreach (var section in documents[i].Sections)
+                sawServiceHeader |= CollectSection(name, kind, section, isDropIn: i > 0, effective, diagnostics);
 
-        for (int docIndex = 0; docIndex < documents.Count; docIndex++)
-        {
-            var doc = documents[docIndex];
-            bool isDropIn = docIndex > 0;
-            foreach (var section in doc.Sections)
-            {
-                if (section.Name.Length == 0)
-                {
-                    foreach (var e in section.Entries)
-                    {
-                        var home = KeyTable.All.FirstOrDefault(k => k.Name == e.Key && sections.Contains(k.Section));
-                        diagnostics.Add(new Diagnostic(Severity.Error, e.KeyLocation, name, null, e.Key,
-                            $"key '{e.Key}' is outside any section",
-                            home is null ? "put it under a [Section] header" : $"put it under [{home.Section}]"));
-                    }
-                    continue;
-                }
-                if (!sections.Contains(section.Name))
-                {
-                    string message = kind == UnitKind.Slice && KeyTable.Sections.Contains(section.Name)
-                        ? $"[{section.Name}] is not allowed in a slice; slices have only [Unit] and [Resources]"
-                        : $"unknown section [{section.Name}]";
-                    diagnostics.Add(new Diagnostic(Severity.Error, section.Location, name, section.Name, null, message,
-                        Suggest.Hint(section.Name, sections)));
-                    continue;
-                }
-                if (section.Name == KeyTable.ServiceSection) sawServiceHeader = true;
-                foreach (var entry in section.Entries)
-                {
-                    var spec = KeyTable.Find(section.Name, entry.Key);
-                    if (spec is null)
-                    {
-                        diagnostics.Add(UnknownKey(name, kind, section.Name, entry));
-                        continue;
-                    }
-                    var id = section.Name + "." + entry.Key;
-                    effective[id] = isDropIn && effective.TryGetValue(id, out var earlier)
-                        ? MergeDropIn(spec, earlier, entry.Value)
-                        : StripAppend(spec, entry.Value);
-                }
-            }
-        }
-
-        var unit = new UnitDefinition
+        var unit = Apply(new UnitDefinition
         {
             Name = name,
             Kind = kind,
             Sources = new ValueList<string>(documents.Select(d => d.Path)),
-        };
-        // Apply in table order, not file order, so the result does not depend on how keys were arranged.
+        }, effective, diagnostics);
+
+        // Each step runs only on what the one before found valid, so that one mistake gives one error.
+        var parsed = new ParsedUnit(unit, effective);
+        if (Errors(diagnostics) == errorsBefore)
+            CheckConsistency(parsed, sawServiceHeader, diagnostics);
+        if (Errors(diagnostics) == errorsBefore)
+            PlanLimitChecks.Check(parsed, diagnostics);
+        if (Errors(diagnostics) == errorsBefore)
+            parsed = ExecutableSearch.Resolve(parsed, diagnostics);
+        return Errors(diagnostics) > errorsBefore ? null : parsed;
+    }
+
+    private static int Errors(ICollection<Diagnostic> diagnostics) => diagnostics.Count(d => d.Severity == Severity.Error);
+
+    /// <summary>
+    /// Records the section's keys as the effective values (a drop-in's merged over the ones
+    /// before it); reports keys outside any section, unknown sections and unknown keys.
+    /// Returns whether this is a [Service] section.
+    /// </summary>
+    private static bool CollectSection(string name, UnitKind kind, TomlSection section, bool isDropIn,
+        Dictionary<string, TomlValue> effective, ICollection<Diagnostic> diagnostics)
+    {
+        var sections = KeyTable.SectionsFor(kind);
+        if (section.Name.Length == 0)
+        {
+            foreach (var e in section.Entries)
+            {
+                var home = KeyTable.All.FirstOrDefault(k => k.Name == e.Key && sections.Contains(k.Section));
+                diagnostics.Add(new Diagnostic(Severity.Error, e.KeyLocation, name, null, e.Key,
+                    $"key '{e.Key}' is outside any section",
+                    home is null ? "put it under a [Section] header" : $"put it under [{home.Section}]"));
+            }
+            return false;
+        }
+        if (!sections.Contains(section.Name))
+        {
+            string message = kind == UnitKind.Slice && KeyTable.Sections.Contains(section.Name)
+                ? $"[{section.Name}] is not allowed in a slice; slices have only [Unit] and [Resources]"
+                : $"unknown section [{section.Name}]";
+            diagnostics.Add(new Diagnostic(Severity.Error, section.Location, name, section.Name, null, message,
+                Suggest.Hint(section.Name, sections)));
+            return false;
+        }
+        foreach (var entry in section.Entries)
+        {
+            var spec = KeyTable.Find(section.Name, entry.Key);
+            if (spec is null)
+            {
+                diagnostics.Add(UnknownKey(name, kind, section.Name, entry));
+                continue;
+            }
+            var id = section.Name + "." + entry.Key;
+            effective[id] = isDropIn && effective.TryGetValue(id, out var earlier)
+                ? MergeDropIn(spec, earlier, entry.Value)
+                : StripAppend(spec, entry.Value);
+        }
+        return section.Name == KeyTable.ServiceSection;
+    }
+
+    /// <summary>Applies the effective values in table order, not file order, so the result does not depend on how keys were arranged.</summary>
+    private static UnitDefinition Apply(UnitDefinition unit, Dictionary<string, TomlValue> effective, ICollection<Diagnostic> diagnostics)
+    {
         foreach (var spec in KeyTable.All)
         {
             if (!effective.TryGetValue(spec.Section + "." + spec.Name, out var value)) continue;
@@ -88,15 +108,11 @@ public static class UnitParser
             }
             catch (UnitValueException e)
             {
-                diagnostics.Add(new Diagnostic(Severity.Error, value.Location, name, spec.Section, spec.Name,
+                diagnostics.Add(new Diagnostic(Severity.Error, value.Location, unit.Name, spec.Section, spec.Name,
                     $"[{spec.Section}] {spec.Name}: {e.Message}", e.Hint));
             }
         }
-
-        var parsed = new ParsedUnit(unit, effective);
-        if (diagnostics.Count(d => d.Severity == Severity.Error) == errorsBefore)
-            CheckConsistency(parsed, sawServiceHeader, diagnostics);
-        return diagnostics.Count(d => d.Severity == Severity.Error) > errorsBefore ? null : parsed;
+        return unit;
     }
 
     private static Diagnostic UnknownKey(string unit, UnitKind kind, string section, TomlEntry entry)

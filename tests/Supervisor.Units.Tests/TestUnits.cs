@@ -8,9 +8,13 @@ internal sealed class TempUnits : IDisposable
 {
     public string Dir { get; }
 
-    public TempUnits()
+    /// <param name="under">
+    /// The parent directory; /tmp by default. Tests that judge every directory from / down need
+    /// one no other user can write (e.g. /run), since /tmp itself is world-writable.
+    /// </param>
+    public TempUnits(string? under = null)
     {
-        Dir = Path.Combine(Path.GetTempPath(), "supervisor-units-test-" + Guid.NewGuid().ToString("N"));
+        Dir = Path.Combine(under ?? Path.GetTempPath(), "supervisor-units-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Dir);
         // /tmp is world-writable; the test directory itself must not be, or root refuses it.
         File.SetUnixFileMode(Dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute

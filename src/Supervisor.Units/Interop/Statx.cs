@@ -2,14 +2,43 @@ using System.Runtime.InteropServices;
 
 namespace Supervisor.Units.Interop;
 
+/// <summary>What statx(2) says about a file: its owner and its type and permission bits.</summary>
+internal readonly record struct FileStatus(uint Uid, uint Mode)
+{
+    private const uint TypeMask = 0xF000;   // S_IFMT
+
+    public bool IsRegular => (Mode & TypeMask) == 0x8000;      // S_IFREG
+    public bool IsDirectory => (Mode & TypeMask) == 0x4000;    // S_IFDIR
+    public bool IsSymlink => (Mode & TypeMask) == 0xA000;      // S_IFLNK
+
+    /// <summary>The permission bits, e.g. 0644.</summary>
+    public uint Permissions => Mode & 0xFFF;
+
+    /// <summary>The file type in words, for "is a FIFO, not a regular file".</summary>
+    public string TypeName => (Mode & TypeMask) switch
+    {
+        0x8000 => "regular file",
+        0x4000 => "directory",
+        0xA000 => "symbolic link",
+        0x1000 => "FIFO (named pipe)",
+        0xC000 => "socket",
+        0x2000 => "character device",
+        0x6000 => "block device",
+        _ => $"file of unknown type 0{Convert.ToString(Mode & TypeMask, 8)}",
+    };
+}
+
 /// <summary>
-/// statx(2), for the owner and mode of unit files. .NET exposes the mode (File.GetUnixFileMode)
-/// but not the owner. statx is used rather than stat because its struct layout is the same on
-/// every architecture.
+/// statx(2), for the owner, type and mode of unit files. .NET exposes the mode
+/// (File.GetUnixFileMode) but not the owner. statx is used rather than stat because its struct
+/// layout is the same on every architecture.
 /// </summary>
 internal static partial class Statx
 {
     private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxType = 0x1;
     private const uint StatxMode = 0x2;
     private const uint StatxUid = 0x8;
 
@@ -28,18 +57,35 @@ internal static partial class Statx
     [LibraryImport("libc", EntryPoint = "geteuid")]
     internal static partial uint GetEuid();
 
-    /// <summary>Owner uid and permission bits of <paramref name="path"/> (symlinks followed), or the errno.</summary>
-    public static bool TryGet(string path, out uint uid, out uint mode, out int errno)
+    /// <summary>Owner and mode of <paramref name="path"/>; symlinks followed unless <paramref name="follow"/> is false.</summary>
+    public static bool TryGet(string path, bool follow, out FileStatus status, out int errno) =>
+        Call(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, out status, out errno);
+
+    /// <summary>Owner and mode of an open file descriptor (fstat).</summary>
+    public static bool TryGet(SafeHandle fd, out FileStatus status, out int errno)
     {
-        if (StatxNative(AtFdCwd, path, 0, StatxMode | StatxUid, out var buf) != 0)
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            return Call((int)fd.DangerousGetHandle(), "", AtEmptyPath, out status, out errno);
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+    }
+
+    private static bool Call(int dirfd, string path, int flags, out FileStatus status, out int errno)
+    {
+        if (StatxNative(dirfd, path, flags, StatxType | StatxMode | StatxUid, out var buf) != 0)
         {
             errno = Marshal.GetLastPInvokeError();
-            uid = mode = 0;
+            status = default;
             return false;
         }
         errno = 0;
-        uid = buf.Uid;
-        mode = buf.Mode;
+        status = new FileStatus(buf.Uid, buf.Mode);
         return true;
     }
 }

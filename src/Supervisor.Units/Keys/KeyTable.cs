@@ -2,6 +2,7 @@ using Supervisor.Units.Model;
 using Supervisor.Units.Syntax;
 using Supervisor.Units.Values;
 using V = Supervisor.Units.Keys.ValueTypes;
+using static Supervisor.Units.Keys.ChangeEffect;
 
 namespace Supervisor.Units.Keys;
 
@@ -16,6 +17,23 @@ public enum MergeRule
     Table,
 }
 
+/// <summary>
+/// What a change to a key does to a running unit: the reconciler (and <c>supervisor plan</c>)
+/// acts on this column. systemd's behaviour is the reference where it has one. There is no
+/// zero member: a row must say, and a test checks that every row holds a defined value.
+/// </summary>
+public enum ChangeEffect
+{
+    /// <summary>Written to the running unit at once (its cgroup's limits), no restart; as systemd's daemon-reload and set-property.</summary>
+    ApplyLive = 1,
+    /// <summary>Only a new process can honour it (what is exec'd, as whom, in which sandbox): a running unit is restarted.</summary>
+    Restart,
+    /// <summary>Used from the next time it is needed (the next start, stop, exit or command): the running process is left alone.</summary>
+    NextUse,
+    /// <summary>Takes effect when the units are reloaded (the description, the dependency graph): nothing is done to the process.</summary>
+    Reload,
+}
+
 /// <summary>One row of the key table: a key of one section, its type, default, meaning and how it is set.</summary>
 public abstract class KeySpec
 {
@@ -25,6 +43,8 @@ public abstract class KeySpec
     public required string Description { get; init; }
     public bool ForSlices { get; init; }
     public MergeRule Merge { get; init; }
+    /// <summary>What a change to this key does to a running unit.</summary>
+    public required ChangeEffect OnChange { get; init; }
 
     public abstract string Type { get; }
 
@@ -94,33 +114,33 @@ public static class KeyTable
 
     public static IEnumerable<KeySpec> InSection(string section) => All.Where(k => k.Section == section);
 
-    private static KeySpec<T> U<T>(string name, IValueType<T> type, Func<UnitSection, T> get, Func<UnitSection, T, UnitSection> set,
+    private static KeySpec<T> U<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<UnitSection, T> get, Func<UnitSection, T, UnitSection> set,
         string @default, string doc, MergeRule merge = MergeRule.Replace) =>
         new(type, u => get(u.Unit), (u, v) => u with { Unit = set(u.Unit, v) })
-        { Section = UnitSection, Name = name, Default = @default, Description = doc, ForSlices = true, Merge = merge };
+        { Section = UnitSection, Name = name, OnChange = onChange, Default = @default, Description = doc, ForSlices = true, Merge = merge };
 
-    private static KeySpec<T> S<T>(string name, IValueType<T> type, Func<ServiceSection, T> get, Func<ServiceSection, T, ServiceSection> set,
+    private static KeySpec<T> S<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<ServiceSection, T> get, Func<ServiceSection, T, ServiceSection> set,
         string @default, string doc, MergeRule merge = MergeRule.Replace) =>
         new(type, u => get(u.Service), (u, v) => u with { Service = set(u.Service, v) })
-        { Section = ServiceSection, Name = name, Default = @default, Description = doc, Merge = merge };
+        { Section = ServiceSection, Name = name, OnChange = onChange, Default = @default, Description = doc, Merge = merge };
 
-    private static KeySpec<T> R<T>(string name, IValueType<T> type, Func<ResourcesSection, T> get, Func<ResourcesSection, T, ResourcesSection> set,
+    private static KeySpec<T> R<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<ResourcesSection, T> get, Func<ResourcesSection, T, ResourcesSection> set,
         string @default, string doc, MergeRule merge = MergeRule.Replace) =>
         new(type, u => get(u.Resources), (u, v) => u with { Resources = set(u.Resources, v) })
-        { Section = ResourcesSection, Name = name, Default = @default, Description = doc, ForSlices = true, Merge = merge };
+        { Section = ResourcesSection, Name = name, OnChange = onChange, Default = @default, Description = doc, ForSlices = true, Merge = merge };
 
-    private static KeySpec<T> X<T>(string name, IValueType<T> type, Func<SandboxSection, T> get, Func<SandboxSection, T, SandboxSection> set,
+    private static KeySpec<T> X<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<SandboxSection, T> get, Func<SandboxSection, T, SandboxSection> set,
         string @default, string doc, MergeRule merge = MergeRule.Replace) =>
         new(type, u => get(u.Sandbox), (u, v) => u with { Sandbox = set(u.Sandbox, v) })
-        { Section = SandboxSection, Name = name, Default = @default, Description = doc, Merge = merge };
+        { Section = SandboxSection, Name = name, OnChange = onChange, Default = @default, Description = doc, Merge = merge };
 
-    private static KeySpec<T?> SN<T>(string name, IValueType<T> type, Func<ServiceSection, T?> get, Func<ServiceSection, T?, ServiceSection> set,
+    private static KeySpec<T?> SN<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<ServiceSection, T?> get, Func<ServiceSection, T?, ServiceSection> set,
         string @default, string doc) where T : class =>
-        S(name, new Nullable<T>(type), get, set, @default, doc);
+        S(name, onChange, new Nullable<T>(type), get, set, @default, doc);
 
-    private static KeySpec<T?> RN<T>(string name, IValueType<T> type, Func<ResourcesSection, T?> get, Func<ResourcesSection, T?, ResourcesSection> set,
+    private static KeySpec<T?> RN<T>(string name, ChangeEffect onChange, IValueType<T> type, Func<ResourcesSection, T?> get, Func<ResourcesSection, T?, ResourcesSection> set,
         string doc) where T : struct =>
-        R(name, new NullableStruct<T>(type), get, set, "not set", doc);
+        R(name, onChange, new NullableStruct<T>(type), get, set, "not set", doc);
 
     private sealed class Nullable<T>(IValueType<T> inner) : IValueType<T?> where T : class
     {
@@ -136,13 +156,34 @@ public static class KeyTable
         public object ToPlain(T? value) => inner.ToPlain(value!.Value);
     }
 
-
-    private static KeySpec RLimitKey(string name, bool bytes, string doc) => S(name, new Nullable<RLimit>(V.RLimit(bytes)),
+    /// <summary>setrlimit() happens before execve: a new limit needs a new process (systemd: the next start).</summary>
+    private static KeySpec RLimitKey(string name, bool bytes, string doc) => S(name, Restart, new Nullable<RLimit>(V.RLimit(bytes)),
         s => s.Limits.FirstOrDefault(kv => kv.Key == name).Value,
         (s, v) => s with { Limits = new ValueList<KeyValuePair<string, RLimit>>(s.Limits.Where(kv => kv.Key != name).Append(new(name, v!)).OrderBy(kv => kv.Key, StringComparer.Ordinal)) },
         "inherited", doc);
 
-    private static List<KeySpec> Build()
+    private static List<KeySpec> Build() =>
+        [.. UnitKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. SandboxKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc))];
+
+    /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>
+    private static IEnumerable<KeySpec> UnitKeys() =>
+    [
+        U("Description", Reload, V.String, u => u.Description, (u, v) => u with { Description = v }, "\"\"", "one line that says what the unit is"),
+        U("Documentation", Reload, V.StringList, u => u.Documentation, (u, v) => u with { Documentation = v }, "[]", "URLs or man pages about the unit", MergeRule.List),
+        U("Requires", Reload, V.UnitNameList, u => u.Requires, (u, v) => u with { Requires = v }, "[]", "units started with this one; if one fails to start or stops, this one stops too", MergeRule.List),
+        U("Wants", Reload, V.UnitNameList, u => u.Wants, (u, v) => u with { Wants = v }, "[]", "units started with this one; their failure does not affect it", MergeRule.List),
+        U("After", Reload, V.UnitNameList, u => u.After, (u, v) => u with { After = v }, "[]", "start after these units are up (and stop before them)", MergeRule.List),
+        U("Before", Reload, V.UnitNameList, u => u.Before, (u, v) => u with { Before = v }, "[]", "start before these units (and stop after them)", MergeRule.List),
+        U("BindsTo", Reload, V.UnitNameList, u => u.BindsTo, (u, v) => u with { BindsTo = v }, "[]", "like Requires, and this unit also stops whenever one of them stops for any reason", MergeRule.List),
+        U("PartOf", Reload, V.UnitNameList, u => u.PartOf, (u, v) => u with { PartOf = v }, "[]", "stop and restart of these units is propagated to this one", MergeRule.List),
+        U("Conflicts", Reload, V.UnitNameList, u => u.Conflicts, (u, v) => u with { Conflicts = v }, "[]", "starting this unit stops these, and the other way round", MergeRule.List),
+    ];
+
+    /// <summary>
+    /// [Service]: what is exec'd, as whom and where takes a new process; how the process is
+    /// supervised (restart policy, timeouts, kill, the other commands) is read when it is next needed.
+    /// </summary>
+    private static IEnumerable<KeySpec> ServiceKeys()
     {
         var serviceType = V.Enum(("simple", ServiceType.Simple), ("exec", ServiceType.Exec), ("notify", ServiceType.Notify),
             ("oneshot", ServiceType.Oneshot), ("forking", ServiceType.Forking));
@@ -150,108 +191,101 @@ public static class KeyTable
             ("on-abnormal", RestartPolicy.OnAbnormal), ("on-watchdog", RestartPolicy.OnWatchdog), ("on-abort", RestartPolicy.OnAbort),
             ("always", RestartPolicy.Always));
         var killMode = V.Enum(("control-group", KillMode.ControlGroup), ("mixed", KillMode.Mixed), ("process", KillMode.Process));
+        return
+        [
+            S("Type", Restart, serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited)"),
+            SN("ExecStart", Restart, V.Command, s => s.ExecStart, (s, v) => s with { ExecStart = v }, "required", "the command, as an argv array (no shell); a bare program name is looked up in systemd's search path when the unit is loaded; a leading \"-\" on the program ignores its exit status"),
+            S("ExecStartPre", NextUse, V.CommandList, s => s.ExecStartPre, (s, v) => s with { ExecStartPre = v }, "[]", "commands run in order before ExecStart; a failing one fails the start unless prefixed \"-\"", MergeRule.List),
+            S("ExecStartPost", NextUse, V.CommandList, s => s.ExecStartPost, (s, v) => s with { ExecStartPost = v }, "[]", "commands run after the service is started", MergeRule.List),
+            S("ExecReload", NextUse, V.CommandList, s => s.ExecReload, (s, v) => s with { ExecReload = v }, "[]", "commands that make the service reload its configuration", MergeRule.List),
+            S("ExecStop", NextUse, V.CommandList, s => s.ExecStop, (s, v) => s with { ExecStop = v }, "[]", "commands that stop the service; KillSignal follows for what remains", MergeRule.List),
+            S("ExecStopPost", NextUse, V.CommandList, s => s.ExecStopPost, (s, v) => s with { ExecStopPost = v }, "[]", "commands run after the service stopped, also after a failure", MergeRule.List),
+            S("RemainAfterExit", NextUse, V.Bool, s => s.RemainAfterExit, (s, v) => s with { RemainAfterExit = v }, "false", "a oneshot stays active after its command exits"),
+            SN("PIDFile", Restart, V.AbsolutePath, s => s.PIDFile, (s, v) => s with { PIDFile = v }, "not set", "Type=forking: the file where the daemon writes its main PID"),
+            S("Restart", NextUse, restart, s => s.Restart, (s, v) => s with { Restart = v }, "\"no\"", "when to restart after the service exits, per systemd's Restart= table"),
+            S("RestartSec", NextUse, V.Duration, s => s.RestartSec, (s, v) => s with { RestartSec = v }, "\"100ms\"", "delay before a restart (the first step of the backoff)"),
+            S("RestartSteps", NextUse, V.Int(0, 2000), s => s.RestartSteps, (s, v) => s with { RestartSteps = v }, "0", "number of steps of exponential backoff from RestartSec to RestartMaxDelaySec (0: no backoff)"),
+            S("RestartMaxDelaySec", NextUse, V.Duration, s => s.RestartMaxDelaySec, (s, v) => s with { RestartMaxDelaySec = v }, "\"infinity\"", "the longest restart delay the backoff reaches"),
+            S("RestartResetSec", NextUse, V.Duration, s => s.RestartResetSec, (s, v) => s with { RestartResetSec = v }, "\"infinity\"", "after the service has stayed up this long, the backoff starts again from RestartSec (systemd never resets it)"),
+            S("RestartJitter", NextUse, V.PercentIn(0, 100_00), s => s.RestartJitter, (s, v) => s with { RestartJitter = v }, "\"0%\"", "random extra delay, up to this share of the restart delay, so many units do not restart in lockstep"),
+            S("StartLimitIntervalSec", NextUse, V.Duration, s => s.StartLimitIntervalSec, (s, v) => s with { StartLimitIntervalSec = v }, "\"10s\"", "window for StartLimitBurst (0 disables the limit)"),
+            S("StartLimitBurst", NextUse, V.Int(1, 100000), s => s.StartLimitBurst, (s, v) => s with { StartLimitBurst = v }, "5", "more starts than this within StartLimitIntervalSec put the unit in failed (start-limit-hit) until reset-failed"),
+            S("SuccessExitStatus", NextUse, V.ExitStatuses, s => s.SuccessExitStatus, (s, v) => s with { SuccessExitStatus = v }, "[]", "exit codes and signals counted as success besides 0, SIGHUP, SIGINT, SIGTERM, SIGPIPE", MergeRule.List),
+            S("RestartPreventExitStatus", NextUse, V.ExitStatuses, s => s.RestartPreventExitStatus, (s, v) => s with { RestartPreventExitStatus = v }, "[]", "exit codes and signals that never cause a restart", MergeRule.List),
+            S("RestartForceExitStatus", NextUse, V.ExitStatuses, s => s.RestartForceExitStatus, (s, v) => s with { RestartForceExitStatus = v }, "[]", "exit codes and signals that always cause a restart", MergeRule.List),
+            S("TimeoutStartSec", NextUse, V.Duration, s => s.TimeoutStartSec, (s, v) => s with { TimeoutStartSec = v }, "\"90s\"", "how long starting may take before the unit fails with result timeout"),
+            S("TimeoutStopSec", NextUse, V.Duration, s => s.TimeoutStopSec, (s, v) => s with { TimeoutStopSec = v }, "\"90s\"", "how long stopping may take before SIGKILL"),
+            S("WatchdogSec", Restart, V.Duration, s => s.WatchdogSec, (s, v) => s with { WatchdogSec = v }, "\"0\"", "the service must send WATCHDOG=1 at least this often (0: off)"),
+            S("KillMode", NextUse, killMode, s => s.KillMode, (s, v) => s with { KillMode = v }, "\"control-group\"", "which processes are signalled on stop: the whole cgroup, the main process then the rest (mixed), or the main process only"),
+            S("KillSignal", NextUse, V.Signal, s => s.KillSignal, (s, v) => s with { KillSignal = v }, "\"SIGTERM\"", "the signal that asks the service to stop"),
+            S("SendSIGKILL", NextUse, V.Bool, s => s.SendSIGKILL, (s, v) => s with { SendSIGKILL = v }, "true", "send SIGKILL to what remains after TimeoutStopSec"),
+            SN("User", Restart, V.String, s => s.User, (s, v) => s with { User = v }, "root", "user name or numeric uid the service runs as"),
+            SN("Group", Restart, V.String, s => s.Group, (s, v) => s with { Group = v }, "the user's group", "group name or numeric gid"),
+            S("SupplementaryGroups", Restart, V.StringList, s => s.SupplementaryGroups, (s, v) => s with { SupplementaryGroups = v }, "[]", "extra groups", MergeRule.List),
+            SN("WorkingDirectory", Restart, V.OptionalAbsolutePath, s => s.WorkingDirectory, (s, v) => s with { WorkingDirectory = v }, "/", "the service's current directory (\"-\" prefix: may be missing)"),
+            S("Environment", Restart, V.Environment, s => s.Environment, (s, v) => s with { Environment = v }, "{}", "environment variables, as a table", MergeRule.Table),
+            S("EnvironmentFile", Restart, V.OptionalPathList, s => s.EnvironmentFile, (s, v) => s with { EnvironmentFile = v }, "[]", "files of NAME=value lines read at start (\"-\" prefix: may be missing)", MergeRule.List),
+            S("Slice", Restart, new Nullable<string>(V.SliceName), s => s.Slice, (s, v) => s with { Slice = v }, "not set (top level)", "the slice whose cgroup contains this unit's, declared in NAME.slice.toml"),
+        ];
+    }
+
+    /// <summary>[Resources]: cgroup limits, written into the running unit's cgroup.</summary>
+    private static IEnumerable<KeySpec> ResourcesKeys()
+    {
         var anyPercent = V.PercentIn(1, 100_000_00);
         var weight = V.Int(1, 10000);
-
-        var rows = new List<KeySpec>
-        {
-            // [Unit]
-            U("Description", V.String, u => u.Description, (u, v) => u with { Description = v }, "\"\"", "one line that says what the unit is"),
-            U("Documentation", V.StringList, u => u.Documentation, (u, v) => u with { Documentation = v }, "[]", "URLs or man pages about the unit", MergeRule.List),
-            U("Requires", V.UnitNameList, u => u.Requires, (u, v) => u with { Requires = v }, "[]", "units started with this one; if one fails to start or stops, this one stops too", MergeRule.List),
-            U("Wants", V.UnitNameList, u => u.Wants, (u, v) => u with { Wants = v }, "[]", "units started with this one; their failure does not affect it", MergeRule.List),
-            U("After", V.UnitNameList, u => u.After, (u, v) => u with { After = v }, "[]", "start after these units are up (and stop before them)", MergeRule.List),
-            U("Before", V.UnitNameList, u => u.Before, (u, v) => u with { Before = v }, "[]", "start before these units (and stop after them)", MergeRule.List),
-            U("BindsTo", V.UnitNameList, u => u.BindsTo, (u, v) => u with { BindsTo = v }, "[]", "like Requires, and this unit also stops whenever one of them stops for any reason", MergeRule.List),
-            U("PartOf", V.UnitNameList, u => u.PartOf, (u, v) => u with { PartOf = v }, "[]", "stop and restart of these units is propagated to this one", MergeRule.List),
-            U("Conflicts", V.UnitNameList, u => u.Conflicts, (u, v) => u with { Conflicts = v }, "[]", "starting this unit stops these, and the other way round", MergeRule.List),
-
-            // [Service]
-            S("Type", serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited)"),
-            SN("ExecStart", V.Command, s => s.ExecStart, (s, v) => s with { ExecStart = v }, "required", "the command, as an argv array (no shell); a leading \"-\" on the program ignores its exit status"),
-            S("ExecStartPre", V.CommandList, s => s.ExecStartPre, (s, v) => s with { ExecStartPre = v }, "[]", "commands run in order before ExecStart; a failing one fails the start unless prefixed \"-\"", MergeRule.List),
-            S("ExecStartPost", V.CommandList, s => s.ExecStartPost, (s, v) => s with { ExecStartPost = v }, "[]", "commands run after the service is started", MergeRule.List),
-            S("ExecReload", V.CommandList, s => s.ExecReload, (s, v) => s with { ExecReload = v }, "[]", "commands that make the service reload its configuration", MergeRule.List),
-            S("ExecStop", V.CommandList, s => s.ExecStop, (s, v) => s with { ExecStop = v }, "[]", "commands that stop the service; KillSignal follows for what remains", MergeRule.List),
-            S("ExecStopPost", V.CommandList, s => s.ExecStopPost, (s, v) => s with { ExecStopPost = v }, "[]", "commands run after the service stopped, also after a failure", MergeRule.List),
-            S("RemainAfterExit", V.Bool, s => s.RemainAfterExit, (s, v) => s with { RemainAfterExit = v }, "false", "a oneshot stays active after its command exits"),
-            SN("PIDFile", V.AbsolutePath, s => s.PIDFile, (s, v) => s with { PIDFile = v }, "not set", "Type=forking: the file where the daemon writes its main PID"),
-            S("Restart", restart, s => s.Restart, (s, v) => s with { Restart = v }, "\"no\"", "when to restart after the service exits, per systemd's Restart= table"),
-            S("RestartSec", V.Duration, s => s.RestartSec, (s, v) => s with { RestartSec = v }, "\"100ms\"", "delay before a restart (the first step of the backoff)"),
-            S("RestartSteps", V.Int(0, 2000), s => s.RestartSteps, (s, v) => s with { RestartSteps = v }, "0", "number of steps of exponential backoff from RestartSec to RestartMaxDelaySec (0: no backoff)"),
-            S("RestartMaxDelaySec", V.Duration, s => s.RestartMaxDelaySec, (s, v) => s with { RestartMaxDelaySec = v }, "\"infinity\"", "the longest restart delay the backoff reaches"),
-            S("RestartResetSec", V.Duration, s => s.RestartResetSec, (s, v) => s with { RestartResetSec = v }, "\"infinity\"", "after the service has stayed up this long, the backoff starts again from RestartSec (systemd never resets it)"),
-            S("RestartJitter", V.PercentIn(0, 100_00), s => s.RestartJitter, (s, v) => s with { RestartJitter = v }, "\"0%\"", "random extra delay, up to this share of the restart delay, so many units do not restart in lockstep"),
-            S("StartLimitIntervalSec", V.Duration, s => s.StartLimitIntervalSec, (s, v) => s with { StartLimitIntervalSec = v }, "\"10s\"", "window for StartLimitBurst (0 disables the limit)"),
-            S("StartLimitBurst", V.Int(1, 100000), s => s.StartLimitBurst, (s, v) => s with { StartLimitBurst = v }, "5", "more starts than this within StartLimitIntervalSec put the unit in failed (start-limit-hit) until reset-failed"),
-            S("SuccessExitStatus", V.ExitStatuses, s => s.SuccessExitStatus, (s, v) => s with { SuccessExitStatus = v }, "[]", "exit codes and signals counted as success besides 0, SIGHUP, SIGINT, SIGTERM, SIGPIPE", MergeRule.List),
-            S("RestartPreventExitStatus", V.ExitStatuses, s => s.RestartPreventExitStatus, (s, v) => s with { RestartPreventExitStatus = v }, "[]", "exit codes and signals that never cause a restart", MergeRule.List),
-            S("RestartForceExitStatus", V.ExitStatuses, s => s.RestartForceExitStatus, (s, v) => s with { RestartForceExitStatus = v }, "[]", "exit codes and signals that always cause a restart", MergeRule.List),
-            S("TimeoutStartSec", V.Duration, s => s.TimeoutStartSec, (s, v) => s with { TimeoutStartSec = v }, "\"90s\"", "how long starting may take before the unit fails with result timeout"),
-            S("TimeoutStopSec", V.Duration, s => s.TimeoutStopSec, (s, v) => s with { TimeoutStopSec = v }, "\"90s\"", "how long stopping may take before SIGKILL"),
-            S("WatchdogSec", V.Duration, s => s.WatchdogSec, (s, v) => s with { WatchdogSec = v }, "\"0\"", "the service must send WATCHDOG=1 at least this often (0: off)"),
-            S("KillMode", killMode, s => s.KillMode, (s, v) => s with { KillMode = v }, "\"control-group\"", "which processes are signalled on stop: the whole cgroup, the main process then the rest (mixed), or the main process only"),
-            S("KillSignal", V.Signal, s => s.KillSignal, (s, v) => s with { KillSignal = v }, "\"SIGTERM\"", "the signal that asks the service to stop"),
-            S("SendSIGKILL", V.Bool, s => s.SendSIGKILL, (s, v) => s with { SendSIGKILL = v }, "true", "send SIGKILL to what remains after TimeoutStopSec"),
-            SN("User", V.String, s => s.User, (s, v) => s with { User = v }, "root", "user name or numeric uid the service runs as"),
-            SN("Group", V.String, s => s.Group, (s, v) => s with { Group = v }, "the user's group", "group name or numeric gid"),
-            S("SupplementaryGroups", V.StringList, s => s.SupplementaryGroups, (s, v) => s with { SupplementaryGroups = v }, "[]", "extra groups", MergeRule.List),
-            SN("WorkingDirectory", V.OptionalAbsolutePath, s => s.WorkingDirectory, (s, v) => s with { WorkingDirectory = v }, "/", "the service's current directory (\"-\" prefix: may be missing)"),
-            S("Environment", V.Environment, s => s.Environment, (s, v) => s with { Environment = v }, "{}", "environment variables, as a table", MergeRule.Table),
-            S("EnvironmentFile", V.OptionalPathList, s => s.EnvironmentFile, (s, v) => s with { EnvironmentFile = v }, "[]", "files of NAME=value lines read at start (\"-\" prefix: may be missing)", MergeRule.List),
-            S("Slice", new Nullable<string>(V.SliceName), s => s.Slice, (s, v) => s with { Slice = v }, "not set (top level)", "the slice whose cgroup contains this unit's, declared in NAME.slice.toml"),
-
-            // [Resources]
-            RN("MemoryMax", V.Size, r => r.MemoryMax, (r, v) => r with { MemoryMax = v }, "hard memory limit; the OOM killer acts above it (memory.max; v1 memory.limit_in_bytes)"),
-            RN("MemoryHigh", V.Size, r => r.MemoryHigh, (r, v) => r with { MemoryHigh = v }, "throttling threshold (memory.high; cgroup v2 only)"),
-            RN("MemoryLow", V.Size, r => r.MemoryLow, (r, v) => r with { MemoryLow = v }, "best-effort memory protection (memory.low; v1 memory.soft_limit_in_bytes)"),
-            RN("MemoryMin", V.Size, r => r.MemoryMin, (r, v) => r with { MemoryMin = v }, "hard memory protection (memory.min; cgroup v2 only)"),
-            RN("MemorySwapMax", V.Size, r => r.MemorySwapMax, (r, v) => r with { MemorySwapMax = v }, "swap limit (memory.swap.max; v1 memory.memsw.limit_in_bytes = MemoryMax + this)"),
-            RN("CPUQuota", anyPercent, r => r.CPUQuota, (r, v) => r with { CPUQuota = v }, "CPU time per period as a share of one CPU; above 100% uses several (cpu.max; v1 cpu.cfs_quota_us)"),
-            R("CPUQuotaPeriodSec", V.Duration, r => r.CPUQuotaPeriodSec, (r, v) => r with { CPUQuotaPeriodSec = v }, "\"100ms\"", "the period CPUQuota is measured over (1ms to 1s)"),
-            RN("CPUWeight", weight, r => r.CPUWeight, (r, v) => r with { CPUWeight = v }, "relative CPU share 1–10000, 100 is the default (cpu.weight; v1 cpu.shares as systemd converts it)"),
-            R("AllowedCPUs", new Nullable<string>(V.CpuSet), r => r.AllowedCPUs, (r, v) => r with { AllowedCPUs = v }, "not set", "CPUs the unit may run on (cpuset.cpus)"),
-            R("AllowedMemoryNodes", new Nullable<string>(V.CpuSet), r => r.AllowedMemoryNodes, (r, v) => r with { AllowedMemoryNodes = v }, "not set", "NUMA memory nodes the unit may use (cpuset.mems)"),
-            RN("TasksMax", V.TaskCount, r => r.TasksMax, (r, v) => r with { TasksMax = v }, "most processes and threads (pids.max)"),
-            RN("IOWeight", weight, r => r.IOWeight, (r, v) => r with { IOWeight = v }, "relative IO share 1–10000 (io.weight; v1 blkio.weight)"),
-            R("IOReadBandwidthMax", V.DeviceLimits(bytes: true), r => r.IOReadBandwidthMax, (r, v) => r with { IOReadBandwidthMax = v }, "{}", "read bytes per second per device (io.max rbps; v1 blkio.throttle.read_bps_device)", MergeRule.Table),
-            R("IOWriteBandwidthMax", V.DeviceLimits(bytes: true), r => r.IOWriteBandwidthMax, (r, v) => r with { IOWriteBandwidthMax = v }, "{}", "write bytes per second per device (io.max wbps; v1 blkio.throttle.write_bps_device)", MergeRule.Table),
-            R("IOReadIOPSMax", V.DeviceLimits(bytes: false), r => r.IOReadIOPSMax, (r, v) => r with { IOReadIOPSMax = v }, "{}", "read operations per second per device (io.max riops; v1 blkio.throttle.read_iops_device)", MergeRule.Table),
-            R("IOWriteIOPSMax", V.DeviceLimits(bytes: false), r => r.IOWriteIOPSMax, (r, v) => r with { IOWriteIOPSMax = v }, "{}", "write operations per second per device (io.max wiops; v1 blkio.throttle.write_iops_device)", MergeRule.Table),
-
-            // [Sandbox]
-            X("Namespaces", V.Namespaces, x => x.Namespaces, (x, v) => x with { Namespaces = v }, "[]", "new namespaces: pid (own /proc), net (only loopback), mount, ipc, uts, user (root inside maps to an unprivileged host uid), cgroup, time", MergeRule.List),
-            X("NetworkNamespacePath", new Nullable<string>(V.AbsolutePath), x => x.NetworkNamespacePath, (x, v) => x with { NetworkNamespacePath = v }, "not set", "join this existing network namespace (e.g. /run/netns/pod1) so units can share a network"),
-            X("Hostname", new Nullable<string>(V.Hostname), x => x.Hostname, (x, v) => x with { Hostname = v }, "not set", "hostname inside the unit's uts namespace (needs \"uts\" in Namespaces)"),
-            X("CapabilityBoundingSet", new Nullable<CapabilitySet>(V.CapabilitySet), x => x.CapabilityBoundingSet, (x, v) => x with { CapabilityBoundingSet = v }, "all", "capabilities the service can ever have; \"~\" on the first entry makes it a list to drop"),
-            X("AmbientCapabilities", V.CapabilityList, x => x.AmbientCapabilities, (x, v) => x with { AmbientCapabilities = v }, "[]", "capabilities a non-root User keeps across execve (must be in the bounding set)", MergeRule.List),
-            X("NoNewPrivileges", V.Bool, x => x.NoNewPrivileges, (x, v) => x with { NoNewPrivileges = v }, "false", "setuid binaries and file capabilities grant nothing (implied by SystemCallFilter for a non-root user)"),
-            X("SecureBits", V.SecureBits, x => x.SecureBits, (x, v) => x with { SecureBits = v }, "[]", "securebits: keep-caps, no-setuid-fixup, noroot and their -locked forms", MergeRule.List),
-            X("SystemCallFilter", new Nullable<SyscallFilter>(V.SyscallFilter), x => x.SystemCallFilter, (x, v) => x with { SystemCallFilter = v }, "not set", "seccomp filter: allowed system calls and @groups (as `systemd-analyze syscall-filter` lists them); a first entry starting with \"~\" makes it a deny list"),
-            X("SystemCallErrorNumber", new NullableErrno(), x => x.SystemCallErrorNumber, (x, v) => x with { SystemCallErrorNumber = v }, "\"kill\"", "what a filtered call gets: an errno name, or \"kill\" (the process is killed)"),
-            X("SystemCallArchitectures", V.Architectures, x => x.SystemCallArchitectures, (x, v) => x with { SystemCallArchitectures = v }, "[] (all)", "ABIs allowed to make system calls; \"native\" kills i386 and x32 calls on x86-64", MergeRule.List),
-            X("SystemCallLog", V.SyscallList, x => x.SystemCallLog, (x, v) => x with { SystemCallLog = v }, "[]", "system calls and @groups that are logged by the kernel's audit when called", MergeRule.List),
-            X("SeccompProfile", new Nullable<string>(V.AbsolutePath), x => x.SeccompProfile, (x, v) => x with { SeccompProfile = v }, "not set", "an OCI/Docker seccomp JSON profile, e.g. contrib/seccomp/default.json"),
-            X("AppArmorProfile", new Nullable<LsmLabel>(V.Lsm), x => x.AppArmorProfile, (x, v) => x with { AppArmorProfile = v }, "not set", "AppArmor profile to exec into; starting fails when AppArmor is off, unless prefixed \"-\""),
-            X("SELinuxContext", new Nullable<LsmLabel>(V.Lsm), x => x.SELinuxContext, (x, v) => x with { SELinuxContext = v }, "not set", "SELinux context to exec into; starting fails when SELinux is off, unless prefixed \"-\""),
-            X("ProtectSystem", V.BoolOrEnum(ProtectSystem.No, ProtectSystem.Yes, ("full", ProtectSystem.Full), ("strict", ProtectSystem.Strict)), x => x.ProtectSystem, (x, v) => x with { ProtectSystem = v }, "false", "true: /usr, /boot, /efi read-only; \"full\": also /etc; \"strict\": the whole file system except /dev, /proc, /sys and ReadWritePaths"),
-            X("ProtectHome", V.BoolOrEnum(ProtectHome.No, ProtectHome.Yes, ("read-only", ProtectHome.ReadOnly), ("tmpfs", ProtectHome.Tmpfs)), x => x.ProtectHome, (x, v) => x with { ProtectHome = v }, "false", "true: /home, /root, /run/user inaccessible; \"read-only\"; \"tmpfs\": empty"),
-            X("PrivateTmp", V.Bool, x => x.PrivateTmp, (x, v) => x with { PrivateTmp = v }, "false", "a private, empty /tmp and /var/tmp"),
-            X("PrivateDevices", V.Bool, x => x.PrivateDevices, (x, v) => x with { PrivateDevices = v }, "false", "a minimal /dev: null, zero, full, random, urandom, tty, pts, shm"),
-            X("ReadWritePaths", V.OptionalPathList, x => x.ReadWritePaths, (x, v) => x with { ReadWritePaths = v }, "[]", "paths left writable inside a read-only view", MergeRule.List),
-            X("ReadOnlyPaths", V.OptionalPathList, x => x.ReadOnlyPaths, (x, v) => x with { ReadOnlyPaths = v }, "[]", "paths made read-only", MergeRule.List),
-            X("InaccessiblePaths", V.OptionalPathList, x => x.InaccessiblePaths, (x, v) => x with { InaccessiblePaths = v }, "[]", "paths made inaccessible", MergeRule.List),
-            X("BindPaths", V.BindList, x => x.BindPaths, (x, v) => x with { BindPaths = v }, "[]", "bind mounts \"source[:destination[:norbind]]\"", MergeRule.List),
-            X("BindReadOnlyPaths", V.BindList, x => x.BindReadOnlyPaths, (x, v) => x with { BindReadOnlyPaths = v }, "[]", "read-only bind mounts", MergeRule.List),
-            X("RootDirectory", new Nullable<string>(V.AbsolutePath), x => x.RootDirectory, (x, v) => x with { RootDirectory = v }, "not set", "run with this directory as / (pivot_root, never chroot)"),
-            X("ProtectKernelTunables", V.Bool, x => x.ProtectKernelTunables, (x, v) => x with { ProtectKernelTunables = v }, "false", "/proc/sys, /sys and similar kernel knobs read-only"),
-            X("ProtectControlGroups", V.Bool, x => x.ProtectControlGroups, (x, v) => x with { ProtectControlGroups = v }, "false", "/sys/fs/cgroup read-only"),
-            X("ProtectProc", V.Enum(("default", ProtectProc.Default), ("invisible", ProtectProc.Invisible), ("noaccess", ProtectProc.Noaccess), ("ptraceable", ProtectProc.Ptraceable)), x => x.ProtectProc, (x, v) => x with { ProtectProc = v }, "\"default\"", "hide other users' processes in /proc (hidepid)"),
-        };
-        foreach (var (name, bytes, doc) in RLimits)
-            rows.Add(RLimitKey(name, bytes, doc));
-        return rows;
+        return
+        [
+            RN("MemoryMax", ApplyLive, V.Size, r => r.MemoryMax, (r, v) => r with { MemoryMax = v }, "hard memory limit; the OOM killer acts above it (memory.max; v1 memory.limit_in_bytes)"),
+            RN("MemoryHigh", ApplyLive, V.Size, r => r.MemoryHigh, (r, v) => r with { MemoryHigh = v }, "throttling threshold (memory.high; cgroup v2 only)"),
+            RN("MemoryLow", ApplyLive, V.Size, r => r.MemoryLow, (r, v) => r with { MemoryLow = v }, "best-effort memory protection (memory.low; v1 memory.soft_limit_in_bytes)"),
+            RN("MemoryMin", ApplyLive, V.Size, r => r.MemoryMin, (r, v) => r with { MemoryMin = v }, "hard memory protection (memory.min; cgroup v2 only)"),
+            RN("MemorySwapMax", ApplyLive, V.Size, r => r.MemorySwapMax, (r, v) => r with { MemorySwapMax = v }, "swap limit (memory.swap.max; v1 memory.memsw.limit_in_bytes = MemoryMax + this)"),
+            RN("CPUQuota", ApplyLive, anyPercent, r => r.CPUQuota, (r, v) => r with { CPUQuota = v }, "CPU time per period as a share of one CPU; above 100% uses several (cpu.max; v1 cpu.cfs_quota_us)"),
+            R("CPUQuotaPeriodSec", ApplyLive, V.Duration, r => r.CPUQuotaPeriodSec, (r, v) => r with { CPUQuotaPeriodSec = v }, "\"100ms\"", "the period CPUQuota is measured over (1ms to 1s)"),
+            RN("CPUWeight", ApplyLive, weight, r => r.CPUWeight, (r, v) => r with { CPUWeight = v }, "relative CPU share 1–10000, 100 is the default (cpu.weight; v1 cpu.shares as systemd converts it)"),
+            R("AllowedCPUs", ApplyLive, new Nullable<string>(V.CpuSet), r => r.AllowedCPUs, (r, v) => r with { AllowedCPUs = v }, "not set", "CPUs the unit may run on (cpuset.cpus)"),
+            R("AllowedMemoryNodes", ApplyLive, new Nullable<string>(V.CpuSet), r => r.AllowedMemoryNodes, (r, v) => r with { AllowedMemoryNodes = v }, "not set", "NUMA memory nodes the unit may use (cpuset.mems)"),
+            RN("TasksMax", ApplyLive, V.TaskCount, r => r.TasksMax, (r, v) => r with { TasksMax = v }, "most processes and threads (pids.max)"),
+            RN("IOWeight", ApplyLive, weight, r => r.IOWeight, (r, v) => r with { IOWeight = v }, "relative IO share 1–10000 (io.weight; v1 blkio.weight)"),
+            R("IOReadBandwidthMax", ApplyLive, V.DeviceLimits(bytes: true), r => r.IOReadBandwidthMax, (r, v) => r with { IOReadBandwidthMax = v }, "{}", "read bytes per second per device (io.max rbps; v1 blkio.throttle.read_bps_device)", MergeRule.Table),
+            R("IOWriteBandwidthMax", ApplyLive, V.DeviceLimits(bytes: true), r => r.IOWriteBandwidthMax, (r, v) => r with { IOWriteBandwidthMax = v }, "{}", "write bytes per second per device (io.max wbps; v1 blkio.throttle.write_bps_device)", MergeRule.Table),
+            R("IOReadIOPSMax", ApplyLive, V.DeviceLimits(bytes: false), r => r.IOReadIOPSMax, (r, v) => r with { IOReadIOPSMax = v }, "{}", "read operations per second per device (io.max riops; v1 blkio.throttle.read_iops_device)", MergeRule.Table),
+            R("IOWriteIOPSMax", ApplyLive, V.DeviceLimits(bytes: false), r => r.IOWriteIOPSMax, (r, v) => r with { IOWriteIOPSMax = v }, "{}", "write operations per second per device (io.max wiops; v1 blkio.throttle.write_iops_device)", MergeRule.Table),
+        ];
     }
+
+    /// <summary>[Sandbox]: set up before execve, so every change needs a new process.</summary>
+    private static IEnumerable<KeySpec> SandboxKeys() =>
+    [
+        X("Namespaces", Restart, V.Namespaces, x => x.Namespaces, (x, v) => x with { Namespaces = v }, "[]", "new namespaces: pid (own /proc), net (only loopback), mount, ipc, uts, user (root inside maps to an unprivileged host uid), cgroup, time", MergeRule.List),
+        X("NetworkNamespacePath", Restart, new Nullable<string>(V.AbsolutePath), x => x.NetworkNamespacePath, (x, v) => x with { NetworkNamespacePath = v }, "not set", "join this existing network namespace (e.g. /run/netns/pod1) so units can share a network"),
+        X("Hostname", Restart, new Nullable<string>(V.Hostname), x => x.Hostname, (x, v) => x with { Hostname = v }, "not set", "hostname inside the unit's uts namespace (needs \"uts\" in Namespaces)"),
+        X("CapabilityBoundingSet", Restart, new Nullable<CapabilitySet>(V.CapabilitySet), x => x.CapabilityBoundingSet, (x, v) => x with { CapabilityBoundingSet = v }, "all", "capabilities the service can ever have; \"~\" on the first entry makes it a list to drop"),
+        X("AmbientCapabilities", Restart, V.CapabilityList, x => x.AmbientCapabilities, (x, v) => x with { AmbientCapabilities = v }, "[]", "capabilities a non-root User keeps across execve (must be in the bounding set)", MergeRule.List),
+        X("NoNewPrivileges", Restart, V.Bool, x => x.NoNewPrivileges, (x, v) => x with { NoNewPrivileges = v }, "false", "setuid binaries and file capabilities grant nothing (implied by SystemCallFilter for a non-root user)"),
+        X("SecureBits", Restart, V.SecureBits, x => x.SecureBits, (x, v) => x with { SecureBits = v }, "[]", "securebits: keep-caps, no-setuid-fixup, noroot and their -locked forms", MergeRule.List),
+        X("SystemCallFilter", Restart, new Nullable<SyscallFilter>(V.SyscallFilter), x => x.SystemCallFilter, (x, v) => x with { SystemCallFilter = v }, "not set", "seccomp filter: allowed system calls and @groups (as `systemd-analyze syscall-filter` lists them); a first entry starting with \"~\" makes it a deny list"),
+        X("SystemCallErrorNumber", Restart, new NullableErrno(), x => x.SystemCallErrorNumber, (x, v) => x with { SystemCallErrorNumber = v }, "\"kill\"", "what a filtered call gets: an errno name, or \"kill\" (the process is killed)"),
+        X("SystemCallArchitectures", Restart, V.Architectures, x => x.SystemCallArchitectures, (x, v) => x with { SystemCallArchitectures = v }, "[] (all)", "ABIs allowed to make system calls; \"native\" kills i386 and x32 calls on x86-64", MergeRule.List),
+        X("SystemCallLog", Restart, V.SyscallList, x => x.SystemCallLog, (x, v) => x with { SystemCallLog = v }, "[]", "system calls and @groups that are logged by the kernel's audit when called", MergeRule.List),
+        X("SeccompProfile", Restart, new Nullable<string>(V.AbsolutePath), x => x.SeccompProfile, (x, v) => x with { SeccompProfile = v }, "not set", "an OCI/Docker seccomp JSON profile, e.g. contrib/seccomp/default.json"),
+        X("AppArmorProfile", Restart, new Nullable<LsmLabel>(V.Lsm), x => x.AppArmorProfile, (x, v) => x with { AppArmorProfile = v }, "not set", "AppArmor profile to exec into; starting fails when AppArmor is off, unless prefixed \"-\""),
+        X("SELinuxContext", Restart, new Nullable<LsmLabel>(V.Lsm), x => x.SELinuxContext, (x, v) => x with { SELinuxContext = v }, "not set", "SELinux context to exec into; starting fails when SELinux is off, unless prefixed \"-\""),
+        X("ProtectSystem", Restart, V.BoolOrEnum(ProtectSystem.No, ProtectSystem.Yes, ("full", ProtectSystem.Full), ("strict", ProtectSystem.Strict)), x => x.ProtectSystem, (x, v) => x with { ProtectSystem = v }, "false", "true: /usr, /boot, /efi read-only; \"full\": also /etc; \"strict\": the whole file system except /dev, /proc, /sys and ReadWritePaths"),
+        X("ProtectHome", Restart, V.BoolOrEnum(ProtectHome.No, ProtectHome.Yes, ("read-only", ProtectHome.ReadOnly), ("tmpfs", ProtectHome.Tmpfs)), x => x.ProtectHome, (x, v) => x with { ProtectHome = v }, "false", "true: /home, /root, /run/user inaccessible; \"read-only\"; \"tmpfs\": empty"),
+        X("PrivateTmp", Restart, V.Bool, x => x.PrivateTmp, (x, v) => x with { PrivateTmp = v }, "false", "a private, empty /tmp and /var/tmp"),
+        X("PrivateDevices", Restart, V.Bool, x => x.PrivateDevices, (x, v) => x with { PrivateDevices = v }, "false", "a minimal /dev: null, zero, full, random, urandom, tty, pts, shm"),
+        X("ReadWritePaths", Restart, V.OptionalPathList, x => x.ReadWritePaths, (x, v) => x with { ReadWritePaths = v }, "[]", "paths left writable inside a read-only view", MergeRule.List),
+        X("ReadOnlyPaths", Restart, V.OptionalPathList, x => x.ReadOnlyPaths, (x, v) => x with { ReadOnlyPaths = v }, "[]", "paths made read-only", MergeRule.List),
+        X("InaccessiblePaths", Restart, V.OptionalPathList, x => x.InaccessiblePaths, (x, v) => x with { InaccessiblePaths = v }, "[]", "paths made inaccessible", MergeRule.List),
+        X("BindPaths", Restart, V.BindList, x => x.BindPaths, (x, v) => x with { BindPaths = v }, "[]", "bind mounts \"source[:destination[:norbind]]\"", MergeRule.List),
+        X("BindReadOnlyPaths", Restart, V.BindList, x => x.BindReadOnlyPaths, (x, v) => x with { BindReadOnlyPaths = v }, "[]", "read-only bind mounts", MergeRule.List),
+        X("RootDirectory", Restart, new Nullable<string>(V.AbsolutePath), x => x.RootDirectory, (x, v) => x with { RootDirectory = v }, "not set", "run with this directory as / (pivot_root, never chroot)"),
+        X("ProtectKernelTunables", Restart, V.Bool, x => x.ProtectKernelTunables, (x, v) => x with { ProtectKernelTunables = v }, "false", "/proc/sys, /sys and similar kernel knobs read-only"),
+        X("ProtectControlGroups", Restart, V.Bool, x => x.ProtectControlGroups, (x, v) => x with { ProtectControlGroups = v }, "false", "/sys/fs/cgroup read-only"),
+        X("ProtectProc", Restart, V.Enum(("default", ProtectProc.Default), ("invisible", ProtectProc.Invisible), ("noaccess", ProtectProc.Noaccess), ("ptraceable", ProtectProc.Ptraceable)), x => x.ProtectProc, (x, v) => x with { ProtectProc = v }, "\"default\"", "hide other users' processes in /proc (hidepid)"),
+    ];
 
     private sealed class NullableErrno : IValueType<int?>
     {

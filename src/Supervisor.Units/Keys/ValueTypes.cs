@@ -79,6 +79,8 @@ public static class ValueTypes
         foreach (var part in s.Split('/'))
             if (part == "..")
                 throw new UnitValueException($"path \"{s}\" contains \"..\"; write the path it means");
+        if (Bytes(s) > Limits.MaxPathBytes)
+            throw new UnitValueException($"the path is {Bytes(s)} bytes long; a path is at most {Limits.MaxPathBytes} bytes (PATH_MAX)");
         return s.Length > 1 ? s.TrimEnd('/') : s;
     }
 
@@ -195,6 +197,7 @@ public static class ValueTypes
         if (items.Count == 0) throw new UnitValueException($"expected {what}, got an empty array");
         if (items.Count > Limits.MaxArguments) throw new UnitValueException($"more than {Limits.MaxArguments} arguments");
         var argv = items.Select(i => i is TomlString s ? s.Value : throw Expected("every argument to be a string", i)).ToArray();
+        CheckExecStrings(argv, i => $"argument {i + 1}", Limits.MaxCommandBytes, "the arguments");
         bool ignore = argv[0].StartsWith('-');
         if (ignore) argv[0] = argv[0][1..];
         var program = argv[0];
@@ -206,6 +209,26 @@ public static class ValueTypes
             if (a.Contains('\0')) throw new UnitValueException("an argument contains a NUL character");
         return new Command(new ValueList<string>(argv), ignore);
     }
+
+    /// <summary>
+    /// What execve takes: each string at most MAX_ARG_STRLEN (E2BIG beyond it), and all of them
+    /// within the share of the exec plan a command or the environment may use.
+    /// </summary>
+    private static void CheckExecStrings(string[] strings, Func<int, string> name, int maxTotal, string all)
+    {
+        long total = 0;
+        for (int i = 0; i < strings.Length; i++)
+        {
+            int n = Bytes(strings[i]);
+            if (n > Limits.MaxArgumentBytes)
+                throw new UnitValueException($"{name(i)} is {n} bytes; the kernel passes at most {Limits.MaxArgumentBytes} bytes in one argument or variable");
+            total += n + 1;
+        }
+        if (total > maxTotal)
+            throw new UnitValueException($"{all} take {total} bytes; at most {maxTotal} bytes fit in a service's exec plan");
+    }
+
+    internal static int Bytes(string s) => System.Text.Encoding.UTF8.GetByteCount(s);
 
     private static object PlainCommand(Command c) =>
         Plain.List(c.Argv.Select((a, i) => (object)(i == 0 && c.IgnoreFailure ? "-" + a : a)));
@@ -224,6 +247,10 @@ public static class ValueTypes
                 if (s.Value.Contains('\0')) throw new UnitValueException($"value of {e.Key} contains a NUL character");
                 result.Add(new(e.Key, s.Value));
             }
+            if (result.Count > Limits.MaxEnvironmentEntries)
+                throw new UnitValueException($"{result.Count} variables; a service's environment holds {Limits.PlanMaxEnv}, and " +
+                    $"{Limits.SupervisorEnvironmentReserve} of them are kept for the variables the supervisor sets, so at most {Limits.MaxEnvironmentEntries}");
+            CheckExecStrings([.. result.Select(kv => $"{kv.Key}={kv.Value}")], i => result[i].Key, Limits.MaxEnvironmentBytes, "the variables");
             return new ValueList<KeyValuePair<string, string>>(result);
         },
         env => Plain.Table(env.Select(kv => new KeyValuePair<string, object>(kv.Key, kv.Value))));
@@ -320,6 +347,8 @@ public static class ValueTypes
             var value = optional ? s[1..] : s;
             if (value.Length == 0 || value.Any(c => char.IsControl(c) || c == ' '))
                 throw new UnitValueException($"invalid label \"{s}\": must be non-empty, without spaces or control characters");
+            if (Bytes(value) > Limits.MaxLabelBytes)
+                throw new UnitValueException($"the label is {Bytes(value)} bytes long; at most {Limits.MaxLabelBytes}");
             return new LsmLabel(value, optional);
         },
         l => l.ToString());

@@ -4,11 +4,17 @@ namespace Supervisor.Units.Model;
 
 /// <summary>
 /// One command line: argv as written (no shell). A leading "-" on the program, as in systemd,
-/// means a failing exit status is ignored.
+/// means a failing exit status is ignored. A bare program name ("redis-server") is looked up
+/// when the unit is loaded (<see cref="ExecutableSearch"/>): <see cref="ResolvedPath"/> is then
+/// the absolute path that is executed, while argv[0] stays as written, as in systemd.
 /// </summary>
 public sealed record Command(ValueList<string> Argv, bool IgnoreFailure)
 {
-    public string Program => Argv[0];
+    /// <summary>The absolute path found for a bare program name; null when the program is written as an absolute path.</summary>
+    public string? ResolvedPath { get; init; }
+
+    /// <summary>The absolute path to execute.</summary>
+    public string Program => ResolvedPath ?? Argv[0];
 }
 
 /// <summary>An exit status or a signal, for SuccessExitStatus and friends.</summary>

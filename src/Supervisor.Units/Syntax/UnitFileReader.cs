@@ -1,14 +1,17 @@
+using System.Runtime.InteropServices;
 using System.Text;
+using Supervisor.Units.Interop;
 using Tomlyn.Parsing;
 using Tomlyn.Syntax;
 
 namespace Supervisor.Units.Syntax;
 
 /// <summary>
-/// Reads one unit file or drop-in from disk into a <see cref="TomlDocument"/>. This is the only
-/// code that knows about Tomlyn. Every way a file can be bad (unreadable, a directory, too large,
-/// not UTF-8, empty, nested absurdly deep, not TOML) becomes a <see cref="Diagnostic"/>; nothing
-/// here throws for bad input.
+/// Reads one unit file or drop-in from disk into a <see cref="TomlDocument"/>. Only this file and
+/// <see cref="TomlTreeBuilder"/> know about Tomlyn. Every way a file can be bad (unreadable, a
+/// directory or a FIFO, too large, not UTF-8, empty, nested absurdly deep, absurdly many keys,
+/// not TOML) becomes a <see cref="Diagnostic"/>; nothing here throws for bad input, and nothing
+/// here blocks or costs more than linear time in the size of the file.
 /// </summary>
 public static class UnitFileReader
 {
@@ -16,39 +19,80 @@ public static class UnitFileReader
 
     public static TomlDocument? Read(string path, string unit, ICollection<Diagnostic> diagnostics)
     {
-        var file = SourceLocation.File(path);
-        byte[] bytes;
-        try
+        string? problem;
+        var bytes = ReadFile(path, out problem);
+        if (bytes is null)
         {
-            if (Directory.Exists(path))
-            {
-                diagnostics.Add(new Diagnostic(Severity.Error, file, unit, null, null, "is a directory, expected a unit file"));
-                return null;
-            }
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-            // Read at most one byte past the limit, so a huge (or endless, like /dev/zero) file costs nothing.
-            bytes = new byte[Limits.MaxFileBytes + 1];
-            int total = 0, n;
-            while (total < bytes.Length && (n = stream.Read(bytes, total, bytes.Length - total)) > 0)
-                total += n;
-            if (total > Limits.MaxFileBytes)
-            {
-                diagnostics.Add(new Diagnostic(Severity.Error, file, unit, null, null,
-                    $"file is larger than {Limits.MaxFileBytes / 1024} KiB, refusing to parse it"));
-                return null;
-            }
-            Array.Resize(ref bytes, total);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(new Diagnostic(Severity.Error, file, unit, null, null, $"cannot read file: {Describe(e)}"));
+            diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(path), unit, null, null, problem!));
             return null;
         }
         return Parse(bytes, path, unit, diagnostics);
     }
 
+    /// <summary>
+    /// The file's bytes, or why not. Only a regular file is opened: open(2) on a FIFO waits for a
+    /// writer (one FIFO named x.toml would hang every reconcile, plan and check), and opening a
+    /// device can act on it. The type is checked before the open and again on the opened file,
+    /// which is opened non-blocking, so a file swapped in between cannot block either.
+    /// </summary>
+    private static byte[]? ReadFile(string path, out string? problem)
+    {
+        if (!Statx.TryGet(path, follow: true, out var before, out var errno))
+            return Fail($"cannot read file: {ErrnoText(errno)}", out problem);
+        if (NotRegular(before) is { } notRegular)
+            return Fail(notRegular, out problem);
+        using var handle = Interop.Open.ReadOnlyNonBlocking(path, out errno);
+        if (handle is null)
+            return Fail($"cannot read file: {ErrnoText(errno)}", out problem);
+        if (!Statx.TryGet(handle, out var opened, out errno))
+            return Fail($"cannot read file: {ErrnoText(errno)}", out problem);
+        if (NotRegular(opened) is { } swapped)
+            return Fail(swapped, out problem);
+        try
+        {
+            // Read at most one byte past the limit, so a huge file costs nothing.
+            var bytes = new byte[Limits.MaxFileBytes + 1];
+            int total = 0, n;
+            while (total < bytes.Length && (n = RandomAccess.Read(handle, bytes.AsSpan(total), total)) > 0)
+                total += n;
+            if (total > Limits.MaxFileBytes)
+                return Fail($"file is larger than {Limits.MaxFileBytes / 1024} KiB, refusing to parse it", out problem);
+            problem = null;
+            return bytes[..total];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail($"cannot read file: {Describe(e)}", out problem);
+        }
+    }
+
+    private static string? NotRegular(FileStatus status) =>
+        status.IsRegular ? null
+        : status.IsDirectory ? "is a directory, expected a unit file"
+        : $"is a {status.TypeName}, not a regular file; refusing to open it";
+
+    private static byte[]? Fail(string message, out string? problem)
+    {
+        problem = message;
+        return null;
+    }
+
     /// <summary>Parses file content already in memory (used by Read and by tests).</summary>
     public static TomlDocument? Parse(ReadOnlySpan<byte> bytes, string path, string unit, ICollection<Diagnostic> diagnostics)
+    {
+        var text = Decode(bytes, path, unit, diagnostics);
+        if (text is null) return null;
+        if (TomlPrescan.Check(text) is { } tooBig)
+        {
+            diagnostics.Add(new Diagnostic(Severity.Error, Position(text, tooBig.Offset, path), unit, null, null, tooBig.Message));
+            return null;
+        }
+        var doc = ParseSyntax(text, path, unit, diagnostics);
+        return doc is null ? null : new TomlTreeBuilder(path, unit, diagnostics).Build(doc);
+    }
+
+    /// <summary>UTF-8 text without a byte-order mark, NUL characters or nothing but comments, or null with the reason.</summary>
+    private static string? Decode(ReadOnlySpan<byte> bytes, string path, string unit, ICollection<Diagnostic> diagnostics)
     {
         if (bytes.StartsWith(Encoding.UTF8.Preamble))
             bytes = bytes[Encoding.UTF8.Preamble.Length..];
@@ -75,17 +119,21 @@ public static class UnitFileReader
                 "file is empty; a unit needs at least a [Service] section with ExecStart"));
             return null;
         }
-        if (TooDeep(text, out var deepAt))
-        {
-            diagnostics.Add(new Diagnostic(Severity.Error, Position(text, deepAt, path), unit, null, null,
-                $"arrays or inline tables nested deeper than {Limits.MaxNestingDepth} levels"));
-            return null;
-        }
+        return text;
+    }
 
+    /// <summary>
+    /// Tomlyn's syntax tree, without Tomlyn's key validation: that keys its dictionary on a hash
+    /// of the key path, and two different keys whose string hashes collide (randomized per
+    /// process) are reported as "already defined". <see cref="TomlTreeBuilder"/> checks that every
+    /// key is defined once, exactly.
+    /// </summary>
+    private static DocumentSyntax? ParseSyntax(string text, string path, string unit, ICollection<Diagnostic> diagnostics)
+    {
         DocumentSyntax doc;
         try
         {
-            doc = SyntaxParser.Parse(text, path);
+            doc = SyntaxParser.Parse(text, path, validate: false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -94,132 +142,14 @@ public static class UnitFileReader
             diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(path), unit, null, null, $"not valid TOML: {e.Message}"));
             return null;
         }
-        if (doc.HasErrors)
-        {
-            // Only the first syntax error: the ones after it are usually the parser losing its place.
-            foreach (var d in doc.Diagnostics)
-            {
-                if (d.Kind != DiagnosticMessageKind.Error) continue;
-                diagnostics.Add(new Diagnostic(Severity.Error, Loc(d.Span, path), unit, null, null, $"not valid TOML: {d.Message}"));
-                break;
-            }
-            return null;
-        }
-
-        var sections = new List<TomlSection>();
-        var errorsBefore = diagnostics.Count;
-        if (doc.KeyValues.ChildrenCount > 0)
-        {
-            var first = doc.KeyValues.GetChild(0)!;
-            sections.Add(new TomlSection("", Loc(first.Span, path), ConvertEntries(doc.KeyValues, path, unit, diagnostics)));
-        }
-        foreach (var table in doc.Tables)
-        {
-            var at = Loc(table.Span, path);
-            if (table is TableArraySyntax)
-            {
-                diagnostics.Add(new Diagnostic(Severity.Error, at, unit, null, null,
-                    $"[[{table.Name}]] is an array of tables; unit files use plain [Section] headers"));
-                continue;
-            }
-            var names = KeyPath(table.Name!);
-            var entries = ConvertEntries(table.Items, path, unit, diagnostics);
-            if (names.Count == 1)
-            {
-                sections.Add(new TomlSection(names[0], at, entries));
-            }
-            else
-            {
-                // [Service.Environment] is the table Environment inside [Service].
-                TomlValue value = new TomlTable(at, entries);
-                for (int i = names.Count - 1; i >= 2; i--)
-                    value = new TomlTable(at, [new TomlEntry(names[i], at, value)]);
-                sections.Add(new TomlSection(names[0], at, [new TomlEntry(names[1], at, value)]));
-            }
-        }
-        return diagnostics.Count > errorsBefore ? null : new TomlDocument(path, sections);
+        if (!doc.HasErrors) return doc;
+        // Only the first syntax error: the ones after it are usually the parser losing its place.
+        var first = doc.Diagnostics.First(d => d.Kind == DiagnosticMessageKind.Error);
+        diagnostics.Add(new Diagnostic(Severity.Error, Loc(first.Span, path), unit, null, null, $"not valid TOML: {first.Message}"));
+        return null;
     }
 
-    private static List<TomlEntry> ConvertEntries(SyntaxList<KeyValueSyntax> items, string path, string unit, ICollection<Diagnostic> diagnostics)
-    {
-        var entries = new List<TomlEntry>();
-        foreach (var kv in items)
-        {
-            var names = KeyPath(kv.Key!);
-            var keyAt = Loc(kv.Key!.Span, path);
-            var value = Convert(kv.Value!, path, unit, diagnostics);
-            for (int i = names.Count - 1; i >= 1; i--)
-                value = new TomlTable(keyAt, [new TomlEntry(names[i], keyAt, value)]);
-            entries.Add(new TomlEntry(names[0], keyAt, value));
-        }
-        return MergeDottedKeys(entries);
-    }
-
-    /// <summary><c>Environment.A = "1"</c> and <c>Environment.B = "2"</c> become one table with two entries.</summary>
-    private static List<TomlEntry> MergeDottedKeys(List<TomlEntry> entries)
-    {
-        var result = new List<TomlEntry>(entries.Count);
-        foreach (var e in entries)
-        {
-            var i = result.FindIndex(r => r.Key == e.Key);
-            if (i >= 0 && result[i].Value is TomlTable a && e.Value is TomlTable b)
-                result[i] = result[i] with { Value = new TomlTable(a.Location, MergeDottedKeys([.. a.Entries, .. b.Entries])) };
-            else
-                result.Add(e);
-        }
-        return result;
-    }
-
-    private static TomlValue Convert(ValueSyntax value, string path, string unit, ICollection<Diagnostic> diagnostics)
-    {
-        var at = Loc(value.Span, path);
-        switch (value)
-        {
-            case StringValueSyntax s: return new TomlString(at, s.Value ?? "");
-            case IntegerValueSyntax i: return new TomlInteger(at, i.Value);
-            case FloatValueSyntax f: return new TomlFloat(at, f.Value);
-            case BooleanValueSyntax b: return new TomlBoolean(at, b.Value);
-            case DateTimeValueSyntax d: return new TomlDateTime(at, d.ToString().Trim());
-            case ArraySyntax a:
-                var items = new List<TomlValue>();
-                foreach (var item in a.Items)
-                    items.Add(Convert(item.Value!, path, unit, diagnostics));
-                return new TomlArray(at, items);
-            case InlineTableSyntax t:
-                var entries = new List<TomlEntry>();
-                foreach (var item in t.Items)
-                {
-                    var kv = item.KeyValue!;
-                    var names = KeyPath(kv.Key!);
-                    var keyAt = Loc(kv.Key!.Span, path);
-                    var v = Convert(kv.Value!, path, unit, diagnostics);
-                    for (int i = names.Count - 1; i >= 1; i--)
-                        v = new TomlTable(keyAt, [new TomlEntry(names[i], keyAt, v)]);
-                    entries.Add(new TomlEntry(names[0], keyAt, v));
-                }
-                return new TomlTable(at, MergeDottedKeys(entries));
-            default:
-                diagnostics.Add(new Diagnostic(Severity.Error, at, unit, null, null, $"unsupported TOML value '{value.ToString().Trim()}'"));
-                return new TomlString(at, "");
-        }
-    }
-
-    private static List<string> KeyPath(KeySyntax key)
-    {
-        var names = new List<string> { KeyText(key.Key!) };
-        foreach (var dot in key.DotKeys)
-            names.Add(KeyText(dot.Key!));
-        return names;
-    }
-
-    private static string KeyText(BareKeyOrStringValueSyntax key) => key switch
-    {
-        BareKeySyntax b => b.Key!.Text ?? "",
-        StringValueSyntax s => s.Value ?? "",
-        _ => key.ToString().Trim(),
-    };
-
-    private static SourceLocation Loc(SourceSpan span, string path) => new(path, span.Start.Line + 1, span.Start.Column + 1);
+    internal static SourceLocation Loc(SourceSpan span, string path) => new(path, span.Start.Line + 1, span.Start.Column + 1);
 
     private static bool IsBlank(string text)
     {
@@ -229,56 +159,6 @@ public static class UnitFileReader
             if (t.Length > 0 && t[0] != '#') return false;
         }
         return true;
-    }
-
-    /// <summary>
-    /// Tomlyn's parser is recursive: a value like <c>[[[[...]]]]</c> nested a million deep would
-    /// overflow the stack and kill the process, which no catch can stop. So nesting is measured
-    /// first, skipping strings and comments, and refused past <see cref="Limits.MaxNestingDepth"/>.
-    /// Header brackets count too; they add at most 2.
-    /// </summary>
-    internal static bool TooDeep(string text, out int offset)
-    {
-        int depth = 0;
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            switch (c)
-            {
-                case '#':
-                    while (i < text.Length && text[i] != '\n') i++;
-                    break;
-                case '"' or '\'':
-                    bool multi = i + 2 < text.Length && text[i + 1] == c && text[i + 2] == c;
-                    if (multi)
-                    {
-                        var end = text.IndexOf(new string(c, 3), i + 3, StringComparison.Ordinal);
-                        i = end < 0 ? text.Length : end + 2;
-                    }
-                    else
-                    {
-                        i++;
-                        while (i < text.Length && text[i] != c && text[i] != '\n')
-                        {
-                            if (c == '"' && text[i] == '\\') i++;
-                            i++;
-                        }
-                    }
-                    break;
-                case '[' or '{':
-                    if (++depth > Limits.MaxNestingDepth + 2)
-                    {
-                        offset = i;
-                        return true;
-                    }
-                    break;
-                case ']' or '}':
-                    if (depth > 0) depth--;
-                    break;
-            }
-        }
-        offset = -1;
-        return false;
     }
 
     private static SourceLocation Position(string text, int offset, string path)
@@ -302,6 +182,15 @@ public static class UnitFileReader
         }
         return new SourceLocation(path, line, col);
     }
+
+    internal static string ErrnoText(int errno) => errno switch
+    {
+        2 => "no such file or directory",
+        13 => "permission denied",
+        20 => "a part of the path is not a directory",
+        40 => "too many levels of symbolic links",
+        _ => Marshal.GetPInvokeErrorMessage(errno),
+    };
 
     internal static string Describe(Exception e) => e switch
     {

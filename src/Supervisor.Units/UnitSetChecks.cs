@@ -1,0 +1,143 @@
+using Supervisor.Units.Model;
+using Supervisor.Units.Syntax;
+
+namespace Supervisor.Units;
+
+/// <summary>Rules between units, checked once every file is parsed: a unit that breaks one is moved to the bad units.</summary>
+internal static class UnitSetChecks
+{
+    /// <summary>
+    /// Two services whose names map to one cgroup directory would share it, and starting (or
+    /// stopping) one kills the other: "web" and "web.service" both run in web.service. Each unit
+    /// involved is refused, naming the others. Log files (STATE/logs/NAME.log) and notify sockets
+    /// (RUNTIME/notify/NAME) are named after the unit itself, which no two units share.
+    /// </summary>
+    internal static void CheckCgroupCollisions(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, List<Diagnostic> diagnostics)
+    {
+        var byCgroup = units.Values
+            .Where(p => p.Definition.Kind == UnitKind.Service)
+            .GroupBy(p => UnitCgroup.RelativePath(p.Definition.Service.Slice, UnitCgroup.Leaf(p.Definition.Name)), StringComparer.Ordinal)
+            .Where(g => g.Count() > 1)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
+        foreach (var shared in byCgroup)
+        {
+            var owners = shared.OrderBy(p => p.Definition.Name, StringComparer.Ordinal).Select(p => p.Definition).ToList();
+            var who = string.Join(" and ", owners.Select(u => $"'{u.Name}' ({u.Sources[0]})"));
+            foreach (var unit in owners)
+            {
+                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(unit.Sources[0]), unit.Name, null, null,
+                    $"units {who} would run in the same cgroup '{shared.Key}', where starting one kills the other", "rename one of the files"));
+                bad[unit.Name] = unit.Sources[0];
+                units.Remove(unit.Name);
+            }
+        }
+    }
+
+    internal static void CheckReferences(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, HashSet<string> known, List<Diagnostic> diagnostics)
+    {
+        bool Exists(string n) => units.ContainsKey(n) || bad.ContainsKey(n) || known.Contains(n);
+        var all = known.Concat(units.Keys).Distinct().ToList();
+        foreach (var (name, parsed) in units.ToList())
+        {
+            var u = parsed.Definition;
+            bool broken = false;
+            foreach (var (key, list, required) in new (string, ValueList<string>, bool)[]
+            {
+                ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true),
+                ("Wants", u.Unit.Wants, false), ("After", u.Unit.After, false), ("Before", u.Unit.Before, false),
+                ("Conflicts", u.Unit.Conflicts, false),
+            })
+            {
+                for (int i = 0; i < list.Count; i++)
+                {
+                    var target = list[i];
+                    var at = parsed.Values.TryGetValue("Unit." + key, out var v) && v is TomlArray a && i < a.Items.Count
+                        ? a.Items[i].Location : parsed.LocationOf("Unit", key);
+                    if (target == name)
+                    {
+                        diagnostics.Add(new Diagnostic(Severity.Error, at, name, "Unit", key, $"[Unit] {key}: a unit cannot depend on itself"));
+                        broken = true;
+                    }
+                    else if (!Exists(target))
+                    {
+                        var message = $"[Unit] {key}: unit '{target}' does not exist";
+                        var hint = Values.Suggest.Hint(target, all);
+                        if (required)
+                        {
+                            diagnostics.Add(new Diagnostic(Severity.Error, at, name, "Unit", key, message, hint));
+                            broken = true;
+                        }
+                        else
+                        {
+                            diagnostics.Add(new Diagnostic(Severity.Warning, at, name, "Unit", key, message + "; ignoring it", hint));
+                        }
+                    }
+                }
+            }
+            if (u.Kind == UnitKind.Service && u.Service.Slice is { } slice && !Exists(slice))
+            {
+                var near = Values.Suggest.Nearest(slice, all.Where(n => n.EndsWith(".slice", StringComparison.Ordinal)));
+                diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf("Service", "Slice"), name, "Service", "Slice",
+                    $"[Service] Slice: slice '{slice}' is not declared",
+                    near is not null ? $"did you mean '{near[..^".slice".Length]}'?" : $"create {slice}{UnitLoader.UnitSuffix}"));
+                broken = true;
+            }
+            if (broken)
+            {
+                units.Remove(name);
+                bad[name] = u.Sources[0];
+            }
+        }
+    }
+
+    /// <summary>
+    /// After/Before must form no cycle: a unit cannot start after itself. Each cycle is reported
+    /// once, with its path (a → b → a), on every unit in it.
+    /// </summary>
+    internal static void CheckOrderingCycles(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, List<Diagnostic> diagnostics)
+    {
+        // Edge a → b: a starts after b.
+        var after = units.Keys.ToDictionary(n => n, _ => new SortedSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
+        foreach (var (name, parsed) in units)
+        {
+            foreach (var b in parsed.Definition.Unit.After)
+                if (units.ContainsKey(b)) after[name].Add(b);
+            foreach (var b in parsed.Definition.Unit.Before)
+                if (units.ContainsKey(b)) after[b].Add(name);
+        }
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on stack, 2 = done
+        var stack = new List<string>();
+        var inCycle = new List<List<string>>();
+        void Visit(string n)
+        {
+            state[n] = 1;
+            stack.Add(n);
+            foreach (var m in after[n])
+            {
+                if (state.GetValueOrDefault(m) == 1)
+                    inCycle.Add([.. stack[stack.IndexOf(m)..], m]);
+                else if (state.GetValueOrDefault(m) == 0)
+                    Visit(m);
+            }
+            stack.RemoveAt(stack.Count - 1);
+            state[n] = 2;
+        }
+        foreach (var n in after.Keys.Order(StringComparer.Ordinal))
+            if (state.GetValueOrDefault(n) == 0) Visit(n);
+
+        foreach (var cycle in inCycle)
+        {
+            var path = string.Join(" → ", cycle);
+            foreach (var n in cycle.Distinct())
+            {
+                if (!units.TryGetValue(n, out var parsed)) continue;
+                var key = parsed.Values.ContainsKey("Unit.After") ? "After" : "Before";
+                diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf("Unit", key), n, "Unit", key,
+                    $"[Unit] ordering cycle: {path} (each starts after the next)"));
+                units.Remove(n);
+                bad[n] = parsed.Definition.Sources[0];
+            }
+        }
+    }
+}
