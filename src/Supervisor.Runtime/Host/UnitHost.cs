@@ -111,7 +111,10 @@ public sealed class UnitHost : IUnitHost, IDisposable
         {
             launch();
         }
-        catch (Exception e) when (e is PlanCompileException or SandboxSetupException or CgroupException or HelperNotFoundException or IOException or UnauthorizedAccessException)
+        // ArgumentException: a plan over the helper's limits, known only at start (EnvironmentFile
+        // contents, the user's groups): that unit fails, the daemon goes on.
+        catch (Exception e) when (e is PlanCompileException or SandboxSetupException or CgroupException or HelperNotFoundException
+            or IOException or UnauthorizedAccessException or ArgumentException)
         {
             var message = e.Message.StartsWith(unit.Name + ":", StringComparison.Ordinal) ? e.Message : $"{unit.Name}: {e.Message}";
             Log(unit.Name, message);
