@@ -36,7 +36,8 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         // With a pid namespace the helper stays as its init: the service is its child.
         int reported = process.HasInit ? process.FindServicePid() ?? pid : pid;
         sink.Post(slot.Name, new UnitEvent.MainStarted(reported));
-        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)));
+        // The process's own pidfd serves the reaper: one descriptor per unit, not two.
+        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)), process.PidFd);
     }
 
     public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command)

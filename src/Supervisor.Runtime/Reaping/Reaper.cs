@@ -54,8 +54,12 @@ public sealed class Reaper : IDisposable
         Libc.Write(_wake.Fd, one);
     }
 
-    /// <summary>Calls <paramref name="onExit"/> once when <paramref name="pid"/>, a child of ours, exits.</summary>
-    public void Watch(int pid, Action<ExitInfo> onExit)
+    /// <summary>
+    /// Calls <paramref name="onExit"/> once when <paramref name="pid"/>, a child of ours, exits.
+    /// <paramref name="pidfd"/>: the process's own pidfd when the caller holds one (and keeps it
+    /// open until the exit), so a unit costs no second descriptor; otherwise one is opened.
+    /// </summary>
+    public void Watch(int pid, Action<ExitInfo> onExit, SafeHandle? pidfd = null)
     {
         ExitInfo exit;
         lock (_gate)
@@ -63,7 +67,7 @@ public sealed class Reaper : IDisposable
             if (!_early.Remove(pid, out exit))
             {
                 _watches[pid] = onExit;
-                WatchPidfd(pid);
+                WatchPidfd(pid, pidfd);
                 return;
             }
         }
@@ -71,19 +75,31 @@ public sealed class Reaper : IDisposable
     }
 
     /// <summary>The child's pidfd in the loop; if it cannot be had, the SIGCHLD sweep reaps the child instead.</summary>
-    private void WatchPidfd(int pid)
+    private void WatchPidfd(int pid, SafeHandle? borrowed)
     {
-        int fd = Libc.PidfdOpen(pid, 0);
-        if (fd < 0)
+        SafeFd? owned = null;
+        if (borrowed is null)
         {
-            Wake();
-            return;
+            int fd = Libc.PidfdOpen(pid, 0);
+            if (fd < 0)
+            {
+                Wake();
+                return;
+            }
+            owned = new SafeFd(fd);
         }
-        var pidfd = new SafeFd(fd);
-        EventLoop.Shared.Add(pidfd, _ =>
+        try
         {
-            using (pidfd) Reap(pid);
-        }, once: true);
+            EventLoop.Shared.Add(borrowed ?? owned!, _ =>
+            {
+                using (owned) Reap(pid);
+            }, once: true);
+        }
+        catch (IOException)
+        {
+            owned?.Dispose();
+            Wake();
+        }
     }
 
     /// <summary>Reaps <paramref name="pid"/> if it has exited and delivers its status to its watch.</summary>
