@@ -239,7 +239,7 @@ public sealed class UnitMachine
     private Outcome Running(UnitRuntime r)
     {
         var actions = new List<UnitAction> { new UnitAction.CancelTimer(TimerKind.Start) };
-        if (S.WatchdogSec.Microseconds > 0 && !S.WatchdogSec.IsInfinity)
+        if (S.WatchdogEnabled)
             actions.Add(new UnitAction.ArmTimer(TimerKind.Watchdog, S.WatchdogSec.ToTimeSpan()));
         var sub = S.Type == ServiceType.Oneshot ? (S.RemainAfterExit ? SubState.Exited : SubState.Dead) : SubState.Running;
         return new(r with { Sub = sub, ControlPhase = null, ActiveSince = _clock.GetTimestamp() }, actions);
@@ -352,7 +352,7 @@ public sealed class UnitMachine
     }
 
     private Outcome WatchdogPing(UnitRuntime r) =>
-        S.WatchdogSec.Microseconds > 0 && !S.WatchdogSec.IsInfinity
+        S.WatchdogEnabled
             ? Go(r, new UnitAction.ArmTimer(TimerKind.Watchdog, S.WatchdogSec.ToTimeSpan()))
             : Ignore(r);
 

@@ -1,4 +1,4 @@
-using Supervisor.Units.Interop;
+using Supervisor.Linux.Files;
 using Supervisor.Units.Keys;
 using Supervisor.Units.Model;
 using Supervisor.Units.Syntax;

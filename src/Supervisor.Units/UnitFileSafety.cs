@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Supervisor.Units.Interop;
+using Supervisor.Linux.Files;
 
 namespace Supervisor.Units;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Supervisor.Units.Interop;
+using Supervisor.Linux.Files;
 using Supervisor.Units.Keys;
 using Supervisor.Units.Model;
 using Supervisor.Units.Syntax;

@@ -48,7 +48,7 @@ public sealed class UnitPlanner(ICgroupDriver driver, string notifyDirectory)
 
     /// <summary>WatchdogSec when it is on (not 0, not infinity).</summary>
     public static TimeSpan? WatchdogOf(ServiceSection service) =>
-        !service.WatchdogSec.IsInfinity && service.WatchdogSec.Microseconds > 0 ? service.WatchdogSec.ToTimeSpan() : null;
+        service.WatchdogEnabled ? service.WatchdogSec.ToTimeSpan() : null;
 
     /// <summary>The slice chain above <paramref name="path"/>, outermost first.</summary>
     public ImmutableArray<SlicePlan> SlicesOf(CgroupPath path, Func<string, UnitDefinition?> lookup) =>

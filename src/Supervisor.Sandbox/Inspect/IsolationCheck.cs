@@ -28,10 +28,7 @@ public sealed record InspectLine(string Property, string Declared, string Found,
 public static class IsolationCheck
 {
     private static readonly (string Kind, NamespaceFlags Flag)[] NamespaceFlagsByKind =
-    [
-        ("pid", NamespaceFlags.Pid), ("net", NamespaceFlags.Net), ("mnt", NamespaceFlags.Mount), ("ipc", NamespaceFlags.Ipc),
-        ("uts", NamespaceFlags.Uts), ("user", NamespaceFlags.User), ("cgroup", NamespaceFlags.Cgroup), ("time", NamespaceFlags.Time),
-    ];
+        [.. Supervisor.Linux.NamespaceKind.All.Select(k => (k.ProcName, (NamespaceFlags)k.CloneFlag))];
 
     public static ImmutableArray<InspectLine> Compare(ExecPlan plan, IsolationState state, IReadOnlyCollection<LsmKind>? skippedLsm = null)
     {

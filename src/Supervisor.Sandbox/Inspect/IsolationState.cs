@@ -10,7 +10,7 @@ namespace Supervisor.Sandbox.Inspect;
 /// </summary>
 public sealed record IsolationState
 {
-    public static readonly ImmutableArray<string> NamespaceKinds = ["pid", "net", "mnt", "ipc", "uts", "user", "cgroup", "time"];
+    public static readonly ImmutableArray<string> NamespaceKinds = [.. Supervisor.Linux.NamespaceKind.All.Select(k => k.ProcName)];
 
     public required int Pid { get; init; }
     /// <summary>Namespace kind → inode, for the process and for PID 1 (the host).</summary>

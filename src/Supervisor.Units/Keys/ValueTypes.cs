@@ -433,12 +433,9 @@ public static class ValueTypes
             return r.Soft == r.Hard ? One(r.Soft) : $"{One(r.Soft)}:{One(r.Hard)}";
         });
 
+    /// <summary>The kernel's kinds (Supervisor.Linux.NamespaceKind), with the model's flag: bit i is kind i.</summary>
     public static readonly (string Name, Namespaces Flag)[] NamespaceNames =
-    [
-        ("pid", Model.Namespaces.Pid), ("net", Model.Namespaces.Net), ("mount", Model.Namespaces.Mount),
-        ("ipc", Model.Namespaces.Ipc), ("uts", Model.Namespaces.Uts), ("user", Model.Namespaces.User),
-        ("cgroup", Model.Namespaces.Cgroup), ("time", Model.Namespaces.Time),
-    ];
+        [.. Supervisor.Linux.NamespaceKind.All.Select((k, i) => (k.Name, (Namespaces)(1 << i)))];
 
     public static readonly IValueType<Namespaces> Namespaces = new Simple<Namespaces>("array of \"pid\" \"net\" \"mount\" \"ipc\" \"uts\" \"user\" \"cgroup\" \"time\"",
         v =>

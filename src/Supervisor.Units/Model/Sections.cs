@@ -44,6 +44,8 @@ public sealed record ServiceSection
     public Duration TimeoutStartSec { get; init; } = Duration.FromSeconds(90);
     public Duration TimeoutStopSec { get; init; } = Duration.FromSeconds(90);
     public Duration WatchdogSec { get; init; } = Duration.Zero;
+    /// <summary>WatchdogSec is on (neither 0 nor infinity): the one place that rule lives.</summary>
+    public bool WatchdogEnabled => WatchdogSec.Microseconds > 0 && !WatchdogSec.IsInfinity;
     public KillMode KillMode { get; init; } = KillMode.ControlGroup;
     public int KillSignal { get; init; } = 15;
     public bool SendSIGKILL { get; init; } = true;

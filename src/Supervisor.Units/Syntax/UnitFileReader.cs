@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Supervisor.Units.Interop;
+using Supervisor.Linux.Files;
 using Tomlyn.Parsing;
 using Tomlyn.Syntax;
 
@@ -41,7 +41,7 @@ public static class UnitFileReader
             return Fail($"cannot read file: {ErrnoText(errno)}", out problem);
         if (NotRegular(before) is { } notRegular)
             return Fail(notRegular, out problem);
-        using var handle = Interop.Open.ReadOnlyNonBlocking(path, out errno);
+        using var handle = Supervisor.Linux.Files.Open.ReadOnlyNonBlocking(path, out errno);
         if (handle is null)
             return Fail($"cannot read file: {ErrnoText(errno)}", out problem);
         if (!Statx.TryGet(handle, out var opened, out errno))

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Units.Interop;
+namespace Supervisor.Linux.Files;
 
 /// <summary>What statx(2) says about a file: its owner and its type and permission bits.</summary>
-internal readonly record struct FileStatus(uint Uid, uint Mode)
+public readonly record struct FileStatus(uint Uid, uint Mode)
 {
     private const uint TypeMask = 0xF000;   // S_IFMT
 
@@ -33,7 +33,7 @@ internal readonly record struct FileStatus(uint Uid, uint Mode)
 /// (File.GetUnixFileMode) but not the owner. statx is used rather than stat because its struct
 /// layout is the same on every architecture.
 /// </summary>
-internal static partial class Statx
+public static partial class Statx
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
@@ -55,7 +55,7 @@ internal static partial class Statx
     private static partial int StatxNative(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
-    internal static partial uint GetEuid();
+    public static partial uint GetEuid();
 
     /// <summary>Owner and mode of <paramref name="path"/>; symlinks followed unless <paramref name="follow"/> is false.</summary>
     public static bool TryGet(string path, bool follow, out FileStatus status, out int errno) =>

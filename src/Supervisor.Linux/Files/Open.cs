@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Supervisor.Units.Interop;
+namespace Supervisor.Linux.Files;
 
 /// <summary>
 /// open(2) with flags .NET does not offer: a unit file is opened with O_NONBLOCK, so that a FIFO
 /// swapped in after the type check cannot block the reader (FileStream would wait for a writer forever).
 /// </summary>
-internal static partial class Open
+public static partial class Open
 {
     private const int ORdOnly = 0x0;
     private const int ONoCtty = 0x100;       // 0400: a terminal device never becomes our controlling tty
