@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Linux.Files;
 
@@ -33,33 +34,13 @@ public readonly record struct FileStatus(uint Uid, uint Mode)
 /// (File.GetUnixFileMode) but not the owner. statx is used rather than stat because its struct
 /// layout is the same on every architecture.
 /// </summary>
-public static partial class Statx
+public static class Statx
 {
-    private const int AtFdCwd = -100;
-    private const int AtSymlinkNoFollow = 0x100;
-    private const int AtEmptyPath = 0x1000;
-    private const uint StatxType = 0x1;
-    private const uint StatxMode = 0x2;
-    private const uint StatxUid = 0x8;
-
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    private struct StatxBuffer
-    {
-        [FieldOffset(0)] public uint Mask;
-        [FieldOffset(20)] public uint Uid;
-        [FieldOffset(24)] public uint Gid;
-        [FieldOffset(28)] public ushort Mode;
-    }
-
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatxNative(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    public static partial uint GetEuid();
+    public static uint GetEuid() => Libc.GetEuid();
 
     /// <summary>Owner and mode of <paramref name="path"/>; symlinks followed unless <paramref name="follow"/> is false.</summary>
     public static bool TryGet(string path, bool follow, out FileStatus status, out int errno) =>
-        Call(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, out status, out errno);
+        Call(Libc.AT_FDCWD, path, follow ? 0 : Libc.AT_SYMLINK_NOFOLLOW, out status, out errno);
 
     /// <summary>Owner and mode of an open file descriptor (fstat).</summary>
     public static bool TryGet(SafeHandle fd, out FileStatus status, out int errno)
@@ -68,7 +49,7 @@ public static partial class Statx
         fd.DangerousAddRef(ref added);
         try
         {
-            return Call((int)fd.DangerousGetHandle(), "", AtEmptyPath, out status, out errno);
+            return Call((int)fd.DangerousGetHandle(), "", Libc.AT_EMPTY_PATH, out status, out errno);
         }
         finally
         {
@@ -78,7 +59,7 @@ public static partial class Statx
 
     private static bool Call(int dirfd, string path, int flags, out FileStatus status, out int errno)
     {
-        if (StatxNative(dirfd, path, flags, StatxType | StatxMode | StatxUid, out var buf) != 0)
+        if (Libc.StatX(dirfd, path, flags, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, out var buf) != 0)
         {
             errno = Marshal.GetLastPInvokeError();
             status = default;
