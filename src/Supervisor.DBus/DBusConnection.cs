@@ -67,7 +67,11 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _callSlots = new(ProtocolConstants.MaxConcurrentCallsPerConnection);
+    private readonly PeerBudget? _budget;
+    private readonly string? _sender;
     private long _queuedBytes;
+    private long _lastActivity = Environment.TickCount64;
+    private int _callsInFlight;
     private int _serial;
     private int _closing;
     private Task _readLoop = Task.CompletedTask;
@@ -75,9 +79,12 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
 
     private sealed record Outgoing(byte[] Data, IReadOnlyList<SafeHandle> Fds);
 
-    private DBusConnection(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials? peer, Action<DBusConnection, Message>? busHandler)
+    private DBusConnection(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials? peer, Action<DBusConnection, Message>? busHandler,
+        PeerBudget? budget = null, string? sender = null)
     {
         _stream = stream;
+        _budget = budget;
+        _sender = sender;
         _options = options;
         ServerGuid = guid;
         PeerCredentials = peer;
@@ -141,9 +148,14 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
     }
 
-    internal static DBusConnection CreateServerSide(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials peer, Action<DBusConnection, Message> busHandler)
+    /// <summary>
+    /// The server's end of an authenticated peer: messages it sends carry SENDER
+    /// <paramref name="sender"/>, and what it receives and queues is charged to <paramref name="budget"/>.
+    /// </summary>
+    internal static DBusConnection CreateServerSide(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials peer,
+        Action<DBusConnection, Message> busHandler, PeerBudget? budget, string sender)
     {
-        var connection = new DBusConnection(stream, options, guid, peer, busHandler);
+        var connection = new DBusConnection(stream, options, guid, peer, busHandler, budget, sender);
         connection.Start();
         return connection;
     }
@@ -313,7 +325,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
 
     private void Enqueue(Message message, uint serial)
     {
-        byte[] data = message.Serialize(serial, out var fds);
+        byte[] data = message.Serialize(serial, out var fds, bigEndian: false, _sender ?? message.Sender);
         if (data.Length > _options.MaxMessageSize)
             throw new ArgumentException($"{message} is {data.Length} bytes, over the limit of {_options.MaxMessageSize}");
         if (fds.Count > 0 && !UnixFdsEnabled)
@@ -327,20 +339,32 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
             fd.DangerousAddRef(ref added);
         }
         long queued = Interlocked.Add(ref _queuedBytes, data.Length);
-        if (queued > _options.MaxOutgoingQueueBytes && queued != data.Length)
+        string? overLimit = queued > _options.MaxOutgoingQueueBytes && queued != data.Length
+            ? $"peer is not reading: more than {_options.MaxOutgoingQueueBytes} bytes queued for it"
+            : _budget != null && !_budget.TryReserveOutgoing(data.Length)
+                ? $"peer is not reading: its uid {_budget.User.UserId} would have more than {_budget.MaxOutgoing} bytes queued, the limit per user"
+                : null;
+        if (overLimit != null)
         {
             ReleaseFds(fds);
             Interlocked.Add(ref _queuedBytes, -data.Length);
-            var reason = new DBusConnectionClosedException($"peer is not reading: more than {_options.MaxOutgoingQueueBytes} bytes queued for it");
+            var reason = new DBusConnectionClosedException(overLimit);
             Close(reason);
             throw reason;
         }
         if (!_outgoing.Writer.TryWrite(new Outgoing(data, fds)))
         {
-            ReleaseFds(fds);
-            Interlocked.Add(ref _queuedBytes, -data.Length);
+            Dequeued(data, fds);
             throw new DBusConnectionClosedException("the D-Bus connection is closed");
         }
+    }
+
+    /// <summary>A queued message was sent or dropped: its fds, its bytes and its charge are given back.</summary>
+    private void Dequeued(byte[] data, IReadOnlyList<SafeHandle> fds)
+    {
+        ReleaseFds(fds);
+        Interlocked.Add(ref _queuedBytes, -data.Length);
+        _budget?.ReleaseOutgoing(data.Length);
     }
 
     private static void ReleaseFds(IReadOnlyList<SafeHandle> fds)
@@ -360,8 +384,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
                 }
                 finally
                 {
-                    ReleaseFds(item.Fds);
-                    Interlocked.Add(ref _queuedBytes, -item.Data.Length);
+                    Dequeued(item.Data, item.Fds);
                 }
             }
         }
@@ -386,6 +409,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
                     Close(null);
                     return;
                 }
+                Volatile.Write(ref _lastActivity, Environment.TickCount64);
                 await DispatchAsync(message).ConfigureAwait(false);
             }
         }
@@ -408,21 +432,33 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         {
             case MessageType.MethodReturn:
             case MessageType.Error:
+                _budget?.ReleaseIncoming(message.WireLength);
                 if (_pending.TryRemove(message.ReplySerial!.Value, out var waiter)) waiter.TrySetResult(message);
                 else message.Dispose(); // a late reply (after a timeout) or one we never asked for
                 break;
             case MessageType.Signal:
                 DeliverSignal(message);
+                _budget?.ReleaseIncoming(message.WireLength);
                 break;
             case MessageType.MethodCall:
                 // At most MaxConcurrentCallsPerConnection handlers run for one peer; beyond that we
                 // stop reading from it, which pushes back on the peer and not on anyone else.
-                await _callSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _callsInFlight);
+                try
+                {
+                    await _callSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    CallDone(message);
+                    throw;
+                }
                 _ = HandleCallAsync(message);
                 break;
             default:
                 // Unknown message types must be ignored (spec), though they were validated.
                 message.Dispose();
+                _budget?.ReleaseIncoming(message.WireLength);
                 break;
         }
     }
@@ -466,10 +502,26 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
         finally
         {
-            call.Dispose();
             _callSlots.Release();
+            CallDone(call);
         }
     }
+
+    /// <summary>A call was answered (or dropped): its fds close, its bytes leave the budget, and the idle clock restarts.</summary>
+    private void CallDone(Message call)
+    {
+        call.Dispose();
+        _budget?.ReleaseIncoming(call.WireLength);
+        Volatile.Write(ref _lastActivity, Environment.TickCount64);
+        Interlocked.Decrement(ref _callsInFlight);
+    }
+
+    /// <summary>True when no call of the peer is running and its last complete message (or answered call) is older than <paramref name="timeoutMs"/>.</summary>
+    internal bool IsIdle(long nowMs, long timeoutMs) =>
+        Volatile.Read(ref _callsInFlight) == 0 && nowMs - Volatile.Read(ref _lastActivity) >= timeoutMs;
+
+    /// <summary>Closes the connection now, for <paramref name="reason"/> (a server enforcing a limit).</summary>
+    internal void Abort(Exception reason) => Close(reason);
 
     /// <summary>Sends a reply; if it cannot be marshalled (a handler returned the wrong values) the caller gets Failed.</summary>
     internal void SendReply(Message call, Message reply)
@@ -503,11 +555,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
             if (_pending.TryRemove(key, out var waiter)) waiter.TrySetException(closed);
         }
         _stream.Dispose();
-        while (_outgoing.Reader.TryRead(out var item))
-        {
-            ReleaseFds(item.Fds);
-            Interlocked.Add(ref _queuedBytes, -item.Data.Length);
-        }
+        while (_outgoing.Reader.TryRead(out var item)) Dequeued(item.Data, item.Fds);
         _closed.TrySetResult(reason);
     }
 

@@ -209,7 +209,10 @@ public sealed class Message : IDisposable
     /// From the first 16 bytes, the total length of the message they start, after checking
     /// the fixed header and the size limit (before anything is allocated for the rest).
     /// </summary>
-    public static int GetMessageLength(ReadOnlySpan<byte> fixedHeader, int maxMessageSize)
+    public static int GetMessageLength(ReadOnlySpan<byte> fixedHeader, int maxMessageSize) => GetMessageLength(fixedHeader, maxMessageSize, "");
+
+    /// <param name="limitName">Whose limit it is, for the error ("for unprivileged peers"); may be empty.</param>
+    internal static int GetMessageLength(ReadOnlySpan<byte> fixedHeader, int maxMessageSize, string limitName)
     {
         if (fixedHeader.Length < ProtocolConstants.FixedHeaderLength)
             throw new DBusProtocolException($"message header needs {ProtocolConstants.FixedHeaderLength} bytes, got {fixedHeader.Length}");
@@ -225,7 +228,7 @@ public sealed class Message : IDisposable
         uint fieldsLength = bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(fixedHeader.Slice(12)) : BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.Slice(12));
         long total = ProtocolConstants.FixedHeaderLength + Align8(fieldsLength) + (long)bodyLength;
         if (total > maxMessageSize)
-            throw new DBusProtocolException($"message of {total} bytes exceeds the limit of {maxMessageSize} bytes");
+            throw new DBusProtocolException($"message of {total} bytes exceeds the limit of {maxMessageSize} bytes{(limitName.Length > 0 ? " " + limitName : "")}");
         return (int)total;
     }
 
