@@ -6,7 +6,7 @@ namespace Supervisor.DBus.Tests;
 /// Tests that measure this process's allocations run alone (no other test allocating meanwhile);
 /// the hostile peers are separate processes, so what is measured is the server (and the root client).
 /// </summary>
-[CollectionDefinition(DisableParallelization = true)]
+[CollectionDefinition(nameof(MemoryMeasuring), DisableParallelization = true)]
 public sealed class MemoryMeasuring
 {
 }

@@ -77,6 +77,9 @@ public sealed class Message : IDisposable
     /// <summary>Bytes this message took on the wire (0 for messages built locally).</summary>
     internal int WireLength { get; private init; }
 
+    /// <summary>At most the bytes decoding the body allocates (received messages; checked against <see cref="ProtocolConstants.MaxDecodeFactor"/>).</summary>
+    internal long DecodeCost { get; private init; }
+
     /// <summary>False while a received message's body is still only bytes.</summary>
     internal bool IsBodyDecoded => !_received || Volatile.Read(ref _body) != null;
 
@@ -257,6 +260,8 @@ public sealed class Message : IDisposable
         var signature = header.Signature ?? Signature.Empty;
         bodyReader.SkipValues(signature);
         if (!bodyReader.IsAtEnd) throw new DBusProtocolException($"body has {bodyReader.Remaining} bytes beyond its signature '{signature}'");
+        if (bodyReader.DecodeCost > ProtocolConstants.MaxDecodeFactor * (long)body.Length + ProtocolConstants.DecodeAllowance)
+            throw new DBusProtocolException($"body of {body.Length} bytes ('{signature}') would take {bodyReader.DecodeCost} bytes to decode, more than {ProtocolConstants.MaxDecodeFactor} times its size");
         return new Message
         {
             Type = header.Type,
@@ -273,6 +278,7 @@ public sealed class Message : IDisposable
             UnixFds = fds,
             IsBigEndian = header.BigEndian,
             WireLength = total,
+            DecodeCost = bodyReader.DecodeCost,
             _bodyBytes = ownsBytes || body.IsEmpty ? body : body.ToArray(),
             _received = true,
         };

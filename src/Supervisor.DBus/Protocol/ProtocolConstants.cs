@@ -18,6 +18,17 @@ public static class ProtocolConstants
     /// </summary>
     public const int DefaultMaxMessageSize = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// A received body whose values would take more than this many times its size in memory
+    /// (plus <see cref="DecodeAllowance"/>) is refused before anything is decoded. Real messages
+    /// take 2 to 5 times (strings are UTF-16, values boxed); only contrived shapes go beyond,
+    /// such as arrays of 32 nested one-byte structs, which cost no bytes per level on the wire.
+    /// </summary>
+    public const int MaxDecodeFactor = 16;
+
+    /// <summary>What any body may cost regardless of its size (fixed overhead of small messages).</summary>
+    public const int DecodeAllowance = 4096;
+
     /// <summary>Spec: the largest array, 2^26 bytes (excluding the padding before the first element).</summary>
     public const int MaxArrayLength = 64 * 1024 * 1024;
 

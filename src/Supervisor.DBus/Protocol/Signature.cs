@@ -127,6 +127,14 @@ public readonly struct Signature : IEquatable<Signature>
         return count;
     }
 
+    /// <summary>The number of fields of the struct type that starts <paramref name="s"/> ("(…)", valid).</summary>
+    internal static int CountFields(ReadOnlySpan<char> s)
+    {
+        int count = 0;
+        for (int pos = 1; s[pos] != ')'; pos = NextTypeEnd(s, pos)) count++;
+        return count;
+    }
+
     /// <inheritdoc cref="NextTypeEnd(string, int)"/>
     internal static int NextTypeEnd(ReadOnlySpan<char> s, int pos)
     {
