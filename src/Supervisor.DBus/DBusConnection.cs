@@ -6,53 +6,13 @@ using Supervisor.DBus.Transport;
 
 namespace Supervisor.DBus;
 
-/// <summary>Settings of one connection; every default is a named limit in <see cref="ProtocolConstants"/>.</summary>
-public sealed class DBusConnectionOptions
-{
-    /// <summary>Call org.freedesktop.DBus.Hello after authenticating (true for a bus, false for a peer-to-peer server).</summary>
-    public bool SayHello { get; init; } = true;
-
-    /// <summary>Ask for unix fd passing during SASL.</summary>
-    public bool NegotiateUnixFds { get; init; } = true;
-
-    /// <summary>Objects to serve on this connection (method calls from peers are dispatched to them).</summary>
-    public DBusObjectRegistry? Objects { get; init; }
-
-    public int MaxMessageSize { get; init; } = ProtocolConstants.DefaultMaxMessageSize;
-
-    public long MaxOutgoingQueueBytes { get; init; } = ProtocolConstants.DefaultMaxOutgoingQueueBytes;
-
-    public TimeSpan CallTimeout { get; init; } = ProtocolConstants.DefaultCallTimeout;
-
-    /// <summary>Receives exceptions thrown by signal handlers (the library does not log).</summary>
-    public Action<Exception>? HandlerError { get; init; }
-}
-
-/// <summary>RequestName flags (spec #bus-messages-request-name).</summary>
-[Flags]
-public enum RequestNameFlags : uint
-{
-    None = 0,
-    AllowReplacement = 0x1,
-    ReplaceExisting = 0x2,
-    DoNotQueue = 0x4,
-}
-
-public enum RequestNameReply : uint
-{
-    PrimaryOwner = 1,
-    InQueue = 2,
-    Exists = 3,
-    AlreadyOwner = 4,
-}
-
 /// <summary>
 /// One authenticated D-Bus connection: a client of a bus or a peer, or the server side of a
 /// peer-to-peer connection. Reading and writing are two async loops on the socket engine (no
 /// thread per connection); outgoing messages wait in a queue bounded by
 /// <see cref="DBusConnectionOptions.MaxOutgoingQueueBytes"/>, beyond which the peer is cut off.
 /// </summary>
-public sealed class DBusConnection : IAsyncDisposable, ISignalSink
+public sealed partial class DBusConnection : IAsyncDisposable, ISignalSink
 {
     public const string BusName = "org.freedesktop.DBus";
     public const string BusInterface = "org.freedesktop.DBus";
@@ -177,128 +137,6 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
     /// <summary>Sends a signal; see also <see cref="DBusObjectRegistry.EmitSignal"/>.</summary>
     public void EmitSignal(ObjectPath path, string @interface, string member, string signature = "", params object[] args) =>
         Send(Message.Signal(path, @interface, member, signature, args));
-
-    /// <summary>Calls a method and awaits the reply; an ERROR reply throws <see cref="DBusErrorException"/>.</summary>
-    public async Task<Message> CallMethodAsync(Message call, CancellationToken cancellationToken = default)
-    {
-        if (call.Type != MessageType.MethodCall) throw new ArgumentException("only a method call has a reply", nameof(call));
-        uint serial = NextSerial();
-        var reply = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[serial] = reply;
-        try
-        {
-            Enqueue(call, serial);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.CallTimeout);
-            using (timeout.Token.Register(() =>
-            {
-                if (cancellationToken.IsCancellationRequested) reply.TrySetCanceled(cancellationToken);
-                else reply.TrySetException(new DBusErrorException(DBusErrors.NoReply, $"no reply to {call.Interface}.{call.Member} within {_options.CallTimeout.TotalSeconds:0.###} s"));
-            }))
-            {
-                var message = await reply.Task.ConfigureAwait(false);
-                if (message.Type == MessageType.Error)
-                {
-                    message.Dispose();
-                    throw new DBusErrorException(message.ErrorName!, message.ErrorMessage ?? string.Empty);
-                }
-                return message;
-            }
-        }
-        finally
-        {
-            _pending.TryRemove(serial, out _);
-        }
-    }
-
-    /// <summary>
-    /// Calls a method and returns the reply's body. Unix fds in the reply are not closed: the
-    /// caller owns the <see cref="UnixFd"/> values it gets back.
-    /// </summary>
-    public async Task<object[]> CallAsync(string? destination, ObjectPath path, string? @interface, string member, string signature = "", object[]? args = null, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallMethodAsync(Message.MethodCall(destination, path, @interface, member, signature, args ?? Array.Empty<object>()), cancellationToken).ConfigureAwait(false);
-        return reply.Body.ToArray();
-    }
-
-    public async Task<RequestNameReply> RequestNameAsync(string name, RequestNameFlags flags = RequestNameFlags.DoNotQueue, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallAsync(BusName, BusPath, BusInterface, "RequestName", "su", new object[] { name, (uint)flags }, cancellationToken).ConfigureAwait(false);
-        return (RequestNameReply)(uint)reply[0];
-    }
-
-    /// <summary>ReleaseName: 1 released, 2 non-existent, 3 not owner.</summary>
-    public async Task<uint> ReleaseNameAsync(string name, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallAsync(BusName, BusPath, BusInterface, "ReleaseName", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
-        return (uint)reply[0];
-    }
-
-    /// <summary>The unique name owning <paramref name="name"/>, or null when nobody does.</summary>
-    public async Task<string?> GetNameOwnerAsync(string name, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var reply = await CallAsync(BusName, BusPath, BusInterface, "GetNameOwner", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
-            return (string)reply[0];
-        }
-        catch (DBusErrorException e) when (e.ErrorName == DBusErrors.NameHasNoOwner)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Delivers messages matching <paramref name="rule"/> to <paramref name="handler"/> (on the
-    /// read loop: keep it short). On a bus the rule is also registered with AddMatch so the bus
-    /// routes the signals to us. Dispose the result to remove it.
-    /// </summary>
-    public async Task<IAsyncDisposable> AddMatchAsync(MatchRule rule, Action<Message> handler, CancellationToken cancellationToken = default)
-    {
-        var entry = (rule, handler);
-        lock (_matches) _matches.Add(entry);
-        if (IsBusConnection)
-        {
-            try
-            {
-                await CallAsync(BusName, BusPath, BusInterface, "AddMatch", "s", new object[] { rule.ToString() }, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                lock (_matches) _matches.Remove(entry);
-                throw;
-            }
-        }
-        return new MatchRegistration(this, entry);
-    }
-
-    private sealed class MatchRegistration : IAsyncDisposable
-    {
-        private readonly DBusConnection _connection;
-        private readonly (MatchRule Rule, Action<Message> Handler) _entry;
-        private int _disposed;
-
-        public MatchRegistration(DBusConnection connection, (MatchRule, Action<Message>) entry)
-        {
-            _connection = connection;
-            _entry = entry;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            lock (_connection._matches) _connection._matches.Remove(_entry);
-            if (!_connection.IsBusConnection || _connection.IsClosed) return;
-            try
-            {
-                await _connection.CallAsync(BusName, BusPath, BusInterface, "RemoveMatch", "s", new object[] { _entry.Rule.ToString() }).ConfigureAwait(false);
-            }
-            catch (DBusConnectionClosedException)
-            {
-                // Closed meanwhile: the bus drops the rule with the connection.
-            }
-        }
-    }
 
     bool ISignalSink.HasPeers => !IsClosed;
 
