@@ -87,17 +87,20 @@ internal sealed class HostilePeer : IAsyncDisposable
         _ = process.StandardError.ReadToEndAsync();
     }
 
-    /// <summary>Opens <paramref name="count"/> connections as <paramref name="uid"/>, authenticates, sends nothing.</summary>
-    public static HostilePeer Open(string socket, uint uid, int count) => Start(uid, socket, "open", count.ToString());
+    /// <summary>
+    /// Opens <paramref name="count"/> connections as <paramref name="uid"/> (with the supplementary
+    /// group <paramref name="group"/>, else none), authenticates, sends nothing.
+    /// </summary>
+    public static HostilePeer Open(string socket, uint uid, int count, uint? group = null) => Start(uid, group, socket, "open", count.ToString());
 
     /// <summary>
     /// As <see cref="Open"/>, then sends the first <paramref name="prefix"/> bytes of <paramref name="file"/>
     /// (0: all) on every connection and reads <paramref name="replies"/> messages back from each.
     /// </summary>
     public static HostilePeer Send(string socket, uint uid, int count, string file, int prefix, int replies) =>
-        Start(uid, socket, "send", count.ToString(), file, prefix.ToString(), replies.ToString());
+        Start(uid, null, socket, "send", count.ToString(), file, prefix.ToString(), replies.ToString());
 
-    private static HostilePeer Start(uint uid, params string[] args)
+    private static HostilePeer Start(uint uid, uint? group, params string[] args)
     {
         Tool.RequireRoot();
         Tool.Require("/usr/bin/setpriv", "util-linux");
@@ -109,7 +112,7 @@ internal sealed class HostilePeer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { $"--reuid={uid}", $"--regid={uid}", "--clear-groups", "/usr/bin/python3", "-c", Script }.Concat(args))
+        foreach (string a in new[] { $"--reuid={uid}", $"--regid={uid}", group is { } g ? $"--groups={g}" : "--clear-groups", "/usr/bin/python3", "-c", Script }.Concat(args))
             psi.ArgumentList.Add(a);
         return new HostilePeer(Process.Start(psi)!);
     }
