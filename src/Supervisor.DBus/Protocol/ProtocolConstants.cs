@@ -27,7 +27,7 @@ public static class ProtocolConstants
     public const int MaxDecodeFactor = 16;
 
     /// <summary>What any body may cost regardless of its size (fixed overhead of small messages).</summary>
-    public const int DecodeAllowance = 4096;
+    public const int DecodeAllowance = 1024;
 
     /// <summary>Spec: the largest array, 2^26 bytes (excluding the padding before the first element).</summary>
     public const int MaxArrayLength = 64 * 1024 * 1024;
