@@ -64,6 +64,8 @@ public sealed class DecodeCostTests
         long checking = AllocatedByChecking(bytes) - AllocatedByChecking(CallWith(shape, 2));
         Assert.True(checking < 1024, $"checking a body of {what} allocated {checking} bytes more than checking one of two elements");
 
+        // Decode once first, so what is measured is the decoding and not a first call's JIT or type loading.
+        using (var warmUp = Message.Parse(bytes, null, ProtocolConstants.DefaultMaxMessageSize, ownsBytes: true)) _ = warmUp.Body;
         using var message = Message.Parse(bytes, null, ProtocolConstants.DefaultMaxMessageSize, ownsBytes: true);
         Assert.False(message.IsBodyDecoded);
         long start = GC.GetAllocatedBytesForCurrentThread();
@@ -77,16 +79,19 @@ public sealed class DecodeCostTests
         Assert.Equal(BodySize / 2, ((Array)body[0]).Length, (double)BodySize / 2);
     }
 
+    /// <summary>The least of three checks of the same bytes: one-time costs (JIT, type loading) drop out.</summary>
     private static long AllocatedByChecking(byte[] bytes)
     {
-        using (Message.Parse(bytes, null, ProtocolConstants.DefaultMaxMessageSize, ownsBytes: true))
+        long least = long.MaxValue;
+        for (int i = 0; i < 3; i++)
         {
+            long start = GC.GetAllocatedBytesForCurrentThread();
+            using (Message.Parse(bytes, null, ProtocolConstants.DefaultMaxMessageSize, ownsBytes: true))
+            {
+            }
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - start);
         }
-        long start = GC.GetAllocatedBytesForCurrentThread();
-        using (Message.Parse(bytes, null, ProtocolConstants.DefaultMaxMessageSize, ownsBytes: true))
-        {
-        }
-        return GC.GetAllocatedBytesForCurrentThread() - start;
+        return least;
     }
 
     [Theory]
