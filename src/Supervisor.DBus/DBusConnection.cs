@@ -23,7 +23,13 @@ public sealed partial class DBusConnection : IAsyncDisposable, ISignalSink
     private readonly Action<DBusConnection, Message>? _busHandler;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Message>> _pending = new();
     private readonly List<(MatchRule Rule, Action<Message> Handler)> _matches = new();
-    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// The write loop waits here. Synchronous continuations: the thread that queues a message
+    /// for an idle connection (a handler sending its reply, a broadcast) runs the write loop on
+    /// to the non-blocking send itself, instead of handing every reply to another thread-pool
+    /// thread (issue #18); a send that would block still leaves the loop awaiting on its own.
+    /// </summary>
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _callSlots = new(ProtocolConstants.MaxConcurrentCallsPerConnection);
