@@ -6,53 +6,13 @@ using Supervisor.DBus.Transport;
 
 namespace Supervisor.DBus;
 
-/// <summary>Settings of one connection; every default is a named limit in <see cref="ProtocolConstants"/>.</summary>
-public sealed class DBusConnectionOptions
-{
-    /// <summary>Call org.freedesktop.DBus.Hello after authenticating (true for a bus, false for a peer-to-peer server).</summary>
-    public bool SayHello { get; init; } = true;
-
-    /// <summary>Ask for unix fd passing during SASL.</summary>
-    public bool NegotiateUnixFds { get; init; } = true;
-
-    /// <summary>Objects to serve on this connection (method calls from peers are dispatched to them).</summary>
-    public DBusObjectRegistry? Objects { get; init; }
-
-    public int MaxMessageSize { get; init; } = ProtocolConstants.DefaultMaxMessageSize;
-
-    public long MaxOutgoingQueueBytes { get; init; } = ProtocolConstants.DefaultMaxOutgoingQueueBytes;
-
-    public TimeSpan CallTimeout { get; init; } = ProtocolConstants.DefaultCallTimeout;
-
-    /// <summary>Receives exceptions thrown by signal handlers (the library does not log).</summary>
-    public Action<Exception>? HandlerError { get; init; }
-}
-
-/// <summary>RequestName flags (spec #bus-messages-request-name).</summary>
-[Flags]
-public enum RequestNameFlags : uint
-{
-    None = 0,
-    AllowReplacement = 0x1,
-    ReplaceExisting = 0x2,
-    DoNotQueue = 0x4,
-}
-
-public enum RequestNameReply : uint
-{
-    PrimaryOwner = 1,
-    InQueue = 2,
-    Exists = 3,
-    AlreadyOwner = 4,
-}
-
 /// <summary>
 /// One authenticated D-Bus connection: a client of a bus or a peer, or the server side of a
 /// peer-to-peer connection. Reading and writing are two async loops on the socket engine (no
 /// thread per connection); outgoing messages wait in a queue bounded by
 /// <see cref="DBusConnectionOptions.MaxOutgoingQueueBytes"/>, beyond which the peer is cut off.
 /// </summary>
-public sealed class DBusConnection : IAsyncDisposable, ISignalSink
+public sealed partial class DBusConnection : IAsyncDisposable, ISignalSink
 {
     public const string BusName = "org.freedesktop.DBus";
     public const string BusInterface = "org.freedesktop.DBus";
@@ -63,11 +23,21 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
     private readonly Action<DBusConnection, Message>? _busHandler;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Message>> _pending = new();
     private readonly List<(MatchRule Rule, Action<Message> Handler)> _matches = new();
-    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// The write loop waits here. Synchronous continuations: the thread that queues a message
+    /// for an idle connection (a handler sending its reply, a broadcast) runs the write loop on
+    /// to the non-blocking send itself, instead of handing every reply to another thread-pool
+    /// thread (issue #18); a send that would block still leaves the loop awaiting on its own.
+    /// </summary>
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _callSlots = new(ProtocolConstants.MaxConcurrentCallsPerConnection);
+    private readonly PeerBudget? _budget;
+    private readonly string? _sender;
     private long _queuedBytes;
+    private long _lastActivity = Environment.TickCount64;
+    private int _callsInFlight;
     private int _serial;
     private int _closing;
     private Task _readLoop = Task.CompletedTask;
@@ -75,9 +45,12 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
 
     private sealed record Outgoing(byte[] Data, IReadOnlyList<SafeHandle> Fds);
 
-    private DBusConnection(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials? peer, Action<DBusConnection, Message>? busHandler)
+    private DBusConnection(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials? peer, Action<DBusConnection, Message>? busHandler,
+        PeerBudget? budget = null, string? sender = null)
     {
         _stream = stream;
+        _budget = budget;
+        _sender = sender;
         _options = options;
         ServerGuid = guid;
         PeerCredentials = peer;
@@ -141,9 +114,14 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
     }
 
-    internal static DBusConnection CreateServerSide(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials peer, Action<DBusConnection, Message> busHandler)
+    /// <summary>
+    /// The server's end of an authenticated peer: messages it sends carry SENDER
+    /// <paramref name="sender"/>, and what it receives and queues is charged to <paramref name="budget"/>.
+    /// </summary>
+    internal static DBusConnection CreateServerSide(MessageStream stream, DBusConnectionOptions options, string guid, PeerCredentials peer,
+        Action<DBusConnection, Message> busHandler, PeerBudget? budget, string sender)
     {
-        var connection = new DBusConnection(stream, options, guid, peer, busHandler);
+        var connection = new DBusConnection(stream, options, guid, peer, busHandler, budget, sender);
         connection.Start();
         return connection;
     }
@@ -165,128 +143,6 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
     /// <summary>Sends a signal; see also <see cref="DBusObjectRegistry.EmitSignal"/>.</summary>
     public void EmitSignal(ObjectPath path, string @interface, string member, string signature = "", params object[] args) =>
         Send(Message.Signal(path, @interface, member, signature, args));
-
-    /// <summary>Calls a method and awaits the reply; an ERROR reply throws <see cref="DBusErrorException"/>.</summary>
-    public async Task<Message> CallMethodAsync(Message call, CancellationToken cancellationToken = default)
-    {
-        if (call.Type != MessageType.MethodCall) throw new ArgumentException("only a method call has a reply", nameof(call));
-        uint serial = NextSerial();
-        var reply = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[serial] = reply;
-        try
-        {
-            Enqueue(call, serial);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.CallTimeout);
-            using (timeout.Token.Register(() =>
-            {
-                if (cancellationToken.IsCancellationRequested) reply.TrySetCanceled(cancellationToken);
-                else reply.TrySetException(new DBusErrorException(DBusErrors.NoReply, $"no reply to {call.Interface}.{call.Member} within {_options.CallTimeout.TotalSeconds:0.###} s"));
-            }))
-            {
-                var message = await reply.Task.ConfigureAwait(false);
-                if (message.Type == MessageType.Error)
-                {
-                    message.Dispose();
-                    throw new DBusErrorException(message.ErrorName!, message.ErrorMessage ?? string.Empty);
-                }
-                return message;
-            }
-        }
-        finally
-        {
-            _pending.TryRemove(serial, out _);
-        }
-    }
-
-    /// <summary>
-    /// Calls a method and returns the reply's body. Unix fds in the reply are not closed: the
-    /// caller owns the <see cref="UnixFd"/> values it gets back.
-    /// </summary>
-    public async Task<object[]> CallAsync(string? destination, ObjectPath path, string? @interface, string member, string signature = "", object[]? args = null, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallMethodAsync(Message.MethodCall(destination, path, @interface, member, signature, args ?? Array.Empty<object>()), cancellationToken).ConfigureAwait(false);
-        return reply.Body.ToArray();
-    }
-
-    public async Task<RequestNameReply> RequestNameAsync(string name, RequestNameFlags flags = RequestNameFlags.DoNotQueue, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallAsync(BusName, BusPath, BusInterface, "RequestName", "su", new object[] { name, (uint)flags }, cancellationToken).ConfigureAwait(false);
-        return (RequestNameReply)(uint)reply[0];
-    }
-
-    /// <summary>ReleaseName: 1 released, 2 non-existent, 3 not owner.</summary>
-    public async Task<uint> ReleaseNameAsync(string name, CancellationToken cancellationToken = default)
-    {
-        var reply = await CallAsync(BusName, BusPath, BusInterface, "ReleaseName", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
-        return (uint)reply[0];
-    }
-
-    /// <summary>The unique name owning <paramref name="name"/>, or null when nobody does.</summary>
-    public async Task<string?> GetNameOwnerAsync(string name, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var reply = await CallAsync(BusName, BusPath, BusInterface, "GetNameOwner", "s", new object[] { name }, cancellationToken).ConfigureAwait(false);
-            return (string)reply[0];
-        }
-        catch (DBusErrorException e) when (e.ErrorName == DBusErrors.NameHasNoOwner)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Delivers messages matching <paramref name="rule"/> to <paramref name="handler"/> (on the
-    /// read loop: keep it short). On a bus the rule is also registered with AddMatch so the bus
-    /// routes the signals to us. Dispose the result to remove it.
-    /// </summary>
-    public async Task<IAsyncDisposable> AddMatchAsync(MatchRule rule, Action<Message> handler, CancellationToken cancellationToken = default)
-    {
-        var entry = (rule, handler);
-        lock (_matches) _matches.Add(entry);
-        if (IsBusConnection)
-        {
-            try
-            {
-                await CallAsync(BusName, BusPath, BusInterface, "AddMatch", "s", new object[] { rule.ToString() }, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                lock (_matches) _matches.Remove(entry);
-                throw;
-            }
-        }
-        return new MatchRegistration(this, entry);
-    }
-
-    private sealed class MatchRegistration : IAsyncDisposable
-    {
-        private readonly DBusConnection _connection;
-        private readonly (MatchRule Rule, Action<Message> Handler) _entry;
-        private int _disposed;
-
-        public MatchRegistration(DBusConnection connection, (MatchRule, Action<Message>) entry)
-        {
-            _connection = connection;
-            _entry = entry;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            lock (_connection._matches) _connection._matches.Remove(_entry);
-            if (!_connection.IsBusConnection || _connection.IsClosed) return;
-            try
-            {
-                await _connection.CallAsync(BusName, BusPath, BusInterface, "RemoveMatch", "s", new object[] { _entry.Rule.ToString() }).ConfigureAwait(false);
-            }
-            catch (DBusConnectionClosedException)
-            {
-                // Closed meanwhile: the bus drops the rule with the connection.
-            }
-        }
-    }
 
     bool ISignalSink.HasPeers => !IsClosed;
 
@@ -313,7 +169,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
 
     private void Enqueue(Message message, uint serial)
     {
-        byte[] data = message.Serialize(serial, out var fds);
+        byte[] data = message.Serialize(serial, out var fds, bigEndian: false, _sender ?? message.Sender);
         if (data.Length > _options.MaxMessageSize)
             throw new ArgumentException($"{message} is {data.Length} bytes, over the limit of {_options.MaxMessageSize}");
         if (fds.Count > 0 && !UnixFdsEnabled)
@@ -327,20 +183,32 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
             fd.DangerousAddRef(ref added);
         }
         long queued = Interlocked.Add(ref _queuedBytes, data.Length);
-        if (queued > _options.MaxOutgoingQueueBytes && queued != data.Length)
+        string? overLimit = queued > _options.MaxOutgoingQueueBytes && queued != data.Length
+            ? $"peer is not reading: more than {_options.MaxOutgoingQueueBytes} bytes queued for it"
+            : _budget != null && !_budget.TryReserveOutgoing(data.Length)
+                ? $"peer is not reading: its uid {_budget.User.UserId} would have more than {_budget.MaxOutgoing} bytes queued, the limit per user"
+                : null;
+        if (overLimit != null)
         {
             ReleaseFds(fds);
             Interlocked.Add(ref _queuedBytes, -data.Length);
-            var reason = new DBusConnectionClosedException($"peer is not reading: more than {_options.MaxOutgoingQueueBytes} bytes queued for it");
+            var reason = new DBusConnectionClosedException(overLimit);
             Close(reason);
             throw reason;
         }
         if (!_outgoing.Writer.TryWrite(new Outgoing(data, fds)))
         {
-            ReleaseFds(fds);
-            Interlocked.Add(ref _queuedBytes, -data.Length);
+            Dequeued(data, fds);
             throw new DBusConnectionClosedException("the D-Bus connection is closed");
         }
+    }
+
+    /// <summary>A queued message was sent or dropped: its fds, its bytes and its charge are given back.</summary>
+    private void Dequeued(byte[] data, IReadOnlyList<SafeHandle> fds)
+    {
+        ReleaseFds(fds);
+        Interlocked.Add(ref _queuedBytes, -data.Length);
+        _budget?.ReleaseOutgoing(data.Length);
     }
 
     private static void ReleaseFds(IReadOnlyList<SafeHandle> fds)
@@ -360,8 +228,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
                 }
                 finally
                 {
-                    ReleaseFds(item.Fds);
-                    Interlocked.Add(ref _queuedBytes, -item.Data.Length);
+                    Dequeued(item.Data, item.Fds);
                 }
             }
         }
@@ -386,6 +253,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
                     Close(null);
                     return;
                 }
+                Volatile.Write(ref _lastActivity, Environment.TickCount64);
                 await DispatchAsync(message).ConfigureAwait(false);
             }
         }
@@ -408,21 +276,33 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         {
             case MessageType.MethodReturn:
             case MessageType.Error:
+                _budget?.ReleaseIncoming(message.WireLength);
                 if (_pending.TryRemove(message.ReplySerial!.Value, out var waiter)) waiter.TrySetResult(message);
                 else message.Dispose(); // a late reply (after a timeout) or one we never asked for
                 break;
             case MessageType.Signal:
                 DeliverSignal(message);
+                _budget?.ReleaseIncoming(message.WireLength);
                 break;
             case MessageType.MethodCall:
                 // At most MaxConcurrentCallsPerConnection handlers run for one peer; beyond that we
                 // stop reading from it, which pushes back on the peer and not on anyone else.
-                await _callSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _callsInFlight);
+                try
+                {
+                    await _callSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    CallDone(message);
+                    throw;
+                }
                 _ = HandleCallAsync(message);
                 break;
             default:
                 // Unknown message types must be ignored (spec), though they were validated.
                 message.Dispose();
+                _budget?.ReleaseIncoming(message.WireLength);
                 break;
         }
     }
@@ -466,10 +346,26 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
         }
         finally
         {
-            call.Dispose();
             _callSlots.Release();
+            CallDone(call);
         }
     }
+
+    /// <summary>A call was answered (or dropped): its fds close, its bytes leave the budget, and the idle clock restarts.</summary>
+    private void CallDone(Message call)
+    {
+        call.Dispose();
+        _budget?.ReleaseIncoming(call.WireLength);
+        Volatile.Write(ref _lastActivity, Environment.TickCount64);
+        Interlocked.Decrement(ref _callsInFlight);
+    }
+
+    /// <summary>True when no call of the peer is running and its last complete message (or answered call) is older than <paramref name="timeoutMs"/>.</summary>
+    internal bool IsIdle(long nowMs, long timeoutMs) =>
+        Volatile.Read(ref _callsInFlight) == 0 && nowMs - Volatile.Read(ref _lastActivity) >= timeoutMs;
+
+    /// <summary>Closes the connection now, for <paramref name="reason"/> (a server enforcing a limit).</summary>
+    internal void Abort(Exception reason) => Close(reason);
 
     /// <summary>Sends a reply; if it cannot be marshalled (a handler returned the wrong values) the caller gets Failed.</summary>
     internal void SendReply(Message call, Message reply)
@@ -503,11 +399,7 @@ public sealed class DBusConnection : IAsyncDisposable, ISignalSink
             if (_pending.TryRemove(key, out var waiter)) waiter.TrySetException(closed);
         }
         _stream.Dispose();
-        while (_outgoing.Reader.TryRead(out var item))
-        {
-            ReleaseFds(item.Fds);
-            Interlocked.Add(ref _queuedBytes, -item.Data.Length);
-        }
+        while (_outgoing.Reader.TryRead(out var item)) Dequeued(item.Data, item.Fds);
         _closed.TrySetResult(reason);
     }
 

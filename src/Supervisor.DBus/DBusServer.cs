@@ -6,43 +6,6 @@ using Supervisor.DBus.Transport;
 
 namespace Supervisor.DBus;
 
-public sealed class DBusServerOptions
-{
-    /// <summary>Well-known names this server answers for (GetNameOwner/NameHasOwner/ListNames).</summary>
-    public IReadOnlyCollection<string> Names { get; init; } = Array.Empty<string>();
-
-    public int MaxConnections { get; init; } = ProtocolConstants.DefaultMaxConnections;
-
-    public int MaxMessageSize { get; init; } = ProtocolConstants.DefaultMaxMessageSize;
-
-    public long MaxOutgoingQueueBytes { get; init; } = ProtocolConstants.DefaultMaxOutgoingQueueBytes;
-
-    public TimeSpan AuthTimeout { get; init; } = ProtocolConstants.AuthTimeout;
-
-    /// <summary>Decides at accept time (from SO_PEERCRED, before SASL) whether a peer may connect at all.</summary>
-    public Func<PeerCredentials, bool>? AcceptFilter { get; init; }
-}
-
-/// <summary>A peer of the server, as reported by its events.</summary>
-public sealed class DBusServerClient
-{
-    internal DBusServerClient(long id, PeerCredentials credentials)
-    {
-        Id = id;
-        Credentials = credentials;
-    }
-
-    /// <summary>Accept order, for log lines.</summary>
-    public long Id { get; }
-
-    public PeerCredentials Credentials { get; }
-
-    /// <summary>Null until SASL succeeded.</summary>
-    public DBusConnection? Connection { get; internal set; }
-
-    public override string ToString() => $"client {Id} ({Credentials})";
-}
-
 /// <summary>
 /// A peer-to-peer D-Bus server on a unix socket: SASL EXTERNAL against SO_PEERCRED, many
 /// clients, the objects of one registry, the org.freedesktop.DBus calls bus clients send
@@ -63,9 +26,11 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
     private readonly DBusServerOptions _options;
     private readonly PeerBus _bus;
     private readonly ConcurrentDictionary<long, DBusServerClient> _clients = new();
+    private readonly PeerQuotas _quotas;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly string _path;
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _idleLoop = Task.CompletedTask;
     private long _nextClientId;
     private int _disposed;
 
@@ -77,6 +42,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
         _options = options;
         Guid = SaslServer.NewGuid();
         _bus = new PeerBus(Guid, options.Names);
+        _quotas = new PeerQuotas(options);
     }
 
     public string Guid { get; }
@@ -88,12 +54,16 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
 
     public int ConnectionCount => _clients.Count;
 
+    /// <summary>What <paramref name="uid"/>'s peers hold now (and held at most); null for a uid never seen.</summary>
+    public DBusUserUsage? GetUserUsage(uint uid) => _quotas.Usage(uid);
+
     /// <summary>A peer authenticated. Handlers must not throw (exceptions are swallowed).</summary>
     public event Action<DBusServerClient>? ClientConnected;
 
     /// <summary>
-    /// A peer left or was cut off: the exception is null for a clean close, a
-    /// <see cref="DBusProtocolException"/> for malformed input or a failed handshake, a
+    /// A peer left, was cut off or was refused: the exception is null for a clean close, a
+    /// <see cref="DBusProtocolException"/> for malformed input, a failed handshake, a refused
+    /// connection or a broken limit (its message says which), a
     /// <see cref="DBusConnectionClosedException"/> for a peer that stopped reading.
     /// </summary>
     public event Action<DBusServerClient, Exception?>? ClientDisconnected;
@@ -133,6 +103,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
         var server = new DBusServer(listener, socketPath, objects, options);
         objects.Attach(server);
         server._acceptLoop = Task.Run(server.AcceptLoopAsync);
+        server._idleLoop = Task.Run(server.IdleLoopAsync);
         return server;
     }
 
@@ -181,6 +152,22 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
     private async Task ServeClientAsync(Socket socket)
     {
         var transport = new UnixTransport(socket);
+        if (Admit(transport) is not { } admitted) return;
+        var (client, budget) = admitted;
+        var stream = client.IsPrivileged
+            ? new MessageStream(transport, _options.MaxMessageSize, "", budget)
+            : new MessageStream(transport, Math.Min(_options.MaxMessageSize, _options.MaxUnprivilegedMessageSize), "for unprivileged peers", budget);
+        Exception? reason = await TryAuthenticateAsync(stream, client).ConfigureAwait(false);
+        if (reason == null) reason = await RunConnectionAsync(client, stream, budget).ConfigureAwait(false);
+        else stream.Dispose();
+        _clients.TryRemove(client.Id, out _);
+        _quotas.Leave(budget);
+        Report(client, reason);
+    }
+
+    /// <summary>SO_PEERCRED, the accept filter and the connection limits; null when the peer is turned away (and reported).</summary>
+    private (DBusServerClient, PeerBudget)? Admit(UnixTransport transport)
+    {
         PeerCredentials credentials;
         try
         {
@@ -189,46 +176,46 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
         catch (SocketException)
         {
             transport.Dispose();
-            return;
+            return null;
         }
-        var client = new DBusServerClient(Interlocked.Increment(ref _nextClientId), credentials);
-        if (_clients.Count >= _options.MaxConnections)
+        var client = new DBusServerClient(Interlocked.Increment(ref _nextClientId), credentials, _quotas.IsPrivileged(credentials));
+        string? refusal = null;
+        var budget = _options.AcceptFilter is { } filter && !filter(credentials)
+            ? null
+            : _quotas.TryAdmit(credentials, client.IsPrivileged, out refusal);
+        if (budget == null)
         {
             transport.Dispose();
-            Report(client, new DBusProtocolException($"refused: {_options.MaxConnections} connections already open"));
-            return;
-        }
-        if (_options.AcceptFilter is { } filter && !filter(credentials))
-        {
-            transport.Dispose();
-            Report(client, new DBusProtocolException($"refused by the accept filter ({credentials})"));
-            return;
+            Report(client, new DBusProtocolException(refusal ?? $"refused by the accept filter ({credentials})"));
+            return null;
         }
         _clients[client.Id] = client;
-        var stream = new MessageStream(transport, _options.MaxMessageSize);
+        return (client, budget);
+    }
+
+    /// <summary>SASL within the auth timeout; null on success, else why it failed.</summary>
+    private async Task<Exception?> TryAuthenticateAsync(MessageStream stream, DBusServerClient client)
+    {
+        using var auth = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+        auth.CancelAfter(_options.AuthTimeout);
         try
         {
-            using (var auth = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token))
-            {
-                auth.CancelAfter(_options.AuthTimeout);
-                try
-                {
-                    await SaslServer.AuthenticateAsync(stream, credentials.UserId, Guid, auth.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!_shutdown.IsCancellationRequested)
-                {
-                    throw new DBusProtocolException($"SASL authentication did not finish within {_options.AuthTimeout.TotalSeconds:0.###} s");
-                }
-            }
+            await SaslServer.AuthenticateAsync(stream, client.Credentials.UserId, Guid, auth.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException) when (!_shutdown.IsCancellationRequested)
+        {
+            return new DBusProtocolException($"SASL authentication did not finish within {_options.AuthTimeout.TotalSeconds:0.###} s");
         }
         catch (Exception e) when (e is DBusProtocolException or SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            stream.Dispose();
-            _clients.TryRemove(client.Id, out _);
-            Report(client, e as DBusProtocolException ?? new DBusProtocolException($"SASL failed: {e.Message}", e));
-            return;
+            return e as DBusProtocolException ?? new DBusProtocolException($"SASL failed: {e.Message}", e);
         }
+    }
 
+    /// <summary>Serves an authenticated peer until it leaves; returns why it left.</summary>
+    private async Task<Exception?> RunConnectionAsync(DBusServerClient client, MessageStream stream, PeerBudget budget)
+    {
         var connectionOptions = new DBusConnectionOptions
         {
             SayHello = false,
@@ -236,7 +223,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
             MaxMessageSize = _options.MaxMessageSize,
             MaxOutgoingQueueBytes = _options.MaxOutgoingQueueBytes,
         };
-        var connection = DBusConnection.CreateServerSide(stream, connectionOptions, Guid, credentials, _bus.Handle);
+        var connection = DBusConnection.CreateServerSide(stream, connectionOptions, Guid, client.Credentials, _bus.Handle, budget, PeerBus.ServedNamesOwner);
         client.Connection = connection;
         try
         {
@@ -249,9 +236,35 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
         if (_shutdown.IsCancellationRequested) await connection.DisposeAsync().ConfigureAwait(false);
         Exception? reason = await connection.Completion.ConfigureAwait(false);
         _bus.Forget(connection);
-        _clients.TryRemove(client.Id, out _);
         await connection.DisposeAsync().ConfigureAwait(false);
-        Report(client, reason);
+        return reason;
+    }
+
+    /// <summary>
+    /// Closes unprivileged peers that sent no complete message for <see cref="DBusServerOptions.IdleTimeout"/>
+    /// while none of their calls ran, checking a few times per timeout (at least once a second).
+    /// </summary>
+    private async Task IdleLoopAsync()
+    {
+        var timeout = _options.IdleTimeout;
+        if (timeout <= TimeSpan.Zero || timeout == Timeout.InfiniteTimeSpan) return;
+        long timeoutMs = (long)timeout.TotalMilliseconds;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeoutMs / 4, 10, 1000)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
+            {
+                long now = Environment.TickCount64;
+                foreach (var client in _clients.Values)
+                {
+                    if (!client.IsPrivileged && client.Connection is { } connection && connection.IsIdle(now, timeoutMs))
+                        connection.Abort(new DBusProtocolException($"idle: sent no complete message for {timeout.TotalSeconds:0.###} s (the limit for unprivileged peers; send Peer.Ping to stay connected)"));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private void Report(DBusServerClient client, Exception? reason)
@@ -287,6 +300,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
         _shutdown.Cancel();
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
+        await _idleLoop.ConfigureAwait(false);
         foreach (var client in _clients.Values)
         {
             if (client.Connection != null) await client.Connection.DisposeAsync().ConfigureAwait(false);

@@ -13,6 +13,16 @@ internal sealed class PeerBus
 {
     private const string MatchRuleNotFound = "org.freedesktop.DBus.Error.MatchRuleNotFound";
 
+    /// <summary>
+    /// Who owns the names the server answers for, and so the SENDER of everything the server
+    /// sends: the "bus" itself. GDBus and Tmds.DBus resolve a sender-filtered subscription to a
+    /// well-known name with GetNameOwner and then compare SENDER with the answer verbatim, and
+    /// they accept the bus's own signals (NameAcquired, NameOwnerChanged) only from
+    /// org.freedesktop.DBus; one name for every message must therefore be this one.
+    /// dbus-daemon answers GetNameOwner("org.freedesktop.DBus") the same way.
+    /// </summary>
+    public const string ServedNamesOwner = DBusConnection.BusName;
+
     private readonly string _guid;
     private readonly IReadOnlyCollection<string> _serverNames;
     private readonly ConcurrentDictionary<DBusConnection, List<string>> _matchRules = new();
@@ -118,7 +128,7 @@ internal sealed class PeerBus
     /// <summary>Names the server answers for are owned by the "bus" itself: the server is the only real service.</summary>
     private string? Owner(string name)
     {
-        if (name == DBusConnection.BusName || _serverNames.Contains(name)) return DBusConnection.BusName;
+        if (name == DBusConnection.BusName || _serverNames.Contains(name)) return ServedNamesOwner;
         if (_uniqueNames.ContainsKey(name)) return name;
         return _owners.TryGetValue(name, out var owner) ? owner.UniqueName : null;
     }

@@ -28,10 +28,7 @@ public sealed class MatchRule
     {
         if (rule.Length > ProtocolConstants.MaxMatchRuleLength)
             throw new FormatException($"match rule is longer than {ProtocolConstants.MaxMatchRuleLength} bytes");
-        MessageType? type = null;
-        string? sender = null, iface = null, member = null, destination = null;
-        ObjectPath? path = null, pathNamespace = null;
-        var args = new SortedDictionary<int, string>();
+        var fields = new Fields();
         int pos = 0;
         while (pos < rule.Length)
         {
@@ -39,59 +36,77 @@ public sealed class MatchRule
             if (eq < 0) throw new FormatException($"match rule '{rule}': expected key=value at offset {pos}");
             string key = rule.Substring(pos, eq - pos).Trim();
             pos = eq + 1;
-            string value = ReadValue(rule, ref pos);
-            switch (key)
-            {
-                case "type":
-                    type = value switch
-                    {
-                        "signal" => MessageType.Signal,
-                        "method_call" => MessageType.MethodCall,
-                        "method_return" => MessageType.MethodReturn,
-                        "error" => MessageType.Error,
-                        _ => throw new FormatException($"match rule '{rule}': unknown type '{value}'"),
-                    };
-                    break;
-                case "sender": sender = value; break;
-                case "interface":
-                    if (!Names.IsValidInterfaceName(value)) throw new FormatException($"match rule '{rule}': invalid interface '{value}'");
-                    iface = value;
-                    break;
-                case "member":
-                    if (!Names.IsValidMemberName(value)) throw new FormatException($"match rule '{rule}': invalid member '{value}'");
-                    member = value;
-                    break;
-                case "path":
-                    if (!ObjectPath.IsValid(value)) throw new FormatException($"match rule '{rule}': invalid path '{value}'");
-                    path = new ObjectPath(value);
-                    break;
-                case "path_namespace":
-                    if (!ObjectPath.IsValid(value)) throw new FormatException($"match rule '{rule}': invalid path_namespace '{value}'");
-                    pathNamespace = new ObjectPath(value);
-                    break;
-                case "destination": destination = value; break;
-                case "eavesdrop": break; // only meaningful to a bus; ignored
-                default:
-                    if (key.StartsWith("arg", StringComparison.Ordinal)
-                        && int.TryParse(key.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 63)
-                    {
-                        args[n] = value;
-                        break;
-                    }
-                    // argNpath, arg0namespace and other keys are legal for a bus, but we do not filter on them.
-                    throw new FormatException($"match rule '{rule}': unsupported key '{key}'");
-            }
+            Apply(rule, key, ReadValue(rule, ref pos), fields);
             if (pos < rule.Length)
             {
                 if (rule[pos] != ',') throw new FormatException($"match rule '{rule}': expected ',' at offset {pos}");
                 pos++;
             }
         }
-        if (path != null && pathNamespace != null) throw new FormatException($"match rule '{rule}': path and path_namespace together");
-        var result = new MatchRule { Type = type, Sender = sender, Interface = iface, Member = member, Path = path, PathNamespace = pathNamespace, Destination = destination };
-        foreach (var (k, v) in args) result._args[k] = v;
+        if (fields.Path != null && fields.PathNamespace != null) throw new FormatException($"match rule '{rule}': path and path_namespace together");
+        var result = new MatchRule
+        {
+            Type = fields.Type,
+            Sender = fields.Sender,
+            Interface = fields.Interface,
+            Member = fields.Member,
+            Path = fields.Path,
+            PathNamespace = fields.PathNamespace,
+            Destination = fields.Destination,
+        };
+        foreach (var (k, v) in fields.Args) result._args[k] = v;
         return result;
     }
+
+    /// <summary>The keys of a rule as they are parsed.</summary>
+    private sealed class Fields
+    {
+        public MessageType? Type;
+        public string? Sender, Interface, Member, Destination;
+        public ObjectPath? Path, PathNamespace;
+        public readonly SortedDictionary<int, string> Args = new();
+    }
+
+    private static void Apply(string rule, string key, string value, Fields fields)
+    {
+        switch (key)
+        {
+            case "type": fields.Type = ParseType(rule, value); break;
+            case "sender": fields.Sender = value; break;
+            case "interface":
+                fields.Interface = Names.IsValidInterfaceName(value) ? value : throw new FormatException($"match rule '{rule}': invalid interface '{value}'");
+                break;
+            case "member":
+                fields.Member = Names.IsValidMemberName(value) ? value : throw new FormatException($"match rule '{rule}': invalid member '{value}'");
+                break;
+            case "path":
+                fields.Path = ObjectPath.IsValid(value) ? new ObjectPath(value) : throw new FormatException($"match rule '{rule}': invalid path '{value}'");
+                break;
+            case "path_namespace":
+                fields.PathNamespace = ObjectPath.IsValid(value) ? new ObjectPath(value) : throw new FormatException($"match rule '{rule}': invalid path_namespace '{value}'");
+                break;
+            case "destination": fields.Destination = value; break;
+            case "eavesdrop": break; // only meaningful to a bus; ignored
+            default:
+                if (key.StartsWith("arg", StringComparison.Ordinal)
+                    && int.TryParse(key.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 63)
+                {
+                    fields.Args[n] = value;
+                    break;
+                }
+                // argNpath, arg0namespace and other keys are legal for a bus, but we do not filter on them.
+                throw new FormatException($"match rule '{rule}': unsupported key '{key}'");
+        }
+    }
+
+    private static MessageType ParseType(string rule, string value) => value switch
+    {
+        "signal" => MessageType.Signal,
+        "method_call" => MessageType.MethodCall,
+        "method_return" => MessageType.MethodReturn,
+        "error" => MessageType.Error,
+        _ => throw new FormatException($"match rule '{rule}': unknown type '{value}'"),
+    };
 
     /// <summary>Values are quoted; a quote inside is written as '\'' (the spec's escaping).</summary>
     private static string ReadValue(string rule, ref int pos)

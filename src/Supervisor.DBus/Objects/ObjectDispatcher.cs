@@ -90,56 +90,71 @@ internal static class ObjectDispatcher
         return Message.MethodReturn(call, method.OutSignature.Value, result);
     }
 
-    private static async ValueTask<Message> PropertiesAsync(DBusObjectRegistry registry, DBusConnection connection, Message call, ObjectPath path, DBusInterface[] interfaces)
-    {
-        switch (call.Member)
+    private static ValueTask<Message> PropertiesAsync(DBusObjectRegistry registry, DBusConnection connection, Message call, ObjectPath path, DBusInterface[] interfaces) =>
+        call.Member switch
         {
-            case "Get":
-                {
-                    if (ExpectSignature(call, "ss") is { } bad) return bad;
-                    string ifaceName = (string)call.Body[0];
-                    string name = (string)call.Body[1];
-                    var (target, property) = FindProperty(interfaces, ifaceName, name, path);
-                    await AuthorizeAsync(registry, new CallContext(connection, call, CallKind.GetProperty, path, target.Name, name)).ConfigureAwait(false);
-                    return Message.MethodReturn(call, "v", new Variant(property.Type, property.Getter()));
-                }
-            case "GetAll":
-                {
-                    if (ExpectSignature(call, "s") is { } bad) return bad;
-                    string ifaceName = (string)call.Body[0];
-                    if (IsStandardInterface(ifaceName)) return Message.MethodReturn(call, "a{sv}", Array.Empty<KeyValuePair<object, object>>());
-                    var targets = ifaceName.Length == 0 ? interfaces : interfaces.Where(i => i.Name == ifaceName).ToArray();
-                    if (targets.Length == 0) return Message.Error(call, DBusErrors.UnknownInterface, $"Unknown interface '{ifaceName}' on object '{path}'.");
-                    var values = new List<KeyValuePair<object, object>>();
-                    foreach (var target in targets)
-                    {
-                        await AuthorizeAsync(registry, new CallContext(connection, call, CallKind.GetAllProperties, path, target.Name, string.Empty)).ConfigureAwait(false);
-                        foreach (var p in target.Properties.OrderBy(p => p.Name, StringComparer.Ordinal))
-                            values.Add(new(p.Name, new Variant(p.Type, p.Getter())));
-                    }
-                    return Message.MethodReturn(call, "a{sv}", values.ToArray());
-                }
-            case "Set":
-                {
-                    if (ExpectSignature(call, "ssv") is { } bad) return bad;
-                    string ifaceName = (string)call.Body[0];
-                    string name = (string)call.Body[1];
-                    var value = (Variant)call.Body[2];
-                    var (target, property) = FindProperty(interfaces, ifaceName, name, path);
-                    if (property.Setter == null)
-                        return Message.Error(call, DBusErrors.PropertyReadOnly, $"Property '{name}' of interface '{target.Name}' is read-only.");
-                    if (value.Signature != property.Type)
-                        return Message.Error(call, DBusErrors.InvalidArgs, $"Property '{name}' has type '{property.Type}', got a value of type '{value.Signature}'.");
-                    var context = new CallContext(connection, call, CallKind.SetProperty, path, target.Name, name);
-                    await AuthorizeAsync(registry, context).ConfigureAwait(false);
-                    property.Setter(context, value.Value);
-                    if (property.Change is PropertyChange.Emits or PropertyChange.Invalidates)
-                        registry.EmitPropertiesChanged(path, target.Name, name);
-                    return Message.MethodReturn(call);
-                }
-            default:
-                return UnknownMethod(call, PropertiesInterface);
+            "Get" => ExpectSignature(call, "ss") is { } bad ? ValueTask.FromResult(bad) : GetPropertyAsync(registry, connection, call, path, interfaces),
+            "GetAll" => ExpectSignature(call, "s") is { } bad ? ValueTask.FromResult(bad) : GetAllPropertiesAsync(registry, connection, call, path, interfaces),
+            "Set" => ExpectSignature(call, "ssv") is { } bad ? ValueTask.FromResult(bad) : SetPropertyAsync(registry, connection, call, path, interfaces),
+            _ => ValueTask.FromResult(UnknownMethod(call, PropertiesInterface)),
+        };
+
+    private static async ValueTask<Message> GetPropertyAsync(DBusObjectRegistry registry, DBusConnection connection, Message call, ObjectPath path, DBusInterface[] interfaces)
+    {
+        string ifaceName = (string)call.Body[0];
+        string name = (string)call.Body[1];
+        var (target, property) = FindProperty(interfaces, ifaceName, name, path);
+        await AuthorizeAsync(registry, new CallContext(connection, call, CallKind.GetProperty, path, target.Name, name)).ConfigureAwait(false);
+        return Message.MethodReturn(call, "v", new Variant(property.Type, property.Getter()));
+    }
+
+    private static async ValueTask<Message> GetAllPropertiesAsync(DBusObjectRegistry registry, DBusConnection connection, Message call, ObjectPath path, DBusInterface[] interfaces)
+    {
+        string ifaceName = (string)call.Body[0];
+        if (IsStandardInterface(ifaceName)) return Message.MethodReturn(call, "a{sv}", Array.Empty<KeyValuePair<object, object>>());
+        var targets = ifaceName.Length == 0 ? interfaces : interfaces.Where(i => i.Name == ifaceName).ToArray();
+        if (targets.Length == 0) return Message.Error(call, DBusErrors.UnknownInterface, $"Unknown interface '{ifaceName}' on object '{path}'.");
+        var values = new List<KeyValuePair<object, object>>();
+        foreach (var target in targets)
+        {
+            await AuthorizeAsync(registry, new CallContext(connection, call, CallKind.GetAllProperties, path, target.Name, string.Empty)).ConfigureAwait(false);
+            foreach (var p in target.Properties.OrderBy(p => p.Name, StringComparer.Ordinal))
+                values.Add(new(p.Name, new Variant(p.Type, p.Getter())));
         }
+        return Message.MethodReturn(call, "a{sv}", values.ToArray());
+    }
+
+    private static async ValueTask<Message> SetPropertyAsync(DBusObjectRegistry registry, DBusConnection connection, Message call, ObjectPath path, DBusInterface[] interfaces)
+    {
+        var (ifaceName, name, valueType, readValue) = ReadSetArguments(call);
+        var (target, property) = FindProperty(interfaces, ifaceName, name, path);
+        if (property.Setter == null)
+            return Message.Error(call, DBusErrors.PropertyReadOnly, $"Property '{name}' of interface '{target.Name}' is read-only.");
+        if (valueType != property.Type)
+            return Message.Error(call, DBusErrors.InvalidArgs, $"Property '{name}' has type '{property.Type}', got a value of type '{valueType}'.");
+        var context = new CallContext(connection, call, CallKind.SetProperty, path, target.Name, name);
+        await AuthorizeAsync(registry, context).ConfigureAwait(false);
+        property.Setter(context, readValue());
+        if (property.Change is PropertyChange.Emits or PropertyChange.Invalidates)
+            registry.EmitPropertiesChanged(path, target.Name, name);
+        return Message.MethodReturn(call);
+    }
+
+    /// <summary>
+    /// Set's interface and property names and the type inside its variant; the value is decoded
+    /// only after the type was found to fit, so a read-only or mistyped Set costs no decoding.
+    /// </summary>
+    private static (string Interface, string Name, Signature ValueType, Func<object> Value) ReadSetArguments(Message call)
+    {
+        if (call.OpenBody() is not { } reader)
+        {
+            var variant = (Variant)call.Body[2];
+            return ((string)call.Body[0], (string)call.Body[1], variant.Signature, () => variant.Value);
+        }
+        string iface = reader.ReadString();
+        string name = reader.ReadString();
+        var type = reader.ReadSignature();
+        return (iface, name, type, () => reader.ReadValue(type.Value));
     }
 
     private static (DBusInterface Interface, DBusProperty Property) FindProperty(DBusInterface[] interfaces, string ifaceName, string name, ObjectPath path)

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace Supervisor.DBus;
@@ -25,7 +24,7 @@ public enum MessageFlags : byte
 /// One D-Bus message: header fields and a body of values (see <see cref="MessageReader.ReadValue"/>
 /// for how wire types map to .NET values). Disposing it closes the unix fds nobody took.
 /// </summary>
-public sealed class Message : IDisposable
+public sealed partial class Message : IDisposable
 {
     private const byte FieldPath = 1;
     private const byte FieldInterface = 2;
@@ -41,6 +40,10 @@ public sealed class Message : IDisposable
     private const string LocalPath = "/org/freedesktop/DBus/Local";
     private const string LocalInterface = "org.freedesktop.DBus.Local";
 
+    private IReadOnlyList<object>? _body;
+    private ReadOnlyMemory<byte> _bodyBytes;
+    private bool _received;
+
     public MessageType Type { get; init; }
     public MessageFlags Flags { get; init; }
     /// <summary>The serial read from the wire (0 for messages built locally; the connection numbers them when sending).</summary>
@@ -53,11 +56,46 @@ public sealed class Message : IDisposable
     public string? Destination { get; init; }
     public string? Sender { get; init; }
     public Signature Signature { get; init; } = Signature.Empty;
-    public IReadOnlyList<object> Body { get; init; } = Array.Empty<object>();
+
+    /// <summary>
+    /// The body's values. A received message keeps its (already validated) body bytes and
+    /// materialises them on first use, so a call that is refused from its header (unknown
+    /// method, wrong signature) never costs more memory than its bytes.
+    /// </summary>
+    public IReadOnlyList<object> Body
+    {
+        get => Volatile.Read(ref _body) ?? DecodeBody();
+        init => _body = value;
+    }
+
     /// <summary>Fds received with this message (index = the 'h' value on the wire).</summary>
     public IReadOnlyList<UnixFd> UnixFds { get; init; } = Array.Empty<UnixFd>();
     /// <summary>The byte order the message arrived in (messages we build are sent little-endian).</summary>
     public bool IsBigEndian { get; init; }
+
+    /// <summary>Bytes this message took on the wire (0 for messages built locally).</summary>
+    internal int WireLength { get; private init; }
+
+    /// <summary>At most the bytes decoding the body allocates (received messages; checked against <see cref="ProtocolConstants.MaxDecodeFactor"/>).</summary>
+    internal long DecodeCost { get; private init; }
+
+    /// <summary>False while a received message's body is still only bytes.</summary>
+    internal bool IsBodyDecoded => !_received || Volatile.Read(ref _body) != null;
+
+    /// <summary>
+    /// A reader over the body bytes of a received message, for callers that check one argument
+    /// before deciding to decode the next (null for a message built locally: use <see cref="Body"/>).
+    /// </summary>
+    internal MessageReader? OpenBody() => _received && Volatile.Read(ref _body) == null ? new MessageReader(_bodyBytes, IsBigEndian, UnixFds) : null;
+
+    private IReadOnlyList<object> DecodeBody()
+    {
+        if (!_received) return Array.Empty<object>();
+        // Validated when the message arrived, so decoding cannot fail; two threads racing here
+        // decode twice and agree on the first result.
+        IReadOnlyList<object> body = new MessageReader(_bodyBytes, IsBigEndian, UnixFds).ReadValues(Signature);
+        return Interlocked.CompareExchange(ref _body, body, null) ?? body;
+    }
 
     public bool NoReplyExpected => (Flags & MessageFlags.NoReplyExpected) != 0;
 
@@ -126,7 +164,11 @@ public sealed class Message : IDisposable
     /// values refer to. The message itself is not changed, so one signal can go to many peers.
     /// Throws ArgumentException when the values do not match the signature.
     /// </summary>
-    public byte[] Serialize(uint serial, out IReadOnlyList<SafeHandle> unixFds, bool bigEndian = false)
+    public byte[] Serialize(uint serial, out IReadOnlyList<SafeHandle> unixFds, bool bigEndian = false) =>
+        Serialize(serial, out unixFds, bigEndian, Sender);
+
+    /// <summary>As above, with SENDER set to <paramref name="sender"/> (a server stamps its own name on what it sends).</summary>
+    internal byte[] Serialize(uint serial, out IReadOnlyList<SafeHandle> unixFds, bool bigEndian, string? sender)
     {
         if (serial == 0) throw new ArgumentOutOfRangeException(nameof(serial), "a message serial must not be 0");
         var body = new MessageWriter(bigEndian);
@@ -148,7 +190,7 @@ public sealed class Message : IDisposable
         if (ErrorName != null) WriteField(w, FieldErrorName, "s", ErrorName);
         if (ReplySerial is { } rs) WriteField(w, FieldReplySerial, "u", rs);
         if (Destination != null) WriteField(w, FieldDestination, "s", Destination);
-        if (Sender != null) WriteField(w, FieldSender, "s", Sender);
+        if (sender != null) WriteField(w, FieldSender, "s", sender);
         if (!Signature.IsEmpty) WriteField(w, FieldSignature, "g", Signature);
         if (unixFds.Count > 0) WriteField(w, FieldUnixFds, "u", (uint)unixFds.Count);
         w.PatchUInt32(12, (uint)(w.Length - fieldsStart));
@@ -163,172 +205,6 @@ public sealed class Message : IDisposable
         w.WriteByte(code);
         w.WriteSignature(Signature.FromValidated(type));
         w.WriteValue(type, value);
-    }
-
-    /// <summary>
-    /// From the first 16 bytes, the total length of the message they start, after checking
-    /// the fixed header and the size limit (before anything is allocated for the rest).
-    /// </summary>
-    public static int GetMessageLength(ReadOnlySpan<byte> fixedHeader, int maxMessageSize)
-    {
-        if (fixedHeader.Length < ProtocolConstants.FixedHeaderLength)
-            throw new DBusProtocolException($"message header needs {ProtocolConstants.FixedHeaderLength} bytes, got {fixedHeader.Length}");
-        bool bigEndian = fixedHeader[0] switch
-        {
-            (byte)'l' => false,
-            (byte)'B' => true,
-            _ => throw new DBusProtocolException($"invalid endianness byte 0x{fixedHeader[0]:x2}"),
-        };
-        if (fixedHeader[3] != ProtocolConstants.MajorProtocolVersion)
-            throw new DBusProtocolException($"unsupported protocol version {fixedHeader[3]}, expected {ProtocolConstants.MajorProtocolVersion}");
-        uint bodyLength = bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(fixedHeader.Slice(4)) : BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.Slice(4));
-        uint fieldsLength = bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(fixedHeader.Slice(12)) : BinaryPrimitives.ReadUInt32LittleEndian(fixedHeader.Slice(12));
-        long total = ProtocolConstants.FixedHeaderLength + Align8(fieldsLength) + (long)bodyLength;
-        if (total > maxMessageSize)
-            throw new DBusProtocolException($"message of {total} bytes exceeds the limit of {maxMessageSize} bytes");
-        return (int)total;
-    }
-
-    /// <summary>
-    /// Parses and validates one complete message. Takes ownership of the fds it declares
-    /// (the first UNIX_FDS of <paramref name="availableFds"/>). Throws only DBusProtocolException.
-    /// </summary>
-    public static Message Parse(ReadOnlyMemory<byte> bytes, IReadOnlyList<UnixFd>? availableFds = null, int maxMessageSize = ProtocolConstants.DefaultMaxMessageSize)
-    {
-        var span = bytes.Span;
-        int total = GetMessageLength(span, maxMessageSize);
-        if (total != bytes.Length)
-            throw new DBusProtocolException($"message header announces {total} bytes but {bytes.Length} were given");
-        bool bigEndian = span[0] == (byte)'B';
-        var type = (MessageType)span[1];
-        var flags = (MessageFlags)span[2];
-
-        var r = new MessageReader(bytes, bigEndian);
-        r.Position = 4;
-        uint bodyLength = r.ReadUInt32();
-        uint serial = r.ReadUInt32();
-        if (serial == 0) throw new DBusProtocolException("message serial is 0");
-        uint fieldsLength = r.ReadUInt32();
-        if (fieldsLength > ProtocolConstants.MaxArrayLength)
-            throw new DBusProtocolException($"header field array of {fieldsLength} bytes exceeds the limit");
-        int fieldsEnd = ProtocolConstants.FixedHeaderLength + (int)fieldsLength;
-
-        ObjectPath? path = null;
-        string? iface = null, member = null, errorName = null, destination = null, sender = null;
-        uint? replySerial = null, unixFdCount = null;
-        Signature? signature = null;
-        var seen = new HashSet<byte>();
-        while (r.Position < fieldsEnd)
-        {
-            r.Align(8);
-            byte code = r.ReadByte();
-            Signature fieldType = r.ReadSignature();
-            if (!fieldType.IsSingleCompleteType) throw new DBusProtocolException($"header field {code} has variant signature '{fieldType}', not one complete type");
-            string? expected = code switch
-            {
-                FieldPath => "o",
-                FieldInterface or FieldMember or FieldErrorName or FieldDestination or FieldSender => "s",
-                FieldReplySerial or FieldUnixFds => "u",
-                FieldSignature => "g",
-                _ => null,
-            };
-            if (expected == null)
-            {
-                // Unknown field codes are accepted and ignored (spec), but must be well-formed.
-                r.ReadValue(fieldType.Value, 1);
-                continue;
-            }
-            if (fieldType.Value != expected)
-                throw new DBusProtocolException($"header field {code} must have type '{expected}', got '{fieldType}'");
-            if (!seen.Add(code)) throw new DBusProtocolException($"header field {code} appears twice");
-            object value = r.ReadValue(expected, 1);
-            switch (code)
-            {
-                case FieldPath: path = (ObjectPath)value; break;
-                case FieldInterface:
-                    iface = (string)value;
-                    if (!Names.IsValidInterfaceName(iface)) throw new DBusProtocolException($"invalid interface name '{iface}'");
-                    break;
-                case FieldMember:
-                    member = (string)value;
-                    if (!Names.IsValidMemberName(member)) throw new DBusProtocolException($"invalid member name '{member}'");
-                    break;
-                case FieldErrorName:
-                    errorName = (string)value;
-                    if (!Names.IsValidErrorName(errorName)) throw new DBusProtocolException($"invalid error name '{errorName}'");
-                    break;
-                case FieldReplySerial:
-                    replySerial = (uint)value;
-                    if (replySerial == 0) throw new DBusProtocolException("reply serial is 0");
-                    break;
-                case FieldDestination:
-                    destination = (string)value;
-                    if (!Names.IsValidBusName(destination)) throw new DBusProtocolException($"invalid destination '{destination}'");
-                    break;
-                case FieldSender:
-                    sender = (string)value;
-                    if (!Names.IsValidBusName(sender)) throw new DBusProtocolException($"invalid sender '{sender}'");
-                    break;
-                case FieldSignature: signature = (Signature)value; break;
-                case FieldUnixFds: unixFdCount = (uint)value; break;
-            }
-        }
-        if (r.Position != fieldsEnd) throw new DBusProtocolException("header fields overrun their array length");
-
-        switch (type)
-        {
-            case MessageType.MethodCall:
-                if (path == null || member == null) throw new DBusProtocolException("method call without PATH or MEMBER");
-                break;
-            case MessageType.Signal:
-                if (path == null || iface == null || member == null) throw new DBusProtocolException("signal without PATH, INTERFACE or MEMBER");
-                break;
-            case MessageType.Error:
-                if (errorName == null || replySerial == null) throw new DBusProtocolException("error without ERROR_NAME or REPLY_SERIAL");
-                break;
-            case MessageType.MethodReturn:
-                if (replySerial == null) throw new DBusProtocolException("method return without REPLY_SERIAL");
-                break;
-            case MessageType.Invalid:
-                throw new DBusProtocolException("message type 0 (INVALID)");
-        }
-        if (path?.Value == LocalPath || iface == LocalInterface)
-            throw new DBusProtocolException($"message uses the reserved '{LocalPath}' path or '{LocalInterface}' interface");
-
-        r.Align(8);
-        int bodyStart = r.Position;
-        if (bodyStart + (long)bodyLength != total) throw new DBusProtocolException("body length does not match the message length");
-        if (signature == null && bodyLength != 0) throw new DBusProtocolException($"body of {bodyLength} bytes without a SIGNATURE field");
-
-        int fdCount = (int)Math.Min(unixFdCount ?? 0, int.MaxValue);
-        if (fdCount > ProtocolConstants.MaxUnixFdsPerMessage)
-            throw new DBusProtocolException($"message declares {fdCount} unix fds, over the limit of {ProtocolConstants.MaxUnixFdsPerMessage}");
-        int available = availableFds?.Count ?? 0;
-        if (fdCount > available)
-            throw new DBusProtocolException($"message declares {fdCount} unix fds but {available} arrived with it");
-        var fds = fdCount == 0 ? Array.Empty<UnixFd>() : availableFds!.Take(fdCount).ToArray();
-
-        var bodyReader = new MessageReader(bytes.Slice(bodyStart), bigEndian, fds);
-        object[] body = bodyReader.ReadValues(signature ?? Signature.Empty);
-        if (!bodyReader.IsAtEnd) throw new DBusProtocolException($"body has {bodyReader.Remaining} bytes beyond its signature '{signature}'");
-
-        return new Message
-        {
-            Type = type,
-            Flags = flags,
-            Serial = serial,
-            Path = path,
-            Interface = iface,
-            Member = member,
-            ErrorName = errorName,
-            ReplySerial = replySerial,
-            Destination = destination,
-            Sender = sender,
-            Signature = signature ?? Signature.Empty,
-            Body = body,
-            UnixFds = fds,
-            IsBigEndian = bigEndian,
-        };
     }
 
     private static long Align8(uint value) => ((long)value + 7) & ~7L;

@@ -33,6 +33,25 @@ public readonly struct ObjectPath : IEquatable<ObjectPath>
         return true;
     }
 
+    /// <summary>The same rules for the UTF-8 bytes of a path as it arrives on the wire.</summary>
+    internal static bool IsValid(ReadOnlySpan<byte> value)
+    {
+        if (value.Length == 0 || value[0] != '/') return false;
+        if (value.Length == 1) return true;
+        if (value[^1] == '/') return false;
+        for (int i = 1; i < value.Length; i++)
+        {
+            byte c = value[i];
+            if (c == '/')
+            {
+                if (value[i - 1] == '/') return false;
+                continue;
+            }
+            if (!(c is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'_')) return false;
+        }
+        return true;
+    }
+
     /// <summary>True when this path equals <paramref name="ancestor"/> or lies below it.</summary>
     public bool IsUnder(ObjectPath ancestor)
     {

@@ -117,7 +117,26 @@ public readonly struct Signature : IEquatable<Signature>
     internal static bool IsBasic(char c) => c is 'y' or 'b' or 'n' or 'q' or 'i' or 'u' or 'x' or 't' or 'd' or 'h' or 's' or 'o' or 'g';
 
     /// <summary>Index just past the single complete type starting at <paramref name="pos"/> of a valid signature.</summary>
-    internal static int NextTypeEnd(string s, int pos)
+    internal static int NextTypeEnd(string s, int pos) => NextTypeEnd(s.AsSpan(), pos);
+
+    /// <summary>The number of single complete types in a valid signature.</summary>
+    internal static int CountTypes(string s)
+    {
+        int count = 0;
+        for (int pos = 0; pos < s.Length; pos = NextTypeEnd(s, pos)) count++;
+        return count;
+    }
+
+    /// <summary>The number of fields of the struct type that starts <paramref name="s"/> ("(…)", valid).</summary>
+    internal static int CountFields(ReadOnlySpan<char> s)
+    {
+        int count = 0;
+        for (int pos = 1; s[pos] != ')'; pos = NextTypeEnd(s, pos)) count++;
+        return count;
+    }
+
+    /// <inheritdoc cref="NextTypeEnd(string, int)"/>
+    internal static int NextTypeEnd(ReadOnlySpan<char> s, int pos)
     {
         char c = s[pos];
         if (c == 'a') return NextTypeEnd(s, pos + 1);

@@ -13,6 +13,14 @@ public sealed class Variant : IEquatable<Variant>
         Value = value ?? throw new ArgumentNullException(nameof(value));
     }
 
+    /// <summary>For the reader: the signature is already known to be one complete type.</summary>
+    internal Variant(Signature signature, object value, bool trusted)
+    {
+        _ = trusted;
+        Signature = signature;
+        Value = value;
+    }
+
     public Signature Signature { get; }
 
     public object Value { get; }

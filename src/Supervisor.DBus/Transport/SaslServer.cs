@@ -25,59 +25,70 @@ internal static class SaslServer
         if (nul == null) throw new DBusProtocolException("client closed the connection before SASL");
         if (nul != 0) throw new DBusProtocolException($"SASL must start with a NUL byte, got 0x{nul:x2}");
 
-        var state = State.WaitingForAuth;
-        bool unixFds = false;
+        var session = new Session(stream, peerUid, guid, cancellationToken);
         for (int commands = 0; ; commands++)
         {
             if (commands >= ProtocolConstants.MaxAuthCommands)
                 throw new DBusProtocolException($"client sent more than {ProtocolConstants.MaxAuthCommands} SASL commands without BEGIN");
             string line = await stream.ReadLineAsync(cancellationToken).ConfigureAwait(false)
                 ?? throw new DBusProtocolException("client closed the connection during SASL");
-            string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (await session.HandleAsync(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ConfigureAwait(false))
+            {
+                stream.UnixFdsEnabled = session.UnixFds;
+                return session.UnixFds;
+            }
+        }
+    }
+
+    /// <summary>One handshake's state: where it is, and whether fd passing was agreed.</summary>
+    private sealed class Session(MessageStream stream, uint peerUid, string guid, CancellationToken cancellationToken)
+    {
+        private State _state = State.WaitingForAuth;
+
+        public bool UnixFds { get; private set; }
+
+        /// <summary>Answers one command; true when it was BEGIN after a successful AUTH.</summary>
+        public async Task<bool> HandleAsync(string[] words)
+        {
             string command = words.Length > 0 ? words[0] : string.Empty;
-            switch (state, command)
+            switch (_state, command)
             {
                 case (State.WaitingForAuth, "AUTH"):
-                    if (words.Length < 2 || words[1] != "EXTERNAL" || words.Length > 3)
-                    {
-                        await SendAsync(stream, "REJECTED EXTERNAL", cancellationToken).ConfigureAwait(false);
-                    }
-                    else if (words.Length == 2)
-                    {
-                        state = State.WaitingForData;
-                        await SendAsync(stream, "DATA", cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        state = await CheckIdentityAsync(stream, words[2], peerUid, guid, cancellationToken).ConfigureAwait(false);
-                    }
-                    break;
+                    if (words.Length < 2 || words[1] != "EXTERNAL" || words.Length > 3) await SendAsync(stream, "REJECTED EXTERNAL", cancellationToken).ConfigureAwait(false);
+                    else if (words.Length == 2) await AskForDataAsync().ConfigureAwait(false);
+                    else _state = await CheckIdentityAsync(stream, words[2], peerUid, guid, cancellationToken).ConfigureAwait(false);
+                    return false;
                 case (State.WaitingForData, "DATA"):
-                    state = words.Length switch
+                    _state = words.Length switch
                     {
                         // An empty response means "use the credentials the transport gives you".
                         1 => await AcceptAsync(stream, guid, cancellationToken).ConfigureAwait(false),
                         2 => await CheckIdentityAsync(stream, words[1], peerUid, guid, cancellationToken).ConfigureAwait(false),
                         _ => await RejectAsync(stream, cancellationToken).ConfigureAwait(false),
                     };
-                    break;
+                    return false;
                 case (State.Authenticated, "NEGOTIATE_UNIX_FD"):
-                    unixFds = true;
+                    UnixFds = true;
                     await SendAsync(stream, "AGREE_UNIX_FD", cancellationToken).ConfigureAwait(false);
-                    break;
+                    return false;
                 case (State.Authenticated, "BEGIN"):
-                    stream.UnixFdsEnabled = unixFds;
-                    return unixFds;
+                    return true;
                 case (_, "CANCEL"):
                 case (State.WaitingForData, "ERROR"):
                 case (State.Authenticated, "ERROR"):
-                    state = await RejectAsync(stream, cancellationToken).ConfigureAwait(false);
-                    unixFds = false;
-                    break;
+                    _state = await RejectAsync(stream, cancellationToken).ConfigureAwait(false);
+                    UnixFds = false;
+                    return false;
                 default:
                     await SendAsync(stream, $"ERROR \"unexpected {Printable(command)} in this state\"", cancellationToken).ConfigureAwait(false);
-                    break;
+                    return false;
             }
+        }
+
+        private async Task AskForDataAsync()
+        {
+            _state = State.WaitingForData;
+            await SendAsync(stream, "DATA", cancellationToken).ConfigureAwait(false);
         }
     }
 
