@@ -37,8 +37,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
     {
         using var runtime = new SupervisorRuntime(options, logger);
         runtime.Open();
-        var api = BuildControlApi(runtime, stoppingToken);
-        await using var server = ControlEndpoints.ListenPrivate(options.RuntimeDirectory, api, logger);
+        var adminGid = AdminGroupId();
+        var api = BuildControlApi(runtime, adminGid, stoppingToken);
+        await using var server = ControlEndpoints.ListenPrivate(options.RuntimeDirectory, api, adminGid, logger);
         await using var bus = await ControlEndpoints.ConnectSystemBusAsync(options.SystemBus, api, logger, stoppingToken);
         var (metrics, metricsServer) = MetricsEndpoint.Start(options.MetricsListen, runtime.Sampler.Sample,
             runtime.Driver.Layout.Mode.ToString().ToLowerInvariant(), logger);
@@ -52,11 +53,13 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
         await runtime.StopAsync();
     }
 
-    private ControlApi BuildControlApi(SupervisorRuntime runtime, CancellationToken stoppingToken)
+    /// <summary>The --admin-group's gid: its members may change units, and count as privileged on the control socket.</summary>
+    private uint? AdminGroupId() => options.AdminGroup is null ? null
+        : Supervisor.Sandbox.Compiler.UserDatabase.Load().FindGroup(options.AdminGroup)
+          ?? throw new InvalidOperationException($"--admin-group: no group '{options.AdminGroup}' in /etc/group");
+
+    private ControlApi BuildControlApi(SupervisorRuntime runtime, uint? adminGid, CancellationToken stoppingToken)
     {
-        var adminGid = options.AdminGroup is null ? (uint?)null
-            : Supervisor.Sandbox.Compiler.UserDatabase.Load().FindGroup(options.AdminGroup)
-              ?? throw new InvalidOperationException($"--admin-group: no group '{options.AdminGroup}' in /etc/group");
         var api = new ControlApi(runtime.Manager,
             runtime.StatsOf,
             () => runtime.Reconciler.ReconcileAsync("D-Bus Reload", stoppingToken),

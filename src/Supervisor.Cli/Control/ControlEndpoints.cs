@@ -6,12 +6,16 @@ namespace Supervisor.Cli.Control;
 /// <summary>Where the control API is served: the private socket (always) and the system bus (when one is reachable).</summary>
 public static class ControlEndpoints
 {
-    /// <summary>The private peer-to-peer socket, RUNTIME/private: needs no bus daemon.</summary>
-    public static DBusServer ListenPrivate(string runtimeDirectory, ControlApi api, ILogger logger)
+    /// <summary>
+    /// The private peer-to-peer socket, RUNTIME/private: needs no bus daemon. Mode 0666 (anyone may
+    /// read); root, the daemon's uid and <paramref name="adminGid"/> are privileged: connections are
+    /// kept for them and the per-user limits (src/Supervisor.DBus/README.md) do not apply to them.
+    /// </summary>
+    public static DBusServer ListenPrivate(string runtimeDirectory, ControlApi api, uint? adminGid, ILogger logger)
     {
         var socketPath = Path.Combine(runtimeDirectory, "private");
         var server = DBusServer.Listen(socketPath, (UnixFileMode)0b110_110_110, api.Registry,
-            new DBusServerOptions { Names = [ControlApi.BusName] });
+            new DBusServerOptions { Names = [ControlApi.BusName], AdminGroupId = adminGid });
         server.ClientDisconnected += (client, reason) =>
         {
             if (reason is not null) logger.LogWarning("control client {Client} disconnected: {Reason}", client, reason.Message);
