@@ -19,10 +19,12 @@ public sealed class DBusMessageTarget : IFuzzTarget
     /// <summary>
     /// A message is at most ProtocolConstants.DefaultMaxMessageSize (8 MiB) on the wire and the
     /// reader checks every length against the bytes present before it allocates, so memory can
-    /// only grow with the input. The densest expansion is an array of tiny values that each
-    /// become an object: 'av' of one-byte variants is 4 wire bytes to a Variant, its signature
-    /// string and a boxed byte. The bound is 64 bytes a wire byte; the constant covers header
-    /// fields, an exception with its message, and the fixed-size arrays of a short message.
+    /// only grow with the input. The densest bodies are arrays of tiny values that each become
+    /// objects: 'av' of one-byte variants (4 wire bytes → a Variant, a signature string and a
+    /// boxed byte) and 'ag' of one-type signatures measure 34 bytes a wire byte (the corpus'
+    /// call-dense-* seeds), not the "about tenfold" ProtocolConstants assumes. The bound is
+    /// 64 a byte: an 8 MiB message may cost 512 MiB. The constant covers the header fields, an
+    /// exception with its message, and the fixed costs of a short message (at most about 1 KiB).
     /// </summary>
     public static readonly AllocationBound Bound = new("Message.Parse", PerInputByte: 64, PerFile: 0, Constant: 64 * 1024);
 

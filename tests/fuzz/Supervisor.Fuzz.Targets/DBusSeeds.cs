@@ -73,6 +73,12 @@ public static class DBusSeeds
         yield return ("signal-properties-changed", Message.Signal(new ObjectPath("/io/supervisor/Supervisor1/unit/web_2eservice"), "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
             "io.supervisor.Unit1", new Dictionary<string, Variant> { ["ActiveState"] = Variant.From("active"), ["MainPID"] = Variant.From(4242u) }, new[] { "MemoryCurrent" }));
         yield return ("signal-big-body", Message.Signal(ManagerPath, Manager, "Log", "asay", Enumerable.Range(0, 64).Select(i => $"line {i}: {new string('x', i)}").ToArray(), new byte[4096]));
+        // The densest bodies: each a few wire bytes per value, and each value an object (or three).
+        yield return ("call-dense-variants", Message.MethodCall(null, ManagerPath, Manager, "Dense", "av", (object)Enumerable.Range(0, 2000).Select(i => Variant.From((byte)i)).ToArray()));
+        yield return ("call-dense-signatures", Message.MethodCall(null, ManagerPath, Manager, "Dense", "ag", (object)Enumerable.Range(0, 2000).Select(_ => new Signature("y")).ToArray()));
+        yield return ("call-dense-empty-arrays", Message.MethodCall(null, ManagerPath, Manager, "Dense", "aay", (object)Enumerable.Range(0, 2000).Select(_ => Array.Empty<byte>()).ToArray()));
+        yield return ("call-dense-dict", Message.MethodCall(null, ManagerPath, Manager, "Dense", "a{yy}", Enumerable.Range(0, 256).ToDictionary(i => (byte)i, i => (byte)i)));
+        yield return ("call-dense-booleans", Message.MethodCall(null, ManagerPath, Manager, "Dense", "ab", (object)Enumerable.Range(0, 2000).Select(i => i % 2 == 0).ToArray()));
         var call = new Message { Type = MessageType.MethodCall, Serial = 41, Sender = ":1.7" };
         yield return ("return-list-units", Message.MethodReturn(call, "a(ssssssouso)", (object)new[]
         {

@@ -13,6 +13,8 @@ public static class UnitDiagnosticChecks
 {
     public static void Check(IReadOnlyList<Diagnostic> diagnostics, UnitFileInput files)
     {
+        // Lines as an editor counts them: one more than the newlines.
+        var lineCounts = files.Contents.ToDictionary(f => f.Key, f => f.Value.AsSpan().Count((byte)'\n') + 1, StringComparer.Ordinal);
         foreach (var d in diagnostics)
         {
             string text;
@@ -30,12 +32,12 @@ public static class UnitDiagnosticChecks
                 throw new FuzzFindingException($"diagnostic names unit '{d.Unit}', not '{files.Name}': {text}");
             if (string.IsNullOrWhiteSpace(d.Message))
                 throw new FuzzFindingException($"diagnostic without a message: {text}");
-            CheckLocation(d, files, text);
+            CheckLocation(d, files, lineCounts, text);
             CheckOneLine(text);
         }
     }
 
-    private static void CheckLocation(Diagnostic d, UnitFileInput files, string text)
+    private static void CheckLocation(Diagnostic d, UnitFileInput files, Dictionary<string, int> lineCounts, string text)
     {
         var at = d.Location;
         bool known = files.Contents.ContainsKey(at.Path) || at.Path == files.UnitFile + ".d";
@@ -43,13 +45,8 @@ public static class UnitDiagnosticChecks
             throw new FuzzFindingException($"diagnostic points at '{at.Path}', which is not one of this unit's files: {text}");
         if (at.Line < 0 || at.Column < 0 || (at.Line > 0) != (at.Column > 0))
             throw new FuzzFindingException($"diagnostic has line {at.Line}, column {at.Column}: {text}");
-        if (at.Line > 0 && files.Contents.TryGetValue(at.Path, out var bytes))
-        {
-            // Lines as an editor counts them: one more than the newlines.
-            int lines = bytes.Count(b => b == (byte)'\n') + 1;
-            if (at.Line > lines)
-                throw new FuzzFindingException($"diagnostic points at line {at.Line}, but the file has {lines} lines: {text}");
-        }
+        if (at.Line > 0 && lineCounts.TryGetValue(at.Path, out var lines) && at.Line > lines)
+            throw new FuzzFindingException($"diagnostic points at line {at.Line}, but the file has {lines} lines: {text}");
     }
 
     /// <summary>

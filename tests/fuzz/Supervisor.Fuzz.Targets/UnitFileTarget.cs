@@ -29,14 +29,18 @@ public sealed class UnitFileTarget : IFuzzTarget
 
     /// <summary>
     /// UnitFileReader reads each file into a buffer of Limits.MaxFileBytes + 1 bytes (so an
-    /// endless file costs nothing), hence PerFile. Parsing keeps the text (UTF-16, 2 bytes a
-    /// byte), Tomlyn's syntax tree with its tokens and trivia (tens of bytes a token), our
-    /// TomlValue tree and the typed unit: measured at most 120 bytes a byte over the corpus and
-    /// AFL's findings; 256 leaves room without hiding a reader that grows with the square of its
-    /// input. The constant covers the diagnostics and tables of a near-empty file.
+    /// endless file costs nothing), hence PerFile. Then the text (UTF-16), Tomlyn's syntax tree,
+    /// which keeps every token with its trivia, our TomlValue tree, the typed unit and a
+    /// diagnostic per problem: a blank line costs about 150 bytes, "1," in an array about 500,
+    /// a line of an unknown key about 1 200 (measured over the corpus and files of thousands
+    /// of tiny lines of each kind: at most about 310 bytes a byte). 1 024 a byte leaves room for
+    /// what AFL combines, and still catches growth faster than the input: the quadratic merge
+    /// of dotted keys cost 4 500 bytes a byte at 47 KB and more the longer the file. The
+    /// constant covers the tables and diagnostics of a near-empty file (at most about 70 KiB
+    /// measured). A file of the largest size, 1 MiB, may thus cost 1 GiB + 1 MiB + 256 KiB.
     /// </summary>
     public static readonly AllocationBound Bound = new(
-        "reading and parsing a unit file", PerInputByte: 100000, PerFile: Limits.MaxFileBytes + 1, Constant: 256 * 1024);
+        "reading and parsing a unit file", PerInputByte: 1024, PerFile: Limits.MaxFileBytes + 1, Constant: 256 * 1024);
 
     private readonly string _directory;
     private bool _warm;
