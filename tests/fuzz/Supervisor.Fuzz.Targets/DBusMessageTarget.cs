@@ -29,7 +29,14 @@ public sealed class DBusMessageTarget : IFuzzTarget
     public static readonly AllocationBound Bound = new("Message.Parse", PerInputByte: 64, PerFile: 0, Constant: 64 * 1024);
 
     private readonly SafeFileHandle _devNull = File.OpenHandle("/dev/null");
+    private readonly AllocationBound _bound;
     private bool _warm;
+
+    /// <param name="bound">The allocation bound to enforce; <see cref="Bound"/> unless a test checks the check.</param>
+    public DBusMessageTarget(AllocationBound? bound = null)
+    {
+        _bound = bound ?? Bound;
+    }
 
     public string Name => FuzzTargets.DBusMessage;
 
@@ -40,7 +47,7 @@ public sealed class DBusMessageTarget : IFuzzTarget
         Message message;
         try
         {
-            message = Bound.Measure(input.Length, 0, () => Message.Parse(input, fds, ProtocolConstants.DefaultMaxMessageSize));
+            message = _bound.Measure(input.Length, 0, () => Message.Parse(input, fds, ProtocolConstants.DefaultMaxMessageSize));
         }
         catch (DBusProtocolException e)
         {

@@ -34,7 +34,14 @@ public static class DBusSeeds
             yield return ($"raw-future-message-type-{order}", Raw(bigEndian, 5, 0, [(1, "o", BusPath), (3, "s", "Ping")], "", []));
             yield return ($"raw-header-padding-before-body-{order}", Raw(bigEndian, 1, 0, [(1, "o", new ObjectPath("/a")), (3, "s", "M"), (8, "g", new Signature("y"))], "y", [(byte)42]));
         }
-        yield return ("raw-fixed-header-only", Convert.FromHexString("6C01000100000000010000000000000000"[..32]));
+        // Lengths that promise more than the message holds: a reader that sizes anything from
+        // them before checking the bytes present allocates up to the limit for a few bytes.
+        yield return ("raw-array-length-at-limit-body-short", Raw(false, 1, 0, [(1, "o", new ObjectPath("/a")), (3, "s", "M"), (8, "g", new Signature("ay"))], "u", [(uint)ProtocolConstants.MaxArrayLength]));
+        yield return ("raw-array-length-past-limit", Raw(false, 1, 0, [(1, "o", new ObjectPath("/a")), (3, "s", "M"), (8, "g", new Signature("as"))], "u", [0xFFFF_FFF0u]));
+        yield return ("raw-string-length-huge", Raw(true, 1, 0, [(1, "o", new ObjectPath("/a")), (3, "s", "M"), (8, "g", new Signature("s"))], "u", [0x7FFF_FFFFu]));
+        yield return ("raw-header-fields-length-past-limit", Raw(false, 1, 0, [(1, "o", new ObjectPath("/a"))], "", [])
+            .Select((b, i) => i == 12 ? (byte)0xF0 : i == 15 ? (byte)0x7F : b).ToArray());
+        yield return ("raw-fixed-header-only", Convert.FromHexString("6C010001" + "00000000" + "01000000" + "00000000"));
     }
 
     /// <summary>A few seeds that reach most of the reader, for paying first-call costs outside the allocation bound.</summary>

@@ -43,10 +43,13 @@ public sealed class UnitFileTarget : IFuzzTarget
         "reading and parsing a unit file", PerInputByte: 1024, PerFile: Limits.MaxFileBytes + 1, Constant: 256 * 1024);
 
     private readonly string _directory;
+    private readonly AllocationBound _bound;
     private bool _warm;
 
-    public UnitFileTarget(string scratchDirectory)
+    /// <param name="bound">The allocation bound to enforce; <see cref="Bound"/> unless a test checks the check.</param>
+    public UnitFileTarget(string scratchDirectory, AllocationBound? bound = null)
     {
+        _bound = bound ?? Bound;
         _directory = Path.Combine(scratchDirectory, "units");
         Directory.CreateDirectory(_directory);
     }
@@ -58,7 +61,7 @@ public sealed class UnitFileTarget : IFuzzTarget
         WarmUp();
         var files = UnitFileInput.Write(input, _directory);
         var diagnostics = new List<Diagnostic>();
-        var parsed = Bound.Measure(input.Length, files.All.Count, () => ReadAndParse(files, diagnostics));
+        var parsed = _bound.Measure(input.Length, files.All.Count, () => ReadAndParse(files, diagnostics));
 
         UnitSet set;
         try
