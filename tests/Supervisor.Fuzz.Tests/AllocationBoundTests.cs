@@ -62,4 +62,17 @@ public sealed class AllocationBoundTests
         using var real = new DBusMessageTarget();
         Assert.StartsWith("parsed", real.Run(input));
     }
+
+    [Fact]
+    public async Task The_SASL_replay_fails_when_a_connection_needs_more_than_its_bound()
+    {
+        using var scratch = new ScratchDirectory();
+        var input = File.ReadAllBytes(Corpus.PathOf("sasl/sd-bus-pipelined-calls.bin"));
+        await Task.Run(() =>
+        {
+            using var target = new SaslTarget(scratch.Path, SaslTarget.Bound with { PerInputByte = 1, Constant = 4096 });
+            var e = Assert.Throws<FuzzFindingException>(() => target.Run(input));
+            Assert.Contains("one client's connection allocated", e.Message);
+        }, TestContext.Current.CancellationToken);
+    }
 }

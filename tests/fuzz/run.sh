@@ -29,6 +29,10 @@ exec_timeout_ms=${FUZZ_EXEC_TIMEOUT_MS:-5000}
 hang_timeout_ms=${FUZZ_HANG_TIMEOUT_MS:-20000}
 # AFL mutates small seeds best; bigger corpus files are still replayed (and by the xunit test).
 max_seed_bytes=16384
+# CI fuzzes with a fixed seed, so a run differs from the last one mainly by the code under test;
+# locally every run explores afresh unless FUZZ_SEED is set.
+seed=${FUZZ_SEED:-}
+[ -z "$seed" ] && [ "${CI:-}" = true ] && seed=1
 
 log() { printf 'fuzz: %s\n' "$*"; }
 
@@ -77,14 +81,16 @@ fuzz_one() {
   rm -rf "$in" "$out"
   mkdir -p "$in" "$work/out"
   find "$here/corpus/$target" -type f -size -$((max_seed_bytes + 1))c -exec cp {} "$in/" \;
-  harness dict "$target" >"$work/$target.dict"
+  # (Checked by hand: set -e does not apply inside a function called as `fuzz_one || …`.)
+  harness dict "$target" >"$work/$target.dict" && [ -s "$work/$target.dict" ] ||
+    { echo "run.sh: $target: could not write the AFL dictionary" >&2; return 1; }
   log "$target: afl-fuzz for $seconds s"
   local status=0
   AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
     AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_NO_CRASH_README=1 AFL_FORKSRV_INIT_TMOUT=60000 \
     AFL_HANG_TMOUT="$hang_timeout_ms" FUZZ_SCRATCH="$scratch" \
     timeout --kill-after=30 $((seconds + 600)) \
-    afl-fuzz -i "$in" -o "$out" -x "$work/$target.dict" -t "$exec_timeout_ms" -m none -V "$seconds" \
+    afl-fuzz -i "$in" -o "$out" -x "$work/$target.dict" -t "$exec_timeout_ms" -m none -V "$seconds" ${seed:+-s "$seed"} \
     -- dotnet "$work/bin/Supervisor.Fuzz.dll" fuzz "$target" </dev/null >"$work/$target.afl.log" 2>&1 || status=$?
   if [ "$status" -ne 0 ] || [ ! -f "$out/default/fuzzer_stats" ]; then
     tail -n 30 "$work/$target.afl.log" >&2

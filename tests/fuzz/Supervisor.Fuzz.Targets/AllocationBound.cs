@@ -2,9 +2,10 @@ namespace Supervisor.Fuzz;
 
 /// <summary>
 /// The most managed memory a reader may allocate for one input:
-/// <c>PerInputByte × input length + PerFile × files read + Constant</c>. Measured with
-/// <see cref="GC.GetAllocatedBytesForCurrentThread"/>, so the reader must run on the calling
-/// thread (both bounded readers do) and other threads' allocations cannot disturb the count.
+/// <c>PerInputByte × input length + PerFile × files read + Constant</c>. <see cref="Measure"/>
+/// counts with <see cref="GC.GetAllocatedBytesForCurrentThread"/>, so the reader must run on the
+/// calling thread (the unit-file and message readers do) and other threads' allocations cannot
+/// disturb the count; the SASL target, whose server runs on the thread pool, counts the process.
 /// A reader whose memory grows faster than its input, or that sizes a buffer from a length
 /// field before the bytes arrive, breaks the bound; the numbers and their reasons are in
 /// tests/fuzz/README.md.

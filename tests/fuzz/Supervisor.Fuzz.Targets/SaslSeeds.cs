@@ -40,6 +40,10 @@ public static class SaslSeeds
         yield return ("line-at-length-limit", Ascii("\0AUTH EXTERNAL " + new string('3', ProtocolConstants.MaxAuthLineLength - 16) + "\r\n"));
         yield return ("non-ascii-in-line", Concat(Ascii("\0AUTH EXTERNAL "), Encoding.UTF8.GetBytes("ü"), Ascii("\r\n")));
         yield return ("message-longer-than-sent", Concat(Ascii("\0AUTH EXTERNAL 30\r\nBEGIN\r\n"), hello[..16]));
+        // 16 bytes that announce a message of almost 8 MiB (the server's limit), then the end:
+        // a framing that sized its buffer from the header would hold 8 MiB for them.
+        yield return ("header-announcing-a-full-size-message", Concat(Ascii("\0AUTH EXTERNAL 30\r\nBEGIN\r\n"),
+            Convert.FromHexString("6C010001" + "C0FF7F00" + "01000000" + "10000000")));
         yield return ("bad-message-after-begin", Concat(Ascii("\0AUTH EXTERNAL 30\r\nBEGIN\r\n"), hello, Ascii("lXXX0000000000000000")));
     }
 

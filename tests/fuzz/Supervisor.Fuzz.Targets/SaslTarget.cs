@@ -14,13 +14,25 @@ namespace Supervisor.Fuzz;
 /// <list type="bullet">
 /// <item>the server closes the connection once the client has ended its side (no hang), and
 /// reports the disconnect with a documented reason: none, DBusProtocolException or DBusConnectionClosedException;</item>
-/// <item>everything it sends is well-formed: printable SASL reply lines, then whole messages the reader accepts.</item>
+/// <item>everything it sends is well-formed: printable SASL reply lines, then whole messages the reader accepts;</item>
+/// <item>the whole exchange, server and client side, stays within <see cref="Bound"/>.</item>
 /// </list>
-/// No allocation bound here: the server runs on the thread pool, where per-thread counts miss
-/// its work; the reader inside it is bounded by the "dbus" target.
 /// </summary>
 public sealed class SaslTarget : IFuzzTarget
 {
+    /// <summary>
+    /// Counted for the whole process (GC.GetTotalAllocatedBytes), from connect to the disconnect
+    /// report: the server works on the thread pool, where a per-thread count misses it. So this
+    /// bound is looser: a connection costs about 100 KiB (socket, tasks, SASL state) and a
+    /// message is read twice (by the server, then by this target checking the reply) and
+    /// written once, about 100 bytes a byte for the densest bodies. It exists for what the
+    /// message reader alone cannot show: buffers the framing sizes from a length field before
+    /// the bytes arrive (8 MiB for a 16-byte header announcing a full-size message). The
+    /// constant also absorbs the little other threads allocate meanwhile (SharpFuzz polls its
+    /// parent process; the replay test runs its tests one at a time).
+    /// </summary>
+    public static readonly AllocationBound Bound = new("one client's connection", PerInputByte: 256, PerFile: 0, Constant: 1024 * 1024);
+
     /// <summary>Only a guard against a server that never closes: a healthy exchange takes milliseconds.</summary>
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
 
@@ -29,9 +41,13 @@ public sealed class SaslTarget : IFuzzTarget
     private readonly string _socketPath;
     private readonly DBusServer _server;
     private readonly Channel<Exception?> _disconnects = Channel.CreateUnbounded<Exception?>();
+    private readonly AllocationBound _bound;
+    private bool _warm;
 
-    public SaslTarget(string scratchDirectory)
+    /// <param name="bound">The allocation bound to enforce; <see cref="Bound"/> unless a test checks the check.</param>
+    public SaslTarget(string scratchDirectory, AllocationBound? bound = null)
     {
+        _bound = bound ?? Bound;
         _socketPath = Path.Combine(scratchDirectory, $"sasl-{Environment.ProcessId}.sock");
         _server = DBusServer.Listen(_socketPath, (UnixFileMode)0x180 /* 0600 */, FuzzObject.Registry(), new DBusServerOptions { Names = [FuzzObject.Name] });
         _server.ClientDisconnected += (_, reason) => _disconnects.Writer.TryWrite(reason);
@@ -42,6 +58,22 @@ public sealed class SaslTarget : IFuzzTarget
     public string Run(byte[] input) => RunAsync(input).GetAwaiter().GetResult();
 
     private async Task<string> RunAsync(byte[] input)
+    {
+        if (!_warm)
+        {
+            // The first exchanges of a process pay for static caches and first-use paths.
+            _warm = true;
+            foreach (var (_, seed) in SaslSeeds.All().Take(3)) await ExchangeAsync(seed);
+        }
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        string outcome = await ExchangeAsync(input);
+        long used = GC.GetTotalAllocatedBytes(precise: true) - before;
+        if (used > _bound.For(input.Length))
+            throw new FuzzFindingException($"{_bound.What} allocated {used} bytes for a {input.Length}-byte input, over its bound of {_bound.Describe(input.Length)}");
+        return $"{outcome}; {used} bytes allocated";
+    }
+
+    private async Task<string> ExchangeAsync(byte[] input)
     {
         byte[] received;
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))

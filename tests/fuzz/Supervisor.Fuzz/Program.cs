@@ -30,10 +30,10 @@ try
         case "replay" when args.Length >= 3:
             return Replay(args[1], args[2..], scratch);
         case "seeds" when args.Length == 2:
-            WriteSeeds(args[1]);
+            Instrumented(() => WriteSeeds(args[1]));
             return 0;
         case "dict" when args.Length == 2:
-            Console.Out.Write(Dictionaries.For(args[1]));
+            Instrumented(() => Console.Out.Write(Dictionaries.For(args[1])));
             return 0;
         default:
             Console.Error.WriteLine(Usage);
@@ -63,12 +63,15 @@ static void Fuzz(string target, string scratch)
 }
 
 // Fuzzer.Run outside AFL runs the action once with a scratch coverage map, which the
-// instrumented assemblies need to run at all.
+// instrumented assemblies need to run at all (without one, their first branch writes
+// through a null pointer and the process dies with an AccessViolationException).
+static void Instrumented(Action action) => Fuzzer.Run(_ => action());
+
 static int Replay(string target, string[] paths, string scratch)
 {
     var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p).Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToList();
     int findings = 0;
-    Fuzzer.Run(_ =>
+    Instrumented(() =>
     {
         using var instance = FuzzTargets.Create(target, scratch);
         foreach (var file in files)
