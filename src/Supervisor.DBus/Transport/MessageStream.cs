@@ -93,19 +93,19 @@ internal sealed class MessageStream : IDisposable
     /// <summary>Receives until <paramref name="count"/> bytes are buffered; false at end of stream.</summary>
     private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
     {
-        if (count > _buffer.Length - _start)
+        if (count > _buffer.Length - _start && _start > 0)
         {
-            // Compact first; grow only to what the (already size-checked) message needs.
-            if (_start > 0)
-            {
-                Buffer.BlockCopy(_buffer, _start, _buffer, 0, Buffered);
-                _end -= _start;
-                _start = 0;
-            }
-            if (count > _buffer.Length) Array.Resize(ref _buffer, Math.Max(count, Math.Min(_buffer.Length * 2, _maxMessageSize)));
+            // Compact first, so the buffer grows only when the bytes themselves do not fit.
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, Buffered);
+            _end -= _start;
+            _start = 0;
         }
         while (Buffered < count)
         {
+            // Grow as the bytes arrive, doubling up to what the (size-checked) message needs, never
+            // to the announced size at once: a 16-byte header announcing 8 MiB made us hold 8 MiB
+            // for a peer that sent nothing more, on each of a thousand connections (tests/fuzz).
+            if (_end == _buffer.Length) Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, _start + count));
             int room = Math.Min(_buffer.Length - _end, ProtocolConstants.ReceiveChunkSize);
             int before = _fds.Count;
             int n = await _transport.ReceiveAsync(_buffer.AsMemory(_end, room), _fds, cancellationToken).ConfigureAwait(false);
