@@ -36,7 +36,24 @@ public sealed record Diagnostic(
     public override string ToString()
     {
         var level = Severity == Severity.Warning ? "warning: " : "";
-        return $"{Location}: {level}{Unit}: {Text}";
+        return Printable($"{Location}: {level}{Unit}: {Text}");
+    }
+
+    /// <summary>
+    /// A unit file's own text reaches messages (a bad unit name, the parser's view of a bad
+    /// token). Its control characters are shown as \uXXXX: a newline would forge further lines
+    /// of <c>check</c>'s output, an escape sequence would reach the user's terminal.
+    /// </summary>
+    private static string Printable(string line)
+    {
+        if (!line.Any(char.IsControl)) return line;
+        var sb = new System.Text.StringBuilder(line.Length + 16);
+        foreach (var c in line)
+        {
+            if (char.IsControl(c)) sb.Append("\\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
+            else sb.Append(c);
+        }
+        return sb.ToString();
     }
 }
 

@@ -141,7 +141,9 @@ public static class UnitParser
             return new TomlArray(later.Location, [.. before.Items, .. items.Items]);
         if (spec.Merge == MergeRule.Table && earlier is TomlTable a && later is TomlTable b)
         {
-            var merged = a.Entries.Where(e => b.Entries.All(n => n.Key != e.Key)).Concat(b.Entries).ToList();
+            // A set, not a scan of b per entry of a: two tables of 20 000 keys took seconds.
+            var replaced = b.Entries.Select(n => n.Key).ToHashSet(StringComparer.Ordinal);
+            var merged = a.Entries.Where(e => !replaced.Contains(e.Key)).Concat(b.Entries).ToList();
             return new TomlTable(later.Location, merged);
         }
         return StripAppend(spec, later);

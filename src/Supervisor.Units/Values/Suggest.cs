@@ -12,7 +12,7 @@ public static class Suggest
         {
             if (string.Equals(c, input, StringComparison.OrdinalIgnoreCase))
                 return c;
-            var d = Distance(input.ToLowerInvariant(), c.ToLowerInvariant());
+            var d = Distance(input, c, ignoreCase: true);
             if (d < bestDistance)
             {
                 bestDistance = d;
@@ -32,23 +32,41 @@ public static class Suggest
     }
 
     /// <summary>Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps.</summary>
-    public static int Distance(string a, string b)
+    public static int Distance(string a, string b) => Distance(a, b, ignoreCase: false);
+
+    /// <summary>
+    /// Three rolling rows on the stack rather than a matrix and lower-cased copies per
+    /// candidate: "did you mean" runs for every unknown key and value of a file against every
+    /// candidate, and those allocations made a file of unknown keys cost about 2 KB of memory
+    /// per byte (found by tests/fuzz).
+    /// </summary>
+    private static int Distance(ReadOnlySpan<char> a, ReadOnlySpan<char> b, bool ignoreCase)
     {
         if (a.Length > 256 || b.Length > 256)
             return Math.Max(a.Length, b.Length);
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        int width = b.Length + 1;
+        Span<int> rows = stackalloc int[3 * width];
+        Span<int> beforePrevious = rows[..width], previous = rows.Slice(width, width), current = rows[(2 * width)..];
+        for (int j = 0; j < width; j++) previous[j] = j;
         for (int i = 1; i <= a.Length; i++)
         {
+            current[0] = i;
+            char ai = Fold(a[i - 1], ignoreCase);
             for (int j = 1; j <= b.Length; j++)
             {
-                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                char bj = Fold(b[j - 1], ignoreCase);
+                int d = Math.Min(Math.Min(previous[j] + 1, current[j - 1] + 1), previous[j - 1] + (ai == bj ? 0 : 1));
+                if (i > 1 && j > 1 && ai == Fold(b[j - 2], ignoreCase) && Fold(a[i - 2], ignoreCase) == bj)
+                    d = Math.Min(d, beforePrevious[j - 2] + 1);
+                current[j] = d;
             }
+            var reuse = beforePrevious;
+            beforePrevious = previous;
+            previous = current;
+            current = reuse;
         }
-        return d[a.Length, b.Length];
+        return previous[b.Length];
     }
+
+    private static char Fold(char c, bool ignoreCase) => ignoreCase ? char.ToLowerInvariant(c) : c;
 }
