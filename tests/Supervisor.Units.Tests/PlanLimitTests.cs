@@ -94,6 +94,17 @@ public class PlanLimitTests
         Assert.True(Keys.KeyTable.All.Count(k => k.Name.StartsWith("Limit", StringComparison.Ordinal)) <= Limits.PlanMaxRlimits);
 
     /// <summary>
+    /// A directory the sandbox does not replace: the test's own, unless the checkout itself is under
+    /// /tmp or /var/tmp (a CI clone may be), then the home directory.
+    /// </summary>
+    private static string OutsideTmp()
+    {
+        var dir = AppContext.BaseDirectory;
+        bool hidden = dir.StartsWith("/tmp/", StringComparison.Ordinal) || dir.StartsWith("/var/tmp/", StringComparison.Ordinal);
+        return hidden ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : dir;
+    }
+
+    /// <summary>
     /// The derived numbers are right: a unit with the most arguments, environment, groups and
     /// path mounts check allows, and every mount the sandbox adds on its own, compiles to a plan
     /// that the helper protocol serializes (it refuses anything over PLAN_MAX_*).
@@ -101,7 +112,7 @@ public class PlanLimitTests
     [Fact]
     public void A_unit_at_every_limit_compiles_to_a_plan_the_helper_accepts()
     {
-        using var t = new TempUnits(under: AppContext.BaseDirectory); // not under /tmp, which PrivateTmp hides
+        using var t = new TempUnits(under: OutsideTmp()); // not under /tmp, which PrivateTmp hides
         var deep = Path.Combine(t.Dir, new string('a', 255), new string('b', 527 - t.Dir.Length - 257));
         Directory.CreateDirectory(deep);
         Assert.Equal(527, Encoding.UTF8.GetByteCount(deep));
