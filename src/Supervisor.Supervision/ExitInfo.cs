@@ -1,46 +1,7 @@
+using Supervisor.Linux;
 using Supervisor.Units.Model;
 
 namespace Supervisor.Supervision;
-
-/// <summary>
-/// How a process ended: an exit code, a signal (with or without a core dump), or
-/// <see cref="Unknown"/> when it is gone but nobody could collect its wait status.
-/// </summary>
-public readonly record struct ExitInfo(int? Code, int? Signal, bool CoreDumped)
-{
-    /// <summary>The highest signal number (SIGRTMAX on Linux): 128 + 64 is the largest "killed" shell status.</summary>
-    public const int MaxSignal = 64;
-
-    public static ExitInfo Exited(int code) => new(code, null, false);
-    public static ExitInfo Killed(int signal, bool core = false) => new(null, signal, core);
-
-    /// <summary>
-    /// The process is gone, but how it ended is not known: it was not this supervisor's child
-    /// (a main process adopted after the supervisor restarted), so its wait status went to its
-    /// real parent; only its pidfd said that it ended. Neither code nor signal is invented for it.
-    /// </summary>
-    public static ExitInfo Unknown => default;
-
-    public bool IsUnknown => Code is null && Signal is null;
-
-    /// <summary>
-    /// The shell's number for it ($?): the code, or 128 + the signal; null when unknown. The one
-    /// place this rule lives.
-    /// </summary>
-    public int? ShellStatus => Code ?? (Signal is { } s ? 128 + s : null);
-
-    /// <summary>
-    /// The reverse, for a status that a shell or an init in the sandbox reported as its own exit
-    /// code (an init cannot re-raise a fatal signal on itself): 129 … 192 is a kill by signal 1 … 64.
-    /// </summary>
-    public static ExitInfo FromShellStatus(int status) =>
-        status is > 128 and <= 128 + MaxSignal ? Killed(status - 128) : Exited(status);
-
-    public override string ToString() =>
-        Code is { } c ? $"status={c}"
-        : Signal is { } s ? $"signal={Units.Values.Signals.Name(s)}{(CoreDumped ? " (core dumped)" : "")}"
-        : "status unknown (not a child of this supervisor)";
-}
 
 /// <summary>What ended a run, as the Restart= table distinguishes causes.</summary>
 public enum ExitCause

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using Supervisor.Units.Model;
 
 namespace Supervisor.Supervision;

@@ -57,8 +57,8 @@ public sealed class AppArmorTests : IDisposable
         var unconfined = Service.Run(read);
         var confined = Service.Run(read with { Lsm = Profile() });
 
-        Assert.Equal((0, Secret), (unconfined.Exit.ExitCode, unconfined.Output));
-        Assert.Equal(1, confined.Exit.ExitCode);
+        Assert.Equal((0, Secret), (unconfined.Exit.Code, unconfined.Output));
+        Assert.Equal(1, confined.Exit.Code);
         Assert.Equal($"cat: {AppArmorHost.DeniedFile}: Permission denied\n", confined.Output);
     }
 
@@ -69,7 +69,7 @@ public sealed class AppArmorTests : IDisposable
         // previous test saw is the deny rule, not a profile that breaks everything.
         var result = Service.Run(Service.Plan("/bin/cat", Path.Combine(AppArmorHost.DeniedDirectory, "public")) with { Lsm = Profile() });
 
-        Assert.Equal((0, "a public line\n"), (result.Exit.ExitCode, result.Output));
+        Assert.Equal((0, "a public line\n"), (result.Exit.Code, result.Output));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class AppArmorTests : IDisposable
         }
 
         var read = Service.Run(Service.Plan("/bin/cat", AppArmorHost.DeniedFile) with { Lsm = Profile(skipIfUnavailable: true) });
-        Assert.Equal(1, read.Exit.ExitCode);
+        Assert.Equal(1, read.Exit.Code);
         Assert.Contains("Permission denied", read.Output, StringComparison.Ordinal);
     }
 

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Net.Sockets;
 using System.Text;
 using Supervisor.Sandbox.Interop;
@@ -57,7 +58,7 @@ public class FdHolderTests
             Assert.Equal(("END", -1), FdPassing.Receive(socket));
 
             FdPassing.Send(socket, "QUIT", -1);
-            Assert.Equal(0, ExitStatus.FromWaitStatus(Libc.Reap(pid)).ExitCode);
+            Assert.Equal(0, ExitInfo.FromWaitStatus(Libc.Reap(pid)).Code);
             pid = 0;
             Assert.False(File.Exists(socketPath), "the holder removes its socket when told to quit");
         }

@@ -19,7 +19,7 @@ public class HelperLocatorTests
         Support.Host.RequireRoot();
         using var p = SandboxLauncher.Start(Support.Probe.Plan("exit", "3"), "test", Support.Host.HelperPath);
         var status = await p.WaitForExitAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(3, status.ExitCode);
+        Assert.Equal(3, status.Code);
         Assert.True(p.TryGetExitStatus(out var again));
         Assert.Equal(status, again);
         Assert.False(p.Signal(15), "a reaped process cannot be signalled");
@@ -35,7 +35,7 @@ public class HelperLocatorTests
         try
         {
             var statuses = await Task.WhenAll(processes.Select(p => p.WaitForExitAsync(TestContext.Current.CancellationToken)));
-            Assert.Equal(Enumerable.Range(1, 20), statuses.Select(s => s.ExitCode ?? -1));
+            Assert.Equal(Enumerable.Range(1, 20), statuses.Select(s => s.Code ?? -1));
         }
         finally
         {

@@ -10,7 +10,7 @@ public class LauncherTests
     {
         Host.RequireRoot();
         var r = Runner.Run(Probe.Plan("exit", "7"));
-        Assert.Equal(7, r.Exit.ExitCode);
+        Assert.Equal(7, r.Exit.Code);
     }
 
     [Fact]
@@ -18,7 +18,7 @@ public class LauncherTests
     {
         Host.RequireRoot();
         var r = Runner.Run(Probe.Plan("exit", "42") with { Namespaces = NamespaceFlags.Pid | NamespaceFlags.Mount, Mounts = [new ProcMount("/proc")] });
-        Assert.Equal(42, r.Exit.ExitCode);
+        Assert.Equal(42, r.Exit.Code);
     }
 
     [Fact]

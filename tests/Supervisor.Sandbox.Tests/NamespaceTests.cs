@@ -135,7 +135,7 @@ public class NamespaceTests
         Assert.NotEqual(run.Process.Pid, run.ServicePid);
         Assert.True(run.Process.Signal(15));
         var exit = run.Process.WaitForExit(Runner.SafetyNet);
-        Assert.Equal(128 + 15, exit?.ExitCode);
+        Assert.Equal(128 + 15, exit?.Code);
     }
 
     [Theory]
@@ -149,7 +149,7 @@ public class NamespaceTests
         Host.RequireRoot();
         using var run = new Runner.Running(Probe.Plan() with { Namespaces = NamespaceFlags.Pid });
         Assert.True(run.Process.Signal(signal));
-        Assert.Equal(128 + signal, run.Process.WaitForExit(Runner.SafetyNet)?.ExitCode);
+        Assert.Equal(128 + signal, run.Process.WaitForExit(Runner.SafetyNet)?.Code);
     }
 
     [Fact]

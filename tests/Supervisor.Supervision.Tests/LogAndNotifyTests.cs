@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Supervisor.Supervision.Logs;

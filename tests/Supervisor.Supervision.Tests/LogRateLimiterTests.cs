@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using Microsoft.Extensions.Time.Testing;
 using Supervisor.Supervision.Logs;
 

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using CsCheck;
 using Supervisor.Units.Model;
 using Supervisor.Units.Values;

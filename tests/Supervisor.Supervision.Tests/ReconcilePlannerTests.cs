@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Text;
 using Supervisor.Units;
 using Supervisor.Units.Keys;

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using Supervisor.Units.Model;
 using Supervisor.Units.Values;
 using E = Supervisor.Supervision.UnitEvent;

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using Microsoft.Extensions.Time.Testing;
 using Supervisor.Units;
 using Supervisor.Units.Model;

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using CsCheck;
 using Supervisor.Units.Values;
 using Size = Supervisor.Units.Values.Size;
@@ -191,12 +192,12 @@ public class NameTableTests
     [InlineData("term", 15)]
     [InlineData("SIGKILL", 9)]
     [InlineData("USR1", 10)]
-    public void Signals(string name, int number) => Assert.Equal(number, Values.Signals.Parse(name));
+    public void Signals(string name, int number) => Assert.Equal(number, Values.SignalValue.Parse(name));
 
     [Fact]
     public void Unknown_signal()
     {
-        var e = Assert.Throws<UnitValueException>(() => Values.Signals.Parse("SIGTREM"));
+        var e = Assert.Throws<UnitValueException>(() => Values.SignalValue.Parse("SIGTREM"));
         Assert.Equal("expected a signal name like \"SIGTERM\", got \"SIGTREM\"", e.Message);
         Assert.Equal("did you mean 'SIGTERM'?", e.Hint);
     }

@@ -140,7 +140,7 @@ public static class SandboxCommands
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; process.Signal(2); });
                 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; process.Signal(15); });
                 var exit = await process.WaitForExitAsync(cancellationToken);
-                return exit.ExitCode ?? 128 + exit.Signal!.Value;
+                return exit.ShellStatus ?? ExitCodes.Failure; // the code, or 128 + the signal (ExitInfo owns that rule)
             }
         }
     }

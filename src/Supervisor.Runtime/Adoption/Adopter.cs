@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Host;
 using Supervisor.Runtime.Notify;

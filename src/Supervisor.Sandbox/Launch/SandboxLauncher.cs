@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Supervisor.Sandbox.Interop;
@@ -138,12 +139,12 @@ public static class SandboxLauncher
     /// </summary>
     private static int TakeOverClone(string prefix, int helperPid, int childPid)
     {
-        var helperExit = ExitStatus.FromWaitStatus(Libc.Reap(helperPid));
-        if (!helperExit.Success)
+        var helperExit = ExitInfo.FromWaitStatus(Libc.Reap(helperPid));
+        if (helperExit.Code != 0)
         {
             Libc.kill(childPid, Libc.SIGKILL);
             Libc.Reap(childPid);
-            throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper {helperExit} before handing over the service");
+            throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper ended ({helperExit}) before handing over the service");
         }
         return childPid;
     }

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Globalization;
 using Supervisor.Sandbox.Interop;
 
@@ -11,7 +12,7 @@ namespace Supervisor.Sandbox.Launch;
 public sealed class SandboxProcess : IDisposable
 {
     private readonly SafeFdHandle _pidfd;
-    private ExitStatus? _exit;
+    private ExitInfo? _exit;
 
     internal SandboxProcess(int pid, SafeFdHandle pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
     {
@@ -71,7 +72,7 @@ public sealed class SandboxProcess : IDisposable
     public bool Signal(int signal) => _exit is null && Pidfd.Signal(_pidfd, signal);
 
     /// <summary>Blocks until the process exits and reaps it; null if the timeout passed first.</summary>
-    public ExitStatus? WaitForExit(TimeSpan? timeout = null)
+    public ExitInfo? WaitForExit(TimeSpan? timeout = null)
     {
         lock (_reapLock)
             if (_exit is { } done)
@@ -86,11 +87,11 @@ public sealed class SandboxProcess : IDisposable
     /// Completes when the process exits (reaped through its pidfd). Many waits share one epoll
     /// thread, so no thread is blocked per service.
     /// </summary>
-    public Task<ExitStatus> WaitForExitAsync(CancellationToken cancellationToken = default)
+    public Task<ExitInfo> WaitForExitAsync(CancellationToken cancellationToken = default)
     {
         if (TryGetExitStatus(out var done))
             return Task.FromResult(done);
-        var tcs = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource<ExitInfo>(TaskCreationOptions.RunContinuationsAsynchronously);
         var watcher = PidfdWatcher.Shared.Value;
         ulong token = 0;
         token = watcher.Watch(_pidfd, () =>
@@ -125,7 +126,7 @@ public sealed class SandboxProcess : IDisposable
     }
 
     /// <summary>Reaps without blocking; false if it is still running.</summary>
-    public bool TryGetExitStatus(out ExitStatus status)
+    public bool TryGetExitStatus(out ExitInfo status)
     {
         if (_exit is null)
             Reap(noHang: true);
@@ -133,16 +134,16 @@ public sealed class SandboxProcess : IDisposable
         return _exit is not null;
     }
 
-    private ExitStatus? Reap(bool noHang)
+    private ExitInfo? Reap(bool noHang)
     {
         lock (_reapLock)
             return ReapLocked(noHang);
     }
 
     private readonly Lock _reapLock = new();
-    private readonly Dictionary<ulong, TaskCompletionSource<ExitStatus>> _pending = [];
+    private readonly Dictionary<ulong, TaskCompletionSource<ExitInfo>> _pending = [];
 
-    private ExitStatus? ReapLocked(bool noHang)
+    private ExitInfo? ReapLocked(bool noHang)
     {
         if (_exit is { } done)
             return done;
@@ -150,14 +151,14 @@ public sealed class SandboxProcess : IDisposable
         if (r is null)
             return null;
         var (code, status) = r.Value;
-        _exit = code == Pidfd.CLD_EXITED ? new ExitStatus(status, null) : new ExitStatus(null, status);
+        _exit = code == Pidfd.CLD_EXITED ? ExitInfo.Exited(status) : ExitInfo.Killed(status, core: code == 3 /* CLD_DUMPED */);
         return _exit;
     }
 
     /// <summary>Closes the pidfd; the process keeps running. Pending asynchronous waits fail with ObjectDisposedException.</summary>
     public void Dispose()
     {
-        KeyValuePair<ulong, TaskCompletionSource<ExitStatus>>[] pending;
+        KeyValuePair<ulong, TaskCompletionSource<ExitInfo>>[] pending;
         lock (_reapLock)
         {
             pending = [.. _pending];

@@ -1,3 +1,4 @@
+using Signals = Supervisor.Linux.Signals;
 using System.Globalization;
 using Supervisor.Units.Model;
 using Supervisor.Units.Syntax;
@@ -120,7 +121,7 @@ public static class ValueTypes
         p => p.ToString());
 
     public static readonly IValueType<int> Signal = new Simple<int>("signal name (e.g. \"SIGTERM\")",
-        v => Signals.Parse(AsString(v, Signals.Expected)), n => Signals.Name(n));
+        v => SignalValue.Parse(AsString(v, SignalValue.Expected)), n => Signals.Name(n));
 
     public static IValueType<TEnum> Enum<TEnum>(params (string Name, TEnum Value)[] names) where TEnum : struct, System.Enum =>
         new Simple<TEnum>(string.Join(" | ", names.Select(n => $"\"{n.Name}\"")),
@@ -268,7 +269,7 @@ public static class ValueTypes
                 switch (item)
                 {
                     case TomlInteger i when i.Value is >= 0 and <= 255: codes.Add((int)i.Value); break;
-                    case TomlString s: signals.Add(Signals.Parse(s.Value)); break;
+                    case TomlString s: signals.Add(SignalValue.Parse(s.Value)); break;
                     default: throw Expected("an exit code from 0 to 255 or a signal name", item);
                 }
             }

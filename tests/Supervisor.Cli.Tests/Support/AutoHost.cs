@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Collections.Concurrent;
 using Supervisor.Supervision;
 using Supervisor.Units.Model;

@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.IO.Pipes;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Launch;
@@ -9,7 +10,7 @@ internal static class Service
 {
     public static readonly TimeSpan SafetyNet = TimeSpan.FromSeconds(60);
 
-    public sealed record Result(ExitStatus Exit, string Output);
+    public sealed record Result(ExitInfo Exit, string Output);
 
     public static ExecPlan Plan(string path, params string[] args) => new()
     {

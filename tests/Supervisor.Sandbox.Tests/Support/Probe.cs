@@ -1,3 +1,4 @@
+using Supervisor.Linux;
 using System.Collections.Immutable;
 using Supervisor.Sandbox.Launch;
 
@@ -38,10 +39,10 @@ internal static class Runner
 {
     public static readonly TimeSpan SafetyNet = TimeSpan.FromSeconds(60);
 
-    public sealed record Result(ExitStatus Exit, string Output)
+    public sealed record Result(ExitInfo Exit, string Output)
     {
         public string Line => Output.Trim();
-        public bool Ok => Line == "ok" && Exit.ExitCode == 0;
+        public bool Ok => Line == "ok" && Exit.Code == 0;
     }
 
     public static Result Run(ExecPlan plan)

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Supervisor.Units.Values;
+namespace Supervisor.Linux;
 
 /// <summary>Linux signal names and numbers (x86_64, arm64 and most architectures share these).</summary>
 public static class Signals
@@ -15,19 +15,7 @@ public static class Signals
 
     public static IEnumerable<string> AllNames => Names.Skip(1);
 
-    public const string Expected = "a signal name like \"SIGTERM\"";
-
-    /// <summary>Parses SIGTERM, TERM or sigterm; numbers are not accepted, they differ between architectures.</summary>
-    public static int Parse(string text)
-    {
-        var s = text.Trim().ToUpperInvariant();
-        if (!s.StartsWith("SIG", StringComparison.Ordinal)) s = "SIG" + s;
-        var n = Array.IndexOf(Names, s);
-        if (n <= 0)
-            throw new UnitValueException($"expected {Expected}, got \"{text}\"", Suggest.Hint(s, AllNames));
-        return n;
-    }
-
+    /// <summary>SIGTERM, TERM or sigterm; numbers are not accepted, they differ between architectures.</summary>
     public static bool TryParse(string text, out int number)
     {
         var s = text.Trim().ToUpperInvariant();
