@@ -422,6 +422,32 @@ public class RestartOfTheSupervisorTests
     }
 
     [Fact]
+    public async Task Stopping_an_adopted_service_ends_it_inactive_not_failed()
+    {
+        // An adopted main process is not our child: its exit status cannot be known. A stop that was
+        // asked for must still end the unit inactive (dead), not failed (exit-code 255), which fired
+        // the failed-unit alert for every adopted unit at each shutdown.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        int pid = d.MainPid("svc");
+        d.WaitFor(() => File.Exists(Path.Combine(d.State, "state.json")) && File.ReadAllText(Path.Combine(d.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
+        d.Signal("KILL");
+        d.WaitForExit();
+
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+        Assert.Equal(pid, d.MainPid("svc"));
+        Assert.Equal(0, d.Cli("stop", "svc").Code);
+
+        d.WaitForState("svc", "inactive", "dead");
+        Assert.Equal("success", d.Prop("svc", "Result"));
+        Assert.False(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal), "the adopted process should be gone");
+    }
+
+    [Fact]
     public async Task An_adopted_service_that_writes_output_keeps_running_and_what_it_wrote_meanwhile_reaches_the_log()
     {
         // Its stdout outlives the killed supervisor (the fd holder keeps the read end): no EPIPE,
