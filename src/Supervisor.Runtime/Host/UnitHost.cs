@@ -89,7 +89,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     private bool IsCurrent(UnitPlan plan, UnitDefinition unit) =>
         (ReferenceEquals(plan.Unit, unit) || plan.Unit == unit) && ReferenceEquals(plan.Context, _compile)
-        && plan.SliceDeclarations.SequenceEqual(_planner.SlicesOf(plan.Cgroup, _lookup).Select(s => s.Declared));
+        && UnitPlanner.SlicesUnchanged(plan, _lookup);
 
     /// <summary>The plan the unit's current main process was started from, when this supervisor started it.</summary>
     public ExecPlan? MainPlanOf(UnitDefinition unit) =>

@@ -51,8 +51,22 @@ public sealed class UnitPlanner(ICgroupDriver driver, string notifyDirectory)
         service.WatchdogEnabled ? service.WatchdogSec.ToTimeSpan() : null;
 
     /// <summary>The slice chain above <paramref name="path"/>, outermost first.</summary>
-    public ImmutableArray<SlicePlan> SlicesOf(CgroupPath path, Func<string, UnitDefinition?> lookup) =>
+    private static ImmutableArray<SlicePlan> SlicesOf(CgroupPath path, Func<string, UnitDefinition?> lookup) =>
         [.. path.Ancestors.Select(p => SliceOf(p, lookup))];
+
+    /// <summary>
+    /// Whether every slice above the plan's unit is declared as it was when the plan was made: a
+    /// look-up per level and a comparison, nothing mapped (this runs at every start and restart).
+    /// </summary>
+    public static bool SlicesUnchanged(UnitPlan plan, Func<string, UnitDefinition?> lookup)
+    {
+        foreach (var slice in plan.Slices)
+        {
+            var now = lookup(slice.Path.Segments[^1]) is { Kind: UnitKind.Slice } s ? s.Resources : null;
+            if (!Equals(now, slice.Declared)) return false;
+        }
+        return true;
+    }
 
     private static SlicePlan SliceOf(CgroupPath path, Func<string, UnitDefinition?> lookup) =>
         lookup(path.Segments[^1]) is { Kind: UnitKind.Slice } slice
