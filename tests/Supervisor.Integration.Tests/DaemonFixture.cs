@@ -147,6 +147,18 @@ public sealed class Daemon : IAsyncDisposable
         return (p.ExitCode, output.Result + errors.Result);
     }
 
+    /// <summary>
+    /// kill -9 of the daemon once its state file remembers <paramref name="pid"/> (it is written
+    /// after each burst of state changes), so a next daemon has that process to adopt.
+    /// </summary>
+    public void KillOnceRemembered(int pid)
+    {
+        var state = Path.Combine(State, "state.json");
+        WaitFor(() => File.Exists(state) && File.ReadAllText(state).Contains($"\"mainPid\": {pid}", StringComparison.Ordinal), "the state file to record the unit");
+        Signal("KILL");
+        WaitForExit();
+    }
+
     public void WaitForExit()
     {
         Assert.True(_process!.WaitForExit(TimeSpan.FromSeconds(60)), "the daemon did not exit");

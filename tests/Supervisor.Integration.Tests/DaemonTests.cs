@@ -401,10 +401,7 @@ public class RestartOfTheSupervisorTests
         first.WaitFor(() => first.Prop("svc", "NRestarts") == "1" && first.Prop("svc", "SubState") == "running", "the first restart");
         int pid = first.MainPid("svc");
         // The state file follows state changes; give it the moment its coalescing takes.
-        first.WaitFor(() => File.Exists(Path.Combine(first.State, "state.json")) && File.ReadAllText(Path.Combine(first.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
-
-        first.Signal("KILL");
-        first.WaitForExit();
+        first.KillOnceRemembered(pid);
         Assert.True(Directory.Exists($"/proc/{pid}"), "the service should outlive a SIGKILLed supervisor");
 
         // The same directories and cgroup subtree, a new supervisor: the service is adopted, not restarted.
@@ -433,9 +430,7 @@ public class RestartOfTheSupervisorTests
         d.Start();
         d.WaitForState("svc", "active", "running");
         int pid = d.MainPid("svc");
-        d.WaitFor(() => File.Exists(Path.Combine(d.State, "state.json")) && File.ReadAllText(Path.Combine(d.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
-        d.Signal("KILL");
-        d.WaitForExit();
+        d.KillOnceRemembered(pid);
 
         d.Start();
         d.WaitForState("svc", "active", "running");
@@ -464,10 +459,7 @@ public class RestartOfTheSupervisorTests
         d.WaitForState("talker", "active", "running");
         int pid = d.MainPid("talker");
         d.WaitFor(() => d.Cli("logs", "talker", "--state-dir", d.State).Out.Contains("tick 3"), "a few lines in the log");
-        d.WaitFor(() => File.Exists(Path.Combine(d.State, "state.json")) && File.ReadAllText(Path.Combine(d.State, "state.json")).Contains($"\"mainPid\": {pid}"), "the state file to record the unit");
-
-        d.Signal("KILL");
-        d.WaitForExit();
+        d.KillOnceRemembered(pid);
         // The shell truncates the file before it writes the number: read until a number is there.
         int atKill = 0;
         d.WaitFor(() => int.TryParse(File.ReadAllText(last).Trim(), out atKill), "the last number written");
