@@ -25,7 +25,7 @@ public sealed record InspectLine(string Property, string Declared, string Found,
 /// Compares a live process's <see cref="IsolationState"/> with the <see cref="ExecPlan"/> it was
 /// started from. The reconciler treats any Mismatch as sandbox drift.
 /// </summary>
-public static class IsolationCheck
+public static partial class IsolationCheck
 {
     private static readonly (string Kind, NamespaceFlags Flag)[] NamespaceFlagsByKind =
         [.. Supervisor.Linux.NamespaceKind.All.Select(k => (k.ProcName, (NamespaceFlags)k.CloneFlag))];

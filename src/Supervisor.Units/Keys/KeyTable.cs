@@ -72,7 +72,7 @@ internal sealed class KeySpec<T>(IValueType<T> type, Func<UnitDefinition, T> get
 /// The parser, <c>show</c>, and the README's reference all come from this table; a test checks
 /// that the README documents exactly these keys.
 /// </summary>
-public static class KeyTable
+public static partial class KeyTable
 {
     public const string UnitSection = "Unit";
     public const string ServiceSection = "Service";
@@ -163,7 +163,10 @@ public static class KeyTable
         "inherited", doc);
 
     private static List<KeySpec> Build() =>
-        [.. UnitKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. SandboxKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc))];
+        [
+            .. UnitKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
+            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+        ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>
     private static IEnumerable<KeySpec> UnitKeys() =>

@@ -3,7 +3,7 @@ using Supervisor.Units.Values;
 namespace Supervisor.Units.Model;
 
 /// <summary>[Unit]: what the unit is and how it relates to others. Names are unit names ("db", "web.slice").</summary>
-public sealed record UnitSection
+public sealed partial record UnitSection
 {
     public string Description { get; init; } = "";
     public ValueList<string> Documentation { get; init; } = ValueList<string>.Empty;
@@ -17,7 +17,7 @@ public sealed record UnitSection
 }
 
 /// <summary>[Service]: what runs and how it is supervised. Defaults are systemd's.</summary>
-public sealed record ServiceSection
+public sealed partial record ServiceSection
 {
     public ServiceType Type { get; init; } = ServiceType.Simple;
     public Command? ExecStart { get; init; }
@@ -63,7 +63,7 @@ public sealed record ServiceSection
 }
 
 /// <summary>[Resources]: cgroup limits, named as cgroup v2 / systemd names them. Null = not set.</summary>
-public sealed record ResourcesSection
+public sealed partial record ResourcesSection
 {
     public Size? MemoryMax { get; init; }
     public Size? MemoryHigh { get; init; }
@@ -84,7 +84,7 @@ public sealed record ResourcesSection
 }
 
 /// <summary>[Sandbox]: the isolation the service runs in. The default is no isolation, as in systemd.</summary>
-public sealed record SandboxSection
+public sealed partial record SandboxSection
 {
     public Namespaces Namespaces { get; init; }
     public string? NetworkNamespacePath { get; init; }
