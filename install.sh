@@ -33,9 +33,11 @@ packages=(gcc make libc6-dev libseccomp2 python3 dbus iproute2 util-linux bash-c
 # What the tests use as real peers and workloads.
 # dbus (dbus-daemon, dbus-send) and systemd (busctl, systemd-notify) are real peers too;
 # qemu, cpio, busybox-static, e2fsprogs and apparmor run the VM lane (tests/vm); prometheus
-# brings promtool, which lints the metrics.
+# brings promtool, which lints the metrics; redis, memcached, nginx and haproxy are real daemons
+# run with their own Debian hardening (integration tests).
 test_packages=(dbus systemd libglib2.0-bin python3-dbus busybox-static bubblewrap procps perl prometheus curl
-  qemu-system-x86 cpio e2fsprogs apparmor)
+  qemu-system-x86 cpio e2fsprogs apparmor
+  redis-server redis-tools memcached nginx-light haproxy)
 [ "$test_deps" -eq 1 ] && packages+=("${test_packages[@]}")
 
 missing=()
