@@ -47,7 +47,11 @@ public interface IUnitHost
 }
 
 /// <summary>A running main process a previous supervisor left behind, to be adopted instead of started.</summary>
-public sealed record Adoption(int MainPid, int Restarts, TimeSpan ActiveFor);
+/// <summary>A unit a previous supervisor left active: its main process, or <see cref="NoProcess"/> for a oneshot left active (exited).</summary>
+public sealed record Adoption(int MainPid, int Restarts, TimeSpan ActiveFor)
+{
+    public const int NoProcess = 0;
+}
 
 public enum JobResult { Done, Failed, Dependency, Canceled, Rejected }
 

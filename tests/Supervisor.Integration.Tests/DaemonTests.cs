@@ -443,6 +443,37 @@ public class RestartOfTheSupervisorTests
     }
 
     [Fact]
+    public async Task A_oneshot_left_active_exited_is_not_run_again_by_the_next_supervisor()
+    {
+        // RemainAfterExit: the unit is active with nothing running. A supervisor restarted after
+        // kill -9 ran it a second time (one-time set-up such as a migration ran twice).
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var ran = Path.Combine(d.Root, "ran");
+        d.WriteUnit("setup", $$"""
+            [Service]
+            Type = "oneshot"
+            RemainAfterExit = true
+            ExecStart = ["/bin/sh", "-c", "echo ran >> {{ran}}"]
+            """);
+        d.WriteUnit("marker", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("setup", "active", "exited");
+        d.WaitForState("marker", "active", "running");
+        var state = Path.Combine(d.State, "state.json");
+        d.WaitFor(() => File.Exists(state) && File.ReadAllText(state).Contains("\"setup\"", StringComparison.Ordinal), "the state file to remember setup");
+        d.KillOnceRemembered(d.MainPid("marker"));
+
+        d.Start();
+        d.WaitForState("marker", "active", "running");
+        d.WaitForState("setup", "active", "exited");
+        Assert.Equal(["ran"], File.ReadAllLines(ran));
+        // Still a unit that can be stopped and started again by hand.
+        Assert.Equal(0, d.Cli("restart", "setup").Code);
+        d.WaitFor(() => File.ReadAllLines(ran).Length == 2, "a restart by hand to run it again");
+    }
+
+    [Fact]
     public async Task An_adopted_service_that_writes_output_keeps_running_and_what_it_wrote_meanwhile_reaches_the_log()
     {
         // Its stdout outlives the killed supervisor (the fd holder keeps the read end): no EPIPE,

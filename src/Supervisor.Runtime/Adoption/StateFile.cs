@@ -3,8 +3,12 @@ using System.Text.Json;
 
 namespace Supervisor.Runtime.Adoption;
 
-/// <summary>What is remembered of one running unit across a supervisor restart.</summary>
-public sealed record UnitMemory(int MainPid, string ProcessStartTime, int Restarts, long ActiveSinceUnixMs);
+/// <summary>What is remembered of one active unit across a supervisor restart.</summary>
+public sealed record UnitMemory(int MainPid, string ProcessStartTime, int Restarts, long ActiveSinceUnixMs)
+{
+    /// <summary>The MainPid of a unit that is active with no process: a oneshot with RemainAfterExit, in "exited".</summary>
+    public const int NoProcess = 0;
+}
 
 /// <summary>
 /// STATE/state.json: the running units' main processes, written atomically (temp file, fsync,
