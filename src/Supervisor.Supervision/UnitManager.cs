@@ -480,7 +480,8 @@ public sealed partial class UnitManager : IUnitEventSink
         {
             if (r.Active is ActiveState.Active or ActiveState.Reloading) return Complete(job, new JobOutcome(JobResult.Done));
             if (r.Sub is SubState.Failed or SubState.Dead or SubState.AutoRestart)
-                return Complete(job, new JobOutcome(JobResult.Failed, $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}')"));
+                return Complete(job, new JobOutcome(JobResult.Failed,
+                    $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}'){(r.FailureReason is { } why ? ": " + why : "")}"));
             return false;
         }
         if (r.Active is ActiveState.Inactive or ActiveState.Failed) return Complete(job, new JobOutcome(JobResult.Done));

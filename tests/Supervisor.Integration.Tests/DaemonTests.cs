@@ -443,6 +443,24 @@ public class RestartOfTheSupervisorTests
     }
 
     [Fact]
+    public async Task A_start_that_fails_in_ExecStartPre_names_the_command_and_its_last_stderr_line()
+    {
+        // What nginx -t says is the reason a start failed; the answer to `start` must carry it.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("web", """
+            [Service]
+            ExecStartPre = [["/bin/sh", "-c", "echo checking; echo 'first complaint' >&2; echo 'config: unknown directive \"x\" at line 3' >&2; exit 1"]]
+            ExecStart = ["/bin/sleep", "1000"]
+            """);
+        d.Start();
+        d.WaitForState("web", "failed");
+        var (code, _, err) = d.Cli("start", "web");
+        Assert.NotEqual(0, code);
+        Assert.Contains("failed to start (result 'exit-code'): ExecStartPre[0] '/bin/sh' failed (status=1): config: unknown directive \"x\" at line 3", err);
+    }
+
+    [Fact]
     public async Task A_oneshot_left_active_exited_is_not_run_again_by_the_next_supervisor()
     {
         // RemainAfterExit: the unit is active with nothing running. A supervisor restarted after
