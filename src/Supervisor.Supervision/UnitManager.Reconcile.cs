@@ -21,7 +21,13 @@ public sealed partial class UnitManager
         ForgetVanishedPlaceholders(set);
         foreach (var action in plan) TakeDefinition(action, set);
         RebuildGraph();
-        if (added) UnitSetChanged?.Invoke();
+        if (added)
+        {
+            // Listeners read the snapshot: it must hold the new units (a bad-setting placeholder
+            // never changes state afterwards, so it would never be exported on D-Bus).
+            PublishAll();
+            UnitSetChanged?.Invoke();
+        }
         foreach (var action in plan) CarryOut(action, startNew, adoptions);
         PublishAll();
         return plan;

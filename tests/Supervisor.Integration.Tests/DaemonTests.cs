@@ -204,6 +204,11 @@ public class DaemonTests
         d.WaitFor(() => !d.Cli("list-units").Out.Contains("\n● b "), "b to be removed");
         Assert.False(Directory.Exists($"/proc/{b}"));
         Assert.Equal("active", d.Prop("a", "ActiveState"));
+
+        // A broken file added while the daemon runs can be asked about (it was "Unknown object").
+        d.WriteUnit("late", "[Service]\nExecStart = \"/bin/sh\"\n");
+        d.WaitFor(() => d.Cli("list-units").Out.Contains("● late "), "late to be listed");
+        Assert.Equal("bad-setting", d.Prop("late", "LoadState"));
     }
 
     [Fact]
