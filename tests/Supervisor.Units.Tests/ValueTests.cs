@@ -293,3 +293,15 @@ public class TimeoutTests
     public void Other_timeouts_keep_their_value() =>
         Assert.Equal(Duration.FromSeconds(5), Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\nTimeoutStopSec = 5\n").Service.TimeoutStopSec);
 }
+
+/// <summary>systemd names a service unit "redis.service"; Supervisor's unit is "redis".</summary>
+public class UnitNameTests
+{
+    [Fact]
+    public void A_dependency_written_the_systemd_way_names_the_service()
+    {
+        var unit = Parse.Valid("[Unit]\nRequires = [\"db.service\"]\nAfter = [\"db.service\", \"cache\"]\n[Service]\nExecStart = [\"/bin/true\"]\n");
+        Assert.Equal(["db"], unit.Unit.Requires);
+        Assert.Equal(["db", "cache"], unit.Unit.After);
+    }
+}

@@ -157,16 +157,18 @@ public static class ValueTypes
         list => Plain.List(list.Select(x => item.ToPlain(x))));
 
     /// <summary>A unit name as written in [Unit] dependencies: a service "db" or a slice "web.slice".</summary>
-    public static readonly IValueType<string> UnitName = new Simple<string>("unit name",
+    public static readonly IValueType<string> UnitName = new Simple<string>("unit name (\"NAME\" or systemd's \"NAME.service\")",
         v =>
         {
             var s = AsString(v, "a unit name");
+            // "redis.service" is how systemd names the service unit Supervisor calls "redis".
+            if (s.EndsWith(".service", StringComparison.Ordinal) && s.Length > ".service".Length) s = s[..^".service".Length];
             if (!UnitNames.IsValid(s))
                 throw new UnitValueException($"invalid unit name \"{s}\": {UnitNames.Rule}");
             return s;
         }, s => s);
 
-    public static readonly IValueType<ValueList<string>> UnitNameList = ListOf(UnitName, "array of unit names");
+    public static readonly IValueType<ValueList<string>> UnitNameList = ListOf(UnitName, "array of unit names (\"NAME\" or systemd's \"NAME.service\")");
 
     public static readonly IValueType<ValueList<string>> StringList = ListOf(String, "array of strings");
 
