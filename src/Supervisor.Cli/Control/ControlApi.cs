@@ -121,8 +121,15 @@ public sealed class ControlApi
         return manager;
     }
 
+    /// <summary>"redis.service", as systemctl users type it, is the unit "redis".</summary>
+    private string Canonical(string name) =>
+        !_manager.Units.ContainsKey(name) && name.EndsWith(".service", StringComparison.Ordinal) && _manager.Units.ContainsKey(name[..^".service".Length])
+            ? name[..^".service".Length]
+            : name;
+
     private string Known(string name)
     {
+        name = Canonical(name);
         if (_manager.Units.ContainsKey(name)) return name;
         var hint = Supervisor.Units.Values.Suggest.Hint(name, _manager.Units.Keys);
         throw new DBusErrorException(NoSuchUnitError, $"unit '{name}' is not loaded" + (hint is null ? "" : $"; {hint}"));
@@ -130,6 +137,7 @@ public sealed class ControlApi
 
     private async ValueTask<object[]> Job(CallContext ctx, string request, string name, Func<string, Task<JobOutcome>> run)
     {
+        name = Canonical(name);
         // Written before the job runs, so the unit's log reads in order: who asked, then what happened.
         if (_manager.Units.ContainsKey(name))
             _unitLog(name, $"{request} requested by {await CallerAsync(ctx)} over the control API");
