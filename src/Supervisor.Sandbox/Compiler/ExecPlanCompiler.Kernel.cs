@@ -75,12 +75,12 @@ public static partial class ExecPlanCompiler
                 yield return ("ProtectClock", [.. RtcNodes()]);
         }
 
-        /// <summary>/dev/rtc and /dev/rtcN of the view's /dev (the host's, or the one bound into RootDirectory).</summary>
-        private IEnumerable<string> RtcNodes()
+        /// <summary>/dev/rtc and /dev/rtcN of the host's /dev, which the view has (RootDirectory gets it bound in).</summary>
+        private static IEnumerable<string> RtcNodes()
         {
-            if (!Directory.Exists(P("/dev")))
+            if (!Directory.Exists("/dev"))
                 return [];
-            return Directory.EnumerateFileSystemEntries(P("/dev"))
+            return Directory.EnumerateFileSystemEntries("/dev")
                 .Select(Path.GetFileName)
                 .Where(n => n is not null && RtcNode().IsMatch(n))
                 .Order(StringComparer.Ordinal)
@@ -120,7 +120,9 @@ public static partial class ExecPlanCompiler
         private ImmutableArray<KernelProtection> KernelProtections()
         {
             var result = ImmutableArray.CreateBuilder<KernelProtection>();
-            var hidden = HiddenPaths().ToDictionary(h => h.Directive, h => h.Paths.Where(p => Exists(P(p))).ToImmutableArray());
+            // What exists now is what inspect will look for (the view's /dev is the host's, bound into a RootDirectory).
+            var hidden = HiddenPaths().ToDictionary(h => h.Directive,
+                h => h.Paths.Where(p => Exists(p.StartsWith("/dev/", StringComparison.Ordinal) ? p : P(p))).ToImmutableArray());
             KernelProtection Seccomp(string directive, string meaning)
             {
                 ulong drops = _sbx.KernelCapabilityDrops.Where(d => d.Directive == directive).Aggregate(0UL, (m, d) => m | (1UL << d.Capability));
