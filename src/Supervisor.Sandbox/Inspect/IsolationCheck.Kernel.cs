@@ -47,8 +47,11 @@ public static partial class IsolationCheck
             }
             foreach (var path in p.HiddenPaths)
             {
+                // Covered by a mount, or not there at all in the process's view (an earlier
+                // InaccessiblePaths entry above it, say): either way the service cannot reach it.
                 bool covered = state.Mounts.Any(m => m.MountPoint == path);
-                Fact(covered, $"{path} hidden", covered ? $"{path} covered" : $"{path} not covered");
+                bool absent = !covered && !InView(state.Pid, path);
+                Fact(covered || absent, $"{path} hidden", covered ? $"{path} covered" : absent ? $"{path} absent" : $"{path} not covered");
             }
             if (p.OwnUts)
                 Fact(state.InNewNamespace("uts"), "own uts namespace", state.InNewNamespace("uts") ? "own uts namespace" : "host uts namespace");
@@ -61,6 +64,13 @@ public static partial class IsolationCheck
             lines.Add(new InspectLine(p.Directive, string.Join("; ", declared), found.Count == 0 ? "-" : string.Join("; ", found),
                 ok ? CheckResult.Match : CheckResult.Mismatch));
         }
+    }
+
+    /// <summary>Whether PATH exists as the process sees it (through /proc/PID/root, which follows its root and mounts).</summary>
+    private static bool InView(int pid, string path)
+    {
+        var seen = string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/root{path}");
+        return File.Exists(seen) || Directory.Exists(seen);
     }
 
     /// <summary>The super-block options of the /proc the process sees ("rw,subset=pid"), from the last proc mount on /proc in its mountinfo.</summary>
