@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Supervisor.Sandbox.Capabilities;
 using Supervisor.Sandbox.Seccomp;
 using Supervisor.Units.Model;
 using Supervisor.Units.Values;
