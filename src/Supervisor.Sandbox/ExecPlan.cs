@@ -8,7 +8,7 @@ namespace Supervisor.Sandbox;
 /// absolute paths, numeric ids, capability masks, mounts in order, BPF bytes. Immutable and
 /// flat, so the same unit always gives the same plan and the helper needs no policy.
 /// </summary>
-public sealed record ExecPlan
+public sealed partial record ExecPlan
 {
     /// <summary>Absolute path passed to execve.</summary>
     public required string Path { get; init; }

@@ -20,7 +20,7 @@ public static partial class ExecPlanCompiler
                     throw Error("SeccompProfile", $"'{profile}' does not exist");
                 try
                 {
-                    return ([.. SeccompCompiler.Compile(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)))], true);
+                    return ([.. CompileWithKernel(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)), "SeccompProfile")], true);
                 }
                 catch (SeccompCompileException e)
                 {
@@ -29,7 +29,7 @@ public static partial class ExecPlanCompiler
             }
 
             bool hasArch = _sbx.SystemCallArchitectures.Count > 0;
-            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0)
+            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0 && !_sbx.HasKernelSeccompDirectives)
                 return ([], false);
 
             var mode = _sbx.SystemCallFilter is { IsAllowList: true } ? SyscallListMode.Allow : SyscallListMode.Deny;
@@ -57,7 +57,7 @@ public static partial class ExecPlanCompiler
             var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures() };
             try
             {
-                return ([.. SeccompCompiler.Compile(policy)], true);
+                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter")], true);
             }
             catch (SeccompCompileException e)
             {

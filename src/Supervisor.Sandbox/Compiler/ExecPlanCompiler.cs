@@ -110,6 +110,7 @@ public static partial class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
+                KernelProtections = KernelProtections(),
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
                 // systemd's default for system services: no key of the supervisor's session reaches a service.
                 Keyring = KeyringMode.Private,
@@ -140,6 +141,7 @@ public static partial class ExecPlanCompiler
                 f |= NamespaceFlags.Mount;
             if (_sbx.Hostname is not null)
                 f |= NamespaceFlags.Uts;
+            f |= KernelNamespaces();
             return f;
         }
 
@@ -195,6 +197,7 @@ public static partial class ExecPlanCompiler
 
             // The supervisor cannot hand out what it does not hold itself (capset would fail).
             ulong bounding = (_sbx.CapabilityBoundingSet?.Mask(last) ?? hostAll) & ctx.Host.SupervisorCapabilities;
+            bounding &= ~KernelDroppedCapabilities;
             ulong ambient = 0;
             foreach (var c in _sbx.AmbientCapabilities)
             {

@@ -40,6 +40,13 @@ internal static unsafe partial class Libseccomp
     [LibraryImport(Lib, EntryPoint = "seccomp_arch_add")]
     public static partial int seccomp_arch_add(SafeSeccompContext ctx, uint arch);
 
+    [LibraryImport(Lib, EntryPoint = "seccomp_arch_remove")]
+    public static partial int seccomp_arch_remove(SafeSeccompContext ctx, uint arch);
+
+    /// <summary>Moves src's ABIs and rules into dst; on success src is released by libseccomp and must not be used again.</summary>
+    [LibraryImport(Lib, EntryPoint = "seccomp_merge")]
+    public static partial int seccomp_merge(SafeSeccompContext dst, SafeSeccompContext src);
+
     [LibraryImport(Lib, EntryPoint = "seccomp_arch_native")]
     public static partial uint seccomp_arch_native();
 

@@ -26,12 +26,9 @@ public static unsafe class SeccompCompiler
 
     public static byte[] Compile(SeccompFilterSpec spec)
     {
-        using var ctx = Libseccomp.seccomp_init(spec.DefaultAction.Value);
-        if (ctx.IsInvalid)
-            throw new SeccompCompileException($"cannot create a seccomp filter with default action {spec.DefaultAction}: libseccomp refused it");
-        Check(Libseccomp.seccomp_attr_set(ctx, Libseccomp.FltAtrActBadArch, spec.BadArchAction.Value), $"set the bad-architecture action to {spec.BadArchAction}");
-        // The helper sets no_new_privs itself when the plan says so; the exported BPF does not depend on this.
-        Check(Libseccomp.seccomp_attr_set(ctx, Libseccomp.FltAtrCtlNnp, 0), "turn off libseccomp's own no_new_privs");
+        if (spec.RulesByArch.Count > 0)
+            return CompilePerArch(spec);
+        using var ctx = NewContext(spec);
         foreach (var arch in spec.ExtraArchitectures)
         {
             if (Libseccomp.seccomp_arch_exist(ctx, arch) == 0)
@@ -42,6 +39,59 @@ public static unsafe class SeccompCompiler
             AddRule(ctx, spec, rule);
         return Export(ctx);
     }
+
+    private static SafeSeccompContext NewContext(SeccompFilterSpec spec)
+    {
+        var ctx = Libseccomp.seccomp_init(spec.DefaultAction.Value);
+        if (ctx.IsInvalid)
+            throw new SeccompCompileException($"cannot create a seccomp filter with default action {spec.DefaultAction}: libseccomp refused it");
+        try
+        {
+            Check(Libseccomp.seccomp_attr_set(ctx, Libseccomp.FltAtrActBadArch, spec.BadArchAction.Value), $"set the bad-architecture action to {spec.BadArchAction}");
+            // The helper sets no_new_privs itself when the plan says so; the exported BPF does not depend on this.
+            Check(Libseccomp.seccomp_attr_set(ctx, Libseccomp.FltAtrCtlNnp, 0), "turn off libseccomp's own no_new_privs");
+            return ctx;
+        }
+        catch
+        {
+            ctx.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One context per ABI, each with that ABI's rules, merged into one filter (seccomp_merge
+    /// takes contexts with disjoint ABIs and equal attributes): the program still checks the
+    /// architecture first and then runs that ABI's rules, as a single context would.
+    /// </summary>
+    private static byte[] CompilePerArch(SeccompFilterSpec spec)
+    {
+        uint native = Libseccomp.seccomp_arch_native();
+        using var ctx = NewContext(spec);
+        foreach (var rule in RulesFor(spec, native))
+            AddRule(ctx, spec, rule);
+        foreach (var arch in spec.ExtraArchitectures.Where(a => a != native).Distinct())
+        {
+            var sub = NewContext(spec);
+            try
+            {
+                Check(Libseccomp.seccomp_arch_remove(sub, native), "remove the native architecture from a per-ABI filter");
+                Check(Libseccomp.seccomp_arch_add(sub, arch), $"add architecture 0x{arch:x8}");
+                foreach (var rule in RulesFor(spec, arch))
+                    AddRule(sub, spec, rule);
+                Check(Libseccomp.seccomp_merge(ctx, sub), $"merge the rules of architecture 0x{arch:x8}");
+                sub.SetHandleAsInvalid(); // libseccomp released it in the merge
+            }
+            finally
+            {
+                sub.Dispose();
+            }
+        }
+        return Export(ctx);
+    }
+
+    private static IReadOnlyList<SeccompRule> RulesFor(SeccompFilterSpec spec, uint arch) =>
+        spec.RulesByArch.TryGetValue(arch, out var rules) ? rules : spec.Rules;
 
     private static void AddRule(SafeSeccompContext ctx, SeccompFilterSpec spec, SeccompRule rule)
     {

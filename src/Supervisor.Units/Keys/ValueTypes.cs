@@ -28,7 +28,7 @@ public interface IValueType<T>
 }
 
 /// <summary>The value types of the key table. Every parser throws <see cref="UnitValueException"/> with "expected X, got Y".</summary>
-public static class ValueTypes
+public static partial class ValueTypes
 {
     internal static string Show(TomlValue v) => v switch
     {
