@@ -96,7 +96,7 @@ public sealed record IsolationState
             LsmLabel = label,
             RootIsHostRoot = SameFile($"/proc/{pid}/root", "/"),
             Mounts = mounts,
-            Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Sandbox.Interop.Namespaces.HostnameOf(pid),
+            Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Linux.UtsNamespace.HostnameOf(pid),
         };
     }
 
@@ -144,11 +144,8 @@ public sealed record IsolationState
         return sa is not null && sa == sb;
     }
 
-    private static (ulong Dev, ulong Ino)? Stat(string path)
-    {
-        // /proc/PID/root/. follows the process's root; compare device and inode via statx.
-        return Supervisor.Sandbox.Interop.FileStat.DevIno(path + "/.");
-    }
+    // /proc/PID/root/. follows the process's root; compare device and inode via statx.
+    private static Supervisor.Linux.Files.FileIdentity? Stat(string path) => Supervisor.Linux.Files.Statx.Identity(path + "/.");
 
     private static string Unescape(string s) =>
         s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");

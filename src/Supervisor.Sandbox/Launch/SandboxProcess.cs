@@ -1,6 +1,5 @@
 using Supervisor.Linux;
 using System.Globalization;
-using Supervisor.Sandbox.Interop;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -11,10 +10,10 @@ namespace Supervisor.Sandbox.Launch;
 /// </summary>
 public sealed class SandboxProcess : IDisposable
 {
-    private readonly SafeFdHandle _pidfd;
+    private readonly SafeFd _pidfd;
     private ExitInfo? _exit;
 
-    internal SandboxProcess(int pid, SafeFdHandle pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
+    internal SandboxProcess(int pid, SafeFd pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
     {
         Pid = pid;
         _pidfd = pidfd;
@@ -35,7 +34,7 @@ public sealed class SandboxProcess : IDisposable
     /// <summary>LSM labels that were not applied because the LSM is off and the unit allowed skipping ("-").</summary>
     public IReadOnlyList<LsmKind> SkippedLsm { get; }
 
-    public SafeFdHandle PidFd => _pidfd;
+    public SafeFd PidFd => _pidfd;
 
     /// <summary>
     /// The pid (host namespace) of the service process itself, for inspection; null when it is
@@ -147,11 +146,7 @@ public sealed class SandboxProcess : IDisposable
     {
         if (_exit is { } done)
             return done;
-        var r = Pidfd.Wait(_pidfd, noHang);
-        if (r is null)
-            return null;
-        var (code, status) = r.Value;
-        _exit = code == Pidfd.CLD_EXITED ? ExitInfo.Exited(status) : ExitInfo.Killed(status, core: code == 3 /* CLD_DUMPED */);
+        _exit = Pidfd.Wait(_pidfd, noHang);
         return _exit;
     }
 
