@@ -1,5 +1,6 @@
 using Supervisor.Linux;
 using System.Globalization;
+using Supervisor.Linux.Proc;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -50,18 +51,8 @@ public sealed class SandboxProcess : IDisposable
             var name = Path.GetFileName(dir);
             if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
                 continue;
-            string stat;
-            try
-            {
-                stat = File.ReadAllText($"/proc/{pid}/stat");
-            }
-            catch (IOException)
-            {
-                continue; // exited while we looked
-            }
-            // The command name may contain spaces and parentheses: fields start after the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && fields[1] == Pid.ToString(CultureInfo.InvariantCulture))
+            // null: exited while we looked.
+            if (ProcStat.TryRead(pid) is { } stat && stat.ParentPid == Pid)
                 return pid;
         }
         return null;
