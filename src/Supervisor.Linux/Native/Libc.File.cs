@@ -39,6 +39,10 @@ public static partial class Libc
     [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
     public static partial int Fchmod(SafeHandle fd, uint mode);
 
+    /// <summary>umask(2): sets the process's file mode creation mask, returns the old one (never fails).</summary>
+    [LibraryImport("libc", EntryPoint = "umask")]
+    public static partial uint Umask(uint mask);
+
     [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mkdir(string path, uint mode);
 
