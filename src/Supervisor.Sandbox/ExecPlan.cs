@@ -152,7 +152,7 @@ public enum LsmKind : uint
     SELinux = HelperProtocol.LsmKindSELinux,
 }
 
-/// <summary>The label the service gets at execve; SkipIfUnavailable is systemd's leading "-".</summary>
+/// <summary>The label the service gets at execve (from the unit's OptionalLabel); SkipIfUnavailable is systemd's leading "-".</summary>
 public sealed record LsmLabel(LsmKind Kind, string Value, bool SkipIfUnavailable);
 
 /// <summary>RLIMIT_* numbers of Linux (asm-generic/resource.h; x86_64 uses the generic ones).</summary>
@@ -194,7 +194,7 @@ public abstract record MountOperation
         (optional ? HelperProtocol.MountFlagOptional : 0);
 }
 
-/// <summary>Bind Source onto Target, then make it read-only or read-write explicitly.</summary>
+/// <summary>Bind Source onto Target, then make it read-only or read-write explicitly (a unit's BindPath, resolved, or the plan's own).</summary>
 public sealed record BindMount(string Source, string Target, bool ReadOnly, bool Recursive = true, bool Optional = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>

@@ -1,7 +1,7 @@
 using System.Text;
 using Supervisor.Sandbox.Capabilities;
 using Supervisor.Sandbox.Compiler;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 using Supervisor.Sandbox.Seccomp;
 using Supervisor.Sandbox.Tests.Support;
 using Supervisor.Units;
@@ -22,7 +22,7 @@ public class KernelSeccompTests
     private static uint Errno(int e) => 0x00050000u | (uint)e;
     private const int EPERM = 1, EACCES = 13, ENOSYS = 38, EAFNOSUPPORT = 97;
 
-    private static readonly uint Native = Libseccomp.seccomp_arch_native();
+    private static readonly uint Native = Libseccomp.NativeArch();
 
     internal static UnitDefinition Unit(string sandbox, string service = "")
     {
@@ -46,7 +46,7 @@ public class KernelSeccompTests
     internal static uint Answer(ExecPlan plan, string call, ulong[] args, uint? arch = null)
     {
         uint abi = arch ?? Native;
-        int nr = Libseccomp.seccomp_syscall_resolve_name_arch(abi, call);
+        int nr = Libseccomp.SyscallResolveNameArch(abi, call);
         Assert.True(nr >= 0, $"{call} has no number on ABI 0x{abi:x8}");
         return plan.SeccompBpf.IsDefaultOrEmpty ? Allow : SeccompEvaluator.Run(plan.SeccompBpf.AsSpan(), SeccompEvaluator.DataArch(abi), nr, args);
     }

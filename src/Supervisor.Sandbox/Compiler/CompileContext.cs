@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using System.Globalization;
+using Supervisor.Linux.Proc;
 using Supervisor.Sandbox.Capabilities;
 
 namespace Supervisor.Sandbox.Compiler;
@@ -11,10 +11,9 @@ public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, boo
 {
     public static HostFacts Detect()
     {
-        var prm = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("CapPrm:", StringComparison.Ordinal));
         return new HostFacts(
             CapabilityTable.HostLastCap(),
-            ulong.Parse(prm[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+            ProcStatus.ReadSelf().CapPrm ?? throw new FormatException("/proc/self/status has no CapPrm line"),
             File.Exists("/sys/module/apparmor/parameters/enabled") &&
                 File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y'),
             File.Exists("/sys/fs/selinux/enforce"));

@@ -98,13 +98,13 @@ public static partial class ExecPlanCompiler
                     case SyscallArchitecture.Aarch64 when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
                         break;
                     case SyscallArchitecture.X86 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX86);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchX86);
                         break;
                     case SyscallArchitecture.X32 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX32);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchX32);
                         break;
                     case SyscallArchitecture.Arm when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
-                        extra.Add(Interop.Libseccomp.ArchArm);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchArm);
                         break;
                     default:
                         throw Error("SystemCallArchitectures", $"'{a}' cannot run on this host");

@@ -182,7 +182,7 @@ public static partial class IsolationCheck
     }
 
     private static ulong? InodeOf(string path) =>
-        Supervisor.Sandbox.Interop.FileStat.DevIno(path)?.Ino;
+        Supervisor.Linux.Files.Statx.Identity(path)?.Ino;
 
     private readonly record struct CgroupLine(string Controller, string Path);
 

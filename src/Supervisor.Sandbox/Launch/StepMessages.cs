@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Supervisor.Linux.Proc;
 using Supervisor.Sandbox.Capabilities;
 
 namespace Supervisor.Sandbox.Launch;
@@ -80,16 +81,7 @@ internal static class StepMessages
     private static bool HasSysResource()
     {
         const int capSysResource = 24;
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
-            return line is not null && ulong.TryParse(line["CapEff:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out var eff)
-                && (eff & (1UL << capSysResource)) != 0;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        return ProcStatus.TryRead(Environment.ProcessId)?.CapEff is { } eff && (eff & (1UL << capSysResource)) != 0;
     }
 
     private static string? ReadFirstLine(string path)

@@ -1,4 +1,4 @@
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 using Supervisor.Units.Model;
 using Cond = Supervisor.Sandbox.Seccomp.SeccompArgCondition;
 using UnitNamespaces = Supervisor.Units.Model.Namespaces;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Sandbox.Seccomp;
 
@@ -17,7 +18,7 @@ public static class SeccompEvaluator
     /// whose calls arrive as AUDIT_ARCH_X86_64 with bit 30 set in the number (which libseccomp's
     /// x32 numbers already have).
     /// </summary>
-    public static uint DataArch(uint abi) => abi == Interop.Libseccomp.ArchX32 ? Interop.Libseccomp.ArchX86_64 : abi; // sizeof(struct seccomp_data): nr, arch, instruction_pointer, args[6]
+    public static uint DataArch(uint abi) => abi == Libseccomp.ArchX32 ? Libseccomp.ArchX86_64 : abi; // sizeof(struct seccomp_data): nr, arch, instruction_pointer, args[6]
 
     public static uint Run(ReadOnlySpan<byte> program, uint arch, int nr, ReadOnlySpan<ulong> args)
     {

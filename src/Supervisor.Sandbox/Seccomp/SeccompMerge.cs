@@ -1,4 +1,4 @@
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Sandbox.Seccomp;
 
@@ -24,7 +24,7 @@ public static class SeccompMerge
     public static (SeccompFilterSpec Spec, IReadOnlyList<SeccompExpectation> Expectations) Apply(
         SeccompFilterSpec spec, Func<uint, IReadOnlyList<SyscallRestriction>> restrictionsFor, string baseName)
     {
-        uint native = Libseccomp.seccomp_arch_native();
+        uint native = Libseccomp.NativeArch();
         var byArch = new Dictionary<uint, IReadOnlyList<SeccompRule>>();
         var expectations = new List<SeccompExpectation>();
         foreach (var arch in spec.ExtraArchitectures.Prepend(native).Distinct())
@@ -42,7 +42,7 @@ public static class SeccompMerge
     {
         foreach (var e in expectations)
         {
-            int nr = Libseccomp.seccomp_syscall_resolve_name_arch(e.Arch, e.Syscall);
+            int nr = Libseccomp.SyscallResolveNameArch(e.Arch, e.Syscall);
             if (nr < 0)
                 continue; // multiplexed on this ABI (i386 socketcall, ipc): refused outright, nothing to evaluate by number
             var got = new SeccompAction(SeccompEvaluator.Run(bpf, SeccompEvaluator.DataArch(e.Arch), nr, e.Args));
@@ -68,7 +68,7 @@ public static class SeccompMerge
             if (group.Count(x => !x.Unconditional) > 1)
                 throw new KernelRestrictionException(r.Directive,
                     $"{string.Join(" and ", group.Select(x => x.Directive).Distinct())} both filter '{r.Syscall}' by its arguments, which one filter cannot combine");
-            int nr = Libseccomp.seccomp_syscall_resolve_name_arch(arch, r.Syscall);
+            int nr = Libseccomp.SyscallResolveNameArch(arch, r.Syscall);
             if (nr == Libseccomp.NrScmpError)
                 throw new KernelRestrictionException(r.Directive,
                     $"libseccomp does not know the system call '{r.Syscall}', so the filter could not stop it; a newer libseccomp (2.5.5 or later) knows it");
