@@ -217,5 +217,7 @@ public static class UnitParser
             Warn("Sandbox", "SystemCallErrorNumber", "[Sandbox] SystemCallErrorNumber has no effect without SystemCallFilter");
         if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
             Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
+        foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u))
+            if (error) Error(section, key, message, hint); else Warn(section, key, message);
     }
 }
