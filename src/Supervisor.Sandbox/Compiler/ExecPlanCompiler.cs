@@ -53,7 +53,8 @@ public static partial class ExecPlanCompiler
     private sealed partial class Compilation(UnitDefinition unit, CompileContext ctx, Command? command)
     {
         private readonly ServiceSection _svc = unit.Service;
-        private readonly SandboxSection _sbx = unit.Sandbox;
+        /// <summary>The sandbox with what its keys imply (DynamicUser's protections): never the declared section alone.</summary>
+        private readonly SandboxSection _sbx = unit.Sandbox.WithImplications();
         private string? _root;
 
         private PlanCompileException Error(string key, string cause) => new(unit.Name, key, $"{unit.Name}: {key}: {cause}");
@@ -111,8 +112,10 @@ public static partial class ExecPlanCompiler
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
-                // systemd's default for system services: no key of the supervisor's session reaches a service.
-                Keyring = KeyringMode.Private,
+                // KeyringMode; systemd's default for system services, private: no key of the supervisor's session reaches a service.
+                Keyring = KeyringOf(),
+                UMask = _sbx.UMask,
+                UnavailableCapabilities = UnavailableCapabilities(),
                 Stdio = ctx.Stdio,
             };
         }
@@ -156,15 +159,15 @@ public static partial class ExecPlanCompiler
 
         private (Identity? Identity, UserEntry? User) Identity(NamespaceFlags ns)
         {
-            UserEntry? user = null;
-            uint? gid = null;
-            if (_svc.User is { Length: > 0 } userName)
+            UserEntry? user = DynamicUserEntry();
+            uint? gid = user?.Gid;
+            if (user is null && _svc.User is { Length: > 0 } userName)
             {
                 user = ctx.Users.FindUser(userName) ?? throw Error("User", $"user '{userName}' does not exist");
                 gid = user.Gid;
             }
             if (_svc.Group is { Length: > 0 } groupName)
-                gid = ctx.Users.FindGroup(groupName) ?? throw Error("Group", $"group '{groupName}' does not exist");
+                gid = ctx.Users.FindGroup(groupName) ?? DynamicGroup(groupName, user) ?? throw Error("Group", $"group '{groupName}' does not exist");
             var groups = new SortedSet<uint>();
             if (user is not null)
                 groups.UnionWith(ctx.Users.MemberGroupsOf(user.Name));
