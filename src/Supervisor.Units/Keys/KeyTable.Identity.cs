@@ -18,7 +18,7 @@ public static partial class KeyTable
         X("KeyringMode", Restart, V.Enum(("inherit", KeyringSetting.Inherit), ("private", KeyringSetting.Private), ("shared", KeyringSetting.Shared)),
             x => x.KeyringMode, (x, v) => x with { KeyringMode = v }, "\"private\"",
             "the session keyring: the supervisor's own (inherit), a new empty one (private), or a new one with the service user's user keyring linked in (shared)"),
-        X("RemoveIPC", NextUse, V.Bool, x => x.RemoveIPC, (x, v) => x with { RemoveIPC = v }, "false",
+        X("RemoveIPC", Restart, V.Bool, x => x.RemoveIPC, (x, v) => x with { RemoveIPC = v }, "false",
             "when the unit has stopped, remove the System V shared memory, semaphores and message queues and the POSIX shared memory and message queues " +
             "owned by its user and group; never root's (uid 0, gid 0), as in systemd"),
     ];
@@ -42,7 +42,7 @@ public static partial class KeyTable
         name.Length is > 0 and <= 31 && (char.IsAsciiLetterLower(name[0]) || name[0] == '_')
         && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-');
 
-    /// <summary>UMask: an octal string of at most four digits ("0027", "027", "27"), as systemd's parse_mode reads it; only 0–0777 mean anything to umask(2).</summary>
+    /// <summary>UMask: an octal string ("0027", "027", "27"), as systemd's parse_mode reads it; only 0–0777 mean anything to umask(2), so more is refused.</summary>
     private sealed class UMaskValue : IValueType<uint>
     {
         public static readonly UMaskValue Instance = new();
@@ -52,7 +52,7 @@ public static partial class KeyTable
         public uint Parse(TomlValue value)
         {
             var s = V.AsString(value, "an octal mask in a string, like \"0027\"");
-            if (s.Length is 0 or > 4 || !s.All(c => c is >= '0' and <= '7'))
+            if (s.Length is 0 or > 6 || !s.All(c => c is >= '0' and <= '7'))
                 throw V.Expected("an octal mask in a string, like \"0027\" (digits 0–7)", value);
             var mask = Convert.ToUInt32(s, 8);
             if (mask > 0x1FF)
