@@ -10,8 +10,9 @@ namespace Supervisor.Runtime.Credentials;
 public sealed class DynamicUserException(string message) : Exception(message);
 
 /// <summary>
-/// DynamicUser's uid/gid pairs (gid = uid), one per unit, from 61184–65519: allocated when the unit
-/// starts, kept while it runs and across its restarts, released when it stops. As systemd's
+/// DynamicUser's uid/gid pairs (gid = uid) from 61184–65519, one per user name: allocated when the
+/// first unit of that user starts, shared by every unit that names the same user (as in systemd),
+/// kept while one of them runs and across restarts, released when the last one stops. As systemd's
 /// dynamic-user.c: the user name is hashed into the range and, if that uid is taken, further
 /// candidates are probed (here a hash of the name and the attempt, so a name's uids are the same
 /// on every host); a candidate is taken when /etc/passwd or /etc/group has it, another unit holds
@@ -29,7 +30,8 @@ public sealed class DynamicUsers
     private readonly string _path;
     private readonly IpcObjects _ipc;
     private readonly object _gate = new();
-    private readonly Dictionary<string, DynamicUserAllocation> _byUnit = new(StringComparer.Ordinal);
+    /// <summary>By user name: the pair and the units that hold it.</summary>
+    private readonly Dictionary<string, (DynamicUserAllocation Pair, SortedSet<string> Units)> _byName = new(StringComparer.Ordinal);
 
     /// <param name="damaged">Called with the cause when the file exists but cannot be read: no pair is remembered then.</param>
     public DynamicUsers(string stateDirectory, IpcObjects ipc, Action<string>? damaged = null)
@@ -44,33 +46,43 @@ public sealed class DynamicUsers
     /// <summary>The pair the unit holds, or null.</summary>
     public DynamicUserAllocation? Of(string unit)
     {
-        lock (_gate) return _byUnit.GetValueOrDefault(unit);
+        lock (_gate) return _byName.Values.FirstOrDefault(e => e.Units.Contains(unit)).Pair;
     }
 
-    /// <summary>Every unit's pair, by unit.</summary>
-    public IReadOnlyDictionary<string, DynamicUserAllocation> All
+    /// <summary>Every pair and the units that hold it, by user name.</summary>
+    public IReadOnlyDictionary<string, (DynamicUserAllocation Pair, IReadOnlyList<string> Units)> All
     {
-        get { lock (_gate) return new Dictionary<string, DynamicUserAllocation>(_byUnit, StringComparer.Ordinal); }
+        get
+        {
+            lock (_gate)
+                return _byName.ToDictionary(kv => kv.Key, kv => (kv.Value.Pair, (IReadOnlyList<string>)[.. kv.Value.Units]), StringComparer.Ordinal);
+        }
     }
 
     /// <summary>
-    /// The unit's pair for the user <paramref name="name"/>: the one it holds, or a new one (a unit
-    /// whose User= changed gives its old pair back first).
+    /// The pair of user <paramref name="name"/> for the unit: the one the user has (another unit of
+    /// that user may hold it already), or a new one. A unit whose User= changed gives its old one back first.
     /// </summary>
     public DynamicUserAllocation Acquire(string unit, string name, UserDatabase users)
     {
         lock (_gate)
         {
-            if (_byUnit.TryGetValue(unit, out var held) && held.Name == name) return held;
-            _byUnit.Remove(unit);
-            var taken = _byUnit.Values.Select(a => a.Uid).ToHashSet();
+            if (_byName.TryGetValue(name, out var entry) && entry.Units.Contains(unit)) return entry.Pair;
+            Drop(unit);
+            if (entry.Pair is not null)
+            {
+                entry.Units.Add(unit);
+                Save();
+                return entry.Pair;
+            }
+            var taken = _byName.Values.Select(e => e.Pair.Uid).ToHashSet();
             var owners = _ipc.All().SelectMany(o => new[] { o.Uid, o.Gid }).ToHashSet();
             for (int attempt = 0; attempt < MaxCandidates; attempt++)
             {
                 uint uid = Candidate(name, attempt);
                 if (taken.Contains(uid) || users.UsesId(uid) || owners.Contains(uid)) continue;
                 var pair = new DynamicUserAllocation(name, uid, uid);
-                _byUnit[unit] = pair;
+                _byName[name] = (pair, new SortedSet<string>(StringComparer.Ordinal) { unit });
                 Save();
                 return pair;
             }
@@ -85,32 +97,52 @@ public sealed class DynamicUsers
     {
         lock (_gate)
         {
-            _byUnit[unit] = pair;
+            Drop(unit);
+            if (_byName.TryGetValue(pair.Name, out var entry)) entry.Units.Add(unit);
+            else _byName[pair.Name] = (pair, new SortedSet<string>(StringComparer.Ordinal) { unit });
             Save();
         }
     }
 
-    /// <summary>The unit's pair goes back to the pool; false when it held none.</summary>
-    public bool Release(string unit)
+    /// <summary>
+    /// The unit no longer holds its pair; the pair goes back to the pool when no other unit holds
+    /// it. Returns the pair when it went back, else null.
+    /// </summary>
+    public DynamicUserAllocation? Release(string unit)
     {
         lock (_gate)
         {
-            if (!_byUnit.Remove(unit)) return false;
+            var name = _byName.FirstOrDefault(kv => kv.Value.Units.Contains(unit)).Key;
+            if (name is null) return null;
+            var freed = Drop(unit);
             Save();
-            return true;
+            return freed;
         }
     }
 
-    /// <summary>The pairs of units <paramref name="keep"/> says no more about (gone units, nothing running as the uid): released at start.</summary>
+    /// <summary>Units <paramref name="keep"/> says no more about (gone, and nothing runs as their uid) give their pairs back, at start.</summary>
     public IReadOnlyList<(string Unit, DynamicUserAllocation Pair)> Prune(Func<string, DynamicUserAllocation, bool> keep)
     {
         lock (_gate)
         {
-            var gone = _byUnit.Where(kv => !keep(kv.Key, kv.Value)).Select(kv => (kv.Key, kv.Value)).ToList();
-            foreach (var (unit, _) in gone) _byUnit.Remove(unit);
+            var gone = _byName.Values.SelectMany(e => e.Units.Select(u => (Unit: u, e.Pair))).Where(x => !keep(x.Unit, x.Pair)).ToList();
+            foreach (var (unit, _) in gone) Drop(unit);
             if (gone.Count > 0) Save();
             return gone;
         }
+    }
+
+    /// <summary>Takes the unit off its user's holders; the user's pair when that was the last holder.</summary>
+    private DynamicUserAllocation? Drop(string unit)
+    {
+        foreach (var (name, entry) in _byName)
+        {
+            if (!entry.Units.Remove(unit)) continue;
+            if (entry.Units.Count > 0) return null;
+            _byName.Remove(name);
+            return entry.Pair;
+        }
+        return null;
     }
 
     /// <summary>
@@ -141,18 +173,19 @@ public sealed class DynamicUsers
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(_path));
-            foreach (var unit in doc.RootElement.GetProperty("units").EnumerateObject())
+            foreach (var user in doc.RootElement.GetProperty("users").EnumerateObject())
             {
-                var pair = new DynamicUserAllocation(unit.Value.GetProperty("name").GetString() ?? "",
-                    unit.Value.GetProperty("uid").GetUInt32(), unit.Value.GetProperty("gid").GetUInt32());
-                if (pair.Uid is >= ExecPlanCompiler.DynamicUidMin and <= ExecPlanCompiler.DynamicUidMax && pair.Name.Length > 0)
-                    _byUnit[unit.Name] = pair;
+                var pair = new DynamicUserAllocation(user.Name, user.Value.GetProperty("uid").GetUInt32(), user.Value.GetProperty("gid").GetUInt32());
+                var units = new SortedSet<string>(user.Value.GetProperty("units").EnumerateArray().Select(u => u.GetString() ?? ""), StringComparer.Ordinal);
+                units.Remove("");
+                if (pair.Uid is >= ExecPlanCompiler.DynamicUidMin and <= ExecPlanCompiler.DynamicUidMax && units.Count > 0)
+                    _byName[user.Name] = (pair, units);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             damaged?.Invoke(e.Message);
-            _byUnit.Clear();
+            _byName.Clear();
         }
     }
 
@@ -167,13 +200,15 @@ public sealed class DynamicUsers
             {
                 w.WriteStartObject();
                 w.WriteNumber("version", 1);
-                w.WriteStartObject("units");
-                foreach (var (unit, pair) in _byUnit.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                w.WriteStartObject("users");
+                foreach (var (name, entry) in _byName.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 {
-                    w.WriteStartObject(unit);
-                    w.WriteString("name", pair.Name);
-                    w.WriteNumber("uid", pair.Uid);
-                    w.WriteNumber("gid", pair.Gid);
+                    w.WriteStartObject(name);
+                    w.WriteNumber("uid", entry.Pair.Uid);
+                    w.WriteNumber("gid", entry.Pair.Gid);
+                    w.WriteStartArray("units");
+                    foreach (var unit in entry.Units) w.WriteStringValue(unit);
+                    w.WriteEndArray();
                     w.WriteEndObject();
                 }
                 w.WriteEndObject();

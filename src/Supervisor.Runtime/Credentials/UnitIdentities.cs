@@ -93,8 +93,9 @@ public sealed class UnitIdentities(DynamicUsers dynamic, IpcObjects ipc, Action<
         }
         _running.TryRemove(unit.Name, out _);
         if (ran && unit.Sandbox.WithImplications().RemoveIPC) RemoveIpc(unit.Name, ids);
-        if (pair is not null && dynamic.Release(unit.Name))
-            log(unit.Name, $"DynamicUser: uid {pair.Uid} of '{pair.Name}' released");
+        if (pair is null) return;
+        log(unit.Name, dynamic.Release(unit.Name) is { } freed ? $"DynamicUser: uid {freed.Uid} of '{freed.Name}' released"
+            : $"DynamicUser: uid {pair.Uid} of '{pair.Name}' stays with the other units of that user");
     }
 
     /// <summary>The pairs of units that are no longer declared and whose uid no process uses, released at start.</summary>
@@ -102,7 +103,7 @@ public sealed class UnitIdentities(DynamicUsers dynamic, IpcObjects ipc, Action<
     {
         HashSet<uint>? inUse = null;
         foreach (var (unit, pair) in dynamic.Prune((unit, pair) => declared(unit) || (inUse ??= ProcessUids()).Contains(pair.Uid)))
-            log(unit, $"DynamicUser: uid {pair.Uid} of '{pair.Name}' released (the unit is gone and nothing runs as it)");
+            log(unit, $"DynamicUser: the unit is gone and nothing runs as uid {pair.Uid}: it no longer holds the user '{pair.Name}'");
     }
 
     private void RemoveIpc(string unit, (uint Uid, uint Gid) ids)
