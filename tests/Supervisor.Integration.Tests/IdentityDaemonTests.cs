@@ -58,6 +58,12 @@ public class IdentityDaemonTests
         Assert.Contains(inspect.Out.Split('\n'), l => l.Contains("ok   uid", StringComparison.Ordinal) && l.Contains(uidA.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         Assert.Contains(inspect.Out.Split('\n'), l => l.Contains("ok   mount /", StringComparison.Ordinal) && l.Contains("declared read-only", StringComparison.Ordinal));
 
+        Assert.Contains($"# DynamicUser: the running daemon gave this unit uid {uidA} and gid {uidA}", d.Cli("show", "dyna", "--runtime-dir", d.Runtime).Out);
+        // `exec` runs a command in the unit's sandbox as the pair the daemon gave it.
+        var exec = d.Cli("exec", "dyna", "--runtime-dir", d.Runtime, "--cgroup-root", d.CgroupRoot, "--", "/usr/bin/id", "-u");
+        Assert.True(exec.Code == 0, exec.Err);
+        Assert.Equal(uidA.ToString(CultureInfo.InvariantCulture), exec.Out.Trim());
+
         // kill -9 of the supervisor: the next one adopts both and finds their pairs in the state directory.
         d.WaitFor(() => File.Exists(Path.Combine(d.State, "state.json")) && File.ReadAllText(Path.Combine(d.State, "state.json")).Contains($"\"mainPid\": {pidA}", StringComparison.Ordinal),
             "the state file to record dyna");
