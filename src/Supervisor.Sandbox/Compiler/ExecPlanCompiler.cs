@@ -30,6 +30,12 @@ namespace Supervisor.Sandbox.Compiler;
 ///    processes unless there is also a pid namespace.
 ///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
 ///    with PrivateTmp: the private tmpfs hides them.
+///  - The sandbox compiled is the declared one with what its keys imply
+///    (SandboxSection.WithImplications: DynamicUser's protections). DynamicUser runs as a user
+///    of that name from /etc/passwd when there is one, else as the pair the runtime allocated
+///    (CompileContext.DynamicUser), with home "/" and no login shell.
+///  - CapabilityBoundingSet items the supervisor lacks are left out of the sets and kept in
+///    UnavailableCapabilities, for inspect to show.
 /// </summary>
 public static partial class ExecPlanCompiler
 {
