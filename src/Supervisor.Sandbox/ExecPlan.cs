@@ -40,6 +40,14 @@ public sealed partial record ExecPlan
     public KeyringMode Keyring { get; init; } = KeyringMode.Inherit;
     /// <summary>The cgroups the helper joins before anything else, in order (see <see cref="Compiler.CgroupJoinPlanner"/>).</summary>
     public ImmutableArray<CgroupJoin> CgroupJoins { get; init; } = [];
+    /// <summary>The umask the service starts with (0–0777), set just before execve; null keeps the supervisor's.</summary>
+    public uint? UMask { get; init; }
+    /// <summary>
+    /// Capabilities the unit's CapabilityBoundingSet names that the supervisor itself does not hold:
+    /// not in <see cref="Capabilities"/> (no process can hand out what it lacks), and reported by
+    /// inspect as declared but unavailable instead of passing as a match.
+    /// </summary>
+    public ulong UnavailableCapabilities { get; init; }
     /// <summary>File descriptors in the supervisor that become the service's 0, 1 and 2.</summary>
     public StdioFds Stdio { get; init; } = StdioFds.Null;
 
@@ -57,6 +65,7 @@ public sealed partial record ExecPlan
         Check(CgroupJoins.IsDefault || CgroupJoins.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
         Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
+        Check(UMask is null or <= 0x1FF, $"a umask holds only the bits 0–0777, got {Convert.ToString(UMask ?? 0, 8)}");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,

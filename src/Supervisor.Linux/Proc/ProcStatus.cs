@@ -31,6 +31,8 @@ public sealed record ProcStatus
     public ulong? CapBnd { get; init; }
     public ulong? CapAmb { get; init; }
     public bool? NoNewPrivs { get; init; }
+    /// <summary>The file mode creation mask (octal in the file; since Linux 4.7).</summary>
+    public uint? Umask { get; init; }
     /// <summary>0 off, 1 strict, 2 filter.</summary>
     public int? Seccomp { get; init; }
     public int? SeccompFilters { get; init; }
@@ -60,6 +62,7 @@ public sealed record ProcStatus
     private ProcStatus With(string key, string value) => key switch
     {
         "Name" => this with { Name = value },
+        "Umask" => this with { Umask = Octal(key, value) },
         "State" => this with { State = value.Length > 0 ? value[0] : throw Malformed(key, value, "a state letter") },
         "Pid" => this with { Pid = ProcFiles.Int(value, "status", key) },
         "PPid" => this with { ParentPid = ProcFiles.Int(value, "status", key) },
@@ -77,6 +80,13 @@ public sealed record ProcStatus
         "Seccomp_filters" => this with { SeccompFilters = ProcFiles.Int(value, "status", key) },
         _ => this,
     };
+
+    private static uint Octal(string key, string value)
+    {
+        try { return Convert.ToUInt32(value.Trim(), 8); }
+        catch (FormatException) { throw Malformed(key, value, "an octal mask"); }
+        catch (OverflowException) { throw Malformed(key, value, "an octal mask"); }
+    }
 
     private static string[] Numbers(string value) => value.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
 

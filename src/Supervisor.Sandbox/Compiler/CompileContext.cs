@@ -20,6 +20,9 @@ public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, boo
     }
 }
 
+/// <summary>A dynamic user: the name it was allocated for and its ids (gid = uid, as systemd gives them).</summary>
+public sealed record DynamicUserAllocation(string Name, uint Uid, uint Gid);
+
 /// <summary>Everything besides the unit that goes into its plan.</summary>
 public sealed record CompileContext
 {
@@ -38,6 +41,11 @@ public sealed record CompileContext
     /// </summary>
     public uint UserNamespaceBase { get; init; } = 100000;
     public uint UserNamespaceSize { get; init; } = 65536;
+    /// <summary>
+    /// The uid/gid pair the runtime allocated to this unit for DynamicUser (see
+    /// <see cref="ExecPlanCompiler.DynamicUserToAllocate"/>); null when none is allocated.
+    /// </summary>
+    public DynamicUserAllocation? DynamicUser { get; init; }
 
     public static CompileContext ForHost() => new() { Host = HostFacts.Detect(), Users = UserDatabase.Load() };
 }

@@ -36,6 +36,8 @@ public sealed record IsolationState
     /// <summary>/proc/PID/mountinfo entries: mount point (as the process sees it) and options.</summary>
     public required ImmutableArray<(string MountPoint, string Options)> Mounts { get; init; }
     public string? Hostname { get; init; }
+    /// <summary>The file mode creation mask (status "Umask:", Linux 4.7 and later); null where the kernel does not show it.</summary>
+    public uint? Umask { get; init; }
 
     public bool InNewNamespace(string kind) =>
         Namespaces.TryGetValue(kind, out var mine) && HostNamespaces.TryGetValue(kind, out var host) && mine != host;
@@ -92,6 +94,7 @@ public sealed record IsolationState
             RootIsHostRoot = SameFile($"/proc/{pid}/root", "/"),
             Mounts = mounts,
             Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Linux.UtsNamespace.HostnameOf(pid),
+            Umask = status.Umask,
         };
     }
 
