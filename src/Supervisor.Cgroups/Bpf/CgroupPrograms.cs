@@ -129,7 +129,7 @@ internal static class CgroupPrograms
         }
         if (want is not null && attached is [var one] && one.Tag == BpfObjects.TagOf(want))
         {
-            return $"{one} with other prefixes in its maps";
+            return $"{one} with other contents in its maps";
         }
         return string.Join(", ", attached.Select(a => a.ToString()));
     }
