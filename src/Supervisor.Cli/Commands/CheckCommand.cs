@@ -26,7 +26,7 @@ public static class CheckCommand
     public static int Run(string[] paths, bool json, TextWriter output)
     {
         if (paths.Length == 0) paths = [Cli.DefaultUnitsDirectory];
-        var set = UnitLoader.Load(paths);
+        var set = CgroupVersionCheck(UnitLoader.Load(paths));
         if (json)
         {
             using var stream = new MemoryStream();
@@ -61,5 +61,18 @@ public static class CheckCommand
             output.WriteLine(summary);
         }
         return set.HasErrors ? ExitCodes.Failure : ExitCodes.Ok;
+    }
+
+    /// <summary>Keys this host's cgroup version cannot enforce (address and bind filters on v1) are errors here too, as in the daemon.</summary>
+    private static UnitSet CgroupVersionCheck(UnitSet set)
+    {
+        try
+        {
+            return Runtime.Cgroups.HostResourceCheck.CgroupVersion(set, Cgroups.CgroupLayout.Detect());
+        }
+        catch (Cgroups.CgroupLayoutException)
+        {
+            return set; // no cgroupfs here (a build container): nothing to say about this host
+        }
     }
 }
