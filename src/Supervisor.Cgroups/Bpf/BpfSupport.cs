@@ -11,6 +11,8 @@ namespace Supervisor.Cgroups.Bpf;
 /// </summary>
 public static class BpfSupport
 {
+    private const int ENOSYS = 38;
+
     /// <returns>Null when programs can be loaded, else why not.</returns>
     public static string? Probe()
     {
@@ -29,7 +31,7 @@ public static class BpfSupport
         {
             int errno = Marshal.GetLastPInvokeError();
             return $"this host refuses to load cgroup BPF programs: bpf(BPF_PROG_LOAD) failed with {Errno.Name(errno)}"
-                + (errno == Errno.EPERM ? " (the supervisor needs CAP_BPF and CAP_NET_ADMIN, or root)" : errno == 38 ? " (kernel without CONFIG_BPF_SYSCALL)" : "");
+                + (errno == Errno.EPERM ? " (the supervisor needs CAP_BPF and CAP_NET_ADMIN, or root)" : errno == ENOSYS ? " (kernel without CONFIG_BPF_SYSCALL)" : "");
         }
         Libc.Close(fd);
         return null;

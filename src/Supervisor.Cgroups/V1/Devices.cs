@@ -41,8 +41,10 @@ internal sealed class Devices(DriverContext ctx) : IController
         {
             return;
         }
-        var rules = DeviceRuleSet.Resolve(l, ctx)?.Rules;
         var list = Path.Combine(dir, "devices.list");
+        // No restriction declared ("auto" without a list, or a policy just removed): as much as the
+        // parent allows. A slice's rules bind its units, and v1 refuses "a" below a parent that denies.
+        var rules = DeviceRuleSet.Resolve(l, ctx)?.Rules ?? ParentRules(dir);
         var allow = Path.Combine(dir, "devices.allow");
         var deny = Path.Combine(dir, "devices.deny");
         into.Add(new LimitSetting(l.DeviceAllow is { Count: > 0 } ? ResourceKeys.DeviceAllow : ResourceKeys.DevicePolicy,
@@ -56,6 +58,13 @@ internal sealed class Devices(DriverContext ctx) : IController
     public void ReadStats(string dir, StatReader reader, CgroupStats stats)
     {
         // No accounting: the controller only gates access.
+    }
+
+    private static List<DeviceRule>? ParentRules(string dir)
+    {
+        var parent = Path.GetDirectoryName(dir);
+        var text = parent is null ? null : CgroupFs.TryReadText(Path.Combine(parent, "devices.list"), out _);
+        return text is null ? null : Parse(text);
     }
 
     /// <summary>devices.list as rules; null when the cgroup allows everything.</summary>

@@ -148,6 +148,22 @@ public sealed class DeviceNetworkTests : IDisposable
     }
 
     [Fact]
+    public void V1_lifting_a_units_rules_below_a_restricted_slice_gives_it_the_slices_rules_not_everything()
+    {
+        const string member = "supervisor/a.slice/web.service";
+        _v1.AddCgroup(member);
+        File.WriteAllText(_v1.V1("devices", "supervisor/a.slice", "devices.list"), "c 1:3 rwm\nc 136:* rw\n");
+        File.WriteAllText(_v1.V1("devices", member, "devices.list"), "c 1:3 rw\n");
+        var cg = _v1.Driver().Open(CgroupPath.ForUnit("web", "a"));
+
+        var changes = cg.Apply(ResourceLimits.None, previous: new ResourceLimits { DevicePolicy = DevicePolicy.Strict, DeviceAllow = [new("/dev/null", DeviceAccess.Read | DeviceAccess.Write)] });
+
+        // v1 refuses "a" (allow everything) below a parent that denies: the unit gets what the slice allows.
+        Assert.Equal("c 136:* rw", File.ReadAllText(_v1.V1("devices", member, "devices.allow")));
+        Assert.Equal("c 1:3 rwm, c 136:* rw", Assert.Single(changes).New);
+    }
+
+    [Fact]
     public void V1_watches_the_files_the_device_list_is_changed_through()
     {
         _v1.AddCgroup(Unit);
