@@ -1,4 +1,5 @@
 using System.Globalization;
+using Supervisor.Cgroups.Bpf;
 using Supervisor.Linux;
 using Supervisor.Linux.Native;
 
@@ -40,7 +41,7 @@ internal abstract class CgroupBase : ICgroup
         EnsureDirectories();
         try
         {
-            return LimitEngine.Apply(Ctx.Fs, Settings(limits));
+            return [.. LimitEngine.Apply(Ctx.Fs, Settings(limits)), .. ApplyPrograms(limits)];
         }
         catch (CgroupException) when (!existed)
         {
@@ -55,16 +56,60 @@ internal abstract class CgroupBase : ICgroup
     {
         var effective = previous is null ? limits : Defaults.ResetRemoved(limits, previous, Driver.Version);
         Driver.Validate(effective);
-        return LimitEngine.Apply(Ctx.Fs, Settings(effective));
+        return [.. LimitEngine.Apply(Ctx.Fs, Settings(effective)), .. ApplyPrograms(effective)];
     }
 
-    public IReadOnlyList<LimitDrift> CheckDrift(ResourceLimits limits) => LimitEngine.Check(Settings(limits));
+    public IReadOnlyList<LimitDrift> CheckDrift(ResourceLimits limits) =>
+        [.. LimitEngine.Check(Settings(limits)), .. Programs(limits) is { Count: > 0 } p ? CgroupPrograms.Check(Directories[0], p) : []];
 
-    public IReadOnlyList<LimitChange> Repair(ResourceLimits limits) => LimitEngine.Apply(Ctx.Fs, Settings(limits));
+    public IReadOnlyList<LimitChange> Repair(ResourceLimits limits) =>
+        [.. LimitEngine.Apply(Ctx.Fs, Settings(limits)), .. ApplyPrograms(limits)];
+
+    public IReadOnlyList<AccessState> CheckAccess(ResourceLimits limits)
+    {
+        var access = ResourceLimits.None with
+        {
+            DevicePolicy = limits.DevicePolicy,
+            DeviceAllow = limits.DeviceAllow,
+            IPAddressAllow = limits.IPAddressAllow,
+            IPAddressDeny = limits.IPAddressDeny,
+            SocketBindAllow = limits.SocketBindAllow,
+            SocketBindDeny = limits.SocketBindDeny,
+        };
+        var states = new List<AccessState>();
+        foreach (var s in Settings(access))
+        {
+            var text = CgroupFs.TryReadText(s.File, out var errno) ?? throw new CgroupIoException("read", s.File, errno);
+            var found = s.Current(text);
+            states.Add(new AccessState(s.Key, s.File, s.Declared, found, found == s.Declared));
+        }
+        if (Programs(access) is { Count: > 0 } programs)
+        {
+            foreach (var p in CgroupPrograms.Describe(Directories[0], programs))
+            {
+                states.Add(new AccessState(p.Setting.Key, p.File, p.Setting.Declared, p.Found, p.Matches));
+            }
+        }
+        return states;
+    }
+
+    /// <summary>The programs the cgroup should carry for <paramref name="limits"/> (v2; none on v1).</summary>
+    internal List<ProgramSetting> Programs(ResourceLimits limits)
+    {
+        var list = new List<ProgramSetting>();
+        foreach (var p in Driver.ProgramControllers)
+        {
+            p.AddPrograms(limits, Path, list);
+        }
+        return list;
+    }
+
+    private List<LimitChange> ApplyPrograms(ResourceLimits limits) =>
+        Programs(limits) is { Count: > 0 } p ? CgroupPrograms.Apply(Directories[0], p) : [];
 
     public IDisposable WatchLimitWrites(ResourceLimits limits, Action onWritten)
     {
-        var files = Settings(limits).Select(s => s.File).Distinct(StringComparer.Ordinal).ToList();
+        var files = Settings(limits).SelectMany(s => s.WatchFiles).Distinct(StringComparer.Ordinal).ToList();
         return files.Count == 0 ? NoWatch.Instance : Events.LimitWriteWatcher.Shared.Value.Watch(files, onWritten);
     }
 
@@ -288,5 +333,13 @@ internal static class Defaults
         IOWriteBandwidthMax = now.IOWriteBandwidthMax ?? (previous.IOWriteBandwidthMax is null ? null : new Dictionary<string, ulong>()),
         IOReadIOPSMax = now.IOReadIOPSMax ?? (previous.IOReadIOPSMax is null ? null : new Dictionary<string, ulong>()),
         IOWriteIOPSMax = now.IOWriteIOPSMax ?? (previous.IOWriteIOPSMax is null ? null : new Dictionary<string, ulong>()),
+        // Device rules dropped: back to "auto" without a list, everything allowed (v1 "a" into
+        // devices.allow, v2 the program detached). Address and bind lists dropped: no program.
+        DevicePolicy = now.HasDevices ? now.DevicePolicy : previous.HasDevices ? DevicePolicy.Auto : null,
+        DeviceAllow = now.HasDevices ? now.DeviceAllow : null,
+        IPAddressAllow = now.HasFirewall ? now.IPAddressAllow : previous.HasFirewall ? [] : null,
+        IPAddressDeny = now.HasFirewall ? now.IPAddressDeny : previous.HasFirewall ? [] : null,
+        SocketBindAllow = now.HasSocketBind ? now.SocketBindAllow : previous.HasSocketBind ? [] : null,
+        SocketBindDeny = now.HasSocketBind ? now.SocketBindDeny : previous.HasSocketBind ? [] : null,
     };
 }

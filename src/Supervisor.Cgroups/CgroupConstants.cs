@@ -55,6 +55,13 @@ public static class CgroupConstants
     /// <summary>Largest cgroup file read for accounting (a blkio file with many devices stays far below).</summary>
     public const int MaxStatFileBytes = 1 << 20;
 
+    /// <summary>
+    /// Most device rules DevicePolicy/DeviceAllow may resolve to (a class like "char-*tty*" becomes
+    /// one rule per matching major). Each is a few instructions of one program, whose forward jumps
+    /// must stay within the 16-bit offset of a BPF instruction.
+    /// </summary>
+    public const int MaxDeviceRules = 2048;
+
     /// <summary>Nesting bound for slice names (a-b-c-….slice), far above what anyone declares.</summary>
     public const int MaxSliceDepth = 16;
 }

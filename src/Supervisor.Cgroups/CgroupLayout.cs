@@ -21,8 +21,11 @@ public enum CgroupMode
 /// </summary>
 public sealed class CgroupLayout
 {
-    /// <summary>v1 controllers this library drives (devices, net_cls and friends are not used).</summary>
-    public static readonly IReadOnlyList<string> V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"];
+    /// <summary>
+    /// v1 controllers this library drives (net_cls and friends are not used). Every unit gets a
+    /// devices cgroup, with or without device rules, so a DevicePolicy added later applies live.
+    /// </summary>
+    public static readonly IReadOnlyList<string> V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"];
 
     /// <summary>v2 controllers this library drives.</summary>
     public static readonly IReadOnlyList<string> V2Controllers = ["memory", "cpu", "cpuset", "pids", "io"];

@@ -9,6 +9,9 @@ internal abstract class DriverBase : ICgroupDriver
 
     internal abstract IReadOnlyList<IController> Controllers { get; }
 
+    /// <summary>What is enforced by BPF programs on the cgroup instead of files (v2 only).</summary>
+    internal virtual IReadOnlyList<Bpf.IProgramController> ProgramControllers => [];
+
     public CgroupLayout Layout => Context.Layout;
 
     public abstract int Version { get; }
@@ -25,6 +28,10 @@ internal abstract class DriverBase : ICgroupDriver
         foreach (var c in Controllers)
         {
             c.CannotHonour(limits, list);
+        }
+        foreach (var p in ProgramControllers)
+        {
+            p.CannotHonour(limits, list);
         }
         return list;
     }
@@ -58,11 +65,11 @@ public static class CgroupDriver
         if (layout.IsV2)
         {
             var fs = new CgroupFs([Path.Combine(layout.UnifiedMount!, root)]);
-            return new V2.V2Driver(new DriverContext(layout, root, fs, resolve));
+            return new V2.V2Driver(new DriverContext(layout, root, fs, resolve, options));
         }
         var hierarchies = layout.V1Mounts.Where(kv => CgroupLayout.V1Controllers.Contains(kv.Key))
             .Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         var v1fs = new CgroupFs(hierarchies.Select(h => Path.Combine(h, root)));
-        return new V1.V1Driver(new DriverContext(layout, root, v1fs, resolve));
+        return new V1.V1Driver(new DriverContext(layout, root, v1fs, resolve, options));
     }
 }

@@ -12,6 +12,18 @@ public sealed record CgroupDriverOptions
 {
     /// <summary>Device path → major:minor. Default: statx(2) on the path, which must be a block device.</summary>
     public DeviceResolver? ResolveDevice { get; init; }
+
+    /// <summary>DeviceAllow paths → device nodes. Default: statx(2), null when the path does not exist.</summary>
+    public DeviceNodeResolver? ResolveDeviceNode { get; init; }
+
+    /// <summary>Where DeviceAllow's "char-NAME" / "block-NAME" classes are looked up. Default: /proc/devices.</summary>
+    public string? ProcDevicesFile { get; init; }
+
+    /// <summary>
+    /// Whether this host can load and attach cgroup BPF programs: null when it can, else why not.
+    /// Default: load a two-instruction device program once and see (<see cref="BpfSupport.Probe"/>).
+    /// </summary>
+    public Func<string?>? BpfSupport { get; init; }
 }
 
 /// <summary>What drivers and controllers share: layout, confined file access, host facts.</summary>
@@ -20,12 +32,15 @@ internal sealed class DriverContext
     private CpuSet? _hostCpus;
     private CpuSet? _hostMems;
 
-    public DriverContext(CgroupLayout layout, string root, CgroupFs fs, DeviceResolver resolveDevice)
+    public DriverContext(CgroupLayout layout, string root, CgroupFs fs, DeviceResolver resolveDevice, CgroupDriverOptions? options = null)
     {
         Layout = layout;
         Root = root;
         Fs = fs;
         ResolveDevice = resolveDevice;
+        ResolveDeviceNode = options?.ResolveDeviceNode ?? DeviceRuleSet.StatDeviceNode;
+        ProcDevicesFile = options?.ProcDevicesFile ?? "/proc/devices";
+        BpfUnsupported = new Lazy<string?>(options?.BpfSupport ?? Bpf.BpfSupport.Probe);
     }
 
     public CgroupLayout Layout { get; }
@@ -36,6 +51,13 @@ internal sealed class DriverContext
     public CgroupFs Fs { get; }
 
     public DeviceResolver ResolveDevice { get; }
+
+    public DeviceNodeResolver ResolveDeviceNode { get; }
+
+    public string ProcDevicesFile { get; }
+
+    /// <summary>Why cgroup BPF programs cannot be used here, or null when they can (asked once).</summary>
+    public Lazy<string?> BpfUnsupported { get; }
 
     /// <summary>CPUs the host offers: the top cpuset's list (v1 root cpuset.cpus, v2 cpuset.cpus.effective).</summary>
     public CpuSet HostCpus => _hostCpus ??= ReadTopCpuset(Layout.IsV2 ? "cpuset.cpus.effective" : "cpuset.cpus");

@@ -79,6 +79,13 @@ public interface ICgroup
     /// </summary>
     IDisposable WatchLimitWrites(ResourceLimits limits, Action onWritten);
 
+    /// <summary>
+    /// The device and network keys of <paramref name="limits"/> (DevicePolicy, DeviceAllow,
+    /// IPAddressAllow/Deny, SocketBindAllow/Deny) against what the kernel enforces for this cgroup:
+    /// v1 its devices.list, v2 the BPF programs attached to it. Empty when none is declared.
+    /// </summary>
+    IReadOnlyList<AccessState> CheckAccess(ResourceLimits limits);
+
     /// <summary>Writes the declared values back where they drifted (same as <see cref="Apply"/>).</summary>
     IReadOnlyList<LimitChange> Repair(ResourceLimits limits);
 

@@ -35,6 +35,19 @@ internal sealed class LimitSetting
     /// <summary>What to write, one write() each.</summary>
     public IReadOnlyList<string> Writes { get; }
 
+    /// <summary>
+    /// For a setting read from one file and written through others (v1 devices.list, changed through
+    /// devices.allow and devices.deny): the writes that turn the file's current text into the
+    /// declared value. Null: <see cref="Writes"/> into <see cref="File"/>.
+    /// </summary>
+    public Func<string, IReadOnlyList<(string File, string Value)>>? Plan { get; init; }
+
+    /// <summary>The files whose writes can change this value (watched for drift).</summary>
+    public IReadOnlyList<string> WatchFiles => Plan is null ? [File] : WrittenFiles;
+
+    /// <summary>With a <see cref="Plan"/>: every file it may write.</summary>
+    public IReadOnlyList<string> WrittenFiles { get; init; } = [];
+
     /// <summary>A single-value file: the whole text, normalised by <paramref name="normalise"/>.</summary>
     public static LimitSetting Simple(string key, string file, string write, Func<string, string> normalise)
         => new(key, file, normalise(write), text => normalise(text.Trim()), write);
@@ -70,21 +83,23 @@ internal static class LimitEngine
 
     private static void ApplyOne(CgroupFs fs, LimitSetting s, List<LimitChange> changes)
     {
-        var current = s.Current(CgroupFs.ReadText(s.File));
+        var text = CgroupFs.ReadText(s.File);
+        var current = s.Current(text);
         if (current == s.Declared)
         {
             return;
         }
-        foreach (var w in s.Writes)
+        var writes = s.Plan?.Invoke(text) ?? s.Writes.Select(w => (s.File, w)).ToList();
+        foreach (var (file, w) in writes)
         {
             try
             {
-                fs.Write(s.File, w);
+                fs.Write(file, w);
             }
             catch (CgroupIoException e)
             {
                 // Name the key: "write '…/memory.limit_in_bytes' failed: EBUSY (MemoryMax = "1048576"…)".
-                throw new CgroupIoException(e.Operation, e.Path, e.ErrorNumber, $"{s.Key} = \"{w}\"{Hint(s.File, e.ErrorNumber)}");
+                throw new CgroupIoException(e.Operation, e.Path, e.ErrorNumber, $"{s.Key} = \"{w}\"{Hint(file, e.ErrorNumber)}");
             }
         }
         changes.Add(new LimitChange(s.Key, s.File, current, s.Declared));
@@ -96,6 +111,7 @@ internal static class LimitEngine
         ("memory.memsw.limit_in_bytes", Errno.EINVAL) or ("memory.limit_in_bytes", Errno.EINVAL) => "; v1 needs memory.limit_in_bytes <= memory.memsw.limit_in_bytes",
         ("cpu.cfs_quota_us", Errno.EINVAL) => "; v1 refuses a child quota above its parent's",
         ("cpuset.cpus", _) or ("cpuset.mems", _) => "; a cpuset must stay within its parent's",
+        ("devices.allow", Errno.EPERM) => "; a v1 devices cgroup cannot allow what its parent denies",
         _ => "",
     };
 

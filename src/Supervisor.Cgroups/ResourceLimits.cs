@@ -84,12 +84,57 @@ public sealed record ResourceLimits
 
     public IReadOnlyDictionary<string, ulong>? IOWriteIOPSMax { get; init; }
 
+    /// <summary>DevicePolicy; null: not declared (no device rules at all unless DeviceAllow is declared).</summary>
+    public DevicePolicy? DevicePolicy { get; init; }
+
+    /// <summary>DeviceAllow entries; null or empty: none declared.</summary>
+    public IReadOnlyList<DeviceAllowEntry>? DeviceAllow { get; init; }
+
+    /// <summary>
+    /// IPAddressAllow: packets from or to these prefixes pass even when IPAddressDeny matches them.
+    /// A unit's list already includes its slices' lists (systemd combines them; slices get no program).
+    /// </summary>
+    public IReadOnlyList<IpPrefix>? IPAddressAllow { get; init; }
+
+    /// <summary>IPAddressDeny: packets from or to these prefixes are dropped unless IPAddressAllow matches.</summary>
+    public IReadOnlyList<IpPrefix>? IPAddressDeny { get; init; }
+
+    /// <summary>SocketBindAllow: bind() matching a rule is allowed even when SocketBindDeny matches it.</summary>
+    public IReadOnlyList<SocketBindRule>? SocketBindAllow { get; init; }
+
+    /// <summary>SocketBindDeny: bind() matching a rule fails with EPERM unless SocketBindAllow matches it.</summary>
+    public IReadOnlyList<SocketBindRule>? SocketBindDeny { get; init; }
+
     internal bool HasMemory => MemoryMax is not null || MemoryHigh is not null || MemoryLow is not null
         || MemoryMin is not null || MemorySwapMax is not null;
 
     internal bool HasCpu => CPUQuotaPercent is not null || CPUQuotaPeriod is not null || CPUWeight is not null;
 
     internal bool HasCpuset => AllowedCPUs is not null || AllowedMemoryNodes is not null;
+
+    /// <summary>
+    /// A unit's limits with the IPAddressAllow/IPAddressDeny lists of the slices above it added to
+    /// its own, as systemd combines them: the program on the unit's cgroup checks them all, and an
+    /// allow anywhere on the path wins over a deny anywhere (a unit can open what its slice denies).
+    /// </summary>
+    public ResourceLimits WithSliceAddressLists(IEnumerable<ResourceLimits> slices)
+    {
+        var levels = slices.Where(s => s.HasFirewall).ToList();
+        if (levels.Count == 0)
+        {
+            return this;
+        }
+        IReadOnlyList<IpPrefix> Combined(Func<ResourceLimits, IReadOnlyList<IpPrefix>?> list) =>
+            [.. levels.Append(this).SelectMany(l => list(l) ?? []).Distinct()];
+        return this with { IPAddressAllow = Combined(l => l.IPAddressAllow), IPAddressDeny = Combined(l => l.IPAddressDeny) };
+    }
+
+    /// <summary>Any device rule declared (an explicit DevicePolicy=auto counts: it resets a previous policy).</summary>
+    internal bool HasDevices => DevicePolicy is not null || DeviceAllow is { Count: > 0 };
+
+    internal bool HasFirewall => IPAddressAllow is not null || IPAddressDeny is not null;
+
+    internal bool HasSocketBind => SocketBindAllow is not null || SocketBindDeny is not null;
 
     internal bool HasIo => IOWeight is not null || IOReadBandwidthMax is not null || IOWriteBandwidthMax is not null
         || IOReadIOPSMax is not null || IOWriteIOPSMax is not null;
@@ -114,4 +159,10 @@ public static class ResourceKeys
     public const string IOWriteBandwidthMax = nameof(IOWriteBandwidthMax);
     public const string IOReadIOPSMax = nameof(IOReadIOPSMax);
     public const string IOWriteIOPSMax = nameof(IOWriteIOPSMax);
+    public const string DevicePolicy = nameof(DevicePolicy);
+    public const string DeviceAllow = nameof(DeviceAllow);
+    public const string IPAddressAllow = nameof(IPAddressAllow);
+    public const string IPAddressDeny = nameof(IPAddressDeny);
+    public const string SocketBindAllow = nameof(SocketBindAllow);
+    public const string SocketBindDeny = nameof(SocketBindDeny);
 }

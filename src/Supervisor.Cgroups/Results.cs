@@ -19,6 +19,12 @@ public enum UnhonouredKind
 
     /// <summary>Written, but with weaker semantics than declared (MemoryLow as a v1 soft limit).</summary>
     Approximated,
+
+    /// <summary>
+    /// Part of the value names something this host lacks and is left out, as systemd leaves it out
+    /// (a DeviceAllow path that does not exist); the rest applies.
+    /// </summary>
+    Ignored,
 }
 
 /// <summary>A declared key the host cannot honour (fully), and why. Reported, never silently dropped.</summary>
@@ -26,3 +32,9 @@ public sealed record Unhonoured(string Key, string Reason, UnhonouredKind Kind)
 {
     public override string ToString() => $"{Key}: {Reason}";
 }
+
+/// <summary>
+/// One device or network key of a cgroup, checked for `inspect`: where it is enforced (a file, or
+/// a cgroup and BPF attach type), what is declared and what the kernel holds.
+/// </summary>
+public sealed record AccessState(string Key, string Where, string Declared, string Found, bool Matches);

@@ -55,6 +55,7 @@ internal static class Validation
         CheckDevices(ResourceKeys.IOWriteBandwidthMax, l.IOWriteBandwidthMax, ctx, nonZero: true);
         CheckDevices(ResourceKeys.IOReadIOPSMax, l.IOReadIOPSMax, ctx, nonZero: true);
         CheckDevices(ResourceKeys.IOWriteIOPSMax, l.IOWriteIOPSMax, ctx, nonZero: true);
+        AccessValidation.Validate(l, ctx);
     }
 
     private static void CheckMemoryFloor(string key, Limit? limit, ulong page)

@@ -69,6 +69,12 @@ public class KeyRoundTripTests
         ["Resources.IOWriteBandwidthMax"] = "{ \"/dev/sda\" = \"5M\", \"/dev/sdb\" = \"1G\" }",
         ["Resources.IOReadIOPSMax"] = "{ \"/dev/sda\" = 1000 }",
         ["Resources.IOWriteIOPSMax"] = "{ \"/dev/sda\" = 500 }",
+        ["Resources.DevicePolicy"] = "\"strict\"",
+        ["Resources.DeviceAllow"] = "[\"/dev/null rw\", \"char-pts\"]",
+        ["Resources.IPAddressAllow"] = "[\"localhost\", \"10.0.0.0/8\"]",
+        ["Resources.IPAddressDeny"] = "\"any\"",
+        ["Resources.SocketBindAllow"] = "[\"tcp:8080\", \"ipv6:udp:5000-5010\"]",
+        ["Resources.SocketBindDeny"] = "[\"any\"]",
         ["Sandbox.Namespaces"] = "[\"pid\", \"mount\", \"ipc\", \"uts\", \"cgroup\", \"user\", \"time\"]",
         ["Sandbox.NetworkNamespacePath"] = "\"/run/netns/pod1\"",
         ["Sandbox.Hostname"] = "\"site\"\nNamespaces = [\"uts\"]", // needs its own uts namespace

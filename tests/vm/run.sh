@@ -6,7 +6,8 @@
 #                   [--command CMD] [FILTER]...
 #
 # FILTERs are `dotnet test --filter` expressions, joined with "|". Without any, the lane's own
-# set: the cgroup v2 driver tests and the AppArmor tests. --project (repeatable) names the test
+# set: the cgroup v2 driver tests (limits, and the device/address/bind BPF programs) and the
+# AppArmor tests. --project (repeatable) names the test
 # projects to build and run (default: tests/Supervisor.Cgroups.Tests and tests/Supervisor.Lsm.Tests);
 # --apparmor a directory of profiles loaded in the guest (default: tests/vm/apparmor). A test
 # that skips in the guest fails the lane, unless tests/vm/expected-skips names it or
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#projects[@]} -gt 0 ] || projects=(tests/Supervisor.Cgroups.Tests tests/Supervisor.Lsm.Tests)
-[ ${#filters[@]} -gt 0 ] || filters=("FullyQualifiedName~RealV2CgroupTests" "FullyQualifiedName~Supervisor.Lsm.Tests")
+[ ${#filters[@]} -gt 0 ] || filters=("FullyQualifiedName~RealV2CgroupTests" "FullyQualifiedName~RealV2DeviceNetworkTests" "FullyQualifiedName~Supervisor.Lsm.Tests")
 filter=$(IFS='|'; echo "${filters[*]}")
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$timeout_s'"
 

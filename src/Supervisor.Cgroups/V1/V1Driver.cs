@@ -1,6 +1,6 @@
 namespace Supervisor.Cgroups.V1;
 
-/// <summary>The cgroup v1 driver: one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids, blkio, freezer).</summary>
+/// <summary>The cgroup v1 driver: one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids, blkio, freezer, devices).</summary>
 internal sealed class V1Driver : DriverBase
 {
     public V1Driver(DriverContext context) : base(context)
@@ -8,7 +8,7 @@ internal sealed class V1Driver : DriverBase
         MemoryController = new Memory(context);
         CpusetController = new Cpuset(context);
         FreezerController = new Freezer(context);
-        Controllers = [MemoryController, new Cpu(context), new Cpuacct(context), CpusetController, new Pids(context), new Blkio(context), FreezerController];
+        Controllers = [MemoryController, new Cpu(context), new Cpuacct(context), CpusetController, new Pids(context), new Blkio(context), FreezerController, new Devices(context)];
         Hierarchies = context.Layout.V1Mounts.Where(kv => CgroupLayout.V1Controllers.Contains(kv.Key))
             .Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
     }

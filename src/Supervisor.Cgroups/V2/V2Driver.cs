@@ -9,11 +9,14 @@ internal sealed class V2Driver : DriverBase
         MemoryController = new Memory(Enabled);
         Controllers = [MemoryController, new Cpu(Enabled), new Cpuset(Enabled), new Pids(Enabled), new Io(context, Enabled)];
         FreezerControl = new Freezer(context);
+        ProgramControllers = [new Devices(context), new Firewall(), new SocketBind()];
     }
 
     public override int Version => 2;
 
     internal override IReadOnlyList<IController> Controllers { get; }
+
+    internal override IReadOnlyList<Bpf.IProgramController> ProgramControllers { get; }
 
     internal V2Controllers Enabled { get; }
 

@@ -26,7 +26,7 @@ public static class CheckCommand
     public static int Run(string[] paths, bool json, TextWriter output)
     {
         if (paths.Length == 0) paths = [Cli.DefaultUnitsDirectory];
-        var set = UnitLoader.Load(paths);
+        var set = CgroupVersionCheck(UnitLoader.Load(paths));
         if (json)
         {
             using var stream = new MemoryStream();
@@ -75,5 +75,18 @@ public static class CheckCommand
         var dir = systemd[0].Dir;
         return $"{message}; {(systemd.Count == 1 ? "there is 1 systemd unit file" : $"there are {systemd.Count} systemd unit files")} (*.service): " +
             $"convert them with 'supervisor import {dir} --out DIR', then check DIR";
+    }
+
+    /// <summary>Keys this host's cgroup version cannot enforce (address and bind filters on v1) are errors here too, as in the daemon.</summary>
+    private static UnitSet CgroupVersionCheck(UnitSet set)
+    {
+        try
+        {
+            return Runtime.Cgroups.HostResourceCheck.CgroupVersion(set, Cgroups.CgroupLayout.Detect());
+        }
+        catch (Cgroups.CgroupLayoutException)
+        {
+            return set; // no cgroupfs here (a build container): nothing to say about this host
+        }
     }
 }

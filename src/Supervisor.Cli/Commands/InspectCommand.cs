@@ -98,12 +98,34 @@ internal static class InspectCommand
             var driver = CgroupDriver.Create(CgroupLayout.Detect(), paths.CgroupRoot);
             var procs = driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).ProcsFiles;
             var plan = ExecPlanCompiler.Compile(def, CompileContext.ForHost() with { CgroupProcsFiles = [.. procs], DynamicUser = dynamicUser });
-            return IsolationCheck.Compare(plan, state);
+            return [.. IsolationCheck.Compare(plan, state), .. AccessLines(driver, def, paths)];
         }
         catch (PlanCompileException e)
         {
             error.WriteLine($"supervisor: {e.Message}");
             return null;
+        }
+    }
+
+    /// <summary>
+    /// DevicePolicy, DeviceAllow, IPAddressAllow/Deny and SocketBindAllow/Deny, checked where the
+    /// kernel enforces them: the unit cgroup's devices.list (v1) or the BPF programs attached to it (v2).
+    /// </summary>
+    private static IEnumerable<InspectLine> AccessLines(ICgroupDriver driver, Units.Model.UnitDefinition def, DaemonPaths paths)
+    {
+        try
+        {
+            var set = Units.UnitLoader.LoadDirectory(paths.UnitsDirectory);
+            var slices = def.Service.Slice is { } slice
+                ? Units.Model.SliceNames.Chain(slice).Select(n => set.Units.TryGetValue(n, out var p) ? p.Definition.Resources : null)
+                : [];
+            var limits = Runtime.Cgroups.ResourceMapping.Map(def.Resources, slices);
+            return [.. driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).CheckAccess(limits)
+                .Select(a => new InspectLine(a.Key, a.Declared, a.Found, a.Matches ? CheckResult.Match : CheckResult.Mismatch))];
+        }
+        catch (CgroupException e)
+        {
+            return [new InspectLine("cgroup access", "readable", e.Message, CheckResult.Mismatch)];
         }
     }
 

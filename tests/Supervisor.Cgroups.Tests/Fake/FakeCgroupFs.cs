@@ -11,7 +11,7 @@ internal sealed class FakeCgroupFs : IDisposable
 {
     public const string Root = "supervisor";
 
-    public static readonly IReadOnlyList<string> V1Hierarchies = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"];
+    public static readonly IReadOnlyList<string> V1Hierarchies = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"];
 
     private FakeCgroupFs(string dir, bool v2)
     {
@@ -42,7 +42,7 @@ internal sealed class FakeCgroupFs : IDisposable
             var dir = Path.Combine(fake.FsRoot, h);
             CopySample(h, dir);
         }
-        foreach (var extra in (string[])["devices", "systemd"])
+        foreach (var extra in (string[])["systemd"])
         {
             Directory.CreateDirectory(Path.Combine(fake.FsRoot, extra));
             File.WriteAllText(Path.Combine(fake.FsRoot, extra, "cgroup.procs"), "");
@@ -208,7 +208,23 @@ internal sealed class FakeCgroupFs : IDisposable
 
     public CgroupLayout Layout() => CgroupLayout.Detect(FsRoot, ProcSelfCgroup);
 
-    public ICgroupDriver Driver() => CgroupDriver.Create(Layout(), Root, new CgroupDriverOptions { ResolveDevice = FakeDevices.Resolve });
+    public ICgroupDriver Driver() => CgroupDriver.Create(Layout(), Root, Options);
+
+    /// <summary>Devices and /proc/devices of a made-up host, and BPF taken as loadable: nothing here asks the real kernel.</summary>
+    public CgroupDriverOptions Options => new()
+    {
+        ResolveDevice = FakeDevices.Resolve,
+        ResolveDeviceNode = FakeDevices.Node,
+        ProcDevicesFile = WriteProcDevices(),
+        BpfSupport = () => null,
+    };
+
+    private string WriteProcDevices()
+    {
+        var file = Path.Combine(Dir, "proc-devices");
+        File.WriteAllText(file, FakeDevices.ProcDevices);
+        return file;
+    }
 
     /// <summary>Absolute path of a file in a cgroup: v1 (hierarchy, relative, file), v2 (relative, file).</summary>
     public string V1(string hierarchy, string relative, string file) => Path.Combine(FsRoot, hierarchy, relative, file);
@@ -254,6 +270,42 @@ internal static class FakeDevices
         "/dev/sdb" => (8, 16),
         _ => throw new CgroupException($"device '{path}' does not exist"),
     };
+
+    /// <summary>Device nodes by path (stat(2) stand-in for DeviceAllow): the standard pseudo devices, a disk, a loop device.</summary>
+    public static DeviceNode? Node(string path) => path switch
+    {
+        "/dev/null" => new DeviceNode('c', 1, 3),
+        "/dev/zero" => new DeviceNode('c', 1, 5),
+        "/dev/full" => new DeviceNode('c', 1, 7),
+        "/dev/random" => new DeviceNode('c', 1, 8),
+        "/dev/urandom" => new DeviceNode('c', 1, 9),
+        "/dev/tty" => new DeviceNode('c', 5, 0),
+        "/dev/ptmx" => new DeviceNode('c', 5, 2),
+        "/dev/vda" => new DeviceNode('b', 254, 0),
+        "/dev/loop0" => new DeviceNode('b', 7, 0),
+        "/dev/directory" => throw new CgroupException("is not a device node"),
+        _ => null,
+    };
+
+    /// <summary>A /proc/devices like this machine's.</summary>
+    public const string ProcDevices = """
+        Character devices:
+          1 mem
+          4 /dev/vc/0
+          4 tty
+          4 ttyS
+          5 /dev/tty
+          5 /dev/console
+          5 /dev/ptmx
+        128 ptm
+        136 pts
+        254 ndctl
+
+        Block devices:
+          7 loop
+        254 virtblk
+        259 blkext
+        """;
 }
 
 /// <summary>v2 file formats as documented in Documentation/admin-guide/cgroup-v2.rst.</summary>

@@ -13,14 +13,14 @@ public sealed class LayoutTests
         Assert.Equal(CgroupMode.Hybrid, layout.Mode);
         Assert.False(layout.IsV2);
         Assert.Equal(Path.Combine(fake.FsRoot, "unified"), layout.UnifiedMount);
-        Assert.Equal(["blkio", "cpu", "cpuacct", "cpuset", "freezer", "memory", "pids"], layout.AvailableControllers.Order());
+        Assert.Equal(["blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids"], layout.AvailableControllers.Order());
         Assert.Equal(Path.Combine(fake.FsRoot, "memory"), layout.V1Mounts["memory"]);
         Assert.Equal("/process_api/abc", layout.OwnCgroup["memory"]);
         Assert.Equal("/", layout.OwnCgroup[""]);
         Assert.Equal("/", layout.OwnCgroup["name=systemd"]);
         var line = layout.Describe();
         Assert.StartsWith("cgroup v1 (hybrid", line, StringComparison.Ordinal);
-        Assert.Contains("controllers: blkio cpu cpuacct cpuset freezer memory pids", line, StringComparison.Ordinal);
+        Assert.Contains("controllers: blkio cpu cpuacct cpuset devices freezer memory pids", line, StringComparison.Ordinal);
         Assert.Contains("own cgroup: memory:/process_api/abc", line, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', line);
     }
