@@ -44,8 +44,9 @@ public class IdentityKeyTests
         var x = Sandbox("DynamicUser = true").Sandbox;
         Assert.Equal((ProtectSystem.No, ProtectHome.No, false, false, false), (x.ProtectSystem, x.ProtectHome, x.PrivateTmp, x.RemoveIPC, x.NoNewPrivileges));
         var effective = x.WithImplications();
-        Assert.Equal((ProtectSystem.Strict, ProtectHome.ReadOnly, true, true, true),
-            (effective.ProtectSystem, effective.ProtectHome, effective.PrivateTmp, effective.RemoveIPC, effective.NoNewPrivileges));
+        Assert.Equal((ProtectSystem.Strict, ProtectHome.ReadOnly, true, true, true, true),
+            (effective.ProtectSystem, effective.ProtectHome, effective.PrivateTmp, effective.RemoveIPC, effective.NoNewPrivileges, effective.RestrictSUIDSGID));
+        Assert.False(x.RestrictSUIDSGID);
         // A stronger ProtectHome stays; without DynamicUser nothing is implied.
         Assert.Equal(ProtectHome.Tmpfs, Sandbox("DynamicUser = true\nProtectHome = \"tmpfs\"").Sandbox.WithImplications().ProtectHome);
         Assert.Equal(ProtectHome.Yes, Sandbox("DynamicUser = true\nProtectHome = true").Sandbox.WithImplications().ProtectHome);

@@ -32,10 +32,9 @@ public sealed partial record SandboxSection
     /// The sandbox the service really gets: what the unit declares plus what its other keys imply,
     /// as systemd's unit_patch_contexts() does. DynamicUser implies ProtectSystem=strict,
     /// ProtectHome=read-only (unless the unit asks for more, "true" or "tmpfs"), PrivateTmp,
-    /// RemoveIPC and NoNewPrivileges, so a uid that is given to another unit later finds no file
-    /// and no IPC object of this one. (systemd also implies RestrictSUIDSGID here; that key is set
-    /// in this function as well once it exists.) The compiler, the runtime and inspect all read
-    /// this, never the declared section alone.
+    /// RemoveIPC, NoNewPrivileges and RestrictSUIDSGID, so a uid that is given to another unit
+    /// later finds no file, no IPC object and no setuid binary of this one. The compiler, the
+    /// runtime and inspect all read this, never the declared section alone.
     /// </summary>
     public SandboxSection WithImplications()
     {
@@ -47,6 +46,7 @@ public sealed partial record SandboxSection
             PrivateTmp = true,
             RemoveIPC = true,
             NoNewPrivileges = true,
+            RestrictSUIDSGID = true,
         };
     }
 }
