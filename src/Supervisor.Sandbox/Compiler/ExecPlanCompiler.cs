@@ -24,7 +24,8 @@ namespace Supervisor.Sandbox.Compiler;
 ///  - A seccomp filter implies NoNewPrivileges unless the service keeps CAP_SYS_ADMIN (the
 ///    kernel refuses a filter from an unprivileged process without it).
 ///  - An allow list always includes @default, as in systemd.
-///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>.
+///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>;
+///    with PrivateUsers only root, the service's ids and nobody, each to itself (ExecPlanCompiler.Namespace.cs).
 ///  - ProtectProc mounts a new proc instance with hidepid= (each proc mount has its own options
 ///    since Linux 5.8); that needs the mount namespace it implies, and shows the host's
 ///    processes unless there is also a pid namespace.
@@ -88,8 +89,10 @@ public static partial class ExecPlanCompiler
             var caps = Capabilities(identity);
             var (bpf, filter) = Seccomp(caps);
             bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
+            if ((ns & NamespaceFlags.Mount) != 0)
+                CheckProgramInView(program);
 
-            var idMap = (ns & NamespaceFlags.User) != 0 ? ImmutableArray.Create(new IdMapEntry(0, ctx.UserNamespaceBase, ctx.UserNamespaceSize)) : [];
+            var (uidMap, gidMap) = UserMaps(ns, identity);
             return new ExecPlan
             {
                 Path = program,
@@ -99,8 +102,8 @@ public static partial class ExecPlanCompiler
                 Identity = identity,
                 Namespaces = ns,
                 NetworkNamespacePath = NetworkNamespace(ns),
-                UidMap = idMap,
-                GidMap = idMap,
+                UidMap = uidMap,
+                GidMap = gidMap,
                 Hostname = _sbx.Hostname,
                 Mounts = (ns & NamespaceFlags.Mount) != 0 ? Mounts(ns) : [],
                 ResourceLimits = Limits(),
@@ -121,7 +124,7 @@ public static partial class ExecPlanCompiler
             _sbx.ProtectSystem != ProtectSystem.No || _sbx.ProtectHome != ProtectHome.No || _sbx.PrivateTmp || _sbx.PrivateDevices ||
             _sbx.ReadWritePaths.Count > 0 || _sbx.ReadOnlyPaths.Count > 0 || _sbx.InaccessiblePaths.Count > 0 ||
             _sbx.BindPaths.Count > 0 || _sbx.BindReadOnlyPaths.Count > 0 || _root is not null || _sbx.ProtectKernelTunables ||
-            _sbx.ProtectControlGroups || _sbx.ProtectProc != ProtectProc.Default;
+            _sbx.ProtectControlGroups || _sbx.ProtectProc != ProtectProc.Default || HasNamespaceViewSettings;
 
         private NamespaceFlags Namespaces()
         {
@@ -135,6 +138,7 @@ public static partial class ExecPlanCompiler
             if (n.HasFlag(UnitNamespaces.User)) f |= NamespaceFlags.User;
             if (n.HasFlag(UnitNamespaces.Cgroup)) f |= NamespaceFlags.Cgroup;
             if (n.HasFlag(UnitNamespaces.Time)) f |= NamespaceFlags.Time;
+            f = PrivateNamespaces(f);
             // A pid namespace needs its own /proc, and every filesystem setting its own mount table.
             if ((f & NamespaceFlags.Pid) != 0 || HasFilesystemSettings)
                 f |= NamespaceFlags.Mount;
@@ -148,7 +152,7 @@ public static partial class ExecPlanCompiler
             if (_sbx.NetworkNamespacePath is not { Length: > 0 } path)
                 return null;
             if ((ns & NamespaceFlags.Net) != 0)
-                throw Error("NetworkNamespacePath", $"cannot join '{path}' and also create a new network namespace (Namespaces has \"net\")");
+                throw Error("NetworkNamespacePath", $"cannot join '{path}' and also create a new network namespace ({(_sbx.PrivateNetwork ? "PrivateNetwork" : "Namespaces has \"net\"")})");
             if (!File.Exists(path))
                 throw Error("NetworkNamespacePath", $"'{path}' does not exist (create it with 'ip netns add')");
             return path;
@@ -178,7 +182,7 @@ public static partial class ExecPlanCompiler
                 return ((ns & NamespaceFlags.User) != 0 ? new Identity(0, 0, []) : null, null);
             }
             uint uid = user?.Uid ?? 0;
-            if ((ns & NamespaceFlags.User) != 0 && (uid >= ctx.UserNamespaceSize || (gid ?? 0) >= ctx.UserNamespaceSize))
+            if ((ns & NamespaceFlags.User) != 0 && !_sbx.PrivateUsers && (uid >= ctx.UserNamespaceSize || (gid ?? 0) >= ctx.UserNamespaceSize))
                 throw Error("User", $"uid {uid}/gid {gid ?? 0} is outside the user namespace's mapped range 0..{ctx.UserNamespaceSize - 1}");
             return (new Identity(uid, gid ?? 0, [.. groups]), user);
         }

@@ -38,6 +38,7 @@ public static partial class IsolationCheck
         CompareCredentials(plan, state, lines);
         CompareLsm(plan, state, skippedLsm, lines);
         CompareFilesystem(plan, state, lines);
+        CompareNamespaceView(plan, state, lines);
         if (plan.Hostname is { } host)
             lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
         return lines.ToImmutable();
