@@ -58,17 +58,18 @@ public class NamespaceDirectiveTests
         Host.RequireRoot();
         using var dir = new TempDir();
         bool OnHost() => File.ReadAllLines("/proc/self/mountinfo").Any(l => l.Split(' ')[4] == dir.Path);
-        Assert.True(NsProbe.Run("PrivateMounts = true", "mount-tmpfs", dir.Path).Ok);
-        Assert.False(OnHost(), "the service's mount reached the host");
-        // Without it the same mount lands on the host (taken away again at once).
-        Assert.True(NsProbe.Run("", "mount-tmpfs", dir.Path).Ok);
         try
         {
+            Assert.True(NsProbe.Run("PrivateMounts = true", "mount-tmpfs", dir.Path).Ok);
+            Assert.False(OnHost(), "the service's mount reached the host");
+            // Without it the same mount lands on the host (taken away again below).
+            Assert.True(NsProbe.Run("", "mount-tmpfs", dir.Path).Ok);
             Assert.True(OnHost());
         }
         finally
         {
-            Host.Run("umount", dir.Path);
+            while (OnHost())
+                Host.Run("umount", dir.Path);
         }
     }
 
@@ -118,6 +119,16 @@ public class NamespaceDirectiveTests
         Assert.Equal("fail 2", NsProbe.RunAs("www-data", Sandbox + "\nProtectProc = \"invisible\"", "exists", "/proc/1").Line);
         Assert.True(NsProbe.RunAs("www-data", Sandbox, "exists", "/proc/1").Ok);
         Assert.Equal("fail 30", NsProbe.RunAs("www-data", Sandbox, "write", "/var/sbx-" + Unique).Line); // EROFS, not EPERM
+    }
+
+    [Fact]
+    public void The_shifted_user_namespace_of_Namespaces_user_also_builds_a_private_dev()
+    {
+        Host.RequireRoot();
+        // Before: "cannot apply mount operation #0 (mount a minimal /dev on '/dev'): Value too large
+        // for defined data type" — the helper built the view with host ids the namespace does not map.
+        Assert.True(NsProbe.Run("Namespaces = [\"user\"]\nPrivateDevices = true", "devnull").Ok);
+        Assert.Equal("0 100000 65536", NsProbe.Run("Namespaces = [\"user\"]\nPrivateDevices = true", "idmap", "uid_map").Line);
     }
 
     [Fact]

@@ -62,6 +62,8 @@ public static partial class KeyTable
         public TemporaryFileSystem Parse(TomlValue value)
         {
             var s = V.AsString(value, "\"path[:options]\", e.g. \"/var:ro\"");
+            if (!s.StartsWith('/'))
+                throw V.Expected("\"path[:options]\" with an absolute path, e.g. \"/var:ro\"", value);
             int colon = s.IndexOf(':');
             var path = V.AbsolutePath.Parse(new TomlString(value.Location, colon < 0 ? s : s[..colon]));
             var options = colon < 0 ? [] : s[(colon + 1)..].Split(',', StringSplitOptions.TrimEntries);
