@@ -78,7 +78,12 @@ public static partial class ExecPlanCompiler
             }
         }
 
-        /// <summary>NoExecPaths and ExecPaths, a path before the paths below it (systemd's order), so ExecPaths re-enables below a NoExecPaths entry.</summary>
+        /// <summary>
+        /// NoExecPaths and ExecPaths, a path before the paths below it (systemd's order), so ExecPaths
+        /// re-enables below a NoExecPaths entry. Paths are resolved in the view first ("/lib" on a
+        /// merged-/usr system is the mount "/usr/lib"), so the plan, the kernel's mount table and
+        /// inspect name the same mount.
+        /// </summary>
         private void ExecAttributes(ImmutableArray<MountOperation>.Builder ops)
         {
             foreach (var (p, noexec) in ExecAttributeEntries())
@@ -86,11 +91,46 @@ public static partial class ExecPlanCompiler
                     ops.Add(new ExecAttributeMount(P(p.Path), noexec, Recursive: true, Optional: p.IgnoreIfMissing));
         }
 
+        /// <summary>The entries with resolved paths; on one path, ExecPaths first, so NoExecPaths wins there as in systemd.</summary>
         private IEnumerable<(OptionalPath Path, bool NoExec)> ExecAttributeEntries() =>
             _sbx.NoExecPaths.Select(p => (p, true)).Concat(_sbx.ExecPaths.Select(p => (p, false)))
-                .OrderBy(e => Depth(e.p.Path)).ThenBy(e => e.p.Path, StringComparer.Ordinal);
+                .Select(e => (e.p with { Path = RealPathInView(e.p.Path) }, e.Item2))
+                .DistinctBy(e => (e.Item1.Path, e.Item2))
+                .OrderBy(e => Depth(e.Item1.Path)).ThenBy(e => e.Item1.Path, StringComparer.Ordinal).ThenBy(e => e.Item2);
 
         private static int Depth(string path) => path == "/" ? 0 : path.Count(c => c == '/');
+
+        /// <summary>
+        /// PATH with every symbolic link on the way resolved as the service will see it (inside
+        /// RootDirectory, where an absolute link points into the root); a path that does not
+        /// exist keeps its missing tail as written.
+        /// </summary>
+        private string RealPathInView(string path)
+        {
+            var todo = new List<string>(path.Split('/', StringSplitOptions.RemoveEmptyEntries));
+            var result = "/";
+            for (int hops = 0; todo.Count > 0;)
+            {
+                var name = todo[0];
+                todo.RemoveAt(0);
+                if (name is "." or "..")
+                {
+                    result = name == "." || result == "/" ? result : Path.GetDirectoryName(result) ?? "/";
+                    continue;
+                }
+                var next = result == "/" ? "/" + name : result + "/" + name;
+                var target = new FileInfo(P(next)).LinkTarget;
+                if (target is null || ++hops > 40)
+                {
+                    result = next;
+                    continue;
+                }
+                todo.InsertRange(0, target.Split('/', StringSplitOptions.RemoveEmptyEntries));
+                if (target.StartsWith('/'))
+                    result = "/";
+            }
+            return result;
+        }
 
         /// <summary>
         /// The program must be in the view and executable there: not inside a fresh tmpfs (unless a
@@ -99,6 +139,7 @@ public static partial class ExecPlanCompiler
         private void CheckProgramInView(string program)
         {
             const string key = "ExecStart";
+            program = RealPathInView(program);
             var bound = _sbx.BindPaths.Concat(_sbx.BindReadOnlyPaths).Any(b => Units.Model.SandboxSection.PathIsAtOrBelow(program, b.Destination));
             if (!bound && Units.Model.SandboxSection.FreshFileSystemAbove(Fresh, program) is { } fresh)
                 throw Error(key, $"'{program}' is under '{fresh}', which the sandbox replaces with an empty tmpfs; the program would not be there");
