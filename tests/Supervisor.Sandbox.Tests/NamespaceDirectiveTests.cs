@@ -181,7 +181,7 @@ public class NamespaceDirectiveTests
         Host.RequireRoot();
         using var dir = new TempDir("/run");
         Directory.CreateDirectory(dir.Combine("t"));
-        var plan = NsProbe.Compile($"PrivateUsers = true\nNoExecPaths = [\"{dir.Path}\"]\nTemporaryFileSystem = [\"{dir.Combine("t")}:ro,noexec\"]",
+        var plan = NsProbe.Compile($"PrivateUsers = true\nPrivateTmp = true\nNoExecPaths = [\"{dir.Path}\", \"/tmp\"]\nTemporaryFileSystem = [\"{dir.Combine("t")}:ro,noexec\"]",
             "User = \"www-data\"", ["sleep"]);
         using var run = new Runner.Running(plan);
         var lines = IsolationCheck.Compare(plan, IsolationState.Read(run.ServicePid));
@@ -191,6 +191,8 @@ public class NamespaceDirectiveTests
         Assert.Equal(CheckResult.Match, uidMap.Result);
         Assert.Equal(("noexec", CheckResult.Match), lines.Single(l => l.Property == $"exec {dir.Path}") is var e ? (e.Found, e.Result) : default);
         Assert.Equal(("tmpfs read-only noexec", CheckResult.Match), lines.Single(l => l.Property == $"tmpfs {dir.Combine("t")}") is var t ? (t.Found, t.Result) : default);
+        // NoExecPaths reaches the private /tmp mounted before it: declared and found agree.
+        Assert.Equal(("tmpfs read-write noexec", CheckResult.Match), lines.Single(l => l.Property == "tmpfs /tmp") is var p ? (p.Found, p.Result) : default);
         Assert.All(lines, l => Assert.NotEqual(CheckResult.Mismatch, l.Result));
     }
 

@@ -23,7 +23,8 @@ public static partial class IsolationCheck
         foreach (var e in plan.Mounts.OfType<ExecAttributeMount>())
             if (!(e.Optional && !Directory.Exists(e.Path) && !File.Exists(e.Path)) && ServicePath(e.Path, newRoot) is { } seen)
                 execAttributes[seen] = e.NoExec;
-        var tmpfs = plan.Mounts.OfType<TmpfsMount>().Select(t => (Path: ServicePath(t.Target, newRoot), Mount: t)).Where(t => t.Path is not null).ToList();
+        var tmpfs = plan.Mounts.Select((m, i) => (Op: m as TmpfsMount, Index: i)).Where(t => t.Op is not null)
+            .Select(t => (Path: ServicePath(t.Op!.Target, newRoot), Flags: EffectiveFlags(plan, t.Index))).Where(t => t.Path is not null).ToList();
         if (execAttributes.Count == 0 && tmpfs.Count == 0)
             return;
 
@@ -35,14 +36,36 @@ public static partial class IsolationCheck
             lines.Add(new($"exec {path}", noexec ? "noexec" : "executable", text,
                 text == (noexec ? "noexec" : "executable") ? CheckResult.Match : CheckResult.Mismatch));
         }
-        foreach (var (path, t) in tmpfs)
+        foreach (var (path, flags) in tmpfs)
         {
             var found = mounts.LastOrDefault(m => m.MountPoint == path);
-            string declared = DescribeTmpfs("tmpfs", t.ReadOnly, t.NoExec);
+            string declared = DescribeTmpfs("tmpfs", flags.ReadOnly, flags.NoExec);
             string text = found.MountPoint is null ? "no mount"
                 : DescribeTmpfs(found.Type, HasOption(found.Options, "ro"), HasOption(found.Options, "noexec"));
             lines.Add(new($"tmpfs {path}", declared, text, declared == text ? CheckResult.Match : CheckResult.Mismatch));
         }
+    }
+
+    /// <summary>
+    /// The read-only and noexec attributes the tmpfs of operation INDEX ends up with: those of
+    /// every later operation that reaches it (a recursive remount or NoExecPaths of a path above
+    /// it: NoExecPaths=/ makes the private /tmp noexec too), and its own read-only last.
+    /// </summary>
+    private static (bool ReadOnly, bool NoExec) EffectiveFlags(ExecPlan plan, int index)
+    {
+        var t = (TmpfsMount)plan.Mounts[index];
+        bool ro = false, noexec = t.NoExec;
+        bool Reaches(string path, bool recursive) =>
+            path == t.Target || (recursive && (path == "/" || t.Target.StartsWith(path.TrimEnd('/') + "/", StringComparison.Ordinal)));
+        foreach (var m in plan.Mounts.Skip(index + 1))
+        {
+            if (m is ExecAttributeMount e && Reaches(e.Path, e.Recursive))
+                noexec = e.NoExec;
+            else if (m is RemountMount r && Reaches(r.Path, r.Recursive))
+                ro = r.ReadOnly;
+        }
+        // The helper seals a read-only tmpfs after every other operation (so mount points can be made in it).
+        return (t.ReadOnly || ro, noexec);
     }
 
     private static string DescribeTmpfs(string type, bool readOnly, bool noexec) =>
