@@ -34,6 +34,8 @@ public class NotifySandboxTests
         d.WaitForState("n", "active", "running");
         d.WaitFor(() => d.Cli("logs", "n", "--state-dir", d.State).Out.Contains("status: up"), "the status line in n's log");
         Assert.DoesNotContain("notify-failed", d.Cli("logs", "n", "--state-dir", d.State).Out);
+        // status names the namespaces the Private* keys give, as it does those of Namespaces.
+        Assert.Contains("user", d.Status("n").GetProperty("Namespaces").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

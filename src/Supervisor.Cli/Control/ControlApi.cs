@@ -229,5 +229,5 @@ public sealed class ControlApi
         .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates);
 
     private static object[] NamespaceNames(UnitDefinition? d) =>
-        d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.Namespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();
+        d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.EffectiveNamespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();
 }
