@@ -73,6 +73,8 @@ public class NamespaceKeyTests
         var x = Parse.Valid(Svc + "NoExecPaths = [\"/\"]\nExecPaths = [\"/usr/bin\", \"-/nonexistent\"]\n").Sandbox;
         Assert.Equal(["/usr/bin", "/nonexistent"], x.ExecPaths.Select(p => p.Path));
         Assert.True(x.ExecPaths[1].IgnoreIfMissing);
+        Assert.Equal("[Sandbox] NoExecPaths: '/nonexistent-sbx' does not exist; prefix it with \"-\" to skip it when missing",
+            Parse.SingleError(Svc + "NoExecPaths = [\"/nonexistent-sbx\"]\n").Text);
     }
 
     [Theory]

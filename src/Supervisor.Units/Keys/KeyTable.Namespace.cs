@@ -139,6 +139,10 @@ public static partial class KeyTable
         var fresh = x.FreshFileSystems(InView);
         CheckHiddenPaths(x, fresh, error);
         CheckBindTargets(x, fresh, InView, error);
+        foreach (var (key, paths) in new[] { ("NoExecPaths", x.NoExecPaths), ("ExecPaths", x.ExecPaths) })
+            foreach (var p in paths.Where(p => !p.IgnoreIfMissing && !InView(p.Path) && Model.SandboxSection.FreshFileSystemAbove(fresh, p.Path) is null))
+                error(key, $"[Sandbox] {key}: '{p.Path}' does not exist{(root.Length > 0 ? $" in RootDirectory '{root}'" : "")}",
+                    "prefix it with \"-\" to skip it when missing");
         foreach (var t in x.TemporaryFileSystemsInMountOrder)
             if (!InView(t.Path) && Model.SandboxSection.FreshFileSystemAbove(fresh.TakeWhile(f => f != t.Path).ToList(), t.Path) is null)
                 error("TemporaryFileSystem", $"[Sandbox] TemporaryFileSystem: '{t.Path}' does not exist{(root.Length > 0 ? $" in RootDirectory '{root}'" : "")}, so there is nothing to mount the tmpfs on",
