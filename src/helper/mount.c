@@ -223,12 +223,12 @@ int mount_prepare_early(const struct plan *plan, size_t *failed)
         int fs = fsopen("proc", FSOPEN_CLOEXEC);
         if (fs < 0)
             return -1;
-        int r = configure(fs, m->data) < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -1
-              : (prepared[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+        if (configure(fs, m->data) == 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+            prepared[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         int e = errno;
         close(fs);
         errno = e;
-        if (r < 0)
+        if (prepared[i] < 0)
             return -1;
     }
     return 0;

@@ -29,8 +29,9 @@ namespace Supervisor.Sandbox.Compiler;
 ///  - ProtectProc mounts a new proc instance with hidepid= (each proc mount has its own options
 ///    since Linux 5.8); that needs the mount namespace it implies, and shows the host's
 ///    processes unless there is also a pid namespace.
-///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
-///    with PrivateTmp: the private tmpfs hides them.
+///  - Paths inside a fresh tmpfs of the plan (PrivateTmp's /tmp and /var/tmp, TemporaryFileSystem)
+///    cannot be listed in ReadWritePaths and friends: the tmpfs hides them. A bind into one gets
+///    its mount point created there (ExecPlanCompiler.Namespace.cs).
 /// </summary>
 public static partial class ExecPlanCompiler
 {
