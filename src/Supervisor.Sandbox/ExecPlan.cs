@@ -270,11 +270,12 @@ public sealed record MinimalDevMount(string Target) : MountOperation
     public override string Describe() => $"mount a minimal /dev on '{Target}'";
 }
 
-public sealed record MkdirOperation(string Path, uint Mode = 0x1ED /* 0755 */) : MountOperation
+/// <summary>A mount point: a directory, or with File an empty file (for a non-directory bind); an existing one is fine.</summary>
+public sealed record MkdirOperation(string Path, uint Mode = 0x1ED /* 0755 */, bool File = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>
-        (HelperProtocol.MountOpMkdir, 0, Mode, "", Path, "");
-    public override string Describe() => $"create directory '{Path}'";
+        (HelperProtocol.MountOpMkdir, File ? HelperProtocol.MountFlagFile : 0, Mode, "", Path, "");
+    public override string Describe() => $"create {(File ? "file" : "directory")} '{Path}'";
 }
 
 /// <summary>pivot_root into NewRoot and detach the old root (never chroot: it is escapable).</summary>

@@ -76,6 +76,7 @@ public static class HelperProtocol
     public const uint MountFlagCreate = 0x8;    // MOUNT_FLAG_CREATE
     public const uint MountFlagNoExec = 0x10;   // MOUNT_FLAG_NOEXEC
     public const uint MountFlagEarly = 0x20;    // MOUNT_FLAG_EARLY
+    public const uint MountFlagFile = 0x40;     // MOUNT_FLAG_FILE
 
     public const uint KeyringModeInherit = 0;  // KEYRING_MODE_INHERIT
     public const uint KeyringModePrivate = 1;  // KEYRING_MODE_PRIVATE

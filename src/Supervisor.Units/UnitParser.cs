@@ -217,6 +217,6 @@ public static class UnitParser
             Warn("Sandbox", "SystemCallErrorNumber", "[Sandbox] SystemCallErrorNumber has no effect without SystemCallFilter");
         if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
             Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
-        KeyTable.CheckNamespaceKeys(parsed, (key, message, hint) => Error("Sandbox", key, message, hint));
+        KeyTable.CheckNamespaceKeys(parsed, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
     }
 }

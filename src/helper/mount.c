@@ -393,6 +393,13 @@ out:
 
 static int op_mkdir(const struct plan_mount *m)
 {
+    if (m->flags & MOUNT_FLAG_FILE) {
+        int fd = open(m->dst, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, (mode_t)m->mode);
+        if (fd < 0)
+            return errno == EEXIST ? 0 : -1;
+        close(fd);
+        return 0;
+    }
     if (mkdir(m->dst, (mode_t)m->mode) < 0 && errno != EEXIST)
         return -1;
     return 0;

@@ -153,11 +153,20 @@ public class NamespaceCompilerTests
     }
 
     [Fact]
-    public void A_bind_target_outside_any_fresh_tmpfs_must_exist()
+    public void A_missing_bind_target_is_made_in_a_fresh_tmpfs_or_first_in_an_existing_directory_and_refused_elsewhere()
     {
         var e = Fails(new SandboxSection { BindPaths = ValueList.Of(new Units.Model.BindMount("/etc", "/nonexistent-sbx/etc", false, true)) });
-        Assert.Equal("web: BindPaths: the mount point '/nonexistent-sbx/etc' does not exist", e.Message);
-        var plan = Compile(new SandboxSection { PrivateTmp = true, BindPaths = ValueList.Of(new Units.Model.BindMount("/etc", "/tmp/nonexistent-sbx/etc", false, true)) });
-        Assert.Contains(new BindMount("/etc", "/tmp/nonexistent-sbx/etc", false, true, false, true), plan.Mounts);
+        Assert.Equal("web: BindPaths: the mount point '/nonexistent-sbx/etc' does not exist, nor does its directory", e.Message);
+        var fresh = Compile(new SandboxSection { PrivateTmp = true, BindPaths = ValueList.Of(new Units.Model.BindMount("/etc", "/tmp/nonexistent-sbx/etc", false, true)) });
+        Assert.Contains(new BindMount("/etc", "/tmp/nonexistent-sbx/etc", false, true, false, true), fresh.Mounts);
+        Assert.DoesNotContain(fresh.Mounts, m => m is MkdirOperation);
+        // In an existing directory the node is made first, before ProtectSystem makes the view read-only.
+        var first = Compile(new SandboxSection
+        {
+            ProtectSystem = ProtectSystem.Strict,
+            BindReadOnlyPaths = ValueList.Of(new Units.Model.BindMount("/etc/hostname", "/etc/nonexistent-sbx-h", false, true), new Units.Model.BindMount("/etc", "/nonexistent-sbx-d", false, true)),
+        });
+        Assert.Equal([new MkdirOperation("/etc/nonexistent-sbx-h", 0x1A4, File: true), new MkdirOperation("/nonexistent-sbx-d")], first.Mounts.Take(2));
+        Assert.Contains(new BindMount("/etc/hostname", "/etc/nonexistent-sbx-h", true, true), first.Mounts);
     }
 }

@@ -176,6 +176,17 @@ public class NamespaceDirectiveTests
     }
 
     [Fact]
+    public void A_bind_into_an_existing_directory_gets_its_mount_point_made_before_the_view_is_read_only()
+    {
+        Host.RequireRoot();
+        // Debian's haproxy: BindReadOnlyPaths=/dev/log:/var/lib/haproxy/dev/log, with only dev/ shipped.
+        using var dir = new TempDir("/run");
+        var sandbox = $"ProtectSystem = \"strict\"\nBindReadOnlyPaths = [\"/etc/hostname:{dir.Combine("log")}\"]";
+        Assert.True(NsProbe.Run(sandbox, "read", dir.Combine("log")).Ok);
+        Assert.True(File.Exists(dir.Combine("log")), "the mount point is an empty file in the directory, as systemd makes it");
+    }
+
+    [Fact]
     public void Inspect_reads_the_id_maps_noexec_and_temporary_file_systems_from_proc()
     {
         Host.RequireRoot();

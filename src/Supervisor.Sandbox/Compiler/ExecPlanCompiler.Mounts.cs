@@ -15,6 +15,7 @@ public static partial class ExecPlanCompiler
             if (_root is not null)
                 foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp" })
                     ops.Add(new MkdirOperation(P(dir)));
+            BindMountPoints(ops);
             // 2. Read-only system first: mounts made afterwards (proc, dev, tmp) stay writable.
             ProtectSystemMounts(ops);
             // 3. Home directories.
@@ -133,11 +134,13 @@ public static partial class ExecPlanCompiler
                         continue;
                     throw Error(key, $"'{b.Source}' does not exist");
                 }
-                // Inside a fresh tmpfs of the plan the mount point is created, as systemd does.
-                bool create = !Exists(P(b.Destination));
-                if (create && SandboxSection.FreshFileSystemAbove(Fresh, b.Destination) is null)
-                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
-                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing, create));
+                // A missing mount point is created inside a fresh tmpfs of the plan, or was made
+                // before the view became read-only (BindMountPoints); nowhere else.
+                bool missing = !Exists(P(b.Destination));
+                bool fresh = SandboxSection.FreshFileSystemAbove(Fresh, b.Destination) is not null;
+                if (missing && !fresh && !MountPointMadeFirst(b))
+                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}, nor does its directory");
+                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing, missing && fresh));
             }
         }
 

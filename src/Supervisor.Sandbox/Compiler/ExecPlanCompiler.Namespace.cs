@@ -149,6 +149,23 @@ public static partial class ExecPlanCompiler
         }
 
         /// <summary>
+        /// Missing mount points of binds outside any fresh tmpfs, in a directory that exists: made
+        /// first, while nothing is read-only yet (systemd makes them too, as a directory or an
+        /// empty file like the source). This touches the host's (or RootDirectory's) filesystem
+        /// with one empty node, as Debian's haproxy unit expects for /var/lib/haproxy/dev/log.
+        /// </summary>
+        private void BindMountPoints(ImmutableArray<MountOperation>.Builder ops)
+        {
+            foreach (var b in _sbx.BindPaths.Concat(_sbx.BindReadOnlyPaths))
+                if (MountPointMadeFirst(b))
+                    ops.Add(Directory.Exists(b.Source) ? new MkdirOperation(P(b.Destination)) : new MkdirOperation(P(b.Destination), 0x1A4 /* 0644 */, File: true));
+        }
+
+        private bool MountPointMadeFirst(Units.Model.BindMount b) =>
+            Exists(b.Source) && !Exists(P(b.Destination)) && Units.Model.SandboxSection.FreshFileSystemAbove(Fresh, b.Destination) is null &&
+            Directory.Exists(P(Path.GetDirectoryName(b.Destination) ?? "/"));
+
+        /// <summary>
         /// The notify socket, bound onto its own path in the view (systemd binds /run/systemd/notify
         /// the same way), where a mount of the plan would hide it: a fresh tmpfs (PrivateTmp with
         /// the supervisor's runtime directory under /tmp, TemporaryFileSystem) or a new root. Its

@@ -120,7 +120,7 @@ public static partial class KeyTable
     /// sandbox cannot change (a mount point outside any fresh filesystem must already exist): so a
     /// unit <c>check</c> accepts gets its view when it starts.
     /// </summary>
-    internal static void CheckNamespaceKeys(ParsedUnit parsed, Action<string, string, string?> error)
+    internal static void CheckNamespaceKeys(ParsedUnit parsed, Action<string, string, string?> error, Action<string, string> warn)
     {
         var x = parsed.Definition.Sandbox;
         if (x.PrivateNetwork && x.NetworkNamespacePath is not null)
@@ -138,7 +138,7 @@ public static partial class KeyTable
         bool InView(string path) => Exists(root + path);
         var fresh = x.FreshFileSystems(InView);
         CheckHiddenPaths(x, fresh, error);
-        CheckBindTargets(x, fresh, InView, error);
+        CheckBindTargets(x, fresh, InView, error, warn);
         foreach (var (key, paths) in new[] { ("NoExecPaths", x.NoExecPaths), ("ExecPaths", x.ExecPaths) })
             foreach (var p in paths.Where(p => !p.IgnoreIfMissing && !InView(p.Path) && Model.SandboxSection.FreshFileSystemAbove(fresh, p.Path) is null))
                 error(key, $"[Sandbox] {key}: '{p.Path}' does not exist{(root.Length > 0 ? $" in RootDirectory '{root}'" : "")}",
@@ -165,11 +165,16 @@ public static partial class KeyTable
     }
 
     /// <summary>
-    /// BindPaths and BindReadOnlyPaths: the source must exist (unless "-"), and the destination too,
-    /// except inside a fresh filesystem of the sandbox, where its mount point is created.
+    /// BindPaths and BindReadOnlyPaths. A missing source (without "-") is a warning: it may be
+    /// runtime state that appears before the start (/dev/log, a socket under /run). A missing
+    /// destination is created where that touches nothing but the sandbox or one new node: inside
+    /// a fresh filesystem of the sandbox with its parents, elsewhere only inside an existing
+    /// directory (as systemd makes it; Debian's haproxy relies on it). Anything else cannot work.
     /// </summary>
-    private static void CheckBindTargets(SandboxSection x, IReadOnlyList<string> fresh, Func<string, bool> inView, Action<string, string, string?> error)
+    private static void CheckBindTargets(SandboxSection x, IReadOnlyList<string> fresh, Func<string, bool> inView,
+        Action<string, string, string?> error, Action<string, string> warn)
     {
+        var root = x.RootDirectory is { Length: > 1 } r ? r.TrimEnd('/') : "";
         foreach (var (key, binds) in new[] { ("BindPaths", x.BindPaths), ("BindReadOnlyPaths", x.BindReadOnlyPaths) })
         {
             foreach (var b in binds)
@@ -177,15 +182,15 @@ public static partial class KeyTable
                 if (!Exists(b.Source))
                 {
                     if (!b.IgnoreIfMissing)
-                        error(key, $"[Sandbox] {key}: the source '{b.Source}' does not exist", "create it, or prefix the entry with \"-\" to skip it when missing");
+                        warn(key, $"[Sandbox] {key}: the source '{b.Source}' does not exist on this host; the unit cannot start until it does (prefix the entry with \"-\" to skip it when missing)");
                     continue;
                 }
-                if (Model.SandboxSection.FreshFileSystemAbove(fresh, b.Destination) is not null || inView(b.Destination))
+                var parent = Path.GetDirectoryName(b.Destination) ?? "/";
+                if (Model.SandboxSection.FreshFileSystemAbove(fresh, b.Destination) is not null || inView(b.Destination) || Directory.Exists(root + parent))
                     continue;
-                error(key, x.RootDirectory is null
-                    ? $"[Sandbox] {key}: the mount point '{b.Destination}' does not exist; it is created only inside a fresh filesystem of the sandbox (PrivateTmp, TemporaryFileSystem, PrivateDevices, ProtectHome=\"tmpfs\")"
-                    : $"[Sandbox] {key}: the mount point '{b.Destination}' does not exist in RootDirectory '{x.RootDirectory}'",
-                    "create it first, or bind into a TemporaryFileSystem");
+                error(key, $"[Sandbox] {key}: the mount point '{b.Destination}' does not exist{(root.Length > 0 ? $" in RootDirectory '{root}'" : "")}, nor does its directory '{parent}'; " +
+                    "a mount point is made only inside an existing directory, or anywhere inside a fresh filesystem of the sandbox (PrivateTmp, TemporaryFileSystem, PrivateDevices, ProtectHome=\"tmpfs\")",
+                    "create the directory first, or bind into a TemporaryFileSystem");
             }
         }
     }
