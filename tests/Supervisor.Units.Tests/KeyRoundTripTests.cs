@@ -90,7 +90,7 @@ public class KeyRoundTripTests
         ["Sandbox.ReadWritePaths"] = "[\"/var/lib/site\", \"-/var/cache/site\"]",
         ["Sandbox.ReadOnlyPaths"] = "[\"/etc/site\"]",
         ["Sandbox.InaccessiblePaths"] = "[\"/root\", \"-/srv/secret\"]",
-        ["Sandbox.BindPaths"] = "[\"-/srv/data:/data\", \"-/opt/x\", \"/usr:/usr:norbind\"]", // a source must exist, or carry "-"
+        ["Sandbox.BindPaths"] = "[\"/srv/data:/data\", \"-/opt/x\", \"/a:/b:norbind\"]",
         ["Sandbox.BindReadOnlyPaths"] = "[\"/etc/ssl:/etc/ssl\"]",
         ["Sandbox.RootDirectory"] = "\"/srv/root\"",
         ["Sandbox.ProtectKernelTunables"] = "true",
