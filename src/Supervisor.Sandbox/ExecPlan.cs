@@ -198,18 +198,22 @@ public abstract record MountOperation
     /// <summary>What the operation does, in words, for error messages and inspect output.</summary>
     public abstract string Describe();
 
-    private protected static uint Flags(bool readOnly, bool recursive, bool optional) =>
+    private protected static uint Flags(bool readOnly, bool recursive, bool optional, bool create = false) =>
         (readOnly ? HelperProtocol.MountFlagReadOnly : 0) | (recursive ? HelperProtocol.MountFlagRecursive : 0) |
-        (optional ? HelperProtocol.MountFlagOptional : 0);
+        (optional ? HelperProtocol.MountFlagOptional : 0) | (create ? HelperProtocol.MountFlagCreate : 0);
 }
 
-/// <summary>Bind Source onto Target, then make it read-only or read-write explicitly (a unit's BindPath, resolved, or the plan's own).</summary>
-public sealed record BindMount(string Source, string Target, bool ReadOnly, bool Recursive = true, bool Optional = false) : MountOperation
+/// <summary>
+/// Bind Source (the host's path, cloned before any operation runs) onto Target, then make it
+/// read-only or read-write explicitly. Create: a missing Target is made (a directory, or a file
+/// for a non-directory source) with its parents; only inside a fresh tmpfs of the plan.
+/// </summary>
+public sealed record BindMount(string Source, string Target, bool ReadOnly, bool Recursive = true, bool Optional = false, bool Create = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>
-        (HelperProtocol.MountOpBind, Flags(ReadOnly, Recursive, Optional), 0, Source, Target, "");
+        (HelperProtocol.MountOpBind, Flags(ReadOnly, Recursive, Optional, Create), 0, Source, Target, "");
     public override string Describe() =>
-        $"bind '{Source}' on '{Target}' {(ReadOnly ? "read-only" : "read-write")}{(Optional ? " (if it exists)" : "")}";
+        $"bind '{Source}' on '{Target}' {(ReadOnly ? "read-only" : "read-write")}{(Optional ? " (if it exists)" : "")}{(Create ? " (mount point created)" : "")}";
 }
 
 /// <summary>Make an existing path read-only (or writable again), itself and, if Recursive, every mount below.</summary>
@@ -221,19 +225,43 @@ public sealed record RemountMount(string Path, bool ReadOnly, bool Recursive = t
         $"make '{Path}' {(ReadOnly ? "read-only" : "read-write")}{(Optional ? " (if it exists)" : "")}";
 }
 
-public sealed record TmpfsMount(string Target, uint Mode = 0x3FF /* 01777 */, string Options = "", bool ReadOnly = false) : MountOperation
+/// <summary>
+/// A new tmpfs (always nosuid, nodev). ReadOnly takes effect after every other operation but
+/// pivot_root, so mount points can still be created inside it; Create makes a missing Target.
+/// </summary>
+public sealed record TmpfsMount(string Target, uint Mode = 0x3FF /* 01777 */, string Options = "", bool ReadOnly = false, bool NoExec = false, bool Create = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>
-        (HelperProtocol.MountOpTmpfs, Flags(ReadOnly, false, false), Mode, "", Target, Options);
-    public override string Describe() => $"mount a tmpfs on '{Target}'";
+        (HelperProtocol.MountOpTmpfs, Flags(ReadOnly, false, false, Create) | (NoExec ? HelperProtocol.MountFlagNoExec : 0), Mode, "", Target, Options);
+    public override string Describe() => $"mount a {(ReadOnly ? "read-only " : "")}tmpfs on '{Target}'";
 }
 
-/// <summary>A new proc instance; Options such as "hidepid=invisible".</summary>
-public sealed record ProcMount(string Target, string Options = "") : MountOperation
+/// <summary>
+/// A new proc instance; Options such as "hidepid=invisible". Early: made before the namespaces,
+/// for a user namespace without its own pid namespace (where the service's root cannot mount proc).
+/// </summary>
+public sealed record ProcMount(string Target, string Options = "", bool Early = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>
-        (HelperProtocol.MountOpProc, 0, 0, "", Target, Options);
+        (HelperProtocol.MountOpProc, Early ? HelperProtocol.MountFlagEarly : 0, 0, "", Target, Options);
     public override string Describe() => $"mount proc on '{Target}'{(Options.Length > 0 ? $" ({Options})" : "")}";
+}
+
+/// <summary>NoExecPaths (NoExec) and ExecPaths: the noexec attribute of Path and, if Recursive, every mount below.</summary>
+public sealed record ExecAttributeMount(string Path, bool NoExec, bool Recursive = true, bool Optional = false) : MountOperation
+{
+    internal override (uint, uint, uint, string, string, string) Encode() =>
+        (HelperProtocol.MountOpExecAttr, Flags(false, Recursive, Optional) | (NoExec ? HelperProtocol.MountFlagNoExec : 0), 0, "", Path, "");
+    public override string Describe() =>
+        $"make '{Path}' {(NoExec ? "noexec" : "executable")}{(Optional ? " (if it exists)" : "")}";
+}
+
+/// <summary>A new mqueue instance (the message queues of the unit's IPC namespace) at Target.</summary>
+public sealed record MqueueMount(string Target, bool Optional = false, bool Create = false) : MountOperation
+{
+    internal override (uint, uint, uint, string, string, string) Encode() =>
+        (HelperProtocol.MountOpMqueue, Flags(false, false, Optional, Create), 0, "", Target, "");
+    public override string Describe() => $"mount mqueue on '{Target}'";
 }
 
 public sealed record InaccessibleMount(string Path, bool Optional = false) : MountOperation
@@ -251,11 +279,12 @@ public sealed record MinimalDevMount(string Target) : MountOperation
     public override string Describe() => $"mount a minimal /dev on '{Target}'";
 }
 
-public sealed record MkdirOperation(string Path, uint Mode = 0x1ED /* 0755 */) : MountOperation
+/// <summary>A mount point: a directory, or with File an empty file (for a non-directory bind); an existing one is fine.</summary>
+public sealed record MkdirOperation(string Path, uint Mode = 0x1ED /* 0755 */, bool File = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>
-        (HelperProtocol.MountOpMkdir, 0, Mode, "", Path, "");
-    public override string Describe() => $"create directory '{Path}'";
+        (HelperProtocol.MountOpMkdir, File ? HelperProtocol.MountFlagFile : 0, Mode, "", Path, "");
+    public override string Describe() => $"create {(File ? "file" : "directory")} '{Path}'";
 }
 
 /// <summary>pivot_root into NewRoot and detach the old root (never chroot: it is escapable).</summary>

@@ -68,10 +68,16 @@ public static class HelperProtocol
     public const uint MountOpMinimalDev = 6;   // MOUNT_OP_MINIMAL_DEV
     public const uint MountOpMkdir = 7;        // MOUNT_OP_MKDIR
     public const uint MountOpPivotRoot = 8;    // MOUNT_OP_PIVOT_ROOT
+    public const uint MountOpExecAttr = 9;     // MOUNT_OP_EXEC_ATTR
+    public const uint MountOpMqueue = 10;      // MOUNT_OP_MQUEUE
 
     public const uint MountFlagReadOnly = 0x1;  // MOUNT_FLAG_READ_ONLY
     public const uint MountFlagRecursive = 0x2; // MOUNT_FLAG_RECURSIVE
     public const uint MountFlagOptional = 0x4;  // MOUNT_FLAG_OPTIONAL
+    public const uint MountFlagCreate = 0x8;    // MOUNT_FLAG_CREATE
+    public const uint MountFlagNoExec = 0x10;   // MOUNT_FLAG_NOEXEC
+    public const uint MountFlagEarly = 0x20;    // MOUNT_FLAG_EARLY
+    public const uint MountFlagFile = 0x40;     // MOUNT_FLAG_FILE
 
     public const uint KeyringModeInherit = 0;  // KEYRING_MODE_INHERIT
     public const uint KeyringModePrivate = 1;  // KEYRING_MODE_PRIVATE

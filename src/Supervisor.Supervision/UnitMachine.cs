@@ -374,7 +374,8 @@ public sealed class UnitMachine
         switch (timer)
         {
             case TimerKind.Start when r.Sub is SubState.StartPre or SubState.Start or SubState.StartPost:
-                return Fail(r, UnitResult.Timeout, ExitCause.Timeout, $"start did not complete within TimeoutStartSec={S.TimeoutStartSec}");
+                return Fail(r, UnitResult.Timeout, ExitCause.Timeout, $"start did not complete within TimeoutStartSec={S.TimeoutStartSec}"
+                    + (S.Type == ServiceType.Notify && r.Sub == SubState.Start ? $": no READY=1 arrived on the notify socket {Notify.NotifySocket.PathToken}" : ""));
             case TimerKind.Restart when r.Sub == SubState.AutoRestart:
                 return Prepend(new UnitAction.Log($"scheduled restart (restart number {r.NRestarts})"), BeginStart(r, manual: false));
             case TimerKind.Watchdog when r.Sub is SubState.Running or SubState.Reload:

@@ -86,11 +86,12 @@ public static class Limits
     /// <summary>
     /// Mount operations the sandbox compiler may add on its own (mount points of a new root,
     /// ProtectSystem, ProtectHome, /proc, /dev, /sys, PrivateTmp, ProtectKernelTunables,
-    /// ProtectControlGroups, pivot_root: 27 at most today), kept free in the plan.
+    /// ProtectControlGroups, /dev/mqueue, the notify socket, pivot_root: 29 at most today), kept
+    /// free in the plan.
     /// </summary>
     public const int SandboxMountReserve = 32;
 
-    /// <summary>Most entries of ReadWritePaths, ReadOnlyPaths, InaccessiblePaths, BindPaths and BindReadOnlyPaths together.</summary>
+    /// <summary>Most entries of ReadWritePaths, ReadOnlyPaths, InaccessiblePaths, BindPaths, BindReadOnlyPaths, NoExecPaths, ExecPaths and TemporaryFileSystem together.</summary>
     public const int MaxPathMounts = PlanMaxMounts - SandboxMountReserve;
 
     /// <summary>

@@ -40,7 +40,11 @@ internal static class PlanLimitChecks
             ("InaccessiblePaths", x.InaccessiblePaths.Select(p => ((string?)null, p.Path))),
             ("BindPaths", x.BindPaths.Select(b => ((string?)b.Source, b.Destination))),
             ("BindReadOnlyPaths", x.BindReadOnlyPaths.Select(b => ((string?)b.Source, b.Destination))),
+            ("NoExecPaths", x.NoExecPaths.Select(p => ((string?)null, p.Path))),
+            ("ExecPaths", x.ExecPaths.Select(p => ((string?)null, p.Path))),
+            ("TemporaryFileSystem", x.TemporaryFileSystem.Select(t => ((string?)null, t.Path))),
         ];
+        var names = string.Join(", ", lists[..^1].Select(l => l.Key)) + " and " + lists[^1].Key;
         int count = 0;
         long bytes = 0;
         foreach (var (key, mounts) in lists)
@@ -54,10 +58,10 @@ internal static class PlanLimitChecks
                 bytes += placed + 1 + (source is null ? 0 : ValueTypes.Bytes(source) + 1);
             }
             if (count > Limits.MaxPathMounts)
-                return (key, $"ReadOnlyPaths, ReadWritePaths, InaccessiblePaths, BindPaths and BindReadOnlyPaths have {count} entries together; " +
+                return (key, $"{names} have {count} entries together; " +
                     $"a sandbox takes at most {Limits.MaxPathMounts} ({Limits.PlanMaxMounts} mount operations, {Limits.SandboxMountReserve} kept for its own)");
             if (bytes > Limits.MaxMountPathBytes)
-                return (key, $"ReadOnlyPaths, ReadWritePaths, InaccessiblePaths, BindPaths and BindReadOnlyPaths take {bytes} bytes of paths together; " +
+                return (key, $"{names} take {bytes} bytes of paths together; " +
                     $"at most {Limits.MaxMountPathBytes} bytes fit in a service's exec plan");
         }
         return null;

@@ -220,5 +220,6 @@ public static class UnitParser
         KernelSurfaceChecks.Check(x, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
         foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u))
             if (error) Error(section, key, message, hint); else Warn(section, key, message);
+        KeyTable.CheckNamespaceKeys(parsed, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
     }
 }

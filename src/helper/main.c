@@ -71,11 +71,20 @@ static void setup_view(void)
     /* Private propagation first, or every mount below would propagate back to the host. */
     if ((plan.nsflags & PLAN_NS_MOUNT) && mount_make_private() < 0)
         fail(STEP_MOUNT_PRIVATE, errno, 0);
-    for (size_t i = 0; i < plan.nmounts; i++) {
+    mount_prepare_sources(&plan);
+    /* pivot_root is last; the read-only tmpfs mounts are sealed just before it, once every
+     * mount point inside them exists. */
+    size_t n = plan.nmounts, failed = 0;
+    int pivot = n > 0 && plan.mounts[n - 1].op == MOUNT_OP_PIVOT_ROOT;
+    for (size_t i = 0; i < n; i++) {
         uint32_t step = STEP_MOUNT;
-        if (mount_apply(&plan.mounts[i], &step) < 0)
+        if (pivot && i == n - 1 && mount_seal(&plan, &failed) < 0)
+            fail(STEP_MOUNT, errno, (uint32_t)failed);
+        if (mount_apply(&plan.mounts[i], i, &step) < 0)
             fail(step, errno, (uint32_t)i);
     }
+    if (!pivot && mount_seal(&plan, &failed) < 0)
+        fail(STEP_MOUNT, errno, (uint32_t)failed);
     if (plan.hostname && ns_set_hostname(plan.hostname) < 0)
         fail(STEP_HOSTNAME, errno, 0);
     /* A new network namespace starts with lo down; services expect 127.0.0.1 to work. */
@@ -172,6 +181,11 @@ static void clone_child(void)
     if (read(sync[0], &go, 1) != 1)
         _exit(127);
     close(sync[0]);
+    /* Our host ids mean nothing in a new user namespace (files we create would have no owner
+     * there, and tmpfs refuses them with EOVERFLOW): become its root before building the view,
+     * as the uid switch would later anyway. */
+    if ((plan.nsflags & PLAN_NS_USER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        fail(STEP_USERNS_MAP, errno, 0);
 }
 
 /* Joins what exists (cgroups, a named netns) and creates the namespaces. */
@@ -184,6 +198,11 @@ static void enter_namespaces(void)
     /* Join the named netns while still in the host user namespace, which owns it. */
     if (plan.netns_path && ns_join_netns(plan.netns_path) < 0)
         fail(STEP_NETNS_JOIN, errno, 0);
+
+    /* Before the namespaces: what must be made with the host user namespace's powers. */
+    size_t failed = 0;
+    if (mount_prepare_early(&plan, &failed) < 0)
+        fail(STEP_MOUNT, errno, (uint32_t)failed);
 
     int cloned = (plan.nsflags & (PLAN_NS_PID | PLAN_NS_USER)) != 0;
     if (cloned) {

@@ -2,6 +2,12 @@
  * mount.c — the filesystem view: private propagation, then the plan's mount operations in
  * order. Read-only is a per-mount attribute set with mount_setattr(2), which (unlike a
  * MS_REMOUNT|MS_BIND remount) also reaches every submount with AT_RECURSIVE.
+ *
+ * Bind sources are the host's, as in systemd: each is cloned with open_tree(2) before the
+ * first operation, so a later tmpfs (PrivateTmp, TemporaryFileSystem) cannot hide it. A bind or
+ * a tmpfs may create its own mount point (MOUNT_FLAG_CREATE; the compiler sets it only inside a
+ * fresh tmpfs of the plan, so nothing is created on the host), and a read-only tmpfs becomes
+ * read-only only after every operation (mount_seal), so such mount points can be made in it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,9 +21,63 @@
 
 #include "plan.h"
 
+/* Detached mounts made before the operations run, by operation index; -1: none. */
+static int prepared[PLAN_MAX_MOUNTS];
+/* An open_tree failure, reported by the operation that needed the tree. */
+static int prepare_errno[PLAN_MAX_MOUNTS];
+
 int mount_make_private(void)
 {
     return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+/* mkdir -p for the parents of PATH (0755), inside what the compiler knows is a fresh tmpfs. */
+static int make_parents(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int make_node(const char *path, mode_t source_mode)
+{
+    if (make_parents(path) < 0)
+        return -1;
+    if (S_ISDIR(source_mode))
+        return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : -1;
+    close(fd);
+    return 0;
+}
+
+/*
+ * A mount point for a tree whose root has mode SOURCE_MODE: a directory, or an empty file, with
+ * its parents 0755 whatever the supervisor's umask, so a service under another uid can reach
+ * what is mounted there (its notify socket, a bind in its private /tmp).
+ */
+static int make_mount_point(const char *path, mode_t source_mode)
+{
+    mode_t old = umask(0);
+    int r = make_node(path, source_mode);
+    int e = errno;
+    umask(old);
+    errno = e;
+    return r;
 }
 
 static int missing(const char *path)
@@ -45,13 +105,40 @@ static int is_mount_root(const char *path)
     return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-static int op_bind(const struct plan_mount *m)
+/*
+ * Clone every bind source now, before any operation changes the view: the sources are the
+ * host's paths (systemd's rule), even where a tmpfs of the plan covers them later.
+ */
+int mount_prepare_sources(const struct plan *plan)
 {
-    if ((m->flags & MOUNT_FLAG_OPTIONAL) && missing(m->src))
-        return 0;
-    unsigned long f = MS_BIND | ((m->flags & MOUNT_FLAG_RECURSIVE) ? MS_REC : 0);
-    if (mount(m->src, m->dst, NULL, f, NULL) < 0)
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        const struct plan_mount *m = &plan->mounts[i];
+        if (m->op != MOUNT_OP_BIND)
+            continue;
+        unsigned int f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & MOUNT_FLAG_RECURSIVE) ? AT_RECURSIVE : 0);
+        prepared[i] = open_tree(AT_FDCWD, m->src, f);
+        prepare_errno[i] = prepared[i] < 0 ? errno : 0;
+    }
+    return 0;
+}
+
+static int op_bind(const struct plan_mount *m, size_t index)
+{
+    int tree = prepared[index];
+    if (tree < 0) {
+        if ((m->flags & MOUNT_FLAG_OPTIONAL) && prepare_errno[index] == ENOENT)
+            return 0;
+        errno = prepare_errno[index] ? prepare_errno[index] : EBADF;
         return -1;
+    }
+    struct stat st;
+    if ((m->flags & MOUNT_FLAG_CREATE) && missing(m->dst) &&
+        (fstat(tree, &st) < 0 || make_mount_point(m->dst, st.st_mode) < 0))
+        return -1;
+    if (move_mount(tree, "", AT_FDCWD, m->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return -1;
+    close(tree);
+    prepared[index] = -1;
     /* A bind copies the source mount's flags; state read-only or read-write explicitly, so a
      * ReadWritePaths entry under a read-only / really becomes writable. */
     return set_read_only(m->dst, m->flags & MOUNT_FLAG_READ_ONLY, m->flags & MOUNT_FLAG_RECURSIVE);
@@ -73,6 +160,7 @@ static int op_remount(const struct plan_mount *m)
     return set_read_only(m->dst, m->flags & MOUNT_FLAG_READ_ONLY, m->flags & MOUNT_FLAG_RECURSIVE);
 }
 
+/* Read-only comes later, in mount_seal: mount points may still be created inside. */
 static int op_tmpfs(const struct plan_mount *m)
 {
     char data[512];
@@ -81,15 +169,114 @@ static int op_tmpfs(const struct plan_mount *m)
         errno = ENAMETOOLONG;
         return -1;
     }
-    if (mount("tmpfs", m->dst, "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
+    if ((m->flags & MOUNT_FLAG_CREATE) && missing(m->dst) && make_mount_point(m->dst, S_IFDIR) < 0)
         return -1;
-    return (m->flags & MOUNT_FLAG_READ_ONLY) ? set_read_only(m->dst, 1, 0) : 0;
+    unsigned long f = MS_NOSUID | MS_NODEV | ((m->flags & MOUNT_FLAG_NOEXEC) ? MS_NOEXEC : 0);
+    return mount("tmpfs", m->dst, "tmpfs", f, data);
 }
 
-static int op_proc(const struct plan_mount *m)
+int mount_seal(const struct plan *plan, size_t *failed)
 {
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        const struct plan_mount *m = &plan->mounts[i];
+        if (m->op == MOUNT_OP_TMPFS && (m->flags & MOUNT_FLAG_READ_ONLY) && set_read_only(m->dst, 1, 0) < 0) {
+            *failed = i;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* "a=b,c" as fsconfig calls: a string for each key=value, a flag for each bare key. */
+static int configure(int fs, const char *options)
+{
+    char buf[512];
+    if (strlen(options) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(buf, options);
+    for (char *save = NULL, *o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(o, '=');
+        if (eq)
+            *eq = '\0';
+        if (fsconfig(fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o, eq ? eq + 1 : NULL, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * A proc instance is owned by the user namespace that owns our pid namespace. In a new user
+ * namespace without a new pid namespace that is the host's, where the service's root has no
+ * power: mount(2) of proc fails with EPERM there. So such a proc is made detached here, before
+ * the clone, and the child attaches it (a detached mount moves into any namespace we may mount in).
+ */
+int mount_prepare_early(const struct plan *plan, size_t *failed)
+{
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        const struct plan_mount *m = &plan->mounts[i];
+        prepared[i] = -1;
+        if (m->op != MOUNT_OP_PROC || !(m->flags & MOUNT_FLAG_EARLY))
+            continue;
+        *failed = i;
+        int fs = fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0)
+            return -1;
+        if (configure(fs, m->data) == 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+            prepared[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        int e = errno;
+        close(fs);
+        errno = e;
+        if (prepared[i] < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int op_proc(const struct plan_mount *m, size_t index)
+{
+    if (prepared[index] >= 0) {
+        int r = move_mount(prepared[index], "", AT_FDCWD, m->dst, MOVE_MOUNT_F_EMPTY_PATH);
+        close(prepared[index]);
+        prepared[index] = -1;
+        return r;
+    }
     /* A new instance: it shows the pid namespace we are in, and takes its own hidepid=. */
     return mount("proc", m->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, m->data[0] ? m->data : NULL);
+}
+
+/* NoExecPaths / ExecPaths: like op_remount, for the noexec attribute only. */
+static int op_exec_attr(const struct plan_mount *m)
+{
+    if ((m->flags & MOUNT_FLAG_OPTIONAL) && missing(m->dst))
+        return 0;
+    int root = is_mount_root(m->dst);
+    if (root < 0)
+        return -1;
+    if (!root && mount(m->dst, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    if (m->flags & MOUNT_FLAG_NOEXEC)
+        attr.attr_set = MOUNT_ATTR_NOEXEC;
+    else
+        attr.attr_clr = MOUNT_ATTR_NOEXEC;
+    return mount_setattr(AT_FDCWD, m->dst, (m->flags & MOUNT_FLAG_RECURSIVE) ? AT_RECURSIVE : 0, &attr, sizeof attr);
+}
+
+/* A new mqueue instance lists the queues of the IPC namespace that mounts it: ours. */
+static int op_mqueue(const struct plan_mount *m)
+{
+    if (missing(m->dst)) {
+        if (m->flags & MOUNT_FLAG_CREATE) {
+            if (make_mount_point(m->dst, S_IFDIR) < 0)
+                return -1;
+        } else if (m->flags & MOUNT_FLAG_OPTIONAL) {
+            return 0;
+        }
+    }
+    return mount("mqueue", m->dst, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
 /*
@@ -206,6 +393,13 @@ out:
 
 static int op_mkdir(const struct plan_mount *m)
 {
+    if (m->flags & MOUNT_FLAG_FILE) {
+        int fd = open(m->dst, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, (mode_t)m->mode);
+        if (fd < 0)
+            return errno == EEXIST ? 0 : -1;
+        close(fd);
+        return 0;
+    }
     if (mkdir(m->dst, (mode_t)m->mode) < 0 && errno != EEXIST)
         return -1;
     return 0;
@@ -230,17 +424,21 @@ static int op_pivot_root(const struct plan_mount *m)
     return chdir("/");
 }
 
-int mount_apply(const struct plan_mount *m, uint32_t *step)
+int mount_apply(const struct plan_mount *m, size_t index, uint32_t *step)
 {
     switch (m->op) {
     case MOUNT_OP_BIND:
-        return op_bind(m);
+        return op_bind(m, index);
     case MOUNT_OP_REMOUNT:
         return op_remount(m);
     case MOUNT_OP_TMPFS:
         return op_tmpfs(m);
     case MOUNT_OP_PROC:
-        return op_proc(m);
+        return op_proc(m, index);
+    case MOUNT_OP_EXEC_ATTR:
+        return op_exec_attr(m);
+    case MOUNT_OP_MQUEUE:
+        return op_mqueue(m);
     case MOUNT_OP_INACCESSIBLE:
         return op_inaccessible(m);
     case MOUNT_OP_MINIMAL_DEV:

@@ -140,7 +140,7 @@ static int parse_mount(struct plan *plan, struct cursor *c)
     if ((r = take_u32(c, &m->op)) < 0 || (r = take_u32(c, &m->flags)) < 0 || (r = take_u32(c, &m->mode)) < 0 ||
         (r = take_string(c, &m->src)) < 0 || (r = take_string(c, &m->dst)) < 0 || (r = take_string(c, &m->data)) < 0)
         return r;
-    return m->op >= MOUNT_OP_BIND && m->op <= MOUNT_OP_PIVOT_ROOT ? 0 : -EBADMSG;
+    return m->op >= MOUNT_OP_BIND && m->op <= MOUNT_OP_MQUEUE ? 0 : -EBADMSG;
 }
 
 static int parse_rlimit(struct plan *plan, struct cursor *c)

@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 3u   /* 2: cgroup thread joins, keyring; 3: umask */
+#define PLAN_VERSION 3u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -83,12 +83,18 @@
 #define MOUNT_OP_PROC 4          /* new proc instance at dst with data options (hidepid=...) */
 #define MOUNT_OP_INACCESSIBLE 5  /* dst covered by an empty mode-000 node; OPTIONAL */
 #define MOUNT_OP_MINIMAL_DEV 6   /* tmpfs /dev with null zero full random urandom tty, pts, shm */
-#define MOUNT_OP_MKDIR 7         /* mkdir dst with mode, existing is fine */
+#define MOUNT_OP_MKDIR 7         /* mkdir dst with mode (or an empty file: FILE), existing is fine */
 #define MOUNT_OP_PIVOT_ROOT 8    /* pivot_root into dst and detach the old root */
+#define MOUNT_OP_EXEC_ATTR 9     /* dst made noexec (flag NOEXEC) or exec; RECURSIVE, OPTIONAL */
+#define MOUNT_OP_MQUEUE 10       /* new mqueue instance at dst (it shows the IPC namespace we are in); OPTIONAL, CREATE */
 
 #define MOUNT_FLAG_READ_ONLY 0x1u
 #define MOUNT_FLAG_RECURSIVE 0x2u
 #define MOUNT_FLAG_OPTIONAL 0x4u
+#define MOUNT_FLAG_CREATE 0x8u    /* dst missing: create it and its parents (a directory, or a file for a non-directory source) */
+#define MOUNT_FLAG_NOEXEC 0x10u   /* tmpfs: noexec; exec-attr: set noexec (clear it without the flag) */
+#define MOUNT_FLAG_EARLY 0x20u    /* proc: made before the namespaces, in the host's user namespace (see mount.c) */
+#define MOUNT_FLAG_FILE 0x40u     /* mkdir: an empty file instead of a directory (a mount point for a non-directory) */
 
 /* The session keyring the service gets (keyring.c). */
 #define KEYRING_MODE_INHERIT 0  /* the supervisor's */
@@ -214,8 +220,11 @@ int ns_join_netns(const char *path);                                           /
 int ns_write_id_maps(pid_t pid, const struct plan *plan);                      /* ns.c */
 int ns_set_hostname(const char *hostname);                                     /* ns.c */
 int net_loopback_up(void);                                                     /* net.c */
+int mount_prepare_early(const struct plan *plan, size_t *failed);              /* mount.c */
 int mount_make_private(void);                                                  /* mount.c */
-int mount_apply(const struct plan_mount *m, uint32_t *step);                   /* mount.c */
+int mount_prepare_sources(const struct plan *plan);                            /* mount.c */
+int mount_apply(const struct plan_mount *m, size_t index, uint32_t *step);     /* mount.c */
+int mount_seal(const struct plan *plan, size_t *failed);                       /* mount.c */
 int keyring_setup(const struct plan *plan, uint32_t *step);                    /* keyring.c */
 int caps_drop_bounding(uint64_t keep, uint32_t *failed_cap);                   /* caps.c */
 int caps_prepare_uid_switch(const struct plan *plan);                          /* caps.c */

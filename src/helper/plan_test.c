@@ -170,6 +170,8 @@ static struct buf valid_plan(void)
     string_record(&b, PLAN_TAG_HOSTNAME, "site");
     mount_record(&b, MOUNT_OP_BIND, "/var/lib/site", "/var/lib/site", "");
     mount_record(&b, MOUNT_OP_PROC, "", "/proc", "hidepid=invisible");
+    mount_record(&b, MOUNT_OP_EXEC_ATTR, "", "/", "");
+    mount_record(&b, MOUNT_OP_MQUEUE, "", "/dev/mqueue", "");
     fixed_records(&b);
     string_record(&b, PLAN_TAG_CGROUP_PROCS, "/sys/fs/cgroup/unified/web/cgroup.procs");
     string_record(&b, PLAN_TAG_CGROUP_THREAD, "/sys/fs/cgroup/memory/web/tasks");
@@ -430,6 +432,7 @@ static void malformed(void)
         { "namespace flags one byte short", PLAN_TAG_NSFLAGS, "abc", 3, EBADMSG },
         { "namespace flags one byte long", PLAN_TAG_NSFLAGS, "abcde", 5, EBADMSG },
         { "an unknown mount operation", PLAN_TAG_MOUNT, "\x63\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\1\0\0\0\0\1\0\0\0\0", 27, EBADMSG },
+        { "the mount operation after MOUNT_OP_MQUEUE", PLAN_TAG_MOUNT, "\x0b\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\1\0\0\0\0\1\0\0\0\0", 27, EBADMSG },
         { "an unknown LSM", PLAN_TAG_LSM, "\x09\0\0\0\0\0\0\0x", 10, EBADMSG },
         { "an unknown keyring mode", PLAN_TAG_KEYRING, "\x03\0\0", 4, EBADMSG },
         { "a umask above 0777", PLAN_TAG_UMASK, "\0\x02\0", 4, EBADMSG },
@@ -581,7 +584,7 @@ int main(int argc, char **argv)
 
     struct buf valid = valid_plan();
     CHECK(plan_decode(valid.p, valid.len, &plan) == 0, "the built-in valid plan is refused");
-    CHECK(plan.argc == 2 && plan.nmounts == 2 && plan.ncgroups == 2 && plan.cgroups[1].thread && !plan.cgroups[0].thread &&
+    CHECK(plan.argc == 2 && plan.nmounts == 4 && plan.mounts[3].op == MOUNT_OP_MQUEUE && plan.ncgroups == 2 && plan.cgroups[1].thread && !plan.cgroups[0].thread &&
               plan.ngroups == 2 && plan.seccomp_len == 64 && plan.keyring_mode == KEYRING_MODE_PRIVATE && strcmp(plan.lsm_label, "supervisor-site") == 0 &&
               plan.has_umask && plan.umask == 027,
           "the built-in valid plan decodes to the wrong fields");

@@ -73,7 +73,7 @@ public class PlanLimitTests
         var d = Parse.SingleError(text);
         Assert.Equal("Sandbox", d.Section);
         Assert.Equal("BindPaths", d.Key);
-        Assert.Equal($"[Sandbox] BindPaths: ReadOnlyPaths, ReadWritePaths, InaccessiblePaths, BindPaths and BindReadOnlyPaths have {Limits.MaxPathMounts + 1} entries together; " +
+        Assert.Equal($"[Sandbox] BindPaths: ReadOnlyPaths, ReadWritePaths, InaccessiblePaths, BindPaths, BindReadOnlyPaths, NoExecPaths, ExecPaths and TemporaryFileSystem have {Limits.MaxPathMounts + 1} entries together; " +
             $"a sandbox takes at most {Limits.MaxPathMounts} ({Limits.PlanMaxMounts} mount operations, {Limits.SandboxMountReserve} kept for its own)", d.Message);
     }
 

@@ -245,5 +245,5 @@ public sealed class ControlApi
         .AddProperty("GID", "u", () => _identity(name)?.Gid ?? uint.MaxValue, change: PropertyChange.None);
 
     private static object[] NamespaceNames(UnitDefinition? d) =>
-        d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.Namespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();
+        d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.EffectiveNamespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();
 }

@@ -229,7 +229,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
     /// </summary>
     public void Log(string unit, string message)
     {
-        Slot(unit).Log.Write("supervisor", message);
+        var slot = Slot(unit);
+        message = _notify.Explain(slot, message);
+        slot.Log.Write("supervisor", message);
         if (!_rateLimit.TryAcquire(unit, out var suppressed)) return;
         if (suppressed > 0) _logger.LogWarning("{Message}", LogRateLimiter.SuppressedMessage(unit, suppressed));
         _logger.LogInformation("{Unit}: {Message}", unit, message);

@@ -39,7 +39,7 @@ public sealed class MetricsSampler(UnitManager manager, ICgroupDriver driver, Un
             MemoryLimitBytes = r?.MemoryMax is { IsInfinity: false } m ? m.Bytes : null,
             CpuQuotaCores = r?.CPUQuota is { } q ? q.Hundredths / 10000.0 : null,
             TasksLimit = r?.TasksMax is { IsInfinity: false } t ? t.Value : null,
-            Namespaces = x is null ? "" : string.Join(",", ValueTypes.NamespaceNames.Where(n => x.Namespaces.HasFlag(n.Flag)).Select(n => n.Name)),
+            Namespaces = x is null ? "" : string.Join(",", ValueTypes.NamespaceNames.Where(n => x.EffectiveNamespaces.HasFlag(n.Flag)).Select(n => n.Name)),
             Seccomp = x is not null && (x.SystemCallFilter is not null || x.SeccompProfile is not null),
             AppArmor = x?.AppArmorProfile?.ToString() ?? "",
             SELinux = x?.SELinuxContext?.ToString() ?? "",

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Host;
 using Supervisor.Supervision;
@@ -13,8 +14,20 @@ namespace Supervisor.Runtime.Notify;
 /// </summary>
 internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string> log, CancellationToken stopping)
 {
+    /// <summary>What each unit's socket received since its main process last started, for the start-timeout message.</summary>
+    private readonly ConcurrentDictionary<string, Traffic> _traffic = new(StringComparer.Ordinal);
+
+    private sealed class Traffic
+    {
+        public int Accepted;
+        public int Rejected;
+        public string? LastRejection;
+    }
+
+    /// <summary>Before each start of the main process: the socket (kept across restarts), and a fresh count of what arrives.</summary>
     public void Open(UnitSlot slot, string path, ICgroup cgroup)
     {
+        _traffic[slot.Name] = new Traffic();
         if (slot.Notify is not null) return;
         var socket = new NotifySocket(path);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -24,8 +37,36 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
         _ = socket.RunAsync(
             pid => InCgroup(pid, cgroup),
             (m, _) => Deliver(unit, m),
-            rejected => log(unit, rejected),
+            rejected =>
+            {
+                if (_traffic.TryGetValue(unit, out var t))
+                {
+                    Interlocked.Increment(ref t.Rejected);
+                    t.LastRejection = rejected;
+                }
+                log(unit, rejected);
+            },
             stop.Token);
+    }
+
+    /// <summary>
+    /// Names the unit's notify socket where a message of the state machine says
+    /// <see cref="NotifySocket.PathToken"/> (the start timeout of a Type=notify unit), with what
+    /// reached it: nothing at all is the mark of a service that cannot reach the socket.
+    /// </summary>
+    public string Explain(UnitSlot slot, string message)
+    {
+        if (!message.Contains(NotifySocket.PathToken, StringComparison.Ordinal)) return message;
+        var path = slot.Notify?.Path ?? slot.MainPlan?.NotifySocket;
+        if (path is null) return message;
+        var t = _traffic.GetValueOrDefault(slot.Name) ?? new Traffic();
+        string seen = (t.Accepted, t.Rejected) switch
+        {
+            (0, 0) => "nothing arrived on it; a service that cannot reach it reports sd_notify errors such as -2 (ENOENT) or -13 (EACCES)",
+            (_, 0) => $"{t.Accepted} message(s) arrived, none with READY=1",
+            _ => $"{t.Accepted} message(s) arrived without READY=1, {t.Rejected} ignored (the last: {t.LastRejection})",
+        };
+        return message.Replace(NotifySocket.PathToken, $"'{path}' (the service's $NOTIFY_SOCKET; {seen})", StringComparison.Ordinal);
     }
 
     public static void Close(UnitSlot slot)
@@ -50,6 +91,7 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
 
     private void Deliver(string unit, NotifyMessage m)
     {
+        if (_traffic.TryGetValue(unit, out var t)) Interlocked.Increment(ref t.Accepted);
         if (m.MainPid is { } pid) sink.Post(unit, new UnitEvent.MainPidChanged(pid));
         if (m.Ready) sink.Post(unit, new UnitEvent.Ready());
         if (m.Watchdog) sink.Post(unit, new UnitEvent.WatchdogPing());

@@ -15,24 +15,30 @@ public static partial class ExecPlanCompiler
             if (_root is not null)
                 foreach (var dir in new[] { "/proc", "/dev", "/sys", "/tmp" })
                     ops.Add(new MkdirOperation(P(dir)));
+            BindMountPoints(ops);
             // 2. Read-only system first: mounts made afterwards (proc, dev, tmp) stay writable.
             ProtectSystemMounts(ops);
             // 3. Home directories.
             ProtectHomeMounts(ops);
-            // 4. API filesystems.
-            ApiFilesystems(ops, (ns & NamespaceFlags.Pid) != 0);
-            // 5. Private /tmp and /var/tmp.
+            // 4. API filesystems, and the IPC namespace's own message queues.
+            ApiFilesystems(ops, ns);
+            MqueueMount(ops, ns);
+            // 5. Private /tmp and /var/tmp, then TemporaryFileSystem.
             if (_sbx.PrivateTmp)
                 foreach (var t in new[] { "/tmp", "/var/tmp" })
                     if (Directory.Exists(P(t)))
                         ops.Add(new TmpfsMount(P(t)));
+            TemporaryFileSystems(ops);
             // 6. The unit's own path lists, in systemd's order of precedence.
             PathListMounts(ops);
             BindMounts(ops);
-            // 7. Kernel knobs and the cgroup tree, read-only.
+            // 7. Kernel knobs and the cgroup tree, read-only; then noexec, after every mount it applies to.
             KernelMounts(ops);
             KernelSurfaceMounts(ops);
-            // 8. Last: enter the new root, detaching the host's.
+            ExecAttributes(ops);
+            // 8. The notify socket, wherever a mount above hid it.
+            NotifySocketMount(ops);
+            // 9. Last: enter the new root, detaching the host's.
             if (_root is not null)
                 ops.Add(new PivotRootOperation(_root));
             return ops.ToImmutable();
@@ -79,8 +85,9 @@ public static partial class ExecPlanCompiler
         }
 
         /// <summary>A new proc for a pid namespace, a new root or hidepid=; /dev and /sys.</summary>
-        private void ApiFilesystems(ImmutableArray<MountOperation>.Builder ops, bool pid)
+        private void ApiFilesystems(ImmutableArray<MountOperation>.Builder ops, NamespaceFlags ns)
         {
+            bool pid = (ns & NamespaceFlags.Pid) != 0;
             string procOptions = _sbx.ProtectProc switch
             {
                 ProtectProc.Invisible => "hidepid=invisible",
@@ -91,8 +98,9 @@ public static partial class ExecPlanCompiler
             procOptions = WithProcSubset(procOptions);
             if (pid || _root is not null || procOptions.Length > 0)
             {
-                // A new proc instance: it shows the pid namespace and takes its own hidepid=.
-                ops.Add(new ProcMount(P("/proc"), procOptions));
+                // A new proc instance: it shows the pid namespace and takes its own hidepid=. In a
+                // user namespace without its own pid namespace only the host's root may make it.
+                ops.Add(new ProcMount(P("/proc"), procOptions, Early: !pid && (ns & NamespaceFlags.User) != 0));
             }
             if (_sbx.PrivateDevices)
                 ops.Add(new MinimalDevMount(P("/dev")));
@@ -128,9 +136,13 @@ public static partial class ExecPlanCompiler
                         continue;
                     throw Error(key, $"'{b.Source}' does not exist");
                 }
-                if (!Exists(P(b.Destination)))
-                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}");
-                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing));
+                // A missing mount point is created inside a fresh tmpfs of the plan, or was made
+                // before the view became read-only (BindMountPoints); nowhere else.
+                bool missing = !Exists(P(b.Destination));
+                bool fresh = SandboxSection.FreshFileSystemAbove(Fresh, b.Destination) is not null;
+                if (missing && !fresh && !MountPointMadeFirst(b))
+                    throw Error(key, $"the mount point '{b.Destination}' does not exist{(_root is null ? "" : $" in '{_root}'")}, nor does its directory");
+                ops.Add(new BindMount(b.Source, P(b.Destination), ro, b.Recursive, b.IgnoreIfMissing, missing && fresh));
             }
         }
 
@@ -152,8 +164,10 @@ public static partial class ExecPlanCompiler
         {
             if (!Path.IsPathRooted(p.Path))
                 throw Error(key, $"'{p.Path}' is not an absolute path");
-            if (_sbx.PrivateTmp && (p.Path.StartsWith("/tmp/", StringComparison.Ordinal) || p.Path.StartsWith("/var/tmp/", StringComparison.Ordinal)))
-                throw Error(key, $"'{p.Path}' is under /tmp or /var/tmp, which PrivateTmp replaces with an empty tmpfs");
+            if (!p.IgnoreIfMissing && SandboxSection.FreshFileSystemAbove(Fresh, p.Path) is { } fresh && fresh != p.Path)
+                throw Error(key, $"'{p.Path}' is under {fresh}, which {(fresh is "/tmp" or "/var/tmp" ? "PrivateTmp" : "the sandbox")} replaces with an empty tmpfs");
+            if (SandboxSection.FreshFileSystemAbove(Fresh, p.Path) is { } hidden && hidden != p.Path)
+                return false;
             if (Exists(P(p.Path)))
                 return true;
             if (p.IgnoreIfMissing)

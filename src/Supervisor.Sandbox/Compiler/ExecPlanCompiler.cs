@@ -24,12 +24,14 @@ namespace Supervisor.Sandbox.Compiler;
 ///  - A seccomp filter implies NoNewPrivileges unless the service keeps CAP_SYS_ADMIN (the
 ///    kernel refuses a filter from an unprivileged process without it).
 ///  - An allow list always includes @default, as in systemd.
-///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>.
+///  - User namespace: service ids 0..65535 map to host ids from <see cref="CompileContext.UserNamespaceBase"/>;
+///    with PrivateUsers only root, the service's ids and nobody, each to itself (ExecPlanCompiler.Namespace.cs).
 ///  - ProtectProc mounts a new proc instance with hidepid= (each proc mount has its own options
 ///    since Linux 5.8); that needs the mount namespace it implies, and shows the host's
 ///    processes unless there is also a pid namespace.
-///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
-///    with PrivateTmp: the private tmpfs hides them.
+///  - Paths inside a fresh tmpfs of the plan (PrivateTmp's /tmp and /var/tmp, TemporaryFileSystem)
+///    cannot be listed in ReadWritePaths and friends: the tmpfs hides them. A bind into one gets
+///    its mount point created there (ExecPlanCompiler.Namespace.cs).
 ///  - The sandbox compiled is the declared one with what its keys imply
 ///    (SandboxSection.WithImplications: DynamicUser's protections). DynamicUser runs as a user
 ///    of that name from /etc/passwd when there is one, else as the pair the runtime allocated
@@ -95,8 +97,10 @@ public static partial class ExecPlanCompiler
             var caps = Capabilities(identity);
             var (bpf, filter) = Seccomp(caps);
             bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
+            if ((ns & NamespaceFlags.Mount) != 0)
+                CheckProgramInView(program);
 
-            var idMap = (ns & NamespaceFlags.User) != 0 ? ImmutableArray.Create(new IdMapEntry(0, ctx.UserNamespaceBase, ctx.UserNamespaceSize)) : [];
+            var (uidMap, gidMap) = UserMaps(ns, identity);
             return new ExecPlan
             {
                 Path = program,
@@ -106,8 +110,8 @@ public static partial class ExecPlanCompiler
                 Identity = identity,
                 Namespaces = ns,
                 NetworkNamespacePath = NetworkNamespace(ns),
-                UidMap = idMap,
-                GidMap = idMap,
+                UidMap = uidMap,
+                GidMap = gidMap,
                 Hostname = _sbx.Hostname,
                 Mounts = (ns & NamespaceFlags.Mount) != 0 ? Mounts(ns) : [],
                 ResourceLimits = Limits(),
@@ -131,7 +135,7 @@ public static partial class ExecPlanCompiler
             _sbx.ProtectSystem != ProtectSystem.No || _sbx.ProtectHome != ProtectHome.No || _sbx.PrivateTmp || _sbx.PrivateDevices ||
             _sbx.ReadWritePaths.Count > 0 || _sbx.ReadOnlyPaths.Count > 0 || _sbx.InaccessiblePaths.Count > 0 ||
             _sbx.BindPaths.Count > 0 || _sbx.BindReadOnlyPaths.Count > 0 || _root is not null || _sbx.ProtectKernelTunables ||
-            _sbx.ProtectControlGroups || _sbx.ProtectProc != ProtectProc.Default;
+            _sbx.ProtectControlGroups || _sbx.ProtectProc != ProtectProc.Default || HasNamespaceViewSettings;
 
         private NamespaceFlags Namespaces()
         {
@@ -145,6 +149,7 @@ public static partial class ExecPlanCompiler
             if (n.HasFlag(UnitNamespaces.User)) f |= NamespaceFlags.User;
             if (n.HasFlag(UnitNamespaces.Cgroup)) f |= NamespaceFlags.Cgroup;
             if (n.HasFlag(UnitNamespaces.Time)) f |= NamespaceFlags.Time;
+            f = PrivateNamespaces(f);
             // A pid namespace needs its own /proc, and every filesystem setting its own mount table.
             if ((f & NamespaceFlags.Pid) != 0 || HasFilesystemSettings)
                 f |= NamespaceFlags.Mount;
@@ -159,7 +164,7 @@ public static partial class ExecPlanCompiler
             if (_sbx.NetworkNamespacePath is not { Length: > 0 } path)
                 return null;
             if ((ns & NamespaceFlags.Net) != 0)
-                throw Error("NetworkNamespacePath", $"cannot join '{path}' and also create a new network namespace (Namespaces has \"net\")");
+                throw Error("NetworkNamespacePath", $"cannot join '{path}' and also create a new network namespace ({(_sbx.PrivateNetwork ? "PrivateNetwork" : "Namespaces has \"net\"")})");
             if (!File.Exists(path))
                 throw Error("NetworkNamespacePath", $"'{path}' does not exist (create it with 'ip netns add')");
             return path;
@@ -189,7 +194,7 @@ public static partial class ExecPlanCompiler
                 return ((ns & NamespaceFlags.User) != 0 ? new Identity(0, 0, []) : null, null);
             }
             uint uid = user?.Uid ?? 0;
-            if ((ns & NamespaceFlags.User) != 0 && (uid >= ctx.UserNamespaceSize || (gid ?? 0) >= ctx.UserNamespaceSize))
+            if ((ns & NamespaceFlags.User) != 0 && !_sbx.PrivateUsers && (uid >= ctx.UserNamespaceSize || (gid ?? 0) >= ctx.UserNamespaceSize))
                 throw Error("User", $"uid {uid}/gid {gid ?? 0} is outside the user namespace's mapped range 0..{ctx.UserNamespaceSize - 1}");
             return (new Identity(uid, gid ?? 0, [.. groups]), user);
         }

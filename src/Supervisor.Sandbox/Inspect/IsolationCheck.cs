@@ -42,6 +42,7 @@ public static partial class IsolationCheck
         CompareLsm(plan, state, skippedLsm, lines);
         CompareFilesystem(plan, state, lines);
         CompareKernelSurface(plan, state, lines);
+        CompareNamespaceView(plan, state, lines);
         if (plan.Hostname is { } host)
             lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
         return lines.ToImmutable();

@@ -12,6 +12,12 @@ namespace Supervisor.Supervision.Notify;
 /// </summary>
 public sealed class NotifySocket : IDisposable
 {
+    /// <summary>
+    /// Stands for the unit's notify socket in a message of the state machine, which does not know
+    /// where the socket is; the daemon writes the path (and what reached it) in its place.
+    /// </summary>
+    public const string PathToken = "$NOTIFY_SOCKET";
+
     private readonly Socket _socket;
     public string Path { get; }
 
