@@ -305,3 +305,23 @@ public class UnitNameTests
         Assert.Equal(["db", "cache"], unit.Unit.After);
     }
 }
+
+/// <summary>Issue #14: "A systemd-only value spelled the systemd way is accepted" — for every boolean key, not only the new ones.</summary>
+public class SystemdBooleanTests
+{
+    [Fact]
+    public void Every_boolean_key_takes_systemds_spellings()
+    {
+        var unit = Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\nRemainAfterExit = \"yes\"\n[Sandbox]\nPrivateTmp = \"yes\"\nNoNewPrivileges = \"on\"\nPrivateDevices = \"0\"\nProtectSystem = \"yes\"\nProtectHome = \"no\"\n");
+        Assert.True(unit.Service.RemainAfterExit);
+        Assert.True(unit.Sandbox.PrivateTmp);
+        Assert.True(unit.Sandbox.NoNewPrivileges);
+        Assert.False(unit.Sandbox.PrivateDevices);
+        Assert.Equal(Supervisor.Units.Model.ProtectSystem.Yes, unit.Sandbox.ProtectSystem);
+        Assert.Equal(Supervisor.Units.Model.ProtectHome.No, unit.Sandbox.ProtectHome);
+    }
+
+    [Fact]
+    public void A_named_value_keeps_its_meaning() =>
+        Assert.Equal(Supervisor.Units.Model.ProtectSystem.Strict, Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\n[Sandbox]\nProtectSystem = \"strict\"\n").Sandbox.ProtectSystem);
+}

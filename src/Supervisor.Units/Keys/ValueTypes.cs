@@ -57,8 +57,11 @@ public static partial class ValueTypes
     public static readonly IValueType<string> String = new Simple<string>("string",
         v => AsString(v, "a string"), s => s);
 
-    public static readonly IValueType<bool> Bool = new Simple<bool>("boolean",
-        v => v is TomlBoolean b ? b.Value : throw Expected("true or false", v), b => b);
+    /// <summary>
+    /// true/false, and systemd's spellings written as strings ("yes", "no", "on", "off", "1", "0"),
+    /// so a key copied from a systemd unit means what it meant there; shown as true/false.
+    /// </summary>
+    public static IValueType<bool> Bool => SystemdBool;
 
     public static IValueType<int> Int(int min, int max) => new Simple<int>($"integer {min}–{max}",
         v => v is TomlInteger i && i.Value >= min && i.Value <= max
@@ -145,6 +148,7 @@ public static partial class ValueTypes
             v => v switch
             {
                 TomlBoolean b => b.Value ? yes : no,
+                TomlString s when SystemdBoolWord(s.Value) is { } word && !names.Any(n => n.Name == s.Value) => word ? yes : no,
                 TomlString => named.Parse(v),
                 _ => throw Expected("true, false or " + named.Describe, v),
             },
