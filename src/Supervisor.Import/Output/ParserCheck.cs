@@ -1,6 +1,7 @@
 using Supervisor.Import.Translate;
 using Supervisor.Units;
 using Supervisor.Units.Keys;
+using Supervisor.Units.Model;
 
 namespace Supervisor.Import.Output;
 
@@ -21,6 +22,10 @@ public static class ParserCheck
     public static void Run(IReadOnlyList<Candidate> candidates, IReadOnlyCollection<string> existing)
     {
         DropMissingDependencies(candidates, existing);
+        foreach (var c in candidates.Where(c => c.Kind == UnitKind.Service && !c.Entries.Any(e => e.Spec.Name == "ExecStart")))
+            c.Unwritable = c.Source.Assignments.Any(a => a is { Section: "Service", Key: "ExecStart" })
+                ? "no ExecStart could be carried (see above), and a Supervisor service needs one"
+                : "it has no ExecStart, and a Supervisor service needs one";
         var dir = Directory.CreateTempSubdirectory("supervisor-import-");
         try
         {
