@@ -110,6 +110,18 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Equal(1, check.Code);
         Assert.Contains("convert a systemd unit with 'supervisor import'", check.Out);
     }
+
+    [Fact]
+    public async Task A_slice_becomes_NAME_slice_toml_with_its_limits_in_Resources()
+    {
+        var slice = _s.Write("batch.slice", "[Unit]\nDescription=Batch\n[Slice]\nMemoryMax=1G\nCPUQuota=50%\n");
+        var unit = _s.Write("job.service", "[Service]\nExecStart=/bin/true\nSlice=batch.slice\n");
+        var (code, output, _) = await Cli.Run("import", slice, unit, "--out", _s.Out);
+        Assert.True(code == 0, output);
+        Assert.Equal("# batch.slice: imported from " + slice + " by `supervisor import`.\n\n[Unit]\nDescription = \"Batch\"  # batch.slice:2\n\n"
+            + "[Resources]\nMemoryMax = \"1G\"  # batch.slice:4\nCPUQuota = \"50%\"  # batch.slice:5\n", File.ReadAllText(Path.Combine(_s.Out, "batch.slice.toml")));
+        Assert.Equal(0, (await Cli.Run("check", _s.Out)).Code);
+    }
 }
 
 internal static class ImportCommandExit

@@ -99,7 +99,11 @@ public static class UnitSources
             names.Insert(0, real);
             file = target.FullName;
         }
-        if (!seen.Add(names[0].Full)) return null;
+        if (!seen.Add(names[0].Full))
+        {
+            if (names.Count == 1) notes.Add(new InputNote(path, $"{name.Full} is given more than once; imported once", InputKind.Remark));
+            return null;
+        }
         try
         {
             var files = new List<IniFile> { SystemdIniReader.Parse(UnitFiles.Read(file), file) };

@@ -22,10 +22,6 @@ public static class ParserCheck
     public static void Run(IReadOnlyList<Candidate> candidates, IReadOnlyCollection<string> existing)
     {
         DropMissingDependencies(candidates, existing);
-        foreach (var c in candidates.Where(c => c.Kind == UnitKind.Service && !c.Entries.Any(e => e.Spec.Name == "ExecStart")))
-            c.Unwritable = c.Source.Assignments.Any(a => a is { Section: "Service", Key: "ExecStart" })
-                ? "no ExecStart could be carried (see above), and a Supervisor service needs one"
-                : "it has no ExecStart, and a Supervisor service needs one";
         var dir = Directory.CreateTempSubdirectory("supervisor-import-");
         try
         {
@@ -72,7 +68,7 @@ public static class ParserCheck
             }
             else
             {
-                c.Unwritable = Unprefixed(d, entry?.Spec);
+                c.Unwritable = Unwritable(c, d);
             }
             changed = true;
         }
@@ -81,6 +77,17 @@ public static class ParserCheck
                 if (staged.TryGetValue(d.Location.Path, out var c))
                     c.Report.Notes.Add($"{c.Source.Path}: supervisor check warns: {d.Text}");
         return changed;
+    }
+
+    /// <summary>Why a unit cannot be written; for a service the loader refuses without ExecStart, why it has none.</summary>
+    private static string Unwritable(Candidate c, Diagnostic d)
+    {
+        // A unit with no key left at all is refused as an empty file.
+        bool noExecStart = d.Key == "ExecStart" || (d.Key is null && c.Entries.Count == 0);
+        if (!noExecStart || c.Kind != UnitKind.Service) return Unprefixed(d, null);
+        return c.Source.Assignments.Any(a => a is { Section: "Service", Key: "ExecStart" })
+            ? "no ExecStart could be carried (see above), and a Supervisor service needs one"
+            : "it has no ExecStart, and a Supervisor service needs one";
     }
 
     /// <summary>The loader's message without its "[Section] Key: " (the report names the key already).</summary>

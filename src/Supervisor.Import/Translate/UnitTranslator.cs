@@ -42,7 +42,9 @@ public static partial class UnitTranslator
         return candidate;
     }
 
-    private static int Order(KeySpec spec) => KeyTable.All.ToList().IndexOf(spec);
+    private static readonly Dictionary<KeySpec, int> TableOrder = KeyTable.All.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => x.i);
+
+    private static int Order(KeySpec spec) => TableOrder[spec];
 
     /// <summary>Each assignment to the key it sets, in file order, or a report of why it sets none.</summary>
     private static List<KeyInput> Route(SystemdUnit unit, UnitKind kind, Report report)
