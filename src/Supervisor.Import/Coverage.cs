@@ -32,11 +32,13 @@ public static class Coverage
         int unwritable = candidates.Count(c => c.Unwritable is not null);
         sb.Append(CultureInfo.InvariantCulture, $"{candidates.Count} units: {complete} carried completely, ")
           .Append(CultureInfo.InvariantCulture, $"{candidates.Count - complete - unwritable} with something left out, {unwritable} that cannot be written\n");
-        if (rows.Count == 0) return sb.ToString();
-        int keyWidth = Math.Max("DIRECTIVE".Length, rows.Max(r => r.Key.Length));
-        sb.Append('\n').Append("DIRECTIVE".PadRight(keyWidth)).Append("  UNITS  WHY\n");
-        foreach (var r in rows)
-            sb.Append(r.Key.PadRight(keyWidth)).Append("  ").Append(r.Units.ToString(CultureInfo.InvariantCulture).PadLeft(5)).Append("  ").Append(r.Why.Label()).Append('\n');
+        if (rows.Count > 0)
+        {
+            int keyWidth = Math.Max("DIRECTIVE".Length, rows.Max(r => r.Key.Length));
+            sb.Append('\n').Append("DIRECTIVE".PadRight(keyWidth)).Append("  UNITS  WHY\n");
+            foreach (var r in rows)
+                sb.Append(r.Key.PadRight(keyWidth)).Append("  ").Append(r.Units.ToString(CultureInfo.InvariantCulture).PadLeft(5)).Append("  ").Append(r.Why.Label()).Append('\n');
+        }
         var reasons = candidates.Where(c => c.Unwritable is not null).GroupBy(c => c.Unwritable!).OrderByDescending(g => g.Count()).ToList();
         if (reasons.Count > 0)
         {

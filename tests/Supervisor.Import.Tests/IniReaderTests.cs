@@ -83,4 +83,14 @@ public class IniReaderTests
         var f = SystemdIniReader.Parse([0xEF, 0xBB, 0xBF, .. "[Unit]\r\nDescription=x\r\n"u8.ToArray()], "/u/x.service");
         Assert.Equal(("Unit", "Description", "x"), (f.Assignments[0].Section, f.Assignments[0].Key, f.Assignments[0].Value));
     }
+
+    [Fact]
+    public void A_hundred_thousand_continued_lines_are_one_assignment()
+    {
+        var text = "[Service]\nExecStart=/bin/echo \\\n" + string.Concat(Enumerable.Repeat("x \\\n", 100_000)) + "end\n";
+        var a = Read(text).Assignments.Single();
+        Assert.Equal(2, a.Location.Line);
+        Assert.EndsWith("x  x  end", a.Value);
+        Assert.Equal(100_000, a.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => w == "x"));
+    }
 }

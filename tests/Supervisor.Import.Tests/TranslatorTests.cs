@@ -267,4 +267,12 @@ public sealed class TranslatorTests : IDisposable
         Assert.Equal(["AF_INET"], List(Words("AF_INET AF_UNIX", "~AF_UNIX").Value("Documentation")));
         Assert.Equal(["AF_UNIX"], List(Words("AF_INET", "", "AF_UNIX").Value("Documentation")));
     }
+
+    [Fact]
+    public void An_unterminated_brace_in_a_long_argument_stays_literal()
+    {
+        var word = string.Concat(Enumerable.Repeat("${", 40_000));
+        var c = Service($"ExecStartPre=/bin/echo {word}");
+        Assert.Equal(["/bin/echo", word], List(List(c.Value("ExecStartPre"))[0]));
+    }
 }

@@ -55,7 +55,9 @@ public static class SystemdIniReader
     private static IniFile Parse(IReadOnlyList<string> lines, string path)
     {
         var state = new State(path);
-        string? continuation = null;
+        // The continued assignment so far; every piece ends in the space that replaced its
+        // backslash, so whether the next line continues depends on that line alone.
+        StringBuilder? continuation = null;
         int start = 0;
         for (int i = 0; i < lines.Count; i++)
         {
@@ -63,16 +65,16 @@ public static class SystemdIniReader
             // A comment ends nothing: systemd skips it even between the lines of a continued assignment.
             if (line.TrimStart(' ', '\t').StartsWith('#') || line.TrimStart(' ', '\t').StartsWith(';')) continue;
             if (continuation is null) start = i + 1;
-            var logical = continuation is null ? line : continuation + line;
-            if (EndsEscaped(logical))
+            if (EndsEscaped(line))
             {
-                continuation = logical[..^1] + " ";
+                (continuation ??= new StringBuilder()).Append(line, 0, line.Length - 1).Append(' ');
                 continue;
             }
+            var logical = continuation is null ? line : continuation.Append(line).ToString();
             continuation = null;
             state.Line(logical, start, Column(lines[start - 1]));
         }
-        if (continuation is not null) state.Line(continuation, start, Column(lines[start - 1]));
+        if (continuation is not null) state.Line(continuation.ToString(), start, Column(lines[start - 1]));
         return new IniFile(path, state.Assignments, state.Ignored);
     }
 

@@ -84,7 +84,7 @@ public static class ParserCheck
     {
         // A unit with no key left at all is refused as an empty file.
         bool noExecStart = d.Key == "ExecStart" || (d.Key is null && c.Entries.Count == 0);
-        if (!noExecStart || c.Kind != UnitKind.Service) return Unprefixed(d, null);
+        if (!noExecStart || c.Kind != UnitKind.Service) return "Supervisor's loader refuses the TOML unit it becomes: " + d.Text;
         return c.Source.Assignments.Any(a => a is { Section: "Service", Key: "ExecStart" })
             ? "no ExecStart could be carried (see above), and a Supervisor service needs one"
             : "it has no ExecStart, and a Supervisor service needs one";

@@ -110,6 +110,8 @@ public static class ExecConverter
         }
         var parts = new List<(Part, string)>();
         var literal = new StringBuilder();
+        // No "}" after the last one: a "${" there is literal without looking (a word of many "${" stays linear).
+        int lastClose = word.LastIndexOf('}');
         for (int i = 0; i < word.Length; i++)
         {
             if (word[i] == '$' && i + 1 < word.Length && word[i + 1] == '$')
@@ -117,7 +119,7 @@ public static class ExecConverter
                 literal.Append('$');
                 i++;
             }
-            else if (word[i] == '$' && i + 1 < word.Length && word[i + 1] == '{' && word.IndexOf('}', i + 2) is var end && end > 0)
+            else if (word[i] == '$' && i + 1 < word.Length && word[i + 1] == '{' && lastClose > i + 1 && word.IndexOf('}', i + 2) is var end && end > 0)
             {
                 var name = word[(i + 2)..end];
                 var value = Resolve(name, c, setting);

@@ -110,12 +110,14 @@ public static class SetConverters
     public static Converted Environment(KeyInput input, Context ctx)
     {
         var env = new List<KeyValuePair<string, object>>();
+        var at = new Dictionary<string, int>(StringComparer.Ordinal);
         var from = new List<Contribution>();
         foreach (var c in input.Contributions)
         {
             if (c.Value.Length == 0)
             {
                 env.Clear();
+                at.Clear();
                 from.Clear();
                 continue;
             }
@@ -138,9 +140,12 @@ public static class SetConverters
                     continue;
                 }
                 var name = word[..eq];
-                int at = env.FindIndex(kv => kv.Key == name);
-                if (at >= 0) env[at] = new(name, word[(eq + 1)..]);
-                else env.Add(new(name, word[(eq + 1)..]));
+                if (at.TryGetValue(name, out var index)) env[index] = new(name, word[(eq + 1)..]);
+                else
+                {
+                    at[name] = env.Count;
+                    env.Add(new(name, word[(eq + 1)..]));
+                }
             }
             from.Add(c);
         }
@@ -177,7 +182,8 @@ public static class SetConverters
     /// </summary>
     public static Converted DeviceLimits(KeyInput input, Context ctx, bool bytes)
     {
-        var limits = new List<KeyValuePair<string, object>>();
+        // Device → limit, in the order devices were first named.
+        var limits = new Dictionary<string, long>(StringComparer.Ordinal);
         var from = new List<Contribution>();
         foreach (var c in input.Contributions)
         {
@@ -197,7 +203,7 @@ public static class SetConverters
             }
             if (!device.StartsWith("/dev/", StringComparison.Ordinal))
                 throw new NotCarriedException(c.Assignment, Why.NotExpressible, $"\"{device}\" is a file, for whose block device systemd looks at start; Supervisor takes the device under /dev");
-            limits.RemoveAll(kv => kv.Key == device);
+            limits.Remove(device);
             from.Add(c);
             if (value == "infinity") continue;
             if (!SystemdValues.TrySize(value, 1000, out var n))
@@ -205,9 +211,10 @@ public static class SetConverters
                 ctx.Report.Add(c.Assignment, Why.IgnoredBySystemd, $"\"{value}\" is not a {(bytes ? "bandwidth" : "number of operations")}; systemd ignores the line");
                 continue;
             }
-            limits.Add(new(device, (long)Math.Min(n, long.MaxValue)));
+            limits[device] = (long)Math.Min(n, long.MaxValue);
         }
-        return limits.Count == 0 ? Converted.Nothing : new Converted(Plain.Table(limits), from);
+        return limits.Count == 0 ? Converted.Nothing
+            : new Converted(Plain.Table(limits.Select(kv => new KeyValuePair<string, object>(kv.Key, kv.Value))), from);
     }
 
     /// <summary>

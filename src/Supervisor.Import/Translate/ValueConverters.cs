@@ -210,24 +210,29 @@ public static class ValueConverters
         if (!input.Contributions.Any(c => c.Value.StartsWith('~')))
             return List(input, ctx, WordRules.Unquote, (w, _) => w);
         bool? deny = null;
-        var set = new List<string>();
+        // The words in the order first added (a word taken out and added again goes to the end).
+        var set = new Dictionary<string, long>(StringComparer.Ordinal);
+        long order = 0;
         var from = new List<Contribution>();
         foreach (var c in input.Contributions)
         {
             if (c.Value.Length == 0)
             {
-                (deny, set, from) = (null, [], []);
+                (deny, set, from) = (null, new(StringComparer.Ordinal), []);
                 continue;
             }
             bool invert = c.Value.StartsWith('~');
             var words = SystemdWords.Split(invert ? c.Value[1..] : c.Value, WordRules.Unquote);
             deny ??= invert;
-            if (invert == deny) set.AddRange(words.Where(w => !set.Contains(w)));
-            else set.RemoveAll(words.Contains);
+            foreach (var w in words)
+            {
+                if (invert == deny) set.TryAdd(w, order++);
+                else set.Remove(w);
+            }
             from.Add(c);
         }
         if (deny is null) return Converted.Nothing;
-        var items = set.Select((w, i) => (object)(i == 0 && deny == true ? "~" + w : w)).ToList();
+        var items = set.OrderBy(kv => kv.Value).Select((kv, i) => (object)(i == 0 && deny == true ? "~" + kv.Key : kv.Key)).ToList();
         return new Converted(Plain.List(items), from);
     }
 
