@@ -149,8 +149,8 @@ public sealed class TranslatorTests : IDisposable
     [Fact]
     public void Variables_of_Environment_are_expanded_as_systemd_expands_them()
     {
-        var c = _s.Translate("t.service", "[Service]\nEnvironment=A=x \"B=y z\"\nExecStart=/bin/echo $A ${B} $B pre${A}post $$HOME $UNSET ${UNSET}\n");
-        Assert.Equal(["/bin/echo", "x", "y z", "y", "z", "prexpost", "$HOME", ""], List(c.Value("ExecStart")));
+        var c = _s.Translate("t.service", "[Service]\nEnvironment=A=x \"B=y z\" \"Q=-a 'b c'\"\nExecStart=/bin/echo $A ${B} $B pre${A}post $$HOME $UNSET ${UNSET} $Q\n");
+        Assert.Equal(["/bin/echo", "x", "y z", "y", "z", "prexpost", "$HOME", "", "-a", "b c"], List(c.Value("ExecStart")));
         Assert.False(c.LostMeaning);
     }
 
@@ -274,5 +274,13 @@ public sealed class TranslatorTests : IDisposable
         var word = string.Concat(Enumerable.Repeat("${", 40_000));
         var c = Service($"ExecStartPre=/bin/echo {word}");
         Assert.Equal(["/bin/echo", word], List(List(c.Value("ExecStartPre"))[0]));
+    }
+
+    [Fact]
+    public void A_oneshot_gets_systemds_default_of_no_start_timeout_unless_it_sets_one()
+    {
+        Assert.Equal("infinity", _s.Translate("t.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n").Value("TimeoutStartSec"));
+        Assert.Equal("10s", _s.Translate("t.service", "[Service]\nType=oneshot\nTimeoutSec=10\nExecStart=/bin/true\n").Value("TimeoutStartSec"));
+        Assert.Null(_s.Translate("t.service", "[Service]\nExecStart=/bin/true\n").Value("TimeoutStartSec"));
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Supervisor.Import.Ini;
 using Supervisor.Units;
 using Supervisor.Units.Keys;
 
@@ -19,7 +20,9 @@ public sealed record ExecSetting(
 /// passes argv as written. So a variable the unit sets with Environment= (and no EnvironmentFile=
 /// could change) is expanded now; one that comes from an EnvironmentFile= or that Supervisor sets
 /// (PATH, USER, HOME …) is left to /bin/sh at start (<c>/bin/sh -c 'set -f; exec …'</c>, which
-/// splits $NAME as systemd does and globs nothing); one that only systemd sets ($MAINPID) cannot be carried.
+/// splits $NAME at whitespace and globs nothing; unlike systemd it does not keep a quoted part of
+/// the value together, which the note on the command says); one that only systemd sets ($MAINPID)
+/// cannot be carried.
 /// </summary>
 public static class ExecConverter
 {
@@ -78,7 +81,7 @@ public static class ExecConverter
             ?? throw new NotCarriedException(c.Assignment, Why.NotExpressible, $"program \"{line.Path}\" is not in {ExecutableSearch.SearchPath}");
         var script = new StringBuilder("set -f; exec ").Append(Quote(path));
         foreach (var arg in args) script.Append(' ').Append(ShellWord(arg));
-        ctx.Report.Note(c.Assignment, $"runs through /bin/sh -c, which expands {names} when it starts, as systemd does");
+        ctx.Report.Note(c.Assignment, $"runs through /bin/sh -c, which expands {names} when it starts, as systemd does (but splits a value at every space, quotes in it included)");
         return Plain.List([(ignore ? "-" : "") + "/bin/sh", "-c", script.ToString()]);
     }
 
@@ -106,7 +109,8 @@ public static class ExecConverter
             var name = word[1..];
             var value = Resolve(name, c, setting);
             if (value is null) return [[(Part.Split, name)]];
-            return value.Split([' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Select(w => new List<(Part, string)> { (Part.Literal, w) });
+            // systemd.service(5): split at whitespace, "quotes are respected when splitting into words, and afterwards removed".
+            return SystemdWords.Split(value, WordRules.Unquote | WordRules.Relax).Select(w => new List<(Part, string)> { (Part.Literal, w) });
         }
         var parts = new List<(Part, string)>();
         var literal = new StringBuilder();

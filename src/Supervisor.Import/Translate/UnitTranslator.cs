@@ -35,6 +35,7 @@ public static partial class UnitTranslator
         foreach (var input in inputs.Where(i => !ValueConverters.IsCommand(i.Spec)))
             Convert(input, ctx, candidate);
         Commands(inputs.Where(i => ValueConverters.IsCommand(i.Spec)).ToList(), ctx, candidate);
+        SystemdDefaults(ctx, candidate);
         if (unit.Name.IsTemplate)
             report.Add(SourceLocation.File(unit.Path), "", "(template)", Why.KeptAsWritten,
                 $"a template: written as {candidate.FileName}, which Supervisor loads as a unit named '{name}'; it does not instantiate templates yet");
@@ -175,6 +176,21 @@ public static partial class UnitTranslator
     }
 
     private static bool IsOneshot(Context ctx) => ctx.Final("Type") == "oneshot";
+
+    /// <summary>
+    /// Where systemd's default differs from Supervisor's, the unit says systemd's explicitly:
+    /// systemd does not time out the start of a Type=oneshot service unless told to
+    /// (systemd.service(5), TimeoutStartSec=); Supervisor's default is 90s for every type.
+    /// </summary>
+    private static void SystemdDefaults(Context ctx, Candidate candidate)
+    {
+        if (!IsOneshot(ctx) || ctx.Unit.Assignments.Any(a => a is { Section: "Service", Key: "TimeoutStartSec" or "TimeoutSec" })) return;
+        if (candidate.Entries.Any(e => e.Spec.Name == "Type") && KeyTable.Find(KeyTable.ServiceSection, "TimeoutStartSec") is { } spec)
+        {
+            candidate.Entries.Add(new Entry(spec, "infinity", []));
+            ctx.Report.Notes.Add($"{ctx.Unit.Path}: TimeoutStartSec: written as \"infinity\", systemd's default for Type=oneshot (Supervisor's default is 90s)");
+        }
+    }
 
     private static ExecSetting Setting(Context ctx, Candidate candidate)
     {
