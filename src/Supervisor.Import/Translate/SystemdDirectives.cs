@@ -166,7 +166,10 @@ public static class SystemdDirectives
     /// <summary>Every directive systemd 252 knows in [Unit], [Service], [Slice] and [Install] (Tables/systemd-directives.txt).</summary>
     public static readonly IReadOnlySet<string> Known = LoadKnown();
 
-    public static bool IsKnown(string section, string key) => Known.Contains(section + "." + key);
+    /// <summary>Directives newer than systemd 252 that Supervisor has (systemd 254's restart backoff): a unit written for a newer systemd may use them.</summary>
+    private static readonly IReadOnlySet<string> NewerThan252 = new HashSet<string>(StringComparer.Ordinal) { "Service.RestartSteps", "Service.RestartMaxDelaySec" };
+
+    public static bool IsKnown(string section, string key) => Known.Contains(section + "." + key) || NewerThan252.Contains(section + "." + key);
 
     private static HashSet<string> LoadKnown()
     {

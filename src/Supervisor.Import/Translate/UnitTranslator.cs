@@ -15,9 +15,6 @@ namespace Supervisor.Import.Translate;
 /// </summary>
 public static partial class UnitTranslator
 {
-    /// <summary>Directives newer than systemd 252 that Supervisor has (systemd 254's restart backoff).</summary>
-    private static readonly IReadOnlySet<string> NewerThan252 = new HashSet<string>(StringComparer.Ordinal) { "Service.RestartSteps", "Service.RestartMaxDelaySec" };
-
     [GeneratedRegex("%[A-Za-z%]")]
     private static partial Regex Specifier();
 
@@ -60,7 +57,7 @@ public static partial class UnitTranslator
                 continue;
             }
             Target[]? targets = SystemdDirectives.Renames.TryGetValue((a.Section, a.Key), out var renamed) ? renamed
-                : SystemdDirectives.IsKnown(a.Section, a.Key) || NewerThan252.Contains(a.Section + "." + a.Key) ? [new Target(a.Key)]
+                : SystemdDirectives.IsKnown(a.Section, a.Key) ? [new Target(a.Key)]
                 : null;
             if (targets is null)
             {
