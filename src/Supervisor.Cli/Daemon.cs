@@ -68,7 +68,8 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             adminGid,
             message => logger.LogWarning("{Message}", message),
             new ControlApiPaths(options.UnitsDirectory, options.StateDirectory, options.LogDirectory, runtime.Driver.Root),
-            (unit, line) => runtime.Host.Log(unit, line));
+            (unit, line) => runtime.Host.Log(unit, line),
+            runtime.Host.IdentityOf);
         api.Sync();
         return api;
     }

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Supervisor.DBus.Interop;
+using Supervisor.Linux.Files;
+using Supervisor.Linux.Native;
 using Supervisor.DBus.Transport;
 
 namespace Supervisor.DBus;
@@ -84,7 +85,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
             // Linux gives the socket file the mode of the socket inode masked by the umask
             // (unix_bind), so fchmod before bind means the file is never more open than asked,
             // without touching the process-wide umask. chmod afterwards restores bits the umask removed.
-            if (Libc.FChmod(listener.SafeHandle, (uint)mode) != 0)
+            if (Libc.Fchmod(listener.SafeHandle, (uint)mode) != 0)
                 throw new IOException($"fchmod socket for '{socketPath}' failed: errno {Marshal.GetLastPInvokeError()}");
             listener.Bind(new UnixDomainSocketEndPoint(socketPath));
             File.SetUnixFileMode(socketPath, mode);
@@ -109,9 +110,8 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
 
     private static void RemoveStaleSocket(string path)
     {
-        bool isSocket = Libc.IsSocket(path, out bool exists);
-        if (!exists) return;
-        if (!isSocket) throw new IOException($"cannot listen on '{path}': it exists and is not a socket");
+        if (!Statx.TryGet(path, follow: false, out var status, out _)) return;
+        if (!status.IsSocket) throw new IOException($"cannot listen on '{path}': it exists and is not a socket");
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

@@ -1,4 +1,4 @@
-using Supervisor.DBus.Interop;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.DBus;
 
@@ -11,7 +11,7 @@ namespace Supervisor.DBus;
 internal sealed class PeerQuotas
 {
     private readonly DBusServerOptions _options;
-    private readonly uint _serverUid = Libc.GetEUid();
+    private readonly uint _serverUid = Libc.GetEuid();
     private readonly object _lock = new();
     private readonly Dictionary<uint, UserBudget> _users = new();
     private int _total;

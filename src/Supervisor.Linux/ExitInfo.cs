@@ -38,6 +38,14 @@ public readonly record struct ExitInfo(int? Code, int? Signal, bool CoreDumped)
     public static ExitInfo FromWaitStatus(int status) =>
         (status & 0x7f) == 0 ? Exited((status >> 8) & 0xff) : Killed(status & 0x7f, core: (status & 0x80) != 0);
 
+    /// <summary>From what waitid(2) reports of a child: si_code says exited, killed or dumped, si_status the code or signal.</summary>
+    public static ExitInfo FromSigInfo(Native.Libc.SigInfo info) => info.Code switch
+    {
+        Native.Libc.CLD_EXITED => Exited(info.Status),
+        Native.Libc.CLD_DUMPED => Killed(info.Status, core: true),
+        _ => Killed(info.Status),
+    };
+
     public override string ToString() =>
         Code is { } c ? $"status={c}"
         : Signal is { } s ? $"signal={Signals.Name(s)}{(CoreDumped ? " (core dumped)" : "")}"

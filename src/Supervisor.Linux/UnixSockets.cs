@@ -1,55 +1,23 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Linux;
 
 /// <summary>
-/// The few socket calls .NET does not expose: socketpair (service output), SO_PASSCRED and
-/// recvmsg with SCM_CREDENTIALS (sd_notify sender identity).
+/// What .NET's Socket cannot do on an AF_UNIX socket: socketpair (service output), SO_PASSCRED,
+/// and messages with descriptors (SCM_RIGHTS: the output holder, D-Bus fd passing) or the
+/// sender's credentials (SCM_CREDENTIALS: sd_notify). One sendmsg and one recvmsg with one walk
+/// over the control messages serve them all.
 /// </summary>
-public static unsafe partial class UnixSockets
+public static unsafe class UnixSockets
 {
-    private const int AF_UNIX = 1;
-    private const int SOCK_STREAM = 1;
-    private const int SOCK_CLOEXEC = 0x80000;
-    private const int SOCK_NONBLOCK = 0x800;
-    private const int SOL_SOCKET = 1;
-    private const int SO_PASSCRED = 16;
-    private const int SCM_RIGHTS = 1;
-    private const int SCM_CREDENTIALS = 2;
-    private const int MSG_DONTWAIT = 0x40;
-    private const int MSG_TRUNC = 0x20;
-    private const int EAGAIN = 11;
+    /// <summary>SCM_MAX_FD: the kernel passes at most this many descriptors in one message.</summary>
+    public const int MaxFdsPerMessage = 253;
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socketpair(int domain, int type, int protocol, int* sv);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, int* value, uint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int close(int fd);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec { public void* Base; public nuint Length; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name; public uint NameLength;
-        public IoVec* Iov; public nuint IovLength;
-        public void* Control; public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CmsgHdr { public nuint Length; public int Level; public int Type; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct UCred { public int Pid; public uint Uid; public uint Gid; }
+    // Room for the descriptors a receiver accepts; more are closed by the kernel (MSG_CTRUNC).
+    private const int HolderMaxFds = 8;
+    private const int NotifyMaxFds = 32;
 
     /// <summary>
     /// A connected stream pair: the read end as a .NET Socket (epoll-driven async reads, no thread
@@ -58,7 +26,7 @@ public static unsafe partial class UnixSockets
     public static (Socket Read, int WriteFd) OutputPair()
     {
         int* sv = stackalloc int[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        if (Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, sv) != 0)
             throw new IOException($"socketpair(AF_UNIX) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         var read = new Socket(new SafeSocketHandle(sv[0], ownsHandle: true));
         // The service writes only: shut our read end's sending side so a service reading stdout gets EOF, not a hang.
@@ -66,101 +34,161 @@ public static unsafe partial class UnixSockets
         return (read, sv[1]);
     }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
+    public static void PassCredentials(Socket socket)
+    {
+        int one = 1;
+        if (Libc.SetSockOpt((int)socket.Handle, Libc.SOL_SOCKET, Libc.SO_PASSCRED, &one, sizeof(int)) != 0)
+            throw new IOException($"setsockopt(SO_PASSCRED) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
 
-    private const int MSG_NOSIGNAL = 0x4000;
-    private const int MSG_CMSG_CLOEXEC = 0x40000000;
-
-    /// <summary>One message, with <paramref name="fd"/> attached (SCM_RIGHTS) unless it is -1.</summary>
+    /// <summary>One message (blocking), with <paramref name="fd"/> attached (SCM_RIGHTS) unless it is -1.</summary>
     public static void SendWithFd(Socket socket, ReadOnlySpan<byte> data, int fd)
     {
-        byte* control = stackalloc byte[32];
-        fixed (byte* p = data)
-        {
-            var iov = new IoVec { Base = p, Length = (nuint)data.Length };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1 };
-            if (fd >= 0)
-            {
-                var h = (CmsgHdr*)control;
-                h->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
-                h->Level = SOL_SOCKET;
-                h->Type = SCM_RIGHTS;
-                *(int*)(control + sizeof(CmsgHdr)) = fd;
-                msg.Control = control;
-                msg.ControlLength = (nuint)((sizeof(CmsgHdr) + sizeof(int) + 7) & ~7);
-            }
-            if (sendmsg((int)socket.Handle, &msg, MSG_NOSIGNAL) < 0)
-                throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
-        }
+        ReadOnlySpan<int> fds = fd >= 0 ? [fd] : [];
+        if (Send(socket.SafeHandle, data, fds, Libc.MSG_NOSIGNAL, out int errno) < 0)
+            throw new IOException(Marshal.GetPInvokeErrorMessage(errno));
     }
 
     /// <summary>One message (blocking); its length, or -1 at EOF; <paramref name="fd"/> is the attached descriptor or -1.</summary>
     public static int ReceiveWithFd(Socket socket, Span<byte> buffer, out int fd)
     {
-        fd = -1;
-        byte* control = stackalloc byte[64];
-        fixed (byte* data = buffer)
-        {
-            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
-            var n = recvmsg((int)socket.Handle, &msg, MSG_CMSG_CLOEXEC);
-            if (n <= 0) return -1;
-            if (msg.ControlLength >= (nuint)(sizeof(CmsgHdr) + sizeof(int)))
-            {
-                var h = (CmsgHdr*)control;
-                if (h->Level == SOL_SOCKET && h->Type == SCM_RIGHTS) fd = *(int*)(control + sizeof(CmsgHdr));
-            }
-            return (int)n;
-        }
-    }
-
-    public static void PassCredentials(Socket socket)
-    {
-        int one = 1;
-        if (setsockopt((int)socket.Handle, SOL_SOCKET, SO_PASSCRED, &one, sizeof(int)) != 0)
-            throw new IOException($"setsockopt(SO_PASSCRED) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        var fds = new List<int>(1);
+        var n = Receive(socket.SafeHandle, buffer, Libc.MSG_CMSG_CLOEXEC, HolderMaxFds, credentials: false, fds, out _, out _, out _);
+        fd = n > 0 && fds.Count > 0 ? fds[0] : -1;
+        // One descriptor per message is the holder's protocol: any other is closed, never leaked.
+        foreach (var extra in fds)
+            if (extra != fd) Libc.Close(extra);
+        return n <= 0 ? -1 : (int)n;
     }
 
     /// <summary>Reads one datagram without blocking; returns its length (-1 when none is queued) and the sender's credentials.</summary>
-    public static int ReceiveWithCredentials(Socket socket, Span<byte> buffer, out UCred cred, out bool truncated)
+    public static int ReceiveWithCredentials(Socket socket, Span<byte> buffer, out Libc.UCred cred, out bool truncated)
     {
+        var fds = new List<int>();
+        var n = Receive(socket.SafeHandle, buffer, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC, NotifyMaxFds, credentials: true, fds, out cred, out int flags, out int errno);
+        // sd_notify_barrier() sends BARRIER=1 with a pipe fd and waits until the manager closes
+        // it; a received fd is never kept (FDSTORE is not supported), so close them all.
+        foreach (var fd in fds) Libc.Close(fd);
+        truncated = (flags & Libc.MSG_TRUNC) != 0;
+        if (n >= 0) return (int)n;
+        if (errno == Errno.EAGAIN) return -1;
+        throw new IOException($"recvmsg on the notify socket failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
+    /// <summary>
+    /// Sends what the socket takes now (MSG_DONTWAIT) of <paramref name="data"/>, with
+    /// <paramref name="fds"/> attached to its first byte; the count sent, or -1 and the errno.
+    /// </summary>
+    public static int TrySend(SafeHandle socket, ReadOnlySpan<byte> data, IReadOnlyList<SafeHandle> fds, out int errno)
+    {
+        if (fds.Count > MaxFdsPerMessage) throw new ArgumentException($"at most {MaxFdsPerMessage} descriptors fit in one message", nameof(fds));
+        Span<int> numbers = stackalloc int[fds.Count];
+        for (int i = 0; i < fds.Count; i++) numbers[i] = (int)fds[i].DangerousGetHandle();
+        return (int)Send(socket, data, numbers, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, out errno);
+    }
+
+    /// <summary>
+    /// Receives what is there now (MSG_DONTWAIT): the count (0 at EOF), or -1 and the errno.
+    /// Descriptors that came with the bytes are appended to <paramref name="fds"/> (close-on-exec);
+    /// <paramref name="fdsTruncated"/> says the kernel closed some because more than
+    /// <paramref name="maxFds"/> came.
+    /// </summary>
+    public static int TryReceive(SafeHandle socket, Span<byte> buffer, int maxFds, List<int> fds, out bool fdsTruncated, out int errno)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxFds, MaxFdsPerMessage);
+        var n = Receive(socket, buffer, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC, maxFds, credentials: false, fds, out _, out int flags, out errno);
+        fdsTruncated = n >= 0 && (flags & Libc.MSG_CTRUNC) != 0;
+        return (int)n;
+    }
+
+    private static nint Send(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds, int flags, out int errno)
+    {
+        int payload = fds.Length * sizeof(int);
+        int controlLength = fds.IsEmpty ? 0 : Libc.CmsgSpace(payload);
+        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
+        new Span<byte>(control, controlLength).Clear();
+        if (!fds.IsEmpty)
+        {
+            var header = (Libc.CmsgHdr*)control;
+            header->Length = (nuint)Libc.CmsgLen(payload);
+            header->Level = Libc.SOL_SOCKET;
+            header->Type = Libc.SCM_RIGHTS;
+            fds.CopyTo(new Span<int>(control + Libc.CmsgAlign(sizeof(Libc.CmsgHdr)), fds.Length));
+        }
+        fixed (byte* bytes = data)
+        {
+            var iov = new Libc.IoVec { Base = bytes, Length = (nuint)data.Length };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = fds.IsEmpty ? null : control, ControlLength = (nuint)controlLength };
+            bool added = false;
+            socket.DangerousAddRef(ref added);
+            try
+            {
+                nint n = Libc.SendMsg((int)socket.DangerousGetHandle(), &msg, flags);
+                errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+                return n;
+            }
+            finally
+            {
+                if (added) socket.DangerousRelease();
+            }
+        }
+    }
+
+    /// <param name="maxFds">Room for this many descriptors: more make the kernel close the rest and set MSG_CTRUNC.</param>
+    /// <param name="credentials">Room for the sender's credentials too (a socket with SO_PASSCRED).</param>
+    private static nint Receive(SafeHandle socket, Span<byte> buffer, int flags, int maxFds, bool credentials, List<int> fds,
+        out Libc.UCred cred, out int messageFlags, out int errno)
+    {
+        int controlLength = Libc.CmsgSpace(maxFds * sizeof(int)) + (credentials ? Libc.CmsgSpace(sizeof(Libc.UCred)) : 0);
+        byte* control = stackalloc byte[controlLength];
+        new Span<byte>(control, controlLength).Clear();
         cred = default;
-        truncated = false;
-        // Room for the credentials and a few fds (a barrier sends one).
-        const int controlSize = 256;
-        byte* control = stackalloc byte[controlSize];
+        messageFlags = 0;
         fixed (byte* data = buffer)
         {
-            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = controlSize };
-            var n = recvmsg((int)socket.Handle, &msg, MSG_DONTWAIT);
-            if (n < 0)
+            var iov = new Libc.IoVec { Base = data, Length = (nuint)buffer.Length };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+            nint n;
+            bool added = false;
+            socket.DangerousAddRef(ref added);
+            try
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EAGAIN) return -1;
-                throw new IOException($"recvmsg on the notify socket failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                n = Libc.RecvMsg((int)socket.DangerousGetHandle(), &msg, flags);
+                errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
             }
-            truncated = (msg.Flags & MSG_TRUNC) != 0;
-            // Walk the control messages for SCM_CREDENTIALS (the kernel fills it because of SO_PASSCRED).
-            nuint offset = 0;
-            while (offset + (nuint)sizeof(CmsgHdr) <= msg.ControlLength)
+            finally
             {
-                var h = (CmsgHdr*)(control + offset);
-                if (h->Length < (nuint)sizeof(CmsgHdr)) break;
-                if (h->Level == SOL_SOCKET && h->Type == SCM_CREDENTIALS && h->Length >= (nuint)(sizeof(CmsgHdr) + sizeof(UCred)))
-                    cred = *(UCred*)(control + offset + (nuint)sizeof(CmsgHdr));
-                else if (h->Level == SOL_SOCKET && h->Type == SCM_RIGHTS)
-                {
-                    // sd_notify_barrier() sends BARRIER=1 with a pipe fd and waits until the manager
-                    // closes it; a received fd is never kept (FDSTORE is not supported), so close them all.
-                    int count = (int)((h->Length - (nuint)sizeof(CmsgHdr)) / sizeof(int));
-                    var fds = (int*)(control + offset + (nuint)sizeof(CmsgHdr));
-                    for (int i = 0; i < count; i++) close(fds[i]);
-                }
-                offset += (h->Length + 7) & ~(nuint)7;
+                if (added) socket.DangerousRelease();
             }
-            return (int)n;
+            if (n < 0) return n;
+            messageFlags = msg.Flags;
+            cred = ReadControl(control, (int)msg.ControlLength, fds);
+            return n;
         }
+    }
+
+    /// <summary>Walks the control messages: descriptors into <paramref name="fds"/>, the credentials returned.</summary>
+    private static Libc.UCred ReadControl(byte* control, int controlLength, List<int> fds)
+    {
+        Libc.UCred cred = default;
+        int headerSize = Libc.CmsgAlign(sizeof(Libc.CmsgHdr));
+        int offset = 0;
+        while (offset + sizeof(Libc.CmsgHdr) <= controlLength)
+        {
+            var header = (Libc.CmsgHdr*)(control + offset);
+            int length = (int)header->Length;
+            if (length < sizeof(Libc.CmsgHdr) || offset + length > controlLength) break;
+            if (header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_RIGHTS)
+            {
+                int* data = (int*)(control + offset + headerSize);
+                for (int i = 0; i < (length - headerSize) / sizeof(int); i++) fds.Add(data[i]);
+            }
+            else if (header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_CREDENTIALS && length >= headerSize + sizeof(Libc.UCred))
+            {
+                cred = *(Libc.UCred*)(control + offset + headerSize);
+            }
+            offset += Libc.CmsgAlign(length);
+        }
+        return cred;
     }
 }

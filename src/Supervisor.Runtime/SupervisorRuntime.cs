@@ -94,7 +94,10 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     public async Task StartUnitsAsync(CancellationToken cancellationToken)
     {
         _stateFile = new StateFile(options.StateDirectory);
-        var adoptions = AdoptionFinder.Find(_stateFile, Declared.Read(), Driver, logger);
+        var declared = Declared.Read();
+        var adoptions = AdoptionFinder.Find(_stateFile, declared, Driver, logger);
+        // Dynamic uids of units that are gone and whose uid nothing runs as any more go back to the pool.
+        Host.Identities.Prune(unit => declared.Units.ContainsKey(unit));
         Host.Output.Open(Path.Combine(options.RuntimeDirectory, "fdholder"), adoptions.Keys.ToHashSet(StringComparer.Ordinal));
         await Reconciler.ReconcileAsync("start", cancellationToken, adoptions);
         _stateWriter = new StateWriter(Manager, _stateFile, logger);

@@ -8,7 +8,7 @@ namespace Supervisor.Sandbox;
 /// absolute paths, numeric ids, capability masks, mounts in order, BPF bytes. Immutable and
 /// flat, so the same unit always gives the same plan and the helper needs no policy.
 /// </summary>
-public sealed record ExecPlan
+public sealed partial record ExecPlan
 {
     /// <summary>Absolute path passed to execve.</summary>
     public required string Path { get; init; }
@@ -40,6 +40,14 @@ public sealed record ExecPlan
     public KeyringMode Keyring { get; init; } = KeyringMode.Inherit;
     /// <summary>The cgroups the helper joins before anything else, in order (see <see cref="Compiler.CgroupJoinPlanner"/>).</summary>
     public ImmutableArray<CgroupJoin> CgroupJoins { get; init; } = [];
+    /// <summary>The umask the service starts with (0–0777), set just before execve; null keeps the supervisor's.</summary>
+    public uint? UMask { get; init; }
+    /// <summary>
+    /// Capabilities the unit's CapabilityBoundingSet names that the supervisor itself does not hold:
+    /// not in <see cref="Capabilities"/> (no process can hand out what it lacks), and reported by
+    /// inspect as declared but unavailable instead of passing as a match.
+    /// </summary>
+    public ulong UnavailableCapabilities { get; init; }
     /// <summary>File descriptors in the supervisor that become the service's 0, 1 and 2.</summary>
     public StdioFds Stdio { get; init; } = StdioFds.Null;
 
@@ -57,6 +65,7 @@ public sealed record ExecPlan
         Check(CgroupJoins.IsDefault || CgroupJoins.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
         Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
+        Check(UMask is null or <= 0x1FF, $"a umask holds only the bits 0–0777, got {Convert.ToString(UMask ?? 0, 8)}");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,
@@ -152,7 +161,7 @@ public enum LsmKind : uint
     SELinux = HelperProtocol.LsmKindSELinux,
 }
 
-/// <summary>The label the service gets at execve; SkipIfUnavailable is systemd's leading "-".</summary>
+/// <summary>The label the service gets at execve (from the unit's OptionalLabel); SkipIfUnavailable is systemd's leading "-".</summary>
 public sealed record LsmLabel(LsmKind Kind, string Value, bool SkipIfUnavailable);
 
 /// <summary>RLIMIT_* numbers of Linux (asm-generic/resource.h; x86_64 uses the generic ones).</summary>
@@ -194,7 +203,7 @@ public abstract record MountOperation
         (optional ? HelperProtocol.MountFlagOptional : 0);
 }
 
-/// <summary>Bind Source onto Target, then make it read-only or read-write explicitly.</summary>
+/// <summary>Bind Source onto Target, then make it read-only or read-write explicitly (a unit's BindPath, resolved, or the plan's own).</summary>
 public sealed record BindMount(string Source, string Target, bool ReadOnly, bool Recursive = true, bool Optional = false) : MountOperation
 {
     internal override (uint, uint, uint, string, string, string) Encode() =>

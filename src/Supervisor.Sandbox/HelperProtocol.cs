@@ -12,7 +12,7 @@ namespace Supervisor.Sandbox;
 public static class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 2;         // PLAN_VERSION
+    public const uint PlanVersion = 3;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
 
@@ -46,6 +46,7 @@ public static class HelperProtocol
     public const uint TagCgroupProcs = 18;     // PLAN_TAG_CGROUP_PROCS
     public const uint TagCgroupThread = 19;    // PLAN_TAG_CGROUP_THREAD
     public const uint TagKeyring = 20;         // PLAN_TAG_KEYRING
+    public const uint TagUmask = 21;           // PLAN_TAG_UMASK
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -197,6 +198,8 @@ public static class HelperProtocol
         }
         if (!plan.SeccompBpf.IsDefaultOrEmpty)
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
+        if (plan.UMask is { } umask)
+            w.Record(TagUmask, r => r.U32(umask));
     }
 
     /// <summary>Little growable buffer in host byte order (the helper runs on the same machine).</summary>

@@ -25,7 +25,8 @@ public abstract record UnitEvent
     public sealed record MainExited(ExitInfo Exit, bool OomKilled, int? Pid = null) : UnitEvent;
     /// <summary>A sandbox or cgroup step failed before execve: the unit cannot run as declared.</summary>
     public sealed record SetupFailed(string Message) : UnitEvent;
-    public sealed record ControlExited(ExitInfo Exit) : UnitEvent;
+    /// <summary>A control command (ExecStartPre, ExecReload, …) exited; <paramref name="LastStderrLine"/> is what it said last on stderr, for a failure's message.</summary>
+    public sealed record ControlExited(ExitInfo Exit, string? LastStderrLine = null) : UnitEvent;
     public sealed record Ready : UnitEvent;
     public sealed record MainPidChanged(int Pid) : UnitEvent;
     public sealed record WatchdogPing : UnitEvent;
@@ -76,6 +77,8 @@ public sealed record UnitRuntime
     /// <summary>Why the run ended, for the Restart= decision, once the cgroup is empty.</summary>
     public ExitCause? EndCause { get; init; }
     public string? StatusText { get; init; }
+    /// <summary>Why the last start or run failed, in words (the failing command and its last stderr line), for the start job's answer.</summary>
+    public string? FailureReason { get; init; }
 
     public ActiveState Active => StateNames.ActiveOf(Sub);
 }
@@ -147,7 +150,7 @@ public sealed class UnitMachine
         On<UnitEvent.ResetFailed>((m, r, _) => m.DoResetFailed(r), SubState.Failed, SubState.Dead);
         On<UnitEvent.Reload>((m, r, _) => m.BeginReload(r), SubState.Running, SubState.Exited);
 
-        On<UnitEvent.ControlExited>((m, r, e) => m.ControlDone(r, ((UnitEvent.ControlExited)e).Exit),
+        On<UnitEvent.ControlExited>((m, r, e) => m.ControlDone(r, (UnitEvent.ControlExited)e),
             SubState.StartPre, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
 
         On<UnitEvent.MainStarted>((m, r, e) => m.MainStarted(r, ((UnitEvent.MainStarted)e).Pid), SubState.Start);
@@ -198,7 +201,7 @@ public sealed class UnitMachine
         }
         r = r with
         {
-            Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null,
+            Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null, FailureReason = null,
             MainPid = null, StatusText = null,
             BackoffAttempt = manual ? 0 : r.BackoffAttempt,
         };
@@ -248,18 +251,19 @@ public sealed class UnitMachine
 
     // ── control commands (ExecStartPre/Post, ExecReload, ExecStop, ExecStopPost) ──────────────
 
-    private Outcome ControlDone(UnitRuntime r, ExitInfo exit)
+    private Outcome ControlDone(UnitRuntime r, UnitEvent.ControlExited exited)
     {
+        var exit = exited.Exit;
         var phase = r.ControlPhase!.Value;
         var list = Commands(phase);
         var command = list[r.ControlIndex];
         bool ok = exit.Code == 0 || command.IgnoreFailure;
+        // The command's last word on stderr is usually the reason (nginx -t, a migration).
+        string failed = $"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit})" +
+            (exited.LastStderrLine is { } said ? $": {said}" : "");
         if (!ok && phase is Phase.StartPre or Phase.StartPost)
-        {
-            return Fail(r with { ControlPhase = null }, UnitResult.ExitCode, ExitCause.UncleanCode,
-                $"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit})");
-        }
-        var log = ok ? null : new UnitAction.Log($"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit}); continuing");
+            return Fail(r with { ControlPhase = null }, UnitResult.ExitCode, ExitCause.UncleanCode, failed);
+        var log = ok ? null : new UnitAction.Log(failed + "; continuing");
         if (r.ControlIndex + 1 < list.Count)
         {
             var next = list[r.ControlIndex + 1];
@@ -348,7 +352,7 @@ public sealed class UnitMachine
 
     private Outcome Fail(UnitRuntime r, UnitResult result, ExitCause cause, string why)
     {
-        var rr = r with { Result = r.Result == UnitResult.Success ? result : r.Result, EndCause = cause };
+        var rr = r with { Result = r.Result == UnitResult.Success ? result : r.Result, EndCause = cause, FailureReason = r.FailureReason ?? why };
         return KillPhase(rr, final: true, log: $"failed with result '{StateNames.Name(result)}': {why}");
     }
 

@@ -21,7 +21,13 @@ public sealed partial class UnitManager
         ForgetVanishedPlaceholders(set);
         foreach (var action in plan) TakeDefinition(action, set);
         RebuildGraph();
-        if (added) UnitSetChanged?.Invoke();
+        if (added)
+        {
+            // Listeners read the snapshot: it must hold the new units (a bad-setting placeholder
+            // never changes state afterwards, so it would never be exported on D-Bus).
+            PublishAll();
+            UnitSetChanged?.Invoke();
+        }
         foreach (var action in plan) CarryOut(action, startNew, adoptions);
         PublishAll();
         return plan;
@@ -137,18 +143,20 @@ public sealed partial class UnitManager
         }
     }
 
-    /// <summary>Still running from before the supervisor restarted: take it over, do not start a second copy.</summary>
+    /// <summary>Still active from before the supervisor restarted: take it over, do not start a second copy (nor run a oneshot again).</summary>
     private void Adopt(string unit, Entry entry, Adoption adopted)
     {
         var before = entry.Runtime;
+        bool exited = adopted.MainPid == Adoption.NoProcess;
         entry.Runtime = new UnitRuntime
         {
-            Sub = SubState.Running,
-            MainPid = adopted.MainPid,
+            Sub = exited ? SubState.Exited : SubState.Running,
+            MainPid = exited ? null : adopted.MainPid,
             NRestarts = adopted.Restarts,
             ActiveSince = _clock.GetTimestamp() - (long)(adopted.ActiveFor.TotalSeconds * _clock.TimestampFrequency),
         };
-        _host.Adopt(entry.Definition, adopted.MainPid);
+        if (exited) _host.Log(unit, "still active (exited) from a previous supervisor: not run again");
+        else _host.Adopt(entry.Definition, adopted.MainPid);
         OnChanged(unit, entry, before);
     }
 

@@ -47,7 +47,11 @@ public interface IUnitHost
 }
 
 /// <summary>A running main process a previous supervisor left behind, to be adopted instead of started.</summary>
-public sealed record Adoption(int MainPid, int Restarts, TimeSpan ActiveFor);
+/// <summary>A unit a previous supervisor left active: its main process, or <see cref="NoProcess"/> for a oneshot left active (exited).</summary>
+public sealed record Adoption(int MainPid, int Restarts, TimeSpan ActiveFor)
+{
+    public const int NoProcess = 0;
+}
 
 public enum JobResult { Done, Failed, Dependency, Canceled, Rejected }
 
@@ -476,7 +480,8 @@ public sealed partial class UnitManager : IUnitEventSink
         {
             if (r.Active is ActiveState.Active or ActiveState.Reloading) return Complete(job, new JobOutcome(JobResult.Done));
             if (r.Sub is SubState.Failed or SubState.Dead or SubState.AutoRestart)
-                return Complete(job, new JobOutcome(JobResult.Failed, $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}')"));
+                return Complete(job, new JobOutcome(JobResult.Failed,
+                    $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}'){(r.FailureReason is { } why ? ": " + why : "")}"));
             return false;
         }
         if (r.Active is ActiveState.Inactive or ActiveState.Failed) return Complete(job, new JobOutcome(JobResult.Done));

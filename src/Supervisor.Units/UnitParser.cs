@@ -202,7 +202,7 @@ public static class UnitParser
         if (r.MemoryLow is { IsInfinity: false } low && r.MemoryMax is { IsInfinity: false } m && low.Bytes > m.Bytes)
             Warn("Resources", "MemoryLow", $"[Resources] MemoryLow ({low}) is above MemoryMax ({m})");
 
-        if (x.Hostname is not null && !x.Namespaces.HasFlag(Namespaces.Uts))
+        if (x.Hostname is not null && !x.Namespaces.HasFlag(Namespaces.Uts) && !x.ProtectHostname)
             Error("Sandbox", "Hostname", "[Sandbox] Hostname needs its own uts namespace, or it would rename the host", "add \"uts\" to Namespaces");
         if (x.NetworkNamespacePath is not null && x.Namespaces.HasFlag(Namespaces.Net))
             Error("Sandbox", "NetworkNamespacePath", "[Sandbox] NetworkNamespacePath joins an existing network namespace; it cannot be combined with \"net\" in Namespaces");
@@ -217,5 +217,8 @@ public static class UnitParser
             Warn("Sandbox", "SystemCallErrorNumber", "[Sandbox] SystemCallErrorNumber has no effect without SystemCallFilter");
         if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
             Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
+        KernelSurfaceChecks.Check(x, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
+        foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u))
+            if (error) Error(section, key, message, hint); else Warn(section, key, message);
     }
 }

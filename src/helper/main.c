@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,6 +113,10 @@ static _Noreturn void become_service(int lsm_available)
     /* After the uid switch, so a directory only the service user may enter still works. */
     if (plan.cwd && chdir(plan.cwd) < 0)
         fail(STEP_CHDIR, errno, 0);
+    /* Late, so the helper's own mount points and keyring are made with the supervisor's mask;
+     * umask(2) cannot fail. */
+    if (plan.has_umask)
+        umask((mode_t)plan.umask);
     if ((plan.flags & PLAN_FLAG_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(STEP_NO_NEW_PRIVS, errno, 0);
     if (plan.lsm_label) {

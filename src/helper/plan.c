@@ -256,6 +256,12 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
         if ((r = take_u32(&c, &plan->keyring_mode)) == 0 && plan->keyring_mode > KEYRING_MODE_SHARED)
             r = -EBADMSG;
         break;
+    case PLAN_TAG_UMASK:
+        /* umask(2) keeps only the permission bits; anything above 0777 is not a mask we wrote. */
+        if ((r = take_u32(&c, &plan->umask)) == 0 && plan->umask > 0777)
+            r = -EBADMSG;
+        plan->has_umask = 1;
+        break;
     default:
         return parse_string_record(plan, tag, p, len);
     }
@@ -393,4 +399,6 @@ void plan_dump(const struct plan *plan, FILE *out)
     for (size_t i = 0; i < plan->ncgroups; i++)
         fprintf(out, "cgroup %s %s\n", plan->cgroups[i].thread ? "thread" : "pid", plan->cgroups[i].path);
     fprintf(out, "keyring %" PRIu32 "\n", plan->keyring_mode);
+    if (plan->has_umask)
+        fprintf(out, "umask 0%03" PRIo32 "\n", plan->umask);
 }

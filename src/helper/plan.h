@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 2u   /* 2: cgroup thread joins, keyring */
+#define PLAN_VERSION 3u   /* 2: cgroup thread joins, keyring; 3: umask */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -61,6 +61,7 @@
 #define PLAN_TAG_CGROUP_PROCS 18 /* string: a cgroup file to write our pid to (cgroup.procs) */
 #define PLAN_TAG_CGROUP_THREAD 19 /* string: a cgroup file to write "0" to, moving the writing thread */
 #define PLAN_TAG_KEYRING 20     /* u32 KEYRING_MODE_*; no record is KEYRING_MODE_INHERIT */
+#define PLAN_TAG_UMASK 21       /* u32, 0 to 0777; no record keeps the supervisor's umask */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -189,6 +190,8 @@ struct plan {
     struct plan_cgroup cgroups[PLAN_MAX_CGROUPS];
     size_t ncgroups;
     uint32_t keyring_mode;
+    int has_umask;
+    uint32_t umask;
 };
 
 /* plan.c */

@@ -148,6 +148,9 @@ static void fixed_records(struct buf *b)
     r.len = 0;
     put_u32(&r, KEYRING_MODE_PRIVATE);
     record(b, PLAN_TAG_KEYRING, &r);
+    r.len = 0;
+    put_u32(&r, 027);
+    record(b, PLAN_TAG_UMASK, &r);
     free(r.p);
 }
 
@@ -429,6 +432,8 @@ static void malformed(void)
         { "an unknown mount operation", PLAN_TAG_MOUNT, "\x63\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\1\0\0\0\0\1\0\0\0\0", 27, EBADMSG },
         { "an unknown LSM", PLAN_TAG_LSM, "\x09\0\0\0\0\0\0\0x", 10, EBADMSG },
         { "an unknown keyring mode", PLAN_TAG_KEYRING, "\x03\0\0", 4, EBADMSG },
+        { "a umask above 0777", PLAN_TAG_UMASK, "\0\x02\0", 4, EBADMSG },
+        { "a umask one byte short", PLAN_TAG_UMASK, "\x17\0\0", 3, EBADMSG },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct buf b = with_record(&lone, cases[i].tag, cases[i].payload, cases[i].len, cases[i].len);
@@ -577,7 +582,8 @@ int main(int argc, char **argv)
     struct buf valid = valid_plan();
     CHECK(plan_decode(valid.p, valid.len, &plan) == 0, "the built-in valid plan is refused");
     CHECK(plan.argc == 2 && plan.nmounts == 2 && plan.ncgroups == 2 && plan.cgroups[1].thread && !plan.cgroups[0].thread &&
-              plan.ngroups == 2 && plan.seccomp_len == 64 && plan.keyring_mode == KEYRING_MODE_PRIVATE && strcmp(plan.lsm_label, "supervisor-site") == 0,
+              plan.ngroups == 2 && plan.seccomp_len == 64 && plan.keyring_mode == KEYRING_MODE_PRIVATE && strcmp(plan.lsm_label, "supervisor-site") == 0 &&
+              plan.has_umask && plan.umask == 027,
           "the built-in valid plan decodes to the wrong fields");
     fuzz("built-in plan", &valid, 1);
     for (int i = 2; i < argc; i++) {

@@ -71,6 +71,15 @@ public class CheckAndShowTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_on_a_directory_of_systemd_unit_files_says_there_are_no_toml_files_and_points_at_import()
+    {
+        File.WriteAllText(Path.Combine(_dir, "redis-server.service"), "[Service]\nExecStart=/usr/bin/redis-server\n");
+        var (code, output, _) = await Run("check", _dir);
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains($"no unit files (*.toml) in '{_dir}'; there is 1 systemd unit file (*.service): convert them with 'supervisor import {_dir} --out DIR'", output);
+    }
+
+    [Fact]
     public async Task Check_json_lists_diagnostics_for_scripts()
     {
         File.WriteAllText(Path.Combine(_dir, "a.toml"), "[Service]\nExecStart = [\"/bin/true\"]\nRestart = \"nope\"\n");

@@ -50,6 +50,8 @@ public class ControlApiTests
         await using var c = await h.ConnectAsync();
 
         Assert.Equal("/io/supervisor/Supervisor1/unit/web", (await Manager(c, "GetUnit", "s", "web"))[0].ToString());
+        // As systemctl users write it.
+        Assert.Equal("/io/supervisor/Supervisor1/unit/web", (await Manager(c, "GetUnit", "s", "web.service"))[0].ToString());
         var e = await Assert.ThrowsAsync<DBusErrorException>(() => Manager(c, "GetUnit", "s", "wbe"));
         Assert.Equal(ControlApi.NoSuchUnitError, e.ErrorName);
         Assert.Contains("unit 'wbe' is not loaded", e.Message);
@@ -107,7 +109,7 @@ public class ControlApiTests
         await h.WaitForAsync("web", "active");
         await using var c = await h.ConnectAsync();
 
-        Assert.Equal(ControlApi.UnitPath("web").ToString(), (await Manager(c, "StopUnit", "ss", "web", "replace"))[0].ToString());
+        Assert.Equal(ControlApi.UnitPath("web").ToString(), (await Manager(c, "StopUnit", "ss", "web.service", "replace"))[0].ToString());
         Assert.Equal("inactive", await Get(c, ControlApi.UnitPath("web").ToString(), ControlApi.UnitInterface, "ActiveState"));
         await Manager(c, "StartUnit", "ss", "web", "replace");
         Assert.Equal("active", await Get(c, ControlApi.UnitPath("web").ToString(), ControlApi.UnitInterface, "ActiveState"));

@@ -283,4 +283,22 @@ public sealed class TranslatorTests : IDisposable
         Assert.Equal("10s", _s.Translate("t.service", "[Service]\nType=oneshot\nTimeoutSec=10\nExecStart=/bin/true\n").Value("TimeoutStartSec"));
         Assert.Null(_s.Translate("t.service", "[Service]\nExecStart=/bin/true\n").Value("TimeoutStartSec"));
     }
+
+    [Fact]
+    public void A_boolean_or_list_directive_takes_a_boolean_alone_and_combines_lists_after_it()
+    {
+        var spec = Supervisor.Units.Keys.KeyTable.All.FirstOrDefault(k => k.Type.StartsWith("true | false | array", StringComparison.Ordinal));
+        if (spec is null) Assert.Skip("no key of a boolean-or-list type in the key table");
+        var unit = new Ini.SystemdUnit(Ini.SystemdUnitName.Parse("t.service")!, "/t.service", []);
+        object? Convert(params string[] values)
+        {
+            var input = new KeyInput(spec);
+            foreach (var v in values) input.Contributions.Add(new Contribution(new Ini.IniAssignment("Service", spec.Name, v, Supervisor.Units.SourceLocation.File("/t.service")), v));
+            return ValueConverters.BoolOrWords(input, new Context(unit, new Report())).Value;
+        }
+        Assert.Equal(true, Convert("net", "yes"));
+        Assert.Equal(["~user", "net"], List(Convert("yes", "~user", "~net")));
+        Assert.Equal(["ipc"], List(Convert("~user", "", "ipc")));
+        Assert.Null(Convert("yes", ""));
+    }
 }

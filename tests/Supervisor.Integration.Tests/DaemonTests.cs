@@ -204,6 +204,11 @@ public class DaemonTests
         d.WaitFor(() => !d.Cli("list-units").Out.Contains("\n● b "), "b to be removed");
         Assert.False(Directory.Exists($"/proc/{b}"));
         Assert.Equal("active", d.Prop("a", "ActiveState"));
+
+        // A broken file added while the daemon runs can be asked about (it was "Unknown object").
+        d.WriteUnit("late", "[Service]\nExecStart = \"/bin/sh\"\n");
+        d.WaitFor(() => d.Cli("list-units").Out.Contains("● late "), "late to be listed");
+        Assert.Equal("bad-setting", d.Prop("late", "LoadState"));
     }
 
     [Fact]
@@ -440,6 +445,55 @@ public class RestartOfTheSupervisorTests
         d.WaitForState("svc", "inactive", "dead");
         Assert.Equal("success", d.Prop("svc", "Result"));
         Assert.False(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal), "the adopted process should be gone");
+    }
+
+    [Fact]
+    public async Task A_start_that_fails_in_ExecStartPre_names_the_command_and_its_last_stderr_line()
+    {
+        // What nginx -t says is the reason a start failed; the answer to `start` must carry it.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        d.WriteUnit("web", """
+            [Service]
+            ExecStartPre = [["/bin/sh", "-c", "echo checking; echo 'first complaint' >&2; echo 'config: unknown directive \"x\" at line 3' >&2; exit 1"]]
+            ExecStart = ["/bin/sleep", "1000"]
+            """);
+        d.Start();
+        d.WaitForState("web", "failed");
+        var (code, _, err) = d.Cli("start", "web");
+        Assert.NotEqual(0, code);
+        Assert.Contains("failed to start (result 'exit-code'): ExecStartPre[0] '/bin/sh' failed (status=1): config: unknown directive \"x\" at line 3", err);
+    }
+
+    [Fact]
+    public async Task A_oneshot_left_active_exited_is_not_run_again_by_the_next_supervisor()
+    {
+        // RemainAfterExit: the unit is active with nothing running. A supervisor restarted after
+        // kill -9 ran it a second time (one-time set-up such as a migration ran twice).
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var ran = Path.Combine(d.Root, "ran");
+        d.WriteUnit("setup", $$"""
+            [Service]
+            Type = "oneshot"
+            RemainAfterExit = true
+            ExecStart = ["/bin/sh", "-c", "echo ran >> {{ran}}"]
+            """);
+        d.WriteUnit("marker", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("setup", "active", "exited");
+        d.WaitForState("marker", "active", "running");
+        var state = Path.Combine(d.State, "state.json");
+        d.WaitFor(() => File.Exists(state) && File.ReadAllText(state).Contains("\"setup\"", StringComparison.Ordinal), "the state file to remember setup");
+        d.KillOnceRemembered(d.MainPid("marker"));
+
+        d.Start();
+        d.WaitForState("marker", "active", "running");
+        d.WaitForState("setup", "active", "exited");
+        Assert.Equal(["ran"], File.ReadAllLines(ran));
+        // Still a unit that can be stopped and started again by hand.
+        Assert.Equal(0, d.Cli("restart", "setup").Code);
+        d.WaitFor(() => File.ReadAllLines(ran).Length == 2, "a restart by hand to run it again");
     }
 
     [Fact]

@@ -169,9 +169,9 @@ public class CompilerTests
         Assert.Equal("SystemCallFilter", sys.Key);
         Assert.Contains("unknown system call 'cacheflush' on this architecture", sys.Message);
         Assert.Equal("web: cannot apply AppArmorProfile=supervisor-site: AppArmor is not enabled on this host",
-            Fails(Unit(sandbox: new SandboxSection { AppArmorProfile = new Units.Model.LsmLabel("supervisor-site", false) })).Message);
+            Fails(Unit(sandbox: new SandboxSection { AppArmorProfile = new Units.Model.OptionalLabel("supervisor-site", false) })).Message);
         Assert.Equal("web: cannot apply SELinuxContext=system_u:system_r:httpd_t:s0: SELinux is not enabled on this host",
-            Fails(Unit(sandbox: new SandboxSection { SELinuxContext = new Units.Model.LsmLabel("system_u:system_r:httpd_t:s0", false) })).Message);
+            Fails(Unit(sandbox: new SandboxSection { SELinuxContext = new Units.Model.OptionalLabel("system_u:system_r:httpd_t:s0", false) })).Message);
         using var root = new TempDir();
         var noBinary = Fails(Unit(sandbox: new SandboxSection { RootDirectory = root.Path }));
         Assert.Equal("RootDirectory", noBinary.Key);
@@ -197,7 +197,7 @@ public class CompilerTests
     [Fact]
     public void A_skippable_LSM_label_is_kept_in_the_plan_for_the_helper_to_report()
     {
-        var plan = ExecPlanCompiler.Compile(Unit(sandbox: new SandboxSection { AppArmorProfile = new Units.Model.LsmLabel("supervisor-site", true) }), Ctx());
+        var plan = ExecPlanCompiler.Compile(Unit(sandbox: new SandboxSection { AppArmorProfile = new Units.Model.OptionalLabel("supervisor-site", true) }), Ctx());
         Assert.Equal(new LsmLabel(LsmKind.AppArmor, "supervisor-site", true), plan.Lsm);
     }
 }

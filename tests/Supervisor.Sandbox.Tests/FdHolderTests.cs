@@ -1,7 +1,7 @@
 using Supervisor.Linux;
 using System.Net.Sockets;
 using System.Text;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 using Supervisor.Sandbox.Launch;
 using Supervisor.Sandbox.Tests.Support;
 
@@ -53,7 +53,7 @@ public class FdHolderTests
             var (key, fd) = FdPassing.Receive(socket);
             Assert.Equal("web:out", key);
             Assert.True(fd >= 0, "the holder sent no descriptor with the key");
-            using (var back = new SafeFdHandle(fd))
+            using (var back = new SafeFd(fd))
                 Assert.Equal("kept\n", Encoding.ASCII.GetString(Libc.ReadToEnd(back)));
             Assert.Equal(("END", -1), FdPassing.Receive(socket));
 
@@ -66,7 +66,7 @@ public class FdHolderTests
         {
             if (pid > 0)
             {
-                Libc.kill(pid, Libc.SIGKILL);
+                Libc.Kill(pid, Libc.SIGKILL);
                 Libc.Reap(pid);
             }
         }

@@ -102,6 +102,7 @@ public partial class HelperProtocolTests
             new CgroupJoin("/sys/fs/cgroup/unified/web/cgroup.procs", CgroupJoinWrite.ProcessId),
         ],
         Keyring = KeyringMode.Shared,
+        UMask = 0x17,
     };
 
     /// <summary>The same text the helper's --dump-plan prints, rendered from the C# plan.</summary>
@@ -131,6 +132,7 @@ public partial class HelperProtocolTests
         if (!p.SeccompBpf.IsEmpty) L($"seccomp {p.SeccompBpf.Length / 8}");
         foreach (var cg in p.CgroupJoins) L($"cgroup {(cg.Write == CgroupJoinWrite.CallingThread ? "thread" : "pid")} {cg.File}");
         L($"keyring {(uint)p.Keyring}");
+        if (p.UMask is { } umask) L($"umask 0{Convert.ToString(umask, 8).PadLeft(3, '0')}");
         return sb.ToString();
     }
 

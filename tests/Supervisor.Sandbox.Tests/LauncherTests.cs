@@ -33,6 +33,21 @@ public class LauncherTests
         AssertNoChildren();
     }
 
+    [Fact]
+    public void A_refused_resource_limit_is_named_as_the_unit_file_writes_it_with_the_cause()
+    {
+        // Above fs.nr_open setrlimit(RLIMIT_NOFILE) is refused even with CAP_SYS_RESOURCE, so the
+        // refusal happens on every host; the cause names whichever limit applies here.
+        Host.RequireRoot();
+        ulong tooMany = ulong.Parse(File.ReadAllText("/proc/sys/fs/nr_open").Trim(), System.Globalization.CultureInfo.InvariantCulture) + 1;
+        var plan = Probe.Plan("exit", "0") with { ResourceLimits = [new ResourceLimit(RlimitResource.Nofile, tooMany, tooMany)] };
+        var e = Assert.Throws<SandboxSetupException>(() => SandboxLauncher.Start(plan, "redis", Host.HelperPath));
+        Assert.Equal(SetupStep.Rlimit, e.Step);
+        Assert.StartsWith($"redis: cannot set LimitNOFILE={tooMany}: Operation not permitted (", e.Message);
+        Assert.Matches(@"fs\.nr_open = \d+|the supervisor's own hard limit is \d+; raising a hard limit above it needs CAP_SYS_RESOURCE", e.Message);
+        AssertNoChildren();
+    }
+
     internal static void AssertNoChildren()
     {
         // Every process the launcher made was reaped: none of ours is left as a child or zombie.

@@ -111,7 +111,7 @@ public class NamespaceTests
             using var run = new Runner.Running(plan);
             var state = IsolationState.Read(run.ServicePid);
             var link = new FileInfo($"/proc/{run.ServicePid}/ns/net").LinkTarget!;
-            Assert.Equal(Interop.FileStat.DevIno(path)!.Value.Ino.ToString(CultureInfo.InvariantCulture), link[5..^1]);
+            Assert.Equal(Supervisor.Linux.Files.Statx.Identity(path)!.Value.Ino.ToString(CultureInfo.InvariantCulture), link[5..^1]);
             Assert.Equal(CheckResult.Match, IsolationCheck.Compare(plan, state).Single(l => l.Property == "namespace net").Result);
         }
         finally

@@ -1,6 +1,6 @@
 using Supervisor.Linux;
+using Supervisor.Linux.Native;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using Supervisor.Supervision.Logs;
@@ -70,7 +70,7 @@ internal sealed class FakeDisk
     }
 }
 
-public partial class UnitLogLossTests : IDisposable
+public class UnitLogLossTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-log-loss-test-" + Guid.NewGuid().ToString("N"));
     public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
@@ -145,9 +145,6 @@ public partial class UnitLogLossTests : IDisposable
         Assert.Equal(log.DroppedLines, noticed);
     }
 
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
-
     private static void Run(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardError = true };
@@ -161,7 +158,7 @@ public partial class UnitLogLossTests : IDisposable
     [Fact]
     public async Task On_a_real_full_tmpfs_the_counts_agree_and_records_never_fuse()
     {
-        if (geteuid() != 0) Assert.Skip("needs root: mounts a 32 KiB tmpfs to fill it");
+        if (Libc.GetEuid() != 0) Assert.Skip("needs root: mounts a 32 KiB tmpfs to fill it");
         Directory.CreateDirectory(_dir);
         try
         {
@@ -192,9 +189,6 @@ public partial class UnitLogLossTests : IDisposable
         }
     }
 
-    [LibraryImport("libc")]
-    private static partial uint umask(uint mask);
-
     private const UnixFileMode Open644 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private const UnixFileMode Open755 = Open644 | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
@@ -211,7 +205,7 @@ public partial class UnitLogLossTests : IDisposable
         File.SetUnixFileMode(UnitLog.PathFor(old, "web"), Open644);
         var fresh = Path.Combine(_dir, "fresh", "logs");
 
-        uint saved = umask(mask);
+        uint saved = Libc.Umask(mask);
         try
         {
             using var rotating = new UnitLog(fresh, "busy", 1024, files: 2);
@@ -222,7 +216,7 @@ public partial class UnitLogLossTests : IDisposable
         }
         finally
         {
-            umask(saved);
+            Libc.Umask(saved);
         }
         foreach (var dir in new[] { fresh, old })
             Assert.Equal(UnitLog.LogDirectoryMode, File.GetUnixFileMode(dir));

@@ -62,6 +62,11 @@ public class DiagnosticTests
             Parse.SingleError(Parse.MinimalService + "[Sandbox]\nSystemCallFilter = [\"read opne\"]\n").ToString());
 
     [Fact]
+    public void Unknown_errno_name_suggests_the_nearest() =>
+        Assert.Equal("svc.toml:4:25: svc: [Sandbox] SystemCallErrorNumber: expected an errno name like \"EPERM\", got \"EPREM\"; did you mean 'EPERM'?",
+            Parse.SingleError(Parse.MinimalService + "[Sandbox]\nSystemCallErrorNumber = \"EPREM\"\n").ToString());
+
+    [Fact]
     public void Relative_program_is_refused() =>
         Assert.Equal("svc.toml:2:13: svc: [Service] ExecStart: program \"bin/app\" is a relative path; use an absolute path or a bare name looked up in PATH",
             Parse.SingleError("[Service]\nExecStart = [\"bin/app\"]\n").ToString());

@@ -274,3 +274,34 @@ internal static class Generators
         return Gen.Select(part, part, Gen.Int[0, 3], (a, b, n) => n == 0 ? a + " " + b : a);
     }
 }
+
+/// <summary>systemd.service(5): "TimeoutStopSec=0 … disables the timeout logic". Debian's redis unit relies on it.</summary>
+public class TimeoutTests
+{
+    [Theory]
+    [InlineData("TimeoutStopSec = 0")]
+    [InlineData("TimeoutStopSec = \"0\"")]
+    [InlineData("TimeoutStopSec = \"infinity\"")]
+    public void A_zero_stop_timeout_means_no_timeout(string line) =>
+        Assert.True(Parse.Valid($"[Service]\nExecStart = [\"/bin/true\"]\n{line}\n").Service.TimeoutStopSec.IsInfinity);
+
+    [Fact]
+    public void A_zero_start_timeout_means_no_timeout() =>
+        Assert.True(Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\nTimeoutStartSec = \"0s\"\n").Service.TimeoutStartSec.IsInfinity);
+
+    [Fact]
+    public void Other_timeouts_keep_their_value() =>
+        Assert.Equal(Duration.FromSeconds(5), Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\nTimeoutStopSec = 5\n").Service.TimeoutStopSec);
+}
+
+/// <summary>systemd names a service unit "redis.service"; Supervisor's unit is "redis".</summary>
+public class UnitNameTests
+{
+    [Fact]
+    public void A_dependency_written_the_systemd_way_names_the_service()
+    {
+        var unit = Parse.Valid("[Unit]\nRequires = [\"db.service\"]\nAfter = [\"db.service\", \"cache\"]\n[Service]\nExecStart = [\"/bin/true\"]\n");
+        Assert.Equal(["db"], unit.Unit.Requires);
+        Assert.Equal(["db", "cache"], unit.Unit.After);
+    }
+}

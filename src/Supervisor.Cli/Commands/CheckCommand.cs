@@ -58,8 +58,22 @@ public static class CheckCommand
                 ? $"{total} unit{(total == 1 ? "" : "s")} checked, all valid"
                 : $"{total} unit{(total == 1 ? "" : "s")} checked, {set.BadUnits.Count} invalid: {string.Join(", ", set.BadUnits.Keys.Order(StringComparer.Ordinal))}";
             if (set.HasErrors && set.BadUnits.Count == 0) summary = $"{total} units checked; errors found";
+            if (total == 0 && !set.HasErrors) summary = NothingToCheck(paths);
             output.WriteLine(summary);
         }
-        return set.HasErrors ? ExitCodes.Failure : ExitCodes.Ok;
+        return set.HasErrors || set.Units.Count + set.BadUnits.Count == 0 ? ExitCodes.Failure : ExitCodes.Ok;
+    }
+
+    /// <summary>No *.toml at all: say so, and when the directories hold systemd's unit files, how to convert them.</summary>
+    private static string NothingToCheck(string[] paths)
+    {
+        var systemd = paths.Where(Directory.Exists)
+            .SelectMany(d => Directory.EnumerateFiles(d, "*.service").Select(f => (Dir: d, File: f)))
+            .ToList();
+        var message = $"no unit files (*.toml) in {string.Join(", ", paths.Select(p => $"'{p}'"))}";
+        if (systemd.Count == 0) return message;
+        var dir = systemd[0].Dir;
+        return $"{message}; {(systemd.Count == 1 ? "there is 1 systemd unit file" : $"there are {systemd.Count} systemd unit files")} (*.service): " +
+            $"convert them with 'supervisor import {dir} --out DIR', then check DIR";
     }
 }

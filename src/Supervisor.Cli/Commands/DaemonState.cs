@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using Supervisor.Linux.Proc;
 
 namespace Supervisor.Cli.Commands;
 
@@ -40,27 +41,12 @@ internal static class DaemonState
     {
         if (pid is not { } p) return ("the daemon", "");
         var id = p.ToString(CultureInfo.InvariantCulture);
-        return StateLetter(p) switch
+        return ProcStat.TryRead(p) switch
         {
-            'T' or 't' => ($"the daemon (pid {id}) is stopped (by SIGSTOP or a debugger) and", $"; 'kill -CONT {id}' resumes it"),
-            'D' => ($"the daemon (pid {id}, blocked in the kernel, state D)", ""),
-            'Z' or 'X' or null => ($"the daemon (pid {id}, which has exited)", ""),
+            { IsStopped: true } => ($"the daemon (pid {id}) is stopped (by SIGSTOP or a debugger) and", $"; 'kill -CONT {id}' resumes it"),
+            { State: 'D' } => ($"the daemon (pid {id}, blocked in the kernel, state D)", ""),
+            null or { HasExited: true } => ($"the daemon (pid {id}, which has exited)", ""),
             _ => ($"the daemon (pid {id}, running)", ": it is busy or hung"),
         };
-    }
-
-    private static char? StateLetter(int pid)
-    {
-        try
-        {
-            // The state follows the command name in parentheses, which may itself contain ") ".
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var end = stat.LastIndexOf(')');
-            return end >= 0 && end + 2 < stat.Length ? stat[end + 2] : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 }

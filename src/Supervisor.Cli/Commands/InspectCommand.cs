@@ -32,7 +32,7 @@ internal static class InspectCommand
             IReadOnlyList<InspectLine> lines = [];
             if (unitName is not null)
             {
-                if (Compare(unitName, paths!, state, error) is not { } compared) return ExitCodes.Failure;
+                if (await CompareAsync(unitName, paths!, state, source.Client(r), error) is not { } compared) return ExitCodes.Failure;
                 lines = compared;
             }
             if (r.GetValue(json)) JsonOutput.Print(output, w => WriteJson(w, pid, unitName, lines, state));
@@ -87,16 +87,17 @@ internal static class InspectCommand
         }
     }
 
-    /// <summary>The expectation is the plan the unit compiles to now, with the cgroup the daemon uses.</summary>
-    private static IReadOnlyList<InspectLine>? Compare(string unitName, DaemonPaths paths, IsolationState state, TextWriter error)
+    /// <summary>The expectation is the plan the unit compiles to now, with the cgroup and the dynamic uid the daemon uses.</summary>
+    private static async Task<IReadOnlyList<InspectLine>?> CompareAsync(string unitName, DaemonPaths paths, IsolationState state, ClientOptions client, TextWriter error)
     {
         var (def, _) = SandboxCommands.LoadUnit(unitName, paths, error);
         if (def is null) return null;
+        var dynamicUser = await SandboxCommands.DynamicUserOfAsync(def, client, error);
         try
         {
             var driver = CgroupDriver.Create(CgroupLayout.Detect(), paths.CgroupRoot);
             var procs = driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).ProcsFiles;
-            var plan = ExecPlanCompiler.Compile(def, CompileContext.ForHost() with { CgroupProcsFiles = [.. procs] });
+            var plan = ExecPlanCompiler.Compile(def, CompileContext.ForHost() with { CgroupProcsFiles = [.. procs], DynamicUser = dynamicUser });
             return IsolationCheck.Compare(plan, state);
         }
         catch (PlanCompileException e)
@@ -121,7 +122,7 @@ internal static class InspectCommand
         }
         foreach (var l in lines)
         {
-            var mark = l.Result switch { CheckResult.Match => "ok  ", CheckResult.Mismatch => "DIFF", CheckResult.Skipped => "skip", _ => "    " };
+            var mark = l.Result switch { CheckResult.Match => "ok  ", CheckResult.Mismatch => "DIFF", CheckResult.Skipped => "skip", CheckResult.Unavailable => "lack", _ => "    " };
             output.WriteLine($"  {mark} {l.Property,-22} declared {l.Declared,-28} found {l.Found}");
         }
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Credentials;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
 using Supervisor.Sandbox.Launch;
@@ -77,12 +78,39 @@ public static class SandboxCommands
             var (def, code) = LoadUnit(name, paths, error);
             if (def is null) return code;
             var argv = r.GetValue(args) ?? [];
-            return await RunAsync(def, argv, paths.CgroupRoot, error, ct);
+            return await RunAsync(def, argv, paths.CgroupRoot, error, ct, await DynamicUserOfAsync(def, source.Client(r), error));
         });
         return command;
     }
 
-    public static async Task<int> RunAsync(UnitDefinition unit, string[] argv, string cgroupRoot, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// The uid/gid pair a DynamicUser unit runs as: the running daemon's for it when it is up, else
+    /// the first free uid its user name hashes to (what the daemon would allocate, unless taken
+    /// there). Null for a unit that needs none.
+    /// </summary>
+    internal static async Task<DynamicUserAllocation?> DynamicUserOfAsync(UnitDefinition unit, ClientOptions options, TextWriter error)
+    {
+        var users = UserDatabase.Load();
+        if (ExecPlanCompiler.DynamicUserToAllocate(unit, users) is not { } name) return null;
+        var running = await DaemonClient.TryAskAsync(options, error, async c =>
+        {
+            var p = await c.UnitPropertiesAsync(unit.Name);
+            return p.TryGetValue("UID", out var uid) && uid is uint u && u != uint.MaxValue && p.TryGetValue("GID", out var gid) && gid is uint g
+                ? new DynamicUserAllocation(name, u, g) : null;
+        });
+        try
+        {
+            return running ?? DynamicUsers.Transient(name, users, new IpcObjects());
+        }
+        catch (DynamicUserException e)
+        {
+            error.WriteLine($"supervisor: {unit.Name}: {e.Message}");
+            return null;
+        }
+    }
+
+    public static async Task<int> RunAsync(UnitDefinition unit, string[] argv, string cgroupRoot, TextWriter error, CancellationToken cancellationToken,
+        DynamicUserAllocation? dynamicUser = null)
     {
         if (argv.Length > 0)
             unit = unit with { Service = unit.Service with { ExecStart = new UnitCommand(new ValueList<string>(argv), false) } };
@@ -108,7 +136,7 @@ public static class SandboxCommands
         }
         try
         {
-            return await RunInAsync(unit, transient, error, cancellationToken);
+            return await RunInAsync(unit, transient, dynamicUser, error, cancellationToken);
         }
         finally
         {
@@ -120,13 +148,13 @@ public static class SandboxCommands
         }
     }
 
-    private static async Task<int> RunInAsync(UnitDefinition unit, TransientCgroup transient, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> RunInAsync(UnitDefinition unit, TransientCgroup transient, DynamicUserAllocation? dynamicUser, TextWriter error, CancellationToken cancellationToken)
     {
         {
             SandboxProcess process;
             try
             {
-                var ctx = CompileContext.ForHost() with { CgroupProcsFiles = [.. transient.Cgroup.ProcsFiles], Stdio = StdioFds.Inherit };
+                var ctx = CompileContext.ForHost() with { CgroupProcsFiles = [.. transient.Cgroup.ProcsFiles], Stdio = StdioFds.Inherit, DynamicUser = dynamicUser };
                 process = SandboxLauncher.Start(ExecPlanCompiler.Compile(unit, ctx), unit.Name);
             }
             catch (Exception e) when (e is PlanCompileException or SandboxSetupException or HelperNotFoundException)

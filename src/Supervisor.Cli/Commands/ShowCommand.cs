@@ -18,11 +18,37 @@ public static class ShowCommand
         command.SetAction(async (result, _) =>
         {
             var name = Normalize(result.GetValue(unit)!);
+            var client = ClientOptions.From(result, runtime, timeout);
             var paths = result.GetValue(units) is { } given ? DaemonPaths.Defaults.Override(given, null)
-                : await DaemonPaths.ResolveAsync(ClientOptions.From(result, runtime, timeout), error, name);
-            return Run(name, paths, result.GetValue(json), output, error);
+                : await DaemonPaths.ResolveAsync(client, error, name);
+            int code = Run(name, paths, result.GetValue(json), output, error);
+            if (code == ExitCodes.Ok && !result.GetValue(json)) await DynamicUserNoteAsync(name, client, output, error);
+            return code;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A DynamicUser unit the daemon runs: the pair it was given, as a TOML comment after the
+    /// settings (it is no setting, and the TOML still parses back to the same unit).
+    /// </summary>
+    private static async Task DynamicUserNoteAsync(string name, ClientOptions client, TextWriter output, TextWriter error)
+    {
+        var note = await DaemonClient.TryAskAsync(client, error, async c =>
+        {
+            Dictionary<string, object> p;
+            try
+            {
+                p = await c.UnitPropertiesAsync(name);
+            }
+            catch (DBus.DBusErrorException e) when (e.ErrorName == Control.ControlApi.NoSuchUnitError)
+            {
+                return null; // the daemon does not run this unit (another units directory)
+            }
+            return p.GetValueOrDefault("DynamicUser") is true && p.GetValueOrDefault("UID") is uint uid && uid != uint.MaxValue
+                ? $"# DynamicUser: the running daemon gave this unit uid {uid} and gid {p.GetValueOrDefault("GID")}\n" : null;
+        });
+        if (note is not null) output.Write(note);
     }
 
     private static string Normalize(string name) =>

@@ -93,6 +93,8 @@ internal static class StatusCommand
         o.WriteLine($"      Active: {S("ActiveState")} ({S("SubState")}){since}{(result == "success" ? "" : $"; result: {result}")}");
         if (S("MainPID") is { } pid && pid != "0") o.WriteLine($"    Main PID: {pid}");
         o.WriteLine($"    Restarts: {S("NRestarts")}");
+        if (p.TryGetValue("DynamicUser", out var dynamic) && dynamic is true && p.TryGetValue("UID", out var uid) && uid is uint u && u != uint.MaxValue)
+            o.WriteLine($"        User: {u}:{S("GID")} (dynamic)");
         PrintResources(o, T);
         if (p.TryGetValue("Namespaces", out var ns) && ns is object[] { Length: > 0 } nsa)
             o.WriteLine($"  Namespaces: {string.Join(' ', nsa)}");

@@ -45,6 +45,7 @@ public sealed class ControlApi
     private readonly Action<string> _log;
     private readonly ControlApiPaths? _paths;
     private readonly Action<string, string> _unitLog;
+    private readonly Func<string, (uint Uid, uint Gid)?> _identity;
     private readonly HashSet<string> _exported = new(StringComparer.Ordinal);
 
     public DBusObjectRegistry Registry { get; } = new();
@@ -55,10 +56,13 @@ public sealed class ControlApi
     /// as on an older daemon, and clients fall back to their defaults.</param>
     /// <param name="unitLog">Writes a line to a unit's own log (unit, line): who asked for each start, stop,
     /// restart, reload and reset-failed. Without it the line goes to <paramref name="log"/>.</param>
+    /// <param name="identity">The uid and gid a unit's processes run as while it is up (UID and GID; its dynamic pair for DynamicUser).</param>
     public ControlApi(UnitManager manager, Func<UnitDefinition, CgroupStats?> stats,
         Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, Func<string> cgroupLayout,
-        uint? adminGid, Action<string> log, ControlApiPaths? paths = null, Action<string, string>? unitLog = null)
+        uint? adminGid, Action<string> log, ControlApiPaths? paths = null, Action<string, string>? unitLog = null,
+        Func<string, (uint Uid, uint Gid)?>? identity = null)
     {
+        _identity = identity ?? (_ => null);
         _cgroupLayout = cgroupLayout;
         _manager = manager;
         _stats = stats;
@@ -121,8 +125,15 @@ public sealed class ControlApi
         return manager;
     }
 
+    /// <summary>"redis.service", as systemctl users type it, is the unit "redis".</summary>
+    private string Canonical(string name) =>
+        !_manager.Units.ContainsKey(name) && name.EndsWith(".service", StringComparison.Ordinal) && _manager.Units.ContainsKey(name[..^".service".Length])
+            ? name[..^".service".Length]
+            : name;
+
     private string Known(string name)
     {
+        name = Canonical(name);
         if (_manager.Units.ContainsKey(name)) return name;
         var hint = Supervisor.Units.Values.Suggest.Hint(name, _manager.Units.Keys);
         throw new DBusErrorException(NoSuchUnitError, $"unit '{name}' is not loaded" + (hint is null ? "" : $"; {hint}"));
@@ -130,6 +141,7 @@ public sealed class ControlApi
 
     private async ValueTask<object[]> Job(CallContext ctx, string request, string name, Func<string, Task<JobOutcome>> run)
     {
+        name = Canonical(name);
         // Written before the job runs, so the unit's log reads in order: who asked, then what happened.
         if (_manager.Units.ContainsKey(name))
             _unitLog(name, $"{request} requested by {await CallerAsync(ctx)} over the control API");
@@ -226,7 +238,11 @@ public sealed class ControlApi
         .AddProperty("Namespaces", "as", () => NamespaceNames(Status(name).Definition), change: PropertyChange.Invalidates)
         .AddProperty("SeccompEnabled", "b", () => Status(name).Definition?.Sandbox is { } x && (x.SystemCallFilter is not null || x.SeccompProfile is not null), change: PropertyChange.Invalidates)
         .AddProperty("AppArmorProfile", "s", () => Status(name).Definition?.Sandbox.AppArmorProfile?.ToString() ?? "", change: PropertyChange.Invalidates)
-        .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates);
+        .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates)
+        // systemd's Service properties: the ids the processes run as (for DynamicUser the allocated pair), UINT32_MAX while down.
+        .AddProperty("DynamicUser", "b", () => Status(name).Definition?.Sandbox.DynamicUser ?? false, change: PropertyChange.Invalidates)
+        .AddProperty("UID", "u", () => _identity(name)?.Uid ?? uint.MaxValue, change: PropertyChange.None)
+        .AddProperty("GID", "u", () => _identity(name)?.Gid ?? uint.MaxValue, change: PropertyChange.None);
 
     private static object[] NamespaceNames(UnitDefinition? d) =>
         d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.Namespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Supervisor.DBus.Interop;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.DBus.Transport;
 
@@ -10,7 +10,7 @@ internal static class SaslClient
     /// <summary>Authenticates as our effective uid; returns the server GUID and whether fds were agreed.</summary>
     public static async Task<(string Guid, bool UnixFds)> AuthenticateAsync(MessageStream stream, bool negotiateUnixFds, CancellationToken cancellationToken)
     {
-        string uid = Libc.GetEUid().ToString(CultureInfo.InvariantCulture);
+        string uid = Libc.GetEuid().ToString(CultureInfo.InvariantCulture);
         // The leading NUL byte: on Linux the server takes our credentials from SO_PEERCRED,
         // the byte itself carries nothing but must be sent first.
         string hello = "\0AUTH EXTERNAL " + Convert.ToHexStringLower(Encoding.ASCII.GetBytes(uid)) + "\r\n";

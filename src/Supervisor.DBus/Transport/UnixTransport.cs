@@ -1,14 +1,15 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Supervisor.DBus.Interop;
+using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.DBus.Transport;
 
 /// <summary>
 /// An AF_UNIX stream socket that can carry fds. Design: .NET's Socket owns the fd and its
 /// epoll registration (so waiting costs no thread), and the bytes move through raw
-/// recvmsg/sendmsg with MSG_DONTWAIT because only those carry SCM_RIGHTS. To wait for input we
+/// recvmsg/sendmsg with MSG_DONTWAIT because only those carry SCM_RIGHTS (Supervisor.Linux's UnixSockets). To wait for input we
 /// await a 1-byte MSG_PEEK receive, which completes when data (or EOF) is readable without
 /// consuming it; then recvmsg takes the bytes together with any fds.
 /// </summary>
@@ -102,50 +103,18 @@ internal sealed class UnixTransport : IDisposable
         }
     }
 
-    private unsafe int TryReceive(Span<byte> buffer, List<UnixFd> fds, out int errno)
+    private int TryReceive(Span<byte> buffer, List<UnixFd> fds, out int errno)
     {
-        errno = 0;
-        int controlLength = Libc.CmsgSpace(ProtocolConstants.MaxUnixFdsPerMessage * sizeof(int));
-        byte* control = stackalloc byte[controlLength];
-        new Span<byte>(control, controlLength).Clear();
-        fixed (byte* data = buffer)
+        var received = new List<int>();
+        int n = UnixSockets.TryReceive(_socket.SafeHandle, buffer, ProtocolConstants.MaxUnixFdsPerMessage, received, out bool fdsTruncated, out errno);
+        foreach (var fd in received) fds.Add(UnixFd.FromReceived(fd));
+        if (fdsTruncated)
         {
-            var iov = new Libc.IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
-            nint n = Libc.RecvMsg(_socket.SafeHandle, &msg, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC);
-            if (n < 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                return -1;
-            }
-            CollectFds(control, (int)msg.ControlLength, fds);
-            if ((msg.Flags & Libc.MSG_CTRUNC) != 0)
-            {
-                // The kernel closed the fds that did not fit: the peer sent more than the
-                // per-message limit, and the message they belong to can no longer be complete.
-                throw new DBusProtocolException($"peer sent more than {ProtocolConstants.MaxUnixFdsPerMessage} unix fds at once");
-            }
-            return (int)n;
+            // The kernel closed the fds that did not fit: the peer sent more than the
+            // per-message limit, and the message they belong to can no longer be complete.
+            throw new DBusProtocolException($"peer sent more than {ProtocolConstants.MaxUnixFdsPerMessage} unix fds at once");
         }
-    }
-
-    private static unsafe void CollectFds(byte* control, int controlLength, List<UnixFd> fds)
-    {
-        int offset = 0;
-        int headerSize = Libc.CmsgAlign(sizeof(Libc.CMsgHdr));
-        while (offset + sizeof(Libc.CMsgHdr) <= controlLength)
-        {
-            var header = (Libc.CMsgHdr*)(control + offset);
-            int length = (int)header->Length;
-            if (length < sizeof(Libc.CMsgHdr) || offset + length > controlLength) break;
-            if (header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_RIGHTS)
-            {
-                int count = (length - headerSize) / sizeof(int);
-                int* data = (int*)(control + offset + headerSize);
-                for (int i = 0; i < count; i++) fds.Add(UnixFd.FromReceived(data[i]));
-            }
-            offset += Libc.CmsgAlign(length);
-        }
+        return n;
     }
 
     /// <summary>
@@ -183,32 +152,8 @@ internal sealed class UnixTransport : IDisposable
         }
     }
 
-    private unsafe int TrySendWithFds(ReadOnlySpan<byte> data, IReadOnlyList<SafeHandle> fds, out int errno)
-    {
-        errno = 0;
-        int payload = fds.Count * sizeof(int);
-        int controlLength = Libc.CmsgSpace(payload);
-        byte* control = stackalloc byte[controlLength];
-        new Span<byte>(control, controlLength).Clear();
-        var header = (Libc.CMsgHdr*)control;
-        header->Length = (nuint)Libc.CmsgLen(payload);
-        header->Level = Libc.SOL_SOCKET;
-        header->Type = Libc.SCM_RIGHTS;
-        int* fdData = (int*)(control + Libc.CmsgAlign(sizeof(Libc.CMsgHdr)));
-        for (int i = 0; i < fds.Count; i++) fdData[i] = (int)fds[i].DangerousGetHandle();
-        fixed (byte* bytes = data)
-        {
-            var iov = new Libc.IoVec { Base = bytes, Length = (nuint)data.Length };
-            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
-            nint n = Libc.SendMsg(_socket.SafeHandle, &msg, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL);
-            if (n < 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                return -1;
-            }
-            return (int)n;
-        }
-    }
+    private int TrySendWithFds(ReadOnlySpan<byte> data, IReadOnlyList<SafeHandle> fds, out int errno) =>
+        UnixSockets.TrySend(_socket.SafeHandle, data, fds, out errno);
 
     public void Dispose() => _socket.Dispose();
 }

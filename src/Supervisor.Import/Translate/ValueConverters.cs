@@ -50,13 +50,14 @@ public static class ValueConverters
         if (t == V.AbsolutePath.Describe) return new(AbsolutePath, true);
         // Types this file does not name: by the shape the type describes.
         if (t.StartsWith("boolean", StringComparison.Ordinal)) return new(Bool, false);
-        if (t.StartsWith("true | false", StringComparison.Ordinal)) return new(BoolOrText, false);
+        if (t.StartsWith("true | false", StringComparison.Ordinal)) return t.Contains("array", StringComparison.Ordinal) ? new(BoolOrWords, false) : new(BoolOrText, false);
         if (t.StartsWith("integer", StringComparison.Ordinal)) return new(Integer, false);
         if (t.StartsWith("duration", StringComparison.Ordinal)) return new(Duration, false);
         if (t.StartsWith("size", StringComparison.Ordinal)) return new(Size, false);
-        if (t.StartsWith("percentage", StringComparison.Ordinal) || t.StartsWith('"')) return new(Text, false);
         if (t.StartsWith("table", StringComparison.Ordinal)) return new(SetConverters.Environment, true);
-        if (t.StartsWith("array", StringComparison.Ordinal) || spec.Merge == MergeRule.List) return new(Words, true);
+        // A list, also one with a named alternative ("none" or array of …): systemd's list rules.
+        if (t.Contains("array", StringComparison.Ordinal) || spec.Merge == MergeRule.List) return new(Words, true);
+        if (t.StartsWith("percentage", StringComparison.Ordinal) || t.StartsWith('"')) return new(Text, false);
         return new(Text, true);
     }
 
@@ -101,6 +102,20 @@ public static class ValueConverters
         ? b : throw new SystemdIgnoresException($"\"{c.Value}\" is not a boolean; systemd ignores the line"), emptyResets: false);
 
     public static Converted BoolOrText(KeyInput input, Context ctx) => Last(input, ctx, c => SystemdValues.TryBool(c.Value, out var b) ? b : c.Value);
+
+    /// <summary>
+    /// A boolean or a list (RestrictNamespaces=yes, or =~user net): a boolean word decides it
+    /// alone; the lists after the last boolean or empty assignment combine by the list rule.
+    /// </summary>
+    public static Converted BoolOrWords(KeyInput input, Context ctx)
+    {
+        int last = input.Contributions.FindLastIndex(c => c.Value.Length == 0 || SystemdValues.TryBool(c.Value, out _));
+        if (last == input.Contributions.Count - 1)
+            return input.Contributions[last].Value.Length == 0 ? Converted.Nothing : BoolOrText(input, ctx);
+        var lists = new KeyInput(input.Spec);
+        lists.Contributions.AddRange(input.Contributions.Skip(last + 1));
+        return Words(lists, ctx);
+    }
 
     public static Converted Integer(KeyInput input, Context ctx) => Last(input, ctx, c =>
         long.TryParse(c.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : c.Value);

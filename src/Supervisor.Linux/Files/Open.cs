@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Linux.Files;
 
@@ -7,20 +8,13 @@ namespace Supervisor.Linux.Files;
 /// open(2) with flags .NET does not offer: a unit file is opened with O_NONBLOCK, so that a FIFO
 /// swapped in after the type check cannot block the reader (FileStream would wait for a writer forever).
 /// </summary>
-public static partial class Open
+public static class Open
 {
-    private const int ORdOnly = 0x0;
-    private const int ONoCtty = 0x100;       // 0400: a terminal device never becomes our controlling tty
-    private const int ONonBlock = 0x800;     // 04000
-    private const int OCloExec = 0x80000;    // 02000000
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenNative(string path, int flags);
-
     /// <summary>Opens <paramref name="path"/> read-only and non-blocking, or returns the errno.</summary>
     public static SafeFileHandle? ReadOnlyNonBlocking(string path, out int errno)
     {
-        int fd = OpenNative(path, ORdOnly | ONonBlock | OCloExec | ONoCtty);
+        // O_NOCTTY: a terminal device never becomes our controlling tty.
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY, 0);
         if (fd < 0)
         {
             errno = Marshal.GetLastPInvokeError();

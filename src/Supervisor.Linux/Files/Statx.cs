@@ -11,6 +11,7 @@ public readonly record struct FileStatus(uint Uid, uint Mode)
     public bool IsRegular => (Mode & TypeMask) == 0x8000;      // S_IFREG
     public bool IsDirectory => (Mode & TypeMask) == 0x4000;    // S_IFDIR
     public bool IsSymlink => (Mode & TypeMask) == 0xA000;      // S_IFLNK
+    public bool IsSocket => (Mode & TypeMask) == 0xC000;       // S_IFSOCK
 
     /// <summary>The permission bits, e.g. 0644.</summary>
     public uint Permissions => Mode & 0xFFF;
@@ -29,8 +30,11 @@ public readonly record struct FileStatus(uint Uid, uint Mode)
     };
 }
 
+/// <summary>Which file a path is: its device and inode, to tell whether two paths are the same file.</summary>
+public readonly record struct FileIdentity(ulong Dev, ulong Ino);
+
 /// <summary>
-/// statx(2), for the owner, type and mode of unit files. .NET exposes the mode
+/// statx(2), for the owner, type and mode of unit files, and the identity of files. .NET exposes the mode
 /// (File.GetUnixFileMode) but not the owner. statx is used rather than stat because its struct
 /// layout is the same on every architecture.
 /// </summary>
@@ -55,6 +59,14 @@ public static class Statx
         {
             if (added) fd.DangerousRelease();
         }
+    }
+
+    /// <summary>Device and inode of <paramref name="path"/> (symlinks followed), or null when it cannot be stat'ed.</summary>
+    public static FileIdentity? Identity(string path)
+    {
+        if (Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_INO, out var buf) != 0)
+            return null;
+        return new FileIdentity(((ulong)buf.DevMajor << 32) | buf.DevMinor, buf.Ino);
     }
 
     private static bool Call(int dirfd, string path, int flags, out FileStatus status, out int errno)

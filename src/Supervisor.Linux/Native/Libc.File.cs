@@ -10,8 +10,12 @@ public static partial class Libc
 {
     public const int O_RDONLY = 0x0;
     public const int O_WRONLY = 0x1;
+    public const int O_NOCTTY = 0x100;
     public const int O_TRUNC = 0x200;
+    public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    public const int F_DUPFD_CLOEXEC = 1030;
+    public const int SEEK_SET = 0;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
@@ -24,6 +28,20 @@ public static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static unsafe partial nint Write(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    public static partial long Lseek(int fd, long offset, int whence);
+
+    /// <summary>fchmod(2); on an unbound AF_UNIX socket it sets the mode bind() gives the socket file.</summary>
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int Fchmod(SafeHandle fd, uint mode);
+
+    /// <summary>umask(2): sets the process's file mode creation mask, returns the old one (never fails).</summary>
+    [LibraryImport("libc", EntryPoint = "umask")]
+    public static partial uint Umask(uint mask);
 
     [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mkdir(string path, uint mode);

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Supervisor.Linux.Native;
 
-/// <summary>prctl(2), waitid(2) and the rlimits of the calling process.</summary>
+/// <summary>prctl(2), waitid(2), waitpid(2) and the rlimits of the calling process.</summary>
 public static unsafe partial class Libc
 {
     public const int PR_SET_CHILD_SUBREAPER = 36;
@@ -40,6 +40,23 @@ public static unsafe partial class Libc
         int r = waitid(idtype, id, &i, options);
         info = i;
         return r;
+    }
+
+    [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
+    private static partial int waitpid(int pid, int* status, int options);
+
+    /// <summary>Reaps a child, retrying on EINTR; returns the raw wait status.</summary>
+    public static int Reap(int pid)
+    {
+        int status;
+        for (;;)
+        {
+            if (waitpid(pid, &status, 0) >= 0)
+                return status;
+            int e = Marshal.GetLastPInvokeError();
+            if (e != Errno.EINTR)
+                throw new IOException($"waitpid {pid} failed: {Marshal.GetPInvokeErrorMessage(e)}");
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]

@@ -10,6 +10,7 @@ public static partial class Libc
     public const uint STATX_TYPE = 0x1;
     public const uint STATX_MODE = 0x2;
     public const uint STATX_UID = 0x8;
+    public const uint STATX_INO = 0x100;
     public const ushort S_IFMT = 0xF000;
     public const ushort S_IFBLK = 0x6000;
 
@@ -22,6 +23,7 @@ public static partial class Libc
         [FieldOffset(20)] public uint Uid;
         [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Ino;
         [FieldOffset(128)] public uint RdevMajor;
         [FieldOffset(132)] public uint RdevMinor;
         [FieldOffset(136)] public uint DevMajor;

@@ -9,7 +9,8 @@ namespace Supervisor.Runtime.Adoption;
 
 /// <summary>
 /// The units a previous supervisor left running: remembered in the state file, the same process
-/// (pid and start time) still alive, and still in the unit's cgroup. Anything else is started afresh.
+/// (pid and start time) still alive, and still in the unit's cgroup; and the oneshots it left
+/// active (exited), which are not run again. Anything else is started afresh.
 /// </summary>
 public static class AdoptionFinder
 {
@@ -23,6 +24,13 @@ public static class AdoptionFinder
         foreach (var (name, memory) in remembered)
         {
             if (!units.Units.TryGetValue(name, out var parsed) || parsed.Definition.Kind != UnitKind.Service) continue;
+            if (memory.MainPid == UnitMemory.NoProcess)
+            {
+                // Active (exited) before: it stays so, unless its file no longer says RemainAfterExit.
+                if (parsed.Definition.Service is { Type: ServiceType.Oneshot, RemainAfterExit: true })
+                    result[name] = new Supervision.Adoption(Supervision.Adoption.NoProcess, memory.Restarts, TimeSpan.FromMilliseconds(Math.Max(0, now - memory.ActiveSinceUnixMs)));
+                continue;
+            }
             var cgroup = driver.Open(UnitPlanner.CgroupPathOf(parsed.Definition));
             bool same = StateFile.StartTimeOf(memory.MainPid) == memory.ProcessStartTime;
             if (same && cgroup.Exists() && cgroup.GetProcs().Contains(memory.MainPid))

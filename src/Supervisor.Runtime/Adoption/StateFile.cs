@@ -1,10 +1,15 @@
 using System.Globalization;
 using System.Text.Json;
+using Supervisor.Linux.Proc;
 
 namespace Supervisor.Runtime.Adoption;
 
-/// <summary>What is remembered of one running unit across a supervisor restart.</summary>
-public sealed record UnitMemory(int MainPid, string ProcessStartTime, int Restarts, long ActiveSinceUnixMs);
+/// <summary>What is remembered of one active unit across a supervisor restart.</summary>
+public sealed record UnitMemory(int MainPid, string ProcessStartTime, int Restarts, long ActiveSinceUnixMs)
+{
+    /// <summary>The MainPid of a unit that is active with no process: a oneshot with RemainAfterExit, in "exited".</summary>
+    public const int NoProcess = 0;
+}
 
 /// <summary>
 /// STATE/state.json: the running units' main processes, written atomically (temp file, fsync,
@@ -76,18 +81,5 @@ public sealed class StateFile(string directory)
     }
 
     /// <summary>The process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone.</summary>
-    public static string? StartTimeOf(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields[19];
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
-        {
-            return null;
-        }
-    }
+    public static string? StartTimeOf(int pid) => ProcStat.TryRead(pid)?.StartTime.ToString(CultureInfo.InvariantCulture);
 }

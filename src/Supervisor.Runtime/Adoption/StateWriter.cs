@@ -27,17 +27,21 @@ public sealed class StateWriter : IDisposable
         if (Interlocked.Exchange(ref _pending, 1) == 0) _timer.Change(100, Timeout.Infinite);
     }
 
-    /// <summary>What a next supervisor may adopt: every active unit's main process, by pid and start time.</summary>
+    /// <summary>What a next supervisor may adopt: every active unit's main process, by pid and start time, and the active units with none (RemainAfterExit).</summary>
     public static Dictionary<string, UnitMemory> Snapshot(UnitManager manager)
     {
         var now = DateTimeOffset.UtcNow;
         var units = new Dictionary<string, UnitMemory>(StringComparer.Ordinal);
         foreach (var (name, s) in manager.Units)
         {
-            if (s.Runtime.MainPid is not { } pid || s.Active is not (ActiveState.Active or ActiveState.Reloading)) continue;
-            if (StateFile.StartTimeOf(pid) is not { } started) continue;
-            var since = s.Runtime.ActiveSince is { } ts ? now - TimeProvider.System.GetElapsedTime(ts) : now;
-            units[name] = new UnitMemory(pid, started, s.Runtime.NRestarts, since.ToUnixTimeMilliseconds());
+            if (s.Active is not (ActiveState.Active or ActiveState.Reloading)) continue;
+            var since = (s.Runtime.ActiveSince is { } ts ? now - TimeProvider.System.GetElapsedTime(ts) : now).ToUnixTimeMilliseconds();
+            if (s.Runtime.MainPid is { } pid && StateFile.StartTimeOf(pid) is { } started)
+                units[name] = new UnitMemory(pid, started, s.Runtime.NRestarts, since);
+            else if (s.Runtime.Sub == SubState.Exited)
+                // A oneshot with RemainAfterExit: active with nothing running. Remembered so that
+                // the next supervisor does not run it a second time.
+                units[name] = new UnitMemory(UnitMemory.NoProcess, "", s.Runtime.NRestarts, since);
         }
         return units;
     }

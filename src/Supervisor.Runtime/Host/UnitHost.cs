@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Credentials;
 using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Launch;
 using Supervisor.Runtime.Notify;
@@ -38,6 +39,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly Launcher _launcher;
     private readonly MainPidFinder _forking;
     private readonly Adopter _adopter;
+    private readonly UnitIdentities _identities;
     private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
     private CompileContext _compile;
 
@@ -60,7 +62,13 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
         _forking = new MainPidFinder(sink, reaper);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
+        var ipc = new IpcObjects();
+        _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,
+            cause => logger.LogWarning("{File} is damaged ({Cause}): no dynamic user is remembered", DynamicUsers.FileName, cause)), ipc, Log);
     }
+
+    /// <summary>DynamicUser pairs and RemoveIPC: who each unit runs as.</summary>
+    public UnitIdentities Identities => _identities;
 
     /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
     internal OutputKeeper Output { get; }
@@ -78,17 +86,22 @@ public sealed class UnitHost : IUnitHost, IDisposable
     /// The unit's plan: the one its current run was started from while the definition, its slices
     /// and the host facts are unchanged, else compiled anew.
     /// </summary>
-    public UnitPlan PlanOf(UnitDefinition unit)
+    public UnitPlan PlanOf(UnitDefinition unit) => PlanOf(unit, allocate: false);
+
+    /// <param name="allocate">A process is about to start: a DynamicUser unit gets its uid now if it holds none.</param>
+    private UnitPlan PlanOf(UnitDefinition unit, bool allocate)
     {
         var slot = Slot(unit.Name);
-        if (slot.Plan is { } plan && IsCurrent(plan, unit)) return plan;
-        plan = _planner.Plan(unit, _compile, _lookup);
+        var context = _identities.ContextFor(unit, _compile, allocate);
+        if (slot.Plan is { } plan && IsCurrent(plan, unit, context)) return plan;
+        plan = _planner.Plan(unit, context, _lookup);
         slot.Plan = plan;
         return plan;
     }
 
-    private bool IsCurrent(UnitPlan plan, UnitDefinition unit) =>
-        (ReferenceEquals(plan.Unit, unit) || plan.Unit == unit) && ReferenceEquals(plan.Context, _compile)
+    /// <summary>Same definition, slices and context (the host facts, and the unit's dynamic uid, compared by value).</summary>
+    private bool IsCurrent(UnitPlan plan, UnitDefinition unit, CompileContext context) =>
+        (ReferenceEquals(plan.Unit, unit) || plan.Unit == unit) && (ReferenceEquals(plan.Context, context) || plan.Context == context)
         && UnitPlanner.SlicesUnchanged(plan, _lookup);
 
     /// <summary>The plan the unit's current main process was started from, when this supervisor started it.</summary>
@@ -99,10 +112,19 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public ICgroup CgroupOf(UnitDefinition unit) => _cgroups.Open(UnitPlanner.CgroupPathOf(unit));
 
-    public void SpawnMain(UnitDefinition unit) => Run(unit, () => _launcher.StartMain(Slot(unit.Name), PlanOf(unit)));
+    public void SpawnMain(UnitDefinition unit) => Run(unit, () =>
+    {
+        var plan = PlanOf(unit, allocate: true);
+        _identities.Started(unit.Name, plan.Main?.Exec?.Identity);
+        _launcher.StartMain(Slot(unit.Name), plan);
+    });
 
-    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) =>
-        Run(unit, () => _launcher.StartControl(Slot(unit.Name), PlanOf(unit), phase, command));
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Run(unit, () =>
+    {
+        var plan = PlanOf(unit, allocate: true);
+        _identities.Started(unit.Name, plan.For(command).Exec?.Identity);
+        _launcher.StartControl(Slot(unit.Name), plan, phase, command);
+    });
 
     /// <summary>Runs a launch on the thread pool: the helper's setup blocks until execve (or failure).</summary>
     private void Run(UnitDefinition unit, Action launch) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
@@ -181,6 +203,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         NotifyEndpoints.Close(slot);
         Output.Release(unit.Name);
         _cgroups.Release(slot);
+        _identities.Stopped(unit, empty: slot.Cgroup is null);
     }
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
@@ -191,7 +214,14 @@ public sealed class UnitHost : IUnitHost, IDisposable
     public IReadOnlyList<LimitDrift> RepairDrift(UnitDefinition unit) =>
         _units.TryGetValue(unit.Name, out var slot) ? _cgroups.Repair(slot) : [];
 
-    public void Adopt(UnitDefinition unit, int mainPid) => _adopter.Adopt(Slot(unit.Name), PlanOf(unit), mainPid);
+    public void Adopt(UnitDefinition unit, int mainPid)
+    {
+        _identities.Adopted(unit, mainPid, _compile);
+        _adopter.Adopt(Slot(unit.Name), PlanOf(unit), mainPid);
+    }
+
+    /// <summary>The uid and gid the unit's processes run as while it is up (its dynamic pair for DynamicUser); null when it is down.</summary>
+    public (uint Uid, uint Gid)? IdentityOf(string unit) => _identities.RunningAs(unit);
 
     /// <summary>
     /// A line for the unit's log, always, and for the daemon's own log within the unit's rate limit

@@ -31,7 +31,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         slot.OomAtStart = slot.Oom.Count;
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
-        var process = Start(slot, plan.Main!.ExecOrThrow, phase: null, hold: true);
+        var (process, _) = Start(slot, plan.Main!.ExecOrThrow, phase: null, hold: true);
         slot.Main = process;
         int pid = process.Pid;
         // With a pid namespace the helper stays as its init: the service is its child.
@@ -46,13 +46,29 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         var exec = plan.For(command).ExecOrThrow;
         fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
-        var process = Start(slot, exec, phase, hold: false);
+        var (process, stderr) = Start(slot, exec, phase, hold: false);
         int pid = process.Pid;
         process.Dispose();
-        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.ControlExited(exit)));
+        reaper.Watch(pid, exit =>
+        {
+            if (exit.Code == 0)
+            {
+                sink.Post(slot.Name, new UnitEvent.ControlExited(exit));
+                return;
+            }
+            // A failure's message carries the command's last stderr line: wait for the rest of its
+            // output, but not for a child of it that keeps stderr open.
+            stderr.WaitAsync(LastWordsWait).ContinueWith(
+                t => sink.Post(slot.Name, new UnitEvent.ControlExited(exit, t.IsCompletedSuccessfully ? t.Result : null)),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        });
     }
 
-    private SandboxProcess Start(UnitSlot slot, ExecPlan exec, Phase? phase, bool hold)
+    /// <summary>How long a failed control command's remaining output is waited for.</summary>
+    private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Starts one process of the unit; returns it and the task that reads its stderr (its last line at EOF).</summary>
+    private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, ExecPlan exec, Phase? phase, bool hold)
     {
         var (outRead, outFd) = OutputChannel.Create();
         var (errRead, errFd) = OutputChannel.Create();
@@ -70,8 +86,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             OutputChannel.CloseChildEnd(errFd);
         }
         _ = slot.Log.PumpAsync(outRead, phase is null ? "stdout" : $"{phase}:stdout", stopping);
-        _ = slot.Log.PumpAsync(errRead, phase is null ? "stderr" : $"{phase}:stderr", stopping);
-        return process;
+        return (process, slot.Log.PumpAsync(errRead, phase is null ? "stderr" : $"{phase}:stderr", stopping));
     }
 
     /// <summary>

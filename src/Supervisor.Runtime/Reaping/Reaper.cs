@@ -110,7 +110,7 @@ public sealed class Reaper : IDisposable
         lock (_gate)
         {
             if (Libc.WaitId(Libc.P_PID, pid, out var info, Libc.WEXITED | Libc.WNOHANG) != 0 || info.Pid == 0) return;
-            exit = Decode(info);
+            exit = ExitInfo.FromSigInfo(info);
             if (!_watches.Remove(pid, out callback)) File(pid, exit);
         }
         callback?.Invoke(exit);
@@ -136,13 +136,6 @@ public sealed class Reaper : IDisposable
             Reap(pid);
         }
     }
-
-    private static ExitInfo Decode(Libc.SigInfo info) => info.Code switch
-    {
-        Libc.CLD_EXITED => ExitInfo.Exited(info.Status),
-        Libc.CLD_DUMPED => ExitInfo.Killed(info.Status, core: true),
-        _ => ExitInfo.Killed(info.Status),
-    };
 
     /// <summary>An exit before its watch: kept for it (bounded, as unwatched orphans would pile up).</summary>
     private void File(int pid, ExitInfo exit)

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using System.Globalization;
+using Supervisor.Linux.Proc;
 using Supervisor.Sandbox.Capabilities;
 
 namespace Supervisor.Sandbox.Compiler;
@@ -11,15 +11,17 @@ public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, boo
 {
     public static HostFacts Detect()
     {
-        var prm = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("CapPrm:", StringComparison.Ordinal));
         return new HostFacts(
             CapabilityTable.HostLastCap(),
-            ulong.Parse(prm[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+            ProcStatus.ReadSelf().CapPrm ?? throw new FormatException("/proc/self/status has no CapPrm line"),
             File.Exists("/sys/module/apparmor/parameters/enabled") &&
                 File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y'),
             File.Exists("/sys/fs/selinux/enforce"));
     }
 }
+
+/// <summary>A dynamic user: the name it was allocated for and its ids (gid = uid, as systemd gives them).</summary>
+public sealed record DynamicUserAllocation(string Name, uint Uid, uint Gid);
 
 /// <summary>Everything besides the unit that goes into its plan.</summary>
 public sealed record CompileContext
@@ -39,6 +41,11 @@ public sealed record CompileContext
     /// </summary>
     public uint UserNamespaceBase { get; init; } = 100000;
     public uint UserNamespaceSize { get; init; } = 65536;
+    /// <summary>
+    /// The uid/gid pair the runtime allocated to this unit for DynamicUser (see
+    /// <see cref="ExecPlanCompiler.DynamicUserToAllocate"/>); null when none is allocated.
+    /// </summary>
+    public DynamicUserAllocation? DynamicUser { get; init; }
 
     public static CompileContext ForHost() => new() { Host = HostFacts.Detect(), Users = UserDatabase.Load() };
 }

@@ -31,6 +31,7 @@ public static partial class ExecPlanCompiler
             BindMounts(ops);
             // 7. Kernel knobs and the cgroup tree, read-only.
             KernelMounts(ops);
+            KernelSurfaceMounts(ops);
             // 8. Last: enter the new root, detaching the host's.
             if (_root is not null)
                 ops.Add(new PivotRootOperation(_root));
@@ -87,6 +88,7 @@ public static partial class ExecPlanCompiler
                 ProtectProc.Ptraceable => "hidepid=ptraceable",
                 _ => "",
             };
+            procOptions = WithProcSubset(procOptions);
             if (pid || _root is not null || procOptions.Length > 0)
             {
                 // A new proc instance: it shows the pid namespace and takes its own hidepid=.

@@ -20,7 +20,7 @@ public static partial class ExecPlanCompiler
                     throw Error("SeccompProfile", $"'{profile}' does not exist");
                 try
                 {
-                    return ([.. SeccompCompiler.Compile(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)))], true);
+                    return ([.. CompileWithKernel(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)), "SeccompProfile")], true);
                 }
                 catch (SeccompCompileException e)
                 {
@@ -29,7 +29,7 @@ public static partial class ExecPlanCompiler
             }
 
             bool hasArch = _sbx.SystemCallArchitectures.Count > 0;
-            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0)
+            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0 && !_sbx.HasKernelSeccompDirectives)
                 return ([], false);
 
             var mode = _sbx.SystemCallFilter is { IsAllowList: true } ? SyscallListMode.Allow : SyscallListMode.Deny;
@@ -57,7 +57,7 @@ public static partial class ExecPlanCompiler
             var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures() };
             try
             {
-                return ([.. SeccompCompiler.Compile(policy)], true);
+                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter")], true);
             }
             catch (SeccompCompileException e)
             {
@@ -98,13 +98,13 @@ public static partial class ExecPlanCompiler
                     case SyscallArchitecture.Aarch64 when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
                         break;
                     case SyscallArchitecture.X86 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX86);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchX86);
                         break;
                     case SyscallArchitecture.X32 when x64:
-                        extra.Add(Interop.Libseccomp.ArchX32);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchX32);
                         break;
                     case SyscallArchitecture.Arm when RuntimeInformation.ProcessArchitecture == Architecture.Arm64:
-                        extra.Add(Interop.Libseccomp.ArchArm);
+                        extra.Add(Supervisor.Linux.Native.Libseccomp.ArchArm);
                         break;
                     default:
                         throw Error("SystemCallArchitectures", $"'{a}' cannot run on this host");

@@ -30,6 +30,12 @@ namespace Supervisor.Sandbox.Compiler;
 ///    processes unless there is also a pid namespace.
 ///  - Paths under /tmp or /var/tmp cannot be listed in ReadWritePaths and friends together
 ///    with PrivateTmp: the private tmpfs hides them.
+///  - The sandbox compiled is the declared one with what its keys imply
+///    (SandboxSection.WithImplications: DynamicUser's protections). DynamicUser runs as a user
+///    of that name from /etc/passwd when there is one, else as the pair the runtime allocated
+///    (CompileContext.DynamicUser), with home "/" and no login shell.
+///  - CapabilityBoundingSet items the supervisor lacks are left out of the sets and kept in
+///    UnavailableCapabilities, for inspect to show.
 /// </summary>
 public static partial class ExecPlanCompiler
 {
@@ -53,7 +59,8 @@ public static partial class ExecPlanCompiler
     private sealed partial class Compilation(UnitDefinition unit, CompileContext ctx, Command? command)
     {
         private readonly ServiceSection _svc = unit.Service;
-        private readonly SandboxSection _sbx = unit.Sandbox;
+        /// <summary>The sandbox with what its keys imply (DynamicUser's protections): never the declared section alone.</summary>
+        private readonly SandboxSection _sbx = unit.Sandbox.WithImplications();
         private string? _root;
 
         private PlanCompileException Error(string key, string cause) => new(unit.Name, key, $"{unit.Name}: {key}: {cause}");
@@ -110,9 +117,12 @@ public static partial class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
+                KernelProtections = KernelProtections(),
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
-                // systemd's default for system services: no key of the supervisor's session reaches a service.
-                Keyring = KeyringMode.Private,
+                // KeyringMode; systemd's default for system services, private: no key of the supervisor's session reaches a service.
+                Keyring = KeyringOf(),
+                UMask = _sbx.UMask,
+                UnavailableCapabilities = UnavailableCapabilities(),
                 Stdio = ctx.Stdio,
             };
         }
@@ -140,6 +150,7 @@ public static partial class ExecPlanCompiler
                 f |= NamespaceFlags.Mount;
             if (_sbx.Hostname is not null)
                 f |= NamespaceFlags.Uts;
+            f |= KernelNamespaces();
             return f;
         }
 
@@ -156,15 +167,15 @@ public static partial class ExecPlanCompiler
 
         private (Identity? Identity, UserEntry? User) Identity(NamespaceFlags ns)
         {
-            UserEntry? user = null;
-            uint? gid = null;
-            if (_svc.User is { Length: > 0 } userName)
+            UserEntry? user = DynamicUserEntry();
+            uint? gid = user?.Gid;
+            if (user is null && _svc.User is { Length: > 0 } userName)
             {
                 user = ctx.Users.FindUser(userName) ?? throw Error("User", $"user '{userName}' does not exist");
                 gid = user.Gid;
             }
             if (_svc.Group is { Length: > 0 } groupName)
-                gid = ctx.Users.FindGroup(groupName) ?? throw Error("Group", $"group '{groupName}' does not exist");
+                gid = ctx.Users.FindGroup(groupName) ?? DynamicGroup(groupName, user) ?? throw Error("Group", $"group '{groupName}' does not exist");
             var groups = new SortedSet<uint>();
             if (user is not null)
                 groups.UnionWith(ctx.Users.MemberGroupsOf(user.Name));
@@ -195,6 +206,7 @@ public static partial class ExecPlanCompiler
 
             // The supervisor cannot hand out what it does not hold itself (capset would fail).
             ulong bounding = (_sbx.CapabilityBoundingSet?.Mask(last) ?? hostAll) & ctx.Host.SupervisorCapabilities;
+            bounding &= ~KernelDroppedCapabilities;
             ulong ambient = 0;
             foreach (var c in _sbx.AmbientCapabilities)
             {

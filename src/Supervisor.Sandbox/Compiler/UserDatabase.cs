@@ -46,6 +46,12 @@ public sealed class UserDatabase
         return null;
     }
 
+    /// <summary>A user of /etc/passwd by name only (what DynamicUser reuses instead of allocating).</summary>
+    public UserEntry? FindStaticUser(string name) => _users.GetValueOrDefault(name);
+
+    /// <summary>Whether /etc/passwd has an entry with this uid, or /etc/group one with this gid (a dynamic id must be neither).</summary>
+    public bool UsesId(uint id) => _users.Values.Any(u => u.Uid == id) || _groups.Values.Any(g => g.Gid == id);
+
     public uint? FindGroup(string nameOrId)
     {
         if (_groups.TryGetValue(nameOrId, out var g))

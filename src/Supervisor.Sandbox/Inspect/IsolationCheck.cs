@@ -12,13 +12,15 @@ public enum CheckResult
     Skipped,
     /// <summary>Reported for the reader; nothing was declared to compare with.</summary>
     Info,
+    /// <summary>Declared, but this host cannot give it (a capability the supervisor itself lacks): not drift, and not a match either.</summary>
+    Unavailable,
 }
 
 /// <summary>One line of `supervisor inspect`: a property, what the plan declares, what the process has.</summary>
 public sealed record InspectLine(string Property, string Declared, string Found, CheckResult Result)
 {
     public override string ToString() =>
-        $"{(Result switch { CheckResult.Match => "ok  ", CheckResult.Mismatch => "DIFF", CheckResult.Skipped => "skip", _ => "    " })} {Property}: declared {Declared}, found {Found}";
+        $"{(Result switch { CheckResult.Match => "ok  ", CheckResult.Mismatch => "DIFF", CheckResult.Skipped => "skip", CheckResult.Unavailable => "lack", _ => "    " })} {Property}: declared {Declared}, found {Found}";
 }
 
 /// <summary>
@@ -36,8 +38,10 @@ public static partial class IsolationCheck
         CompareNamespaces(plan, state, lines);
         CompareCgroups(plan, state, lines);
         CompareCredentials(plan, state, lines);
+        CompareIdentity(plan, state, lines);
         CompareLsm(plan, state, skippedLsm, lines);
         CompareFilesystem(plan, state, lines);
+        CompareKernelSurface(plan, state, lines);
         if (plan.Hostname is { } host)
             lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));
         return lines.ToImmutable();
@@ -74,30 +78,39 @@ public static partial class IsolationCheck
         }
     }
 
-    /// <summary>uid, gid, the five capability sets, no_new_privs, seccomp.</summary>
+    /// <summary>
+    /// uid, gid, the five capability sets, no_new_privs, seccomp: what the kernel guarantees, not
+    /// equality with the start state. A daemon may narrow its own credentials (memcached starts as
+    /// root and setuid()s to its user, which empties its permitted set; a process may set
+    /// no_new_privs or add a seccomp filter of its own), so only the bounding set must be equal,
+    /// and the other sets must hold nothing beyond the declaration.
+    /// </summary>
     private static void CompareCredentials(ExecPlan plan, IsolationState state, ImmutableArray<InspectLine>.Builder lines)
     {
         if (plan.Identity is { } id)
         {
-            lines.Add(Eq("uid", id.Uid.ToString(CultureInfo.InvariantCulture), state.Uid.ToString(CultureInfo.InvariantCulture)));
-            lines.Add(Eq("gid", id.Gid.ToString(CultureInfo.InvariantCulture), state.Gid.ToString(CultureInfo.InvariantCulture)));
+            // Started as root with CAP_SETUID/CAP_SETGID, the process may switch to a user of its own choosing.
+            lines.Add(Id("uid", id.Uid, state.Uid, id.Uid == 0 && MayUse(plan, CapSetuid)));
+            lines.Add(Id("gid", id.Gid, state.Gid, id.Uid == 0 && MayUse(plan, CapSetgid)));
         }
 
         if (plan.Capabilities is { } caps)
         {
             lines.Add(Caps("CapBnd", caps.Bounding, state.CapBnd));
-            lines.Add(Caps("CapPrm", caps.Permitted, state.CapPrm));
-            lines.Add(Caps("CapEff", caps.Effective, state.CapEff));
-            lines.Add(Caps("CapInh", caps.Inheritable, state.CapInh));
-            lines.Add(Caps("CapAmb", caps.Ambient, state.CapAmb));
+            lines.Add(AtMost("CapPrm", caps.Permitted, state.CapPrm));
+            lines.Add(AtMost("CapEff", caps.Effective, state.CapEff));
+            lines.Add(AtMost("CapInh", caps.Inheritable, state.CapInh));
+            lines.Add(AtMost("CapAmb", caps.Ambient, state.CapAmb));
         }
 
-        lines.Add(Eq("NoNewPrivs", plan.NoNewPrivileges ? "1" : "0", state.NoNewPrivs ? "1" : "0"));
+        // Set means set for good; unset means the process may still set it itself.
+        lines.Add(new("NoNewPrivs", plan.NoNewPrivileges ? "1" : "0", state.NoNewPrivs ? "1" : "0",
+            !plan.NoNewPrivileges || state.NoNewPrivs ? CheckResult.Match : CheckResult.Mismatch));
 
         bool filter = !plan.SeccompBpf.IsDefaultOrEmpty;
         lines.Add(new("Seccomp", filter ? "filter (mode 2)" : "none (mode 0)",
             $"mode {state.SeccompMode}, {state.SeccompFilters} filter(s)",
-            (filter ? state.SeccompMode == 2 && state.SeccompFilters >= 1 : state.SeccompMode == 0) ? CheckResult.Match : CheckResult.Mismatch));
+            !filter || (state.SeccompMode == 2 && state.SeccompFilters >= 1) ? CheckResult.Match : CheckResult.Mismatch));
     }
 
     private static void CompareLsm(ExecPlan plan, IsolationState state, IReadOnlyCollection<LsmKind>? skippedLsm, ImmutableArray<InspectLine>.Builder lines)
@@ -140,6 +153,11 @@ public static partial class IsolationCheck
     private static InspectLine Caps(string property, ulong declared, ulong found) =>
         new(property, Format(declared), Format(found), declared == found ? CheckResult.Match : CheckResult.Mismatch);
 
+    /// <summary>A set that may have shrunk since the start but never grown beyond the declaration.</summary>
+    private static InspectLine AtMost(string property, ulong declared, ulong found) =>
+        new(property, Format(declared), Format(found) + (found != declared && (found & ~declared) == 0 ? " (dropped by the process)" : ""),
+            (found & ~declared) == 0 ? CheckResult.Match : CheckResult.Mismatch);
+
     private static string Format(ulong mask)
     {
         var names = CapabilityTable.NamesOf(mask).ToList();
@@ -181,7 +199,7 @@ public static partial class IsolationCheck
     }
 
     private static ulong? InodeOf(string path) =>
-        Supervisor.Sandbox.Interop.FileStat.DevIno(path)?.Ino;
+        Supervisor.Linux.Files.Statx.Identity(path)?.Ino;
 
     private readonly record struct CgroupLine(string Controller, string Path);
 

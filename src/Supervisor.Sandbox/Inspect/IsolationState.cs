@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Supervisor.Linux.Proc;
 
 namespace Supervisor.Sandbox.Inspect;
 
@@ -35,6 +36,8 @@ public sealed record IsolationState
     /// <summary>/proc/PID/mountinfo entries: mount point (as the process sees it) and options.</summary>
     public required ImmutableArray<(string MountPoint, string Options)> Mounts { get; init; }
     public string? Hostname { get; init; }
+    /// <summary>The file mode creation mask (status "Umask:", Linux 4.7 and later); null where the kernel does not show it.</summary>
+    public uint? Umask { get; init; }
 
     public bool InNewNamespace(string kind) =>
         Namespaces.TryGetValue(kind, out var mine) && HostNamespaces.TryGetValue(kind, out var host) && mine != host;
@@ -46,15 +49,7 @@ public sealed record IsolationState
     /// </summary>
     public static IsolationState Read(int pid, int hostReferencePid = 1)
     {
-        var status = File.ReadAllLines($"/proc/{pid}/status")
-            .Select(l => l.Split(':', 2))
-            .Where(p => p.Length == 2)
-            .GroupBy(p => p[0])
-            .ToDictionary(g => g.Key, g => g.First()[1].Trim());
-        ulong Hex(string key) => ulong.Parse(status[key], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        int Int(string key, int fallback = 0) =>
-            status.TryGetValue(key, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-        uint FirstId(string key) => uint.Parse(status[key].Split('\t', ' ')[0], CultureInfo.InvariantCulture);
+        var status = ProcStatus.Read(pid);
 
         string? label = null;
         try
@@ -83,20 +78,23 @@ public sealed record IsolationState
             Namespaces = namespaces,
             HostNamespaces = host,
             Cgroups = [.. File.ReadAllLines($"/proc/{pid}/cgroup")],
-            Uid = FirstId("Uid"),
-            Gid = FirstId("Gid"),
-            CapInh = Hex("CapInh"),
-            CapPrm = Hex("CapPrm"),
-            CapEff = Hex("CapEff"),
-            CapBnd = Hex("CapBnd"),
-            CapAmb = Hex("CapAmb"),
-            NoNewPrivs = Int("NoNewPrivs") == 1,
-            SeccompMode = Int("Seccomp"),
-            SeccompFilters = Int("Seccomp_filters"),
+            Uid = status.Uid?.Real ?? throw new FormatException($"/proc/{pid}/status has no Uid line"),
+            Gid = status.Gid?.Real ?? throw new FormatException($"/proc/{pid}/status has no Gid line"),
+            // A set or flag the kernel does not report yet (CapAmb before 4.3, NoNewPrivs before
+            // 4.10, Seccomp_filters before 5.9) cannot be set either: it is empty, off, none.
+            CapInh = status.CapInh ?? 0,
+            CapPrm = status.CapPrm ?? 0,
+            CapEff = status.CapEff ?? 0,
+            CapBnd = status.CapBnd ?? 0,
+            CapAmb = status.CapAmb ?? 0,
+            NoNewPrivs = status.NoNewPrivs ?? false,
+            SeccompMode = status.Seccomp ?? 0,
+            SeccompFilters = status.SeccompFilters ?? 0,
             LsmLabel = label,
             RootIsHostRoot = SameFile($"/proc/{pid}/root", "/"),
             Mounts = mounts,
-            Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Sandbox.Interop.Namespaces.HostnameOf(pid),
+            Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Linux.UtsNamespace.HostnameOf(pid),
+            Umask = status.Umask,
         };
     }
 
@@ -144,11 +142,8 @@ public sealed record IsolationState
         return sa is not null && sa == sb;
     }
 
-    private static (ulong Dev, ulong Ino)? Stat(string path)
-    {
-        // /proc/PID/root/. follows the process's root; compare device and inode via statx.
-        return Supervisor.Sandbox.Interop.FileStat.DevIno(path + "/.");
-    }
+    // /proc/PID/root/. follows the process's root; compare device and inode via statx.
+    private static Supervisor.Linux.Files.FileIdentity? Stat(string path) => Supervisor.Linux.Files.Statx.Identity(path + "/.");
 
     private static string Unescape(string s) =>
         s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");

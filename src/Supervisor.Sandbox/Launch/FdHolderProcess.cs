@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux;
 
 namespace Supervisor.Sandbox.Launch;
 

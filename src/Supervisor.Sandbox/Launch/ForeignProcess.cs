@@ -1,4 +1,4 @@
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -9,11 +9,11 @@ namespace Supervisor.Sandbox.Launch;
 /// </summary>
 public sealed class ForeignProcess : IDisposable
 {
-    private readonly SafeFdHandle _pidfd;
+    private readonly SafeFd _pidfd;
 
     public int Pid { get; }
 
-    private ForeignProcess(int pid, SafeFdHandle pidfd)
+    private ForeignProcess(int pid, SafeFd pidfd)
     {
         Pid = pid;
         _pidfd = pidfd;

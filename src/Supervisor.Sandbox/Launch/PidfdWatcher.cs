@@ -1,5 +1,4 @@
 using Supervisor.Linux;
-using Supervisor.Sandbox.Interop;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -13,7 +12,7 @@ internal sealed class PidfdWatcher
     public static readonly Lazy<PidfdWatcher> Shared = new(() => new PidfdWatcher());
 
     /// <summary>Calls <paramref name="onExit"/> once, on the loop thread, when the process exits. Returns a token for <see cref="Cancel"/>.</summary>
-    public ulong Watch(SafeFdHandle pidfd, Action onExit) => EventLoop.Shared.Add(pidfd, _ => onExit(), once: true);
+    public ulong Watch(SafeFd pidfd, Action onExit) => EventLoop.Shared.Add(pidfd, _ => onExit(), once: true);
 
     /// <summary>Stops watching; false if the callback already ran (or is running).</summary>
     public bool Cancel(ulong token) => EventLoop.Shared.Remove(token);

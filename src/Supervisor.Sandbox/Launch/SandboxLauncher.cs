@@ -1,7 +1,7 @@
 using Supervisor.Linux;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -57,12 +57,12 @@ public static class SandboxLauncher
         }
     }
 
-    private static SafeFdHandle DupHigh(SafeFdHandle fd)
+    private static SafeFd DupHigh(SafeFd fd)
     {
-        int r = Libc.fcntl(fd.Fd, Libc.F_DUPFD_CLOEXEC, FirstPrivateFd);
+        int r = Libc.Fcntl(fd.Fd, Libc.F_DUPFD_CLOEXEC, FirstPrivateFd);
         if (r < 0)
             throw new IOException($"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-        return new SafeFdHandle(r);
+        return new SafeFd(r);
     }
 
     private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm);
@@ -122,13 +122,13 @@ public static class SandboxLauncher
     {
         if (childPid is { } c)
         {
-            Libc.kill(c, Libc.SIGKILL);
+            Libc.Kill(c, Libc.SIGKILL);
             Libc.Reap(c);
         }
         if (childPid != helperPid)
         {
             if (!plan.HelperClones)
-                Libc.kill(helperPid, Libc.SIGKILL);
+                Libc.Kill(helperPid, Libc.SIGKILL);
             Libc.Reap(helperPid);
         }
     }
@@ -142,7 +142,7 @@ public static class SandboxLauncher
         var helperExit = ExitInfo.FromWaitStatus(Libc.Reap(helperPid));
         if (helperExit.Code != 0)
         {
-            Libc.kill(childPid, Libc.SIGKILL);
+            Libc.Kill(childPid, Libc.SIGKILL);
             Libc.Reap(childPid);
             throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper ended ({helperExit}) before handing over the service");
         }

@@ -1,6 +1,6 @@
 using Supervisor.Linux;
 using System.Globalization;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Proc;
 
 namespace Supervisor.Sandbox.Launch;
 
@@ -11,10 +11,10 @@ namespace Supervisor.Sandbox.Launch;
 /// </summary>
 public sealed class SandboxProcess : IDisposable
 {
-    private readonly SafeFdHandle _pidfd;
+    private readonly SafeFd _pidfd;
     private ExitInfo? _exit;
 
-    internal SandboxProcess(int pid, SafeFdHandle pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
+    internal SandboxProcess(int pid, SafeFd pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
     {
         Pid = pid;
         _pidfd = pidfd;
@@ -35,7 +35,7 @@ public sealed class SandboxProcess : IDisposable
     /// <summary>LSM labels that were not applied because the LSM is off and the unit allowed skipping ("-").</summary>
     public IReadOnlyList<LsmKind> SkippedLsm { get; }
 
-    public SafeFdHandle PidFd => _pidfd;
+    public SafeFd PidFd => _pidfd;
 
     /// <summary>
     /// The pid (host namespace) of the service process itself, for inspection; null when it is
@@ -51,18 +51,8 @@ public sealed class SandboxProcess : IDisposable
             var name = Path.GetFileName(dir);
             if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
                 continue;
-            string stat;
-            try
-            {
-                stat = File.ReadAllText($"/proc/{pid}/stat");
-            }
-            catch (IOException)
-            {
-                continue; // exited while we looked
-            }
-            // The command name may contain spaces and parentheses: fields start after the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && fields[1] == Pid.ToString(CultureInfo.InvariantCulture))
+            // null: exited while we looked.
+            if (ProcStat.TryRead(pid) is { } stat && stat.ParentPid == Pid)
                 return pid;
         }
         return null;
@@ -147,11 +137,7 @@ public sealed class SandboxProcess : IDisposable
     {
         if (_exit is { } done)
             return done;
-        var r = Pidfd.Wait(_pidfd, noHang);
-        if (r is null)
-            return null;
-        var (code, status) = r.Value;
-        _exit = code == Pidfd.CLD_EXITED ? ExitInfo.Exited(status) : ExitInfo.Killed(status, core: code == 3 /* CLD_DUMPED */);
+        _exit = Pidfd.Wait(_pidfd, noHang);
         return _exit;
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Supervisor.Linux.Proc;
 using Supervisor.Sandbox.Capabilities;
 
 namespace Supervisor.Sandbox.Launch;
@@ -24,7 +25,7 @@ internal static class StepMessages
                 detail < plan.Mounts.Length ? $"apply mount operation #{detail} ({plan.Mounts[(int)detail].Describe()})" : "apply a mount operation",
             SetupStep.Hostname => $"set hostname '{plan.Hostname}'",
             SetupStep.Loopback => "bring up the loopback interface",
-            SetupStep.Rlimit => $"set resource limit {(RlimitResource)detail}",
+            SetupStep.Rlimit => $"set {RlimitWhat(plan, detail)}",
             SetupStep.CapabilityBounding => $"drop {CapabilityTable.NameOf((int)detail)} from the bounding set",
             SetupStep.SecureBits => "set securebits",
             SetupStep.SetGroups => "set supplementary groups",
@@ -46,7 +47,73 @@ internal static class StepMessages
         };
         if (step == SetupStep.LsmNotEnabled)
             cause = $"{(plan.Lsm?.Kind == LsmKind.SELinux ? "SELinux" : "AppArmor")} is not enabled on this host";
+        if (step == SetupStep.Rlimit && errno == 1 /* EPERM */)
+            cause += RlimitCause((RlimitResource)detail);
         return $"cannot {what}: {cause}";
+    }
+
+    /// <summary>"LimitNOFILE=65535" as the unit file says it (soft:hard when they differ).</summary>
+    private static string RlimitWhat(ExecPlan plan, uint resource)
+    {
+        string key = "Limit" + ((RlimitResource)resource).ToString().ToUpperInvariant();
+        var limit = plan.ResourceLimits.FirstOrDefault(l => (uint)l.Resource == resource);
+        if (limit is null) return key;
+        static string Text(ulong v) => v == ResourceLimit.Infinity ? "infinity" : v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return limit.Soft == limit.Hard ? $"{key}={Text(limit.Hard)}" : $"{key}={Text(limit.Soft)}:{Text(limit.Hard)}";
+    }
+
+    /// <summary>
+    /// Why setrlimit said EPERM: a hard limit above the supervisor's own needs CAP_SYS_RESOURCE
+    /// (setrlimit(2)); the supervisor's hard limit is read from /proc/self/limits.
+    /// </summary>
+    private static string RlimitCause(RlimitResource resource)
+    {
+        if (HasSysResource())
+            return resource == RlimitResource.Nofile && ReadFirstLine("/proc/sys/fs/nr_open") is { } nrOpen
+                ? $" (no process may have more than fs.nr_open = {nrOpen} open files)"
+                : "";
+        return OwnHardLimit(resource) is { } own
+            ? $" (the supervisor's own hard limit is {own}; raising a hard limit above it needs CAP_SYS_RESOURCE, which the supervisor does not have)"
+            : " (raising a hard limit above the supervisor's own needs CAP_SYS_RESOURCE, which the supervisor does not have)";
+    }
+
+    /// <summary>CAP_SYS_RESOURCE (24) in the supervisor's effective set, from /proc/self/status.</summary>
+    private static bool HasSysResource()
+    {
+        const int capSysResource = 24;
+        return ProcStatus.TryRead(Environment.ProcessId)?.CapEff is { } eff && (eff & (1UL << capSysResource)) != 0;
+    }
+
+    private static string? ReadFirstLine(string path)
+    {
+        try { return File.ReadLines(path).FirstOrDefault()?.Trim(); }
+        catch (IOException) { return null; }
+    }
+
+    private static readonly Dictionary<RlimitResource, string> ProcLimitNames = new()
+    {
+        [RlimitResource.Cpu] = "Max cpu time", [RlimitResource.Fsize] = "Max file size", [RlimitResource.Data] = "Max data size",
+        [RlimitResource.Stack] = "Max stack size", [RlimitResource.Core] = "Max core file size", [RlimitResource.Rss] = "Max resident set",
+        [RlimitResource.Nproc] = "Max processes", [RlimitResource.Nofile] = "Max open files", [RlimitResource.Memlock] = "Max locked memory",
+        [RlimitResource.As] = "Max address space", [RlimitResource.Locks] = "Max file locks", [RlimitResource.Sigpending] = "Max pending signals",
+        [RlimitResource.Msgqueue] = "Max msgqueue size", [RlimitResource.Nice] = "Max nice priority", [RlimitResource.Rtprio] = "Max realtime priority",
+        [RlimitResource.Rttime] = "Max realtime timeout",
+    };
+
+    /// <summary>The hard column of /proc/self/limits (fixed-width: name, soft, hard, units).</summary>
+    private static string? OwnHardLimit(RlimitResource resource)
+    {
+        if (!ProcLimitNames.TryGetValue(resource, out var name)) return null;
+        try
+        {
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+            var fields = line?[name.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: >= 2 } ? fields[1] : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static string LsmWhat(ExecPlan plan) => plan.Lsm is { } l

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Supervisor.Sandbox.Capabilities;
-using Supervisor.Sandbox.Interop;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Sandbox.Seccomp;
 
@@ -69,7 +69,7 @@ public static class OciSeccompProfile
                         arches.AddRange(subs.EnumerateArray().Select(a => Arch(a.GetString()!, source)));
                 }
             }
-            uint nativeArch = Libseccomp.seccomp_arch_native();
+            uint nativeArch = Libseccomp.NativeArch();
             var extra = arches.Where(a => a != nativeArch).Distinct().ToList();
 
             var rules = new List<SeccompRule>();

@@ -58,4 +58,11 @@ public sealed record SeccompFilterSpec(
 {
     /// <summary>Names absent on this architecture are skipped instead of being an error (OCI profiles list every arch's calls).</summary>
     public bool SkipUnknownSyscalls { get; init; }
+
+    /// <summary>
+    /// Complete rule lists for single ABIs (by AUDIT_ARCH value), used on that ABI instead of
+    /// <see cref="Rules"/>: argument rules differ between ABIs (i386 multiplexes socket() and
+    /// shmat()), and libseccomp adds a rule to every ABI of a context. Empty: Rules everywhere.
+    /// </summary>
+    public IReadOnlyDictionary<uint, IReadOnlyList<SeccompRule>> RulesByArch { get; init; } = new Dictionary<uint, IReadOnlyList<SeccompRule>>();
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Supervisor.Linux;
+using Supervisor.Linux.Native;
 
 namespace Supervisor.Supervision.Logs;
 
@@ -12,5 +13,5 @@ public static class OutputChannel
 {
     public static (Socket Read, int ChildFd) Create() => UnixSockets.OutputPair();
 
-    public static void CloseChildEnd(int fd) => UnixSockets.close(fd);
+    public static void CloseChildEnd(int fd) => Libc.Close(fd);
 }

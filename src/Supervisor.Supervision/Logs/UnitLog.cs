@@ -266,9 +266,10 @@ public sealed class UnitLog : IDisposable
     /// Copies a process's output from <paramref name="socket"/> into the log line by line until
     /// the process (and every child holding the descriptor) closed it.
     /// </summary>
-    public async Task PumpAsync(Socket socket, string stream, CancellationToken cancellationToken = default)
+    public async Task<string?> PumpAsync(Socket socket, string stream, CancellationToken cancellationToken = default)
     {
         var pending = new List<byte>();
+        string? last = null;
         var decoder = Encoding.UTF8;
         byte[]? buffer = null;
         try
@@ -281,7 +282,7 @@ public sealed class UnitLog : IDisposable
                 buffer = ArrayPool<byte>.Shared.Rent(8192);
                 int n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 if (n == 0) break;
-                Split(buffer, n, pending, stream, decoder);
+                last = Split(buffer, n, pending, stream, decoder) ?? last;
                 ArrayPool<byte>.Shared.Return(buffer);
                 buffer = null;
             }
@@ -290,18 +291,25 @@ public sealed class UnitLog : IDisposable
         catch (ObjectDisposedException) { }
         catch (OperationCanceledException) { }
         if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-        if (pending.Count > 0) Flush(pending, [], stream, decoder);
+        if (pending.Count > 0) last = NonEmpty(Flush(pending, [], stream, decoder)) ?? last;
         socket.Dispose();
+        return last;
     }
 
-    /// <summary>Complete lines go to the log; the unfinished tail waits in <paramref name="pending"/> (cut at MaxLineBytes).</summary>
-    private void Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder)
+    private static string? NonEmpty(string line) => string.IsNullOrWhiteSpace(line) ? null : line;
+
+    /// <summary>
+    /// Complete lines go to the log; the unfinished tail waits in <paramref name="pending"/> (cut at
+    /// MaxLineBytes). Returns the last non-empty line logged, if any.
+    /// </summary>
+    private string? Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder)
     {
+        string? last = null;
         int start = 0;
         for (int i = 0; i < n; i++)
         {
             if (buffer[i] != (byte)'\n') continue;
-            Flush(pending, buffer.AsSpan(start, i - start), stream, decoder);
+            last = NonEmpty(Flush(pending, buffer.AsSpan(start, i - start), stream, decoder)) ?? last;
             start = i + 1;
         }
         if (start < n)
@@ -309,22 +317,24 @@ public sealed class UnitLog : IDisposable
             var rest = buffer.AsSpan(start, n - start);
             if (pending.Count + rest.Length > MaxLineBytes)
             {
-                Flush(pending, rest, stream, decoder, cut: true);
+                last = NonEmpty(Flush(pending, rest, stream, decoder, cut: true)) ?? last;
             }
             else
             {
                 foreach (var b in rest) pending.Add(b);
             }
         }
+        return last;
     }
 
-    private void Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool cut = false)
+    private string Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool cut = false)
     {
         byte[] all = pending.Count == 0 ? tail.ToArray() : [.. pending, .. tail];
         pending.Clear();
         if (all.Length > MaxLineBytes) { all = all[..MaxLineBytes]; cut = true; }
         var text = decoder.GetString(all).TrimEnd('\r');
         Enqueue(stream, cut ? text + " [line cut at 16 KiB]" : text);
+        return text;
     }
 
     public void Dispose()

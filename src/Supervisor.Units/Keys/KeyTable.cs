@@ -216,8 +216,8 @@ public static partial class KeyTable
             S("SuccessExitStatus", NextUse, V.ExitStatuses, s => s.SuccessExitStatus, (s, v) => s with { SuccessExitStatus = v }, "[]", "exit codes and signals counted as success besides 0, SIGHUP, SIGINT, SIGTERM, SIGPIPE", MergeRule.List),
             S("RestartPreventExitStatus", NextUse, V.ExitStatuses, s => s.RestartPreventExitStatus, (s, v) => s with { RestartPreventExitStatus = v }, "[]", "exit codes and signals that never cause a restart", MergeRule.List),
             S("RestartForceExitStatus", NextUse, V.ExitStatuses, s => s.RestartForceExitStatus, (s, v) => s with { RestartForceExitStatus = v }, "[]", "exit codes and signals that always cause a restart", MergeRule.List),
-            S("TimeoutStartSec", NextUse, V.Duration, s => s.TimeoutStartSec, (s, v) => s with { TimeoutStartSec = v }, "\"90s\"", "how long starting may take before the unit fails with result timeout"),
-            S("TimeoutStopSec", NextUse, V.Duration, s => s.TimeoutStopSec, (s, v) => s with { TimeoutStopSec = v }, "\"90s\"", "how long stopping may take before SIGKILL"),
+            S("TimeoutStartSec", NextUse, Timeout, s => s.TimeoutStartSec, (s, v) => s with { TimeoutStartSec = v }, "\"90s\"", "how long starting may take before the unit fails with result timeout; 0 or \"infinity\": no limit (systemd's meaning)"),
+            S("TimeoutStopSec", NextUse, Timeout, s => s.TimeoutStopSec, (s, v) => s with { TimeoutStopSec = v }, "\"90s\"", "how long stopping may take before SIGKILL; 0 or \"infinity\": no limit, never SIGKILL (systemd's meaning)"),
             S("WatchdogSec", Restart, V.Duration, s => s.WatchdogSec, (s, v) => s with { WatchdogSec = v }, "\"0\"", "the service must send WATCHDOG=1 at least this often (0: off)"),
             S("KillMode", NextUse, killMode, s => s.KillMode, (s, v) => s with { KillMode = v }, "\"control-group\"", "which processes are signalled on stop: the whole cgroup, the main process then the rest (mixed), or the main process only"),
             S("KillSignal", NextUse, V.Signal, s => s.KillSignal, (s, v) => s with { KillSignal = v }, "\"SIGTERM\"", "the signal that asks the service to stop"),
@@ -273,8 +273,8 @@ public static partial class KeyTable
         X("SystemCallArchitectures", Restart, V.Architectures, x => x.SystemCallArchitectures, (x, v) => x with { SystemCallArchitectures = v }, "[] (all)", "ABIs allowed to make system calls; \"native\" kills i386 and x32 calls on x86-64", MergeRule.List),
         X("SystemCallLog", Restart, V.SyscallList, x => x.SystemCallLog, (x, v) => x with { SystemCallLog = v }, "[]", "system calls and @groups that are logged by the kernel's audit when called", MergeRule.List),
         X("SeccompProfile", Restart, new Nullable<string>(V.AbsolutePath), x => x.SeccompProfile, (x, v) => x with { SeccompProfile = v }, "not set", "an OCI/Docker seccomp JSON profile, e.g. contrib/seccomp/default.json"),
-        X("AppArmorProfile", Restart, new Nullable<LsmLabel>(V.Lsm), x => x.AppArmorProfile, (x, v) => x with { AppArmorProfile = v }, "not set", "AppArmor profile to exec into; starting fails when AppArmor is off, unless prefixed \"-\""),
-        X("SELinuxContext", Restart, new Nullable<LsmLabel>(V.Lsm), x => x.SELinuxContext, (x, v) => x with { SELinuxContext = v }, "not set", "SELinux context to exec into; starting fails when SELinux is off, unless prefixed \"-\""),
+        X("AppArmorProfile", Restart, new Nullable<OptionalLabel>(V.Lsm), x => x.AppArmorProfile, (x, v) => x with { AppArmorProfile = v }, "not set", "AppArmor profile to exec into; starting fails when AppArmor is off, unless prefixed \"-\""),
+        X("SELinuxContext", Restart, new Nullable<OptionalLabel>(V.Lsm), x => x.SELinuxContext, (x, v) => x with { SELinuxContext = v }, "not set", "SELinux context to exec into; starting fails when SELinux is off, unless prefixed \"-\""),
         X("ProtectSystem", Restart, V.BoolOrEnum(ProtectSystem.No, ProtectSystem.Yes, ("full", ProtectSystem.Full), ("strict", ProtectSystem.Strict)), x => x.ProtectSystem, (x, v) => x with { ProtectSystem = v }, "false", "true: /usr, /boot, /efi read-only; \"full\": also /etc; \"strict\": the whole file system except /dev, /proc, /sys and ReadWritePaths"),
         X("ProtectHome", Restart, V.BoolOrEnum(ProtectHome.No, ProtectHome.Yes, ("read-only", ProtectHome.ReadOnly), ("tmpfs", ProtectHome.Tmpfs)), x => x.ProtectHome, (x, v) => x with { ProtectHome = v }, "false", "true: /home, /root, /run/user inaccessible; \"read-only\"; \"tmpfs\": empty"),
         X("PrivateTmp", Restart, V.Bool, x => x.PrivateTmp, (x, v) => x with { PrivateTmp = v }, "false", "a private, empty /tmp and /var/tmp"),
@@ -289,6 +289,23 @@ public static partial class KeyTable
         X("ProtectControlGroups", Restart, V.Bool, x => x.ProtectControlGroups, (x, v) => x with { ProtectControlGroups = v }, "false", "/sys/fs/cgroup read-only"),
         X("ProtectProc", Restart, V.Enum(("default", ProtectProc.Default), ("invisible", ProtectProc.Invisible), ("noaccess", ProtectProc.Noaccess), ("ptraceable", ProtectProc.Ptraceable)), x => x.ProtectProc, (x, v) => x with { ProtectProc = v }, "\"default\"", "hide other users' processes in /proc (hidepid)"),
     ];
+
+    /// <summary>
+    /// A timeout as systemd reads TimeoutStartSec/TimeoutStopSec: 0 disables it, as "infinity" does
+    /// (Debian's redis unit has TimeoutStopSec=0 so that its final save is never cut short).
+    /// </summary>
+    private static IValueType<Duration> Timeout => new ZeroIsInfinity(V.Duration);
+
+    private sealed class ZeroIsInfinity(IValueType<Duration> inner) : IValueType<Duration>
+    {
+        public string Describe => inner.Describe + "; 0 means no limit";
+        public Duration Parse(TomlValue value)
+        {
+            var d = inner.Parse(value);
+            return d == Duration.Zero ? Duration.Infinity : d;
+        }
+        public object ToPlain(Duration value) => inner.ToPlain(value);
+    }
 
     private sealed class NullableErrno : IValueType<int?>
     {

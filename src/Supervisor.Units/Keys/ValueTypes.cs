@@ -1,3 +1,4 @@
+using Errno = Supervisor.Linux.Errno;
 using Signals = Supervisor.Linux.Signals;
 using System.Globalization;
 using Supervisor.Units.Model;
@@ -28,7 +29,7 @@ public interface IValueType<T>
 }
 
 /// <summary>The value types of the key table. Every parser throws <see cref="UnitValueException"/> with "expected X, got Y".</summary>
-public static class ValueTypes
+public static partial class ValueTypes
 {
     internal static string Show(TomlValue v) => v switch
     {
@@ -157,16 +158,18 @@ public static class ValueTypes
         list => Plain.List(list.Select(x => item.ToPlain(x))));
 
     /// <summary>A unit name as written in [Unit] dependencies: a service "db" or a slice "web.slice".</summary>
-    public static readonly IValueType<string> UnitName = new Simple<string>("unit name",
+    public static readonly IValueType<string> UnitName = new Simple<string>("unit name (\"NAME\" or systemd's \"NAME.service\")",
         v =>
         {
             var s = AsString(v, "a unit name");
+            // "redis.service" is how systemd names the service unit Supervisor calls "redis".
+            if (s.EndsWith(".service", StringComparison.Ordinal) && s.Length > ".service".Length) s = s[..^".service".Length];
             if (!UnitNames.IsValid(s))
                 throw new UnitValueException($"invalid unit name \"{s}\": {UnitNames.Rule}");
             return s;
         }, s => s);
 
-    public static readonly IValueType<ValueList<string>> UnitNameList = ListOf(UnitName, "array of unit names");
+    public static readonly IValueType<ValueList<string>> UnitNameList = ListOf(UnitName, "array of unit names (\"NAME\" or systemd's \"NAME.service\")");
 
     public static readonly IValueType<ValueList<string>> StringList = ListOf(String, "array of strings");
 
@@ -336,11 +339,13 @@ public static class ValueTypes
         v =>
         {
             var s = AsString(v, "an errno name like \"EPERM\" or \"kill\"");
-            return s == "kill" ? null : Errno.Parse(s);
+            if (s == "kill") return null;
+            return Errno.TryParse(s, out int number) ? number
+                : throw new UnitValueException($"expected an errno name like \"EPERM\", got \"{s}\"", Suggest.Hint(s.Trim().ToUpperInvariant(), Errno.Names));
         },
         e => e is null ? "kill" : Errno.Name(e.Value));
 
-    public static readonly IValueType<LsmLabel> Lsm = new Simple<LsmLabel>("string (\"-\" prefix: skip when the LSM is off)",
+    public static readonly IValueType<OptionalLabel> Lsm = new Simple<OptionalLabel>("string (\"-\" prefix: skip when the LSM is off)",
         v =>
         {
             var s = AsString(v, "a profile or context name");
@@ -350,7 +355,7 @@ public static class ValueTypes
                 throw new UnitValueException($"invalid label \"{s}\": must be non-empty, without spaces or control characters");
             if (Bytes(value) > Limits.MaxLabelBytes)
                 throw new UnitValueException($"the label is {Bytes(value)} bytes long; at most {Limits.MaxLabelBytes}");
-            return new LsmLabel(value, optional);
+            return new OptionalLabel(value, optional);
         },
         l => l.ToString());
 
@@ -465,8 +470,8 @@ public static class ValueTypes
         ("native", SyscallArchitecture.Native), ("x86-64", SyscallArchitecture.X86_64), ("x86", SyscallArchitecture.X86),
         ("x32", SyscallArchitecture.X32), ("arm64", SyscallArchitecture.Aarch64), ("arm", SyscallArchitecture.Arm)), "array of architectures (\"native\", …)");
 
-    public static readonly IValueType<ValueList<BindMount>> BindList = new Simple<ValueList<BindMount>>("array of \"source[:destination[:norbind]]\"",
-        v => new ValueList<BindMount>(AsArray(v, "an array like [\"/srv/data:/data\"]").Select(item =>
+    public static readonly IValueType<ValueList<BindPath>> BindList = new Simple<ValueList<BindPath>>("array of \"source[:destination[:norbind]]\"",
+        v => new ValueList<BindPath>(AsArray(v, "an array like [\"/srv/data:/data\"]").Select(item =>
         {
             var s = AsString(item, "\"source[:destination[:options]]\"");
             bool optional = s.StartsWith('-');
@@ -485,7 +490,7 @@ public static class ValueTypes
                     _ => throw new UnitValueException($"unknown bind option \"{parts[2]}\"; expected \"rbind\" or \"norbind\""),
                 };
             }
-            return new BindMount(src, dst, optional, recursive);
+            return new BindPath(src, dst, optional, recursive);
         })),
         l => Plain.List(l.Select(b => (object)b.ToString())));
 

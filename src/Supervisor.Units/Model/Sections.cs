@@ -102,8 +102,8 @@ public sealed partial record SandboxSection
     public ValueList<string> SystemCallLog { get; init; } = ValueList<string>.Empty;
     public string? SeccompProfile { get; init; }
 
-    public LsmLabel? AppArmorProfile { get; init; }
-    public LsmLabel? SELinuxContext { get; init; }
+    public OptionalLabel? AppArmorProfile { get; init; }
+    public OptionalLabel? SELinuxContext { get; init; }
 
     public ProtectSystem ProtectSystem { get; init; }
     public ProtectHome ProtectHome { get; init; }
@@ -112,8 +112,8 @@ public sealed partial record SandboxSection
     public ValueList<OptionalPath> ReadWritePaths { get; init; } = ValueList<OptionalPath>.Empty;
     public ValueList<OptionalPath> ReadOnlyPaths { get; init; } = ValueList<OptionalPath>.Empty;
     public ValueList<OptionalPath> InaccessiblePaths { get; init; } = ValueList<OptionalPath>.Empty;
-    public ValueList<BindMount> BindPaths { get; init; } = ValueList<BindMount>.Empty;
-    public ValueList<BindMount> BindReadOnlyPaths { get; init; } = ValueList<BindMount>.Empty;
+    public ValueList<BindPath> BindPaths { get; init; } = ValueList<BindPath>.Empty;
+    public ValueList<BindPath> BindReadOnlyPaths { get; init; } = ValueList<BindPath>.Empty;
     public string? RootDirectory { get; init; }
     public bool ProtectKernelTunables { get; init; }
     public bool ProtectControlGroups { get; init; }

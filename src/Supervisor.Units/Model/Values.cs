@@ -30,8 +30,11 @@ public sealed record OptionalPath(string Path, bool IgnoreIfMissing)
     public override string ToString() => IgnoreIfMissing ? "-" + Path : Path;
 }
 
-/// <summary>BindPaths entry: "src[:dst[:options]]", options "rbind" (default) or "norbind".</summary>
-public sealed record BindMount(string Source, string Destination, bool IgnoreIfMissing, bool Recursive)
+/// <summary>
+/// A BindPaths entry as written: "src[:dst[:options]]", options "rbind" (default) or "norbind".
+/// The plan's resolved mount step is Supervisor.Sandbox's BindMount.
+/// </summary>
+public sealed record BindPath(string Source, string Destination, bool IgnoreIfMissing, bool Recursive)
 {
     public override string ToString()
     {
@@ -87,8 +90,11 @@ public sealed record SyscallFilterEntry(bool Negated, ValueList<string> Names)
     public override string ToString() => (Negated ? "~" : "") + string.Join(' ', Names);
 }
 
-/// <summary>An LSM label; a leading "-" means: skip it when the LSM is not enabled on the host.</summary>
-public sealed record LsmLabel(string Value, bool IgnoreIfUnavailable)
+/// <summary>
+/// An LSM label as written (AppArmorProfile, SELinuxContext); a leading "-" means: skip it when the
+/// LSM is not enabled on the host. The plan's label, with the LSM it is for, is Supervisor.Sandbox's LsmLabel.
+/// </summary>
+public sealed record OptionalLabel(string Value, bool IgnoreIfUnavailable)
 {
     public override string ToString() => IgnoreIfUnavailable ? "-" + Value : Value;
 }

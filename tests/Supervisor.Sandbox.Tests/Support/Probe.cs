@@ -47,7 +47,7 @@ internal static class Runner
 
     public static Result Run(ExecPlan plan)
     {
-        var (read, write) = Interop.Libc.Pipe();
+        var (read, write) = Supervisor.Linux.Native.Libc.Pipe();
         using var reader = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(read.DangerousGetHandle(), ownsHandle: false), FileAccess.Read);
         using (read)
         {
@@ -66,11 +66,11 @@ internal static class Runner
     /// <summary>A long-running probe ("sleep"), returned once it printed "ready"; kill it with Dispose.</summary>
     public sealed class Running : IDisposable
     {
-        private readonly Interop.SafeFdHandle _read;
+        private readonly SafeFd _read;
 
         public Running(ExecPlan plan, string command = "sleep")
         {
-            var (read, write) = Interop.Libc.Pipe();
+            var (read, write) = Supervisor.Linux.Native.Libc.Pipe();
             _read = read;
             using (write)
                 Process = SandboxLauncher.Start(plan with { Argv = ["probe", command], Stdio = new StdioFds(-1, write.Fd, write.Fd) }, "test", Host.HelperPath);

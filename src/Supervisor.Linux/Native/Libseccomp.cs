@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 
-namespace Supervisor.Sandbox.Interop;
+namespace Supervisor.Linux.Native;
 
 /// <summary>
 /// libseccomp.so.2, the library systemd, runc and podman use: it knows every architecture's
 /// syscall numbers and emits correct BPF. Loaded only in the supervisor; the helper just loads
 /// the bytes.
 /// </summary>
-internal static unsafe partial class Libseccomp
+public static unsafe partial class Libseccomp
 {
     private const string Lib = "libseccomp.so.2";
 
@@ -32,38 +32,52 @@ internal static unsafe partial class Libseccomp
     }
 
     [LibraryImport(Lib, EntryPoint = "seccomp_init", SetLastError = true)]
-    public static partial SafeSeccompContext seccomp_init(uint defaultAction);
+    public static partial SafeSeccompContext Init(uint defaultAction);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_release")]
-    public static partial void seccomp_release(nint ctx);
+    public static partial void Release(nint ctx);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_arch_add")]
-    public static partial int seccomp_arch_add(SafeSeccompContext ctx, uint arch);
+    public static partial int ArchAdd(SafeSeccompContext ctx, uint arch);
+
+    [LibraryImport(Lib, EntryPoint = "seccomp_arch_remove")]
+    public static partial int ArchRemove(SafeSeccompContext ctx, uint arch);
+
+    /// <summary>Moves src's ABIs and rules into dst; on success src is released by libseccomp and must not be used again.</summary>
+    [LibraryImport(Lib, EntryPoint = "seccomp_merge")]
+    public static partial int Merge(SafeSeccompContext dst, SafeSeccompContext src);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_arch_native")]
-    public static partial uint seccomp_arch_native();
+    public static partial uint NativeArch();
 
     [LibraryImport(Lib, EntryPoint = "seccomp_arch_exist")]
-    public static partial int seccomp_arch_exist(SafeSeccompContext ctx, uint arch);
+    public static partial int ArchExist(SafeSeccompContext ctx, uint arch);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_attr_set")]
-    public static partial int seccomp_attr_set(SafeSeccompContext ctx, int attr, uint value);
+    public static partial int AttrSet(SafeSeccompContext ctx, int attr, uint value);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_name_arch", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
+    public static partial int SyscallResolveNameArch(uint arch, string name);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_name", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int seccomp_syscall_resolve_name(string name);
+    public static partial int SyscallResolveName(string name);
 
     [LibraryImport(Lib, EntryPoint = "seccomp_rule_add_array")]
-    public static partial int seccomp_rule_add_array(SafeSeccompContext ctx, uint action, int syscall, uint argCount, ArgCmp* args);
+    private static partial int seccomp_rule_add_array(SafeSeccompContext ctx, uint action, int syscall, uint argCount, ArgCmp* args);
+
+    /// <summary>seccomp_rule_add_array with the comparisons as a span (none: an unconditional rule).</summary>
+    public static int RuleAddArray(SafeSeccompContext ctx, uint action, int syscall, ReadOnlySpan<ArgCmp> args)
+    {
+        fixed (ArgCmp* a = args)
+            return seccomp_rule_add_array(ctx, action, syscall, (uint)args.Length, args.IsEmpty ? null : a);
+    }
 
     [LibraryImport(Lib, EntryPoint = "seccomp_export_bpf")]
-    public static partial int seccomp_export_bpf(SafeSeccompContext ctx, int fd);
+    public static partial int ExportBpf(SafeSeccompContext ctx, int fd);
 }
 
 /// <summary>An scmp_filter_ctx, released with seccomp_release.</summary>
-internal sealed class SafeSeccompContext : SafeHandle
+public sealed class SafeSeccompContext : SafeHandle
 {
     public SafeSeccompContext() : base(IntPtr.Zero, ownsHandle: true) { }
 
@@ -71,7 +85,7 @@ internal sealed class SafeSeccompContext : SafeHandle
 
     protected override bool ReleaseHandle()
     {
-        Libseccomp.seccomp_release(handle);
+        Libseccomp.Release(handle);
         return true;
     }
 }

@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Linux.Native;
+
+/// <summary>
+/// The socket calls .NET does not expose: socketpair(2), setsockopt(2) for options it has no
+/// name for, and sendmsg(2)/recvmsg(2) with control messages (SCM_RIGHTS, SCM_CREDENTIALS).
+/// Layouts are the LP64 Linux ones (x86_64, aarch64). The managed side is <see cref="UnixSockets"/>.
+/// </summary>
+public static unsafe partial class Libc
+{
+    public const int AF_UNIX = 1;
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SOL_SOCKET = 1;
+    public const int SO_PASSCRED = 16;
+    public const int SCM_RIGHTS = 1;
+    public const int SCM_CREDENTIALS = 2;
+    public const int MSG_CTRUNC = 0x8;
+    public const int MSG_TRUNC = 0x20;
+    public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_CMSG_CLOEXEC = 0x40000000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    /// <summary>struct ucred: who sent a message (SCM_CREDENTIALS) or is connected (SO_PEERCRED).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
+    /// <summary>CMSG_ALIGN: control data is aligned to sizeof(size_t).</summary>
+    public static int CmsgAlign(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+
+    /// <summary>CMSG_SPACE for <paramref name="dataLength"/> bytes of payload.</summary>
+    public static int CmsgSpace(int dataLength) => CmsgAlign(sizeof(CmsgHdr)) + CmsgAlign(dataLength);
+
+    /// <summary>CMSG_LEN for <paramref name="dataLength"/> bytes of payload.</summary>
+    public static int CmsgLen(int dataLength) => CmsgAlign(sizeof(CmsgHdr)) + dataLength;
+
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    public static partial int SocketPair(int domain, int type, int protocol, int* sv);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
+    public static partial nint SendMsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    public static partial nint RecvMsg(int fd, MsgHdr* message, int flags);
+}
