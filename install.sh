@@ -34,10 +34,11 @@ packages=(gcc make libc6-dev libseccomp2 python3 dbus iproute2 util-linux bash-c
 # dbus (dbus-daemon, dbus-send) and systemd (busctl, systemd-notify) are real peers too;
 # qemu, cpio, busybox-static, e2fsprogs and apparmor run the VM lane (tests/vm); prometheus
 # brings promtool, which lints the metrics; redis, memcached, nginx and haproxy are real daemons
-# run with their own Debian hardening (integration tests).
+# run with their own Debian hardening (integration tests); those, cron, rsyslog, openssh-server and
+# postgresql bring Debian's own unit files, which `supervisor import` is tested on.
 test_packages=(dbus systemd libglib2.0-bin python3-dbus busybox-static bubblewrap procps perl prometheus curl
   qemu-system-x86 cpio e2fsprogs apparmor
-  redis-server redis-tools memcached nginx-light haproxy)
+  redis-server redis-tools memcached nginx-light haproxy cron rsyslog openssh-server postgresql)
 [ "$test_deps" -eq 1 ] && packages+=("${test_packages[@]}")
 
 missing=()

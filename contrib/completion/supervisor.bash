@@ -8,7 +8,7 @@
 #
 # Completes subcommands, each subcommand's options (the tables below follow `supervisor SUB
 # --help`; contrib/completion/test-completion.sh fails when they drift apart), directories for
-# the directory options, groups for --admin-group, files and directories for `check`, and unit
+# the directory options, groups for --admin-group, files and directories for `check` and `import`, and unit
 # names where a command takes a UNIT (status, start, stop, restart, reload, reset-failed, logs,
 # show, exec, inspect and inspect --unit): the *.toml files of the --units directory on the line
 # if there is one; else the daemon's units (`supervisor list-units --json` over the --bus on the
@@ -16,12 +16,13 @@
 # answers within 2 s; else the *.toml files of /etc/supervisor/units. Values for --bus,
 # --system-bus, --metrics-listen and --timeout (infinity) are offered too.
 
-_supervisor_commands='check show run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect'
+_supervisor_commands='check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect'
 
 # Options per subcommand, as `supervisor SUB --help` lists them (without `-?`).
 declare -gA _supervisor_options=(
     [check]='--json --bus -h --help'
     [show]='--units --json --runtime-dir --timeout --bus -h --help'
+    [import]='--out --check --force --bus -h --help'
     [run]='--units --state-dir --runtime-dir --cgroup-root --admin-group --no-watch --system-bus --metrics-listen --log-max-size --log-files --verify-interval --bus -h --help'
     [status]='--runtime-dir --state-dir -n --lines --json --timeout --bus -h --help'
     [list-units]='--runtime-dir --json --timeout --bus -h --help'
@@ -39,7 +40,7 @@ declare -gA _supervisor_options=(
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since --timeout '
+_supervisor_valued_options=' --units --out --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since --timeout '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(
@@ -184,7 +185,7 @@ _supervisor()
     # The value of an option.
     if [[ $_supervisor_valued_options == *" $prev "* && " ${_supervisor_options[$sub]} " == *" $prev "* ]]; then
         case $prev in
-            --units | --state-dir | --runtime-dir)
+            --units | --state-dir | --runtime-dir | --out)
                 compopt -o filenames 2>/dev/null
                 mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 ;;
@@ -248,6 +249,17 @@ _supervisor()
         mapfile -t COMPREPLY < <({
             compgen -d -- "$cur"
             compgen -f -X '!*.toml' -- "$cur"
+        } | awk '!seen[$0]++')
+        return 0
+    fi
+
+    if [[ $sub == import ]]; then
+        # systemd unit files or directories of them.
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <({
+            compgen -d -- "$cur"
+            compgen -f -X '!*.service' -- "$cur"
+            compgen -f -X '!*.slice' -- "$cur"
         } | awk '!seen[$0]++')
         return 0
     fi

@@ -69,9 +69,10 @@ mkdir -p "$units/dir.toml"
 mkdir -p "$tmp/default-units"
 touch "$tmp/default-units/default1.toml" "$tmp/default-units/default2.toml"
 touch "$tmp/checkdir/a.toml" "$tmp/checkdir/b.toml" "$tmp/checkdir/readme.md"
+touch "$tmp/checkdir/web.service" "$tmp/checkdir/web.socket" "$tmp/checkdir/batch.slice"
 
 # Subcommands and global options.
-check "check show run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect" \
+check "check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect" \
     supervisor ''
 check "reload reset-failed restart" supervisor re
 check "start status stop show" supervisor s
@@ -140,6 +141,8 @@ check "$tmp/checkdir/readme.md" supervisor exec web -- /bin/true "$tmp/checkdir/
 
 # check: directories and *.toml files.
 check "$tmp/checkdir/a.toml $tmp/checkdir/b.toml $tmp/checkdir/nested" supervisor check "$tmp/checkdir/"
+check "$tmp/checkdir/nested $tmp/checkdir/web.service $tmp/checkdir/batch.slice" supervisor import "$tmp/checkdir/"
+check "$tmp/checkdir/nested" supervisor import --out "$tmp/checkdir/n"
 check "$units/web.toml $units/worker.toml" supervisor check --json "$units/w"
 check "$units/dir.toml" supervisor check "$units/d"
 check "$units/sub.d" supervisor check "$units/s"

@@ -17,6 +17,7 @@ public static class Cli
         root.Add(bus);
         root.Add(CheckCommand.Build(output, error));
         root.Add(ShowCommand.Build(output, error));
+        root.Add(ImportCommand.Build(output, error));
         root.Add(RunCommand.Build(output, error));
         foreach (var c in ControlCommands.Build(output, error)) root.Add(c);
         foreach (var c in SandboxCommands.Build(output, error)) root.Add(c);
