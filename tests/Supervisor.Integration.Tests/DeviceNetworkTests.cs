@@ -61,6 +61,23 @@ public class DeviceNetworkTests
     }
 
     [Fact]
+    public async Task PrivateDevices_closes_the_device_policy_as_systemd_does_so_a_node_outside_dev_opens_nothing()
+    {
+        // systemd: PrivateDevices=yes with DevicePolicy=auto makes the policy "closed". The private
+        // /dev alone would leave a device node elsewhere in the view (here one under /tmp) usable.
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var node = KmsgNode(d);
+        var probe = $"exec 3<>/dev/null && echo null=ok || echo null=denied; (exec 4<{node}) 2>/dev/null && echo kmsg=ok || echo kmsg=denied; exec sleep 1000";
+        d.WriteUnit("private", $"[Service]\nExecStart = [\"/bin/sh\", \"-c\", \"{probe}\"]\n[Sandbox]\nPrivateDevices = true\n");
+        d.Start();
+        d.WaitForState("private", "active", "running");
+        d.WaitFor(() => Log(d, "private").Contains("kmsg="), "the probe of private to report");
+        Assert.Contains("null=ok", Log(d, "private"));
+        Assert.Contains("kmsg=denied", Log(d, "private"));
+    }
+
+    [Fact]
     public async Task DevicePolicy_added_to_a_running_unit_applies_live_and_removing_it_lifts_it_again()
     {
         Daemon.RequireRoot();

@@ -56,6 +56,9 @@ public class KernelSurfaceTests
         { "ProtectClock = true", ["adjtimex"], "fail 1", "fail 22", "" },
         { "ProtectHostname = true", ["sethostname", "sbx-probe"], "fail 1", "ok", "Namespaces = [\"uts\"]" },
         { "ProcSubset = \"pid\"", ["exists", "/proc/meminfo"], "fail 2", "ok", "" },
+        // systemd's PrivateDevices: no CAP_MKNOD, no CAP_SYS_RAWIO, @raw-io refused.
+        { "PrivateDevices = true", ["mknod", "$DIR/node"], "fail 1", "ok", "" },
+        { "PrivateDevices = true", ["iopl"], "fail 1", "!fail 1", "" }, // ENOSYS without the filter where the kernel has no iopl
     };
 
     [Theory]

@@ -119,7 +119,7 @@ internal static class InspectCommand
             var slices = def.Service.Slice is { } slice
                 ? Units.Model.SliceNames.Chain(slice).Select(n => set.Units.TryGetValue(n, out var p) ? p.Definition.Resources : null)
                 : [];
-            var limits = Runtime.Cgroups.ResourceMapping.Map(def.Resources, slices);
+            var limits = Runtime.Cgroups.ResourceMapping.Map(Supervisor.Units.Model.ResourceImplications.EffectiveResources(def), slices);
             return [.. driver.Open(CgroupPath.ForUnit(def.Name, def.Service.Slice)).CheckAccess(limits)
                 .Select(a => new InspectLine(a.Key, a.Declared, a.Found, a.Matches ? CheckResult.Match : CheckResult.Mismatch))];
         }

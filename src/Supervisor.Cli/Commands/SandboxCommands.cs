@@ -124,7 +124,7 @@ public static class SandboxCommands
             // directories this command created, so it removes exactly those (when empty) at the end.
             createdRoots = driver.Subtrees.Where(d => !Directory.Exists(d)).ToList();
             driver.PrepareRoot();
-            var limits = ResourceMapping.Map(unit.Resources);
+            var limits = ResourceMapping.Map(unit.EffectiveResources());
             foreach (var u in driver.CannotHonour(limits)) error.WriteLine($"supervisor: {unit.Name}: note: {u}");
             var name = $"exec-{unit.Name}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
             transient = TransientCgroup.Create(driver, name, limits);

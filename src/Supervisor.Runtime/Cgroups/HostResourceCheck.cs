@@ -20,7 +20,7 @@ public static class HostResourceCheck
         var bad = new Dictionary<string, string>(set.BadUnits, StringComparer.Ordinal);
         foreach (var (name, parsed) in set.Units)
         {
-            var limits = ResourceMapping.Map(parsed.Definition.Resources);
+            var limits = ResourceMapping.Map(parsed.Definition.EffectiveResources());
             bool fatal = false;
             try
             {

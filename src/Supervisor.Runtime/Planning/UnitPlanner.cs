@@ -31,7 +31,7 @@ public sealed class UnitPlanner(ICgroupDriver driver, string notifyDirectory)
             Unit = unit,
             Context = context,
             Cgroup = path,
-            Limits = ResourceMapping.Map(unit.Resources, slices.Select(s => s.Declared)),
+            Limits = ResourceMapping.Map(unit.EffectiveResources(), slices.Select(s => s.Declared)),
             Slices = slices,
             NotifySocket = notify,
             Watchdog = watchdog,

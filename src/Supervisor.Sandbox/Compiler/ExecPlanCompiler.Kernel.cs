@@ -144,6 +144,8 @@ public static partial class ExecPlanCompiler
                 result.Add(Seccomp("RestrictSUIDSGID", "no setuid/setgid file modes"));
             if (_sbx.RestrictAddressFamilies is { } af)
                 result.Add(Seccomp("RestrictAddressFamilies", FamilyMeaning(af)));
+            if (_sbx.PrivateDevices)
+                result.Add(Seccomp("PrivateDevices", "no raw I/O and no device nodes made"));
             if (_sbx.ProtectKernelModules)
                 result.Add(Seccomp("ProtectKernelModules", "no kernel module loading"));
             if (_sbx.ProtectKernelLogs)

@@ -48,6 +48,8 @@ public static class KernelRestrictions
             list.AddRange(SuidSgid());
         if (x.RestrictAddressFamilies is { } af)
             list.Add(AddressFamilies(af, i386));
+        if (x.PrivateDevices)
+            list.AddRange(Refuse("PrivateDevices", Group("@raw-io")));
         if (x.ProtectKernelModules)
             list.AddRange(Refuse("ProtectKernelModules", Group("@module")));
         if (x.ProtectKernelLogs)

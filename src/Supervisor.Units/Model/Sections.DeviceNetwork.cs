@@ -68,3 +68,18 @@ public sealed record SocketBindItem(BindFamily Family, BindProtocol Protocol, us
         return string.Join(':', parts);
     }
 }
+
+/// <summary>What a unit's [Sandbox] implies for its cgroup, as systemd's unit_patch_contexts().</summary>
+public static class ResourceImplications
+{
+    /// <summary>
+    /// The [Resources] the unit's cgroup really gets: with PrivateDevices (declared or implied) and
+    /// no DevicePolicy other than "auto", the device policy is "closed": a private /dev is backed
+    /// by the devices controller, so a node the service finds or makes elsewhere opens nothing
+    /// beyond the standard pseudo devices and DeviceAllow. Slices are taken as declared.
+    /// </summary>
+    public static ResourcesSection EffectiveResources(this UnitDefinition unit) =>
+        unit.Kind == UnitKind.Service && unit.Sandbox.WithImplications().PrivateDevices && unit.Resources.DevicePolicy is null or DevicePolicy.Auto
+            ? unit.Resources with { DevicePolicy = DevicePolicy.Closed }
+            : unit.Resources;
+}

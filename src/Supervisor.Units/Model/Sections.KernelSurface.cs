@@ -32,6 +32,12 @@ public sealed partial record SandboxSection
     {
         get
         {
+            if (PrivateDevices)
+            {
+                // systemd: a service with a private /dev has no use for creating device nodes or raw I/O.
+                yield return ("PrivateDevices", Capabilities.Parse("CAP_MKNOD"));
+                yield return ("PrivateDevices", Capabilities.Parse("CAP_SYS_RAWIO"));
+            }
             if (ProtectKernelModules) yield return ("ProtectKernelModules", Capabilities.Parse("CAP_SYS_MODULE"));
             if (ProtectKernelLogs) yield return ("ProtectKernelLogs", Capabilities.Parse("CAP_SYSLOG"));
             if (ProtectClock)
@@ -45,7 +51,7 @@ public sealed partial record SandboxSection
     /// <summary>Any directive that is enforced by the seccomp filter.</summary>
     public bool HasKernelSeccompDirectives =>
         RestrictNamespaces is not null || LockPersonality || MemoryDenyWriteExecute || RestrictRealtime || RestrictSUIDSGID ||
-        RestrictAddressFamilies is not null || ProtectKernelModules || ProtectKernelLogs || ProtectClock || ProtectHostname;
+        RestrictAddressFamilies is not null || ProtectKernelModules || ProtectKernelLogs || ProtectClock || ProtectHostname || PrivateDevices;
 }
 
 /// <summary>ProcSubset=: "all" shows all of /proc; "pid" only the process directories (procfs subset=pid).</summary>
