@@ -382,15 +382,5 @@ public sealed class HybridV2DeviceNetworkTests : DeviceNetworkRealTests
 {
     protected override int Version => 2;
 
-    protected override CgroupLayout? DetectLayout(out string? skip)
-    {
-        var host = CgroupLayout.Detect();
-        if (host.Mode != CgroupMode.Hybrid || host.UnifiedMount is null)
-        {
-            skip = "host is not hybrid (no separate cgroup2 mount next to v1)";
-            return null;
-        }
-        skip = null;
-        return CgroupLayout.Detect(host.UnifiedMount);
-    }
+    protected override CgroupLayout? DetectLayout(out string? skip) => HybridUnified.Layout(out skip);
 }
