@@ -28,8 +28,12 @@ public static class UnitParser
         var effective = new Dictionary<string, TomlValue>(StringComparer.Ordinal);
         bool sawServiceHeader = false;
         for (int i = 0; i < documents.Count; i++)
+        {
+            var initOnly = new List<(string, TomlEntry)>();
             foreach (var section in documents[i].Sections)
-                sawServiceHeader |= CollectSection(name, kind, section, isDropIn: i > 0, effective, diagnostics);
+                sawServiceHeader |= CollectSection(name, kind, section, isDropIn: i > 0, effective, diagnostics, initOnly);
+            if (InitOnlyKeys.Warning(name, initOnly) is { } warning) diagnostics.Add(warning);
+        }
 
         var unit = Apply(new UnitDefinition
         {
@@ -53,11 +57,12 @@ public static class UnitParser
 
     /// <summary>
     /// Records the section's keys as the effective values (a drop-in's merged over the ones
-    /// before it); reports keys outside any section, unknown sections and unknown keys.
+    /// before it); reports keys outside any section, unknown sections and unknown keys, and
+    /// collects systemd's init-only keys (<see cref="InitOnlyKeys"/>) for one warning per file.
     /// Returns whether this is a [Service] section.
     /// </summary>
     private static bool CollectSection(string name, UnitKind kind, TomlSection section, bool isDropIn,
-        Dictionary<string, TomlValue> effective, ICollection<Diagnostic> diagnostics)
+        Dictionary<string, TomlValue> effective, ICollection<Diagnostic> diagnostics, List<(string, TomlEntry)> initOnly)
     {
         var sections = KeyTable.SectionsFor(kind);
         if (section.Name.Length == 0)
@@ -69,6 +74,11 @@ public static class UnitParser
                     $"key '{e.Key}' is outside any section",
                     home is null ? "put it under a [Section] header" : $"put it under [{home.Section}]"));
             }
+            return false;
+        }
+        if (section.Name == InitOnlyKeys.InstallSection)
+        {
+            initOnly.AddRange(section.Entries.Select(e => (section.Name, e)));
             return false;
         }
         if (!sections.Contains(section.Name))
@@ -85,7 +95,8 @@ public static class UnitParser
             var spec = KeyTable.Find(section.Name, entry.Key);
             if (spec is null)
             {
-                diagnostics.Add(UnknownKey(name, kind, section.Name, entry));
+                if (InitOnlyKeys.IsInitOnly(section.Name, entry.Key)) initOnly.Add((section.Name, entry));
+                else diagnostics.Add(UnknownKey(name, kind, section.Name, entry));
                 continue;
             }
             var id = section.Name + "." + entry.Key;

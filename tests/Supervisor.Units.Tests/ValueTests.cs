@@ -325,3 +325,22 @@ public class SystemdBooleanTests
     public void A_named_value_keeps_its_meaning() =>
         Assert.Equal(Supervisor.Units.Model.ProtectSystem.Strict, Parse.Valid("[Service]\nExecStart = [\"/bin/true\"]\n[Sandbox]\nProtectSystem = \"strict\"\n").Sandbox.ProtectSystem);
 }
+
+/// <summary>Issue #15: init-only keys from systemd are accepted with one warning per file that says they do nothing here.</summary>
+public class InitOnlyKeyTests
+{
+    [Fact]
+    public void Install_and_default_dependencies_are_accepted_with_one_warning_that_names_them()
+    {
+        var (unit, diagnostics) = Parse.Service("[Unit]\nDefaultDependencies = false\n[Service]\nExecStart = [\"/bin/true\"]\n[Install]\nWantedBy = [\"multi-user.target\"]\nAlias = \"x.service\"\n");
+        Assert.NotNull(unit);
+        var warning = Assert.Single(diagnostics);
+        Assert.Equal(Severity.Warning, warning.Severity);
+        Assert.Equal(2, warning.Location.Line);
+        Assert.Contains("init-only keys have no effect here and are ignored: [Unit] DefaultDependencies, [Install] WantedBy, [Install] Alias", warning.Message);
+    }
+
+    [Fact]
+    public void Other_unknown_keys_are_still_errors() =>
+        Assert.Contains("unknown key 'DefaultDependency' in [Unit]", Parse.SingleError("[Unit]\nDefaultDependency = false\n[Service]\nExecStart = [\"/bin/true\"]\n").Message);
+}
