@@ -42,39 +42,22 @@ public static class SystemdValues
         usec = null;
         var s = text.Trim();
         if (s == "infinity") return true;
-        decimal total = 0;
-        int i = 0;
-        bool any = false;
-        while (true)
+        if (!TrySumTerms(s, ReadTimeUnit, long.MaxValue, out var total)) return false;
+        usec = (long)total;
+        return true;
+
+        decimal? ReadTimeUnit(string t, ref int i)
         {
-            while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
-            if (i == s.Length) break;
-            if (!TryNumber(s, ref i, out var number)) return false;
-            while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
             decimal unit = defaultUnitUsec;
             foreach (var (name, factor) in TimeUnits)
-                if (string.CompareOrdinal(s, i, name, 0, name.Length) == 0 && (i + name.Length == s.Length || !char.IsLetter(s[i + name.Length])))
+                if (string.CompareOrdinal(t, i, name, 0, name.Length) == 0 && (i + name.Length == t.Length || !char.IsLetter(t[i + name.Length])))
                 {
                     unit = factor;
                     i += name.Length;
                     break;
                 }
-            if (i < s.Length && char.IsLetter(s[i])) return false;
-            total += decimal.Truncate(number * unit);
-            if (total >= long.MaxValue) return false;
-            any = true;
+            return i < t.Length && char.IsLetter(t[i]) ? null : unit;
         }
-        if (!any) return false;
-        usec = (long)total;
-        return true;
-    }
-
-    private static bool TryNumber(string s, ref int i, out decimal number)
-    {
-        int start = i;
-        while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.')) i++;
-        return decimal.TryParse(s.AsSpan(start, i - start), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out number)
-            && i > start && char.IsAsciiDigit(s[start]);
     }
 
     private static readonly (char Suffix, int Power)[] SizeUnits = [('E', 6), ('P', 5), ('T', 4), ('G', 3), ('M', 2), ('K', 1), ('B', 0)];
@@ -83,8 +66,33 @@ public static class SystemdValues
     public static bool TrySize(string text, int unitBase, out ulong bytes)
     {
         bytes = 0;
-        var s = text.Trim();
-        decimal total = 0;
+        if (!TrySumTerms(text.Trim(), ReadSizeUnit, ulong.MaxValue, out var total)) return false;
+        bytes = (ulong)total;
+        return true;
+
+        decimal? ReadSizeUnit(string t, ref int i)
+        {
+            decimal factor = 1;
+            char c = i < t.Length ? t[i] : '\0';
+            if (c != '\0' && SizeUnits.FirstOrDefault(u => u.Suffix == c) is { Suffix: not '\0' } unit)
+            {
+                for (int p = 0; p < unit.Power; p++) factor *= unitBase;
+                i++;
+            }
+            return i < t.Length && !char.IsWhiteSpace(t[i]) ? null : factor;
+        }
+    }
+
+    private delegate decimal? UnitReader(string s, ref int i);
+
+    /// <summary>
+    /// systemd's "number unit number unit …" sums (parse_time, parse_size): each number is
+    /// multiplied by the factor <paramref name="readUnit"/> reads after it (null: not a unit here)
+    /// and truncated; the sum must stay below <paramref name="limit"/>, and there must be a term.
+    /// </summary>
+    private static bool TrySumTerms(string s, UnitReader readUnit, decimal limit, out decimal total)
+    {
+        total = 0;
         int i = 0;
         bool any = false;
         while (true)
@@ -93,13 +101,7 @@ public static class SystemdValues
             if (i == s.Length) break;
             if (!TryNumber(s, ref i, out var number)) return false;
             while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
-            decimal factor = 1;
-            if (i < s.Length && SizeUnits.FirstOrDefault(u => u.Suffix == s[i]) is { Suffix: not '\0' } unit)
-            {
-                for (int p = 0; p < unit.Power; p++) factor *= unitBase;
-                i++;
-            }
-            if (i < s.Length && !char.IsWhiteSpace(s[i])) return false;
+            if (readUnit(s, ref i) is not { } factor) return false;
             try
             {
                 total += decimal.Truncate(number * factor);
@@ -108,12 +110,18 @@ public static class SystemdValues
             {
                 return false;
             }
-            if (total >= ulong.MaxValue) return false;
+            if (total >= limit) return false;
             any = true;
         }
-        if (!any) return false;
-        bytes = (ulong)total;
-        return true;
+        return any;
+    }
+
+    private static bool TryNumber(string s, ref int i, out decimal number)
+    {
+        int start = i;
+        while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.')) i++;
+        return decimal.TryParse(s.AsSpan(start, i - start), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out number)
+            && i > start && char.IsAsciiDigit(s[start]);
     }
 
     /// <summary>A percentage, per mille or per ten thousand of something the host decides (RAM, the kernel's pid limit).</summary>
