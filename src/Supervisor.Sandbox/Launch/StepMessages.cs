@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Supervisor.Linux.Proc;
+using Supervisor.Linux.Native;
 using Supervisor.Sandbox.Capabilities;
 
 namespace Supervisor.Sandbox.Launch;
@@ -64,7 +65,7 @@ internal static class StepMessages
 
     /// <summary>
     /// Why setrlimit said EPERM: a hard limit above the supervisor's own needs CAP_SYS_RESOURCE
-    /// (setrlimit(2)); the supervisor's hard limit is read from /proc/self/limits.
+    /// (setrlimit(2)).
     /// </summary>
     private static string RlimitCause(RlimitResource resource)
     {
@@ -90,31 +91,11 @@ internal static class StepMessages
         catch (IOException) { return null; }
     }
 
-    private static readonly Dictionary<RlimitResource, string> ProcLimitNames = new()
-    {
-        [RlimitResource.Cpu] = "Max cpu time", [RlimitResource.Fsize] = "Max file size", [RlimitResource.Data] = "Max data size",
-        [RlimitResource.Stack] = "Max stack size", [RlimitResource.Core] = "Max core file size", [RlimitResource.Rss] = "Max resident set",
-        [RlimitResource.Nproc] = "Max processes", [RlimitResource.Nofile] = "Max open files", [RlimitResource.Memlock] = "Max locked memory",
-        [RlimitResource.As] = "Max address space", [RlimitResource.Locks] = "Max file locks", [RlimitResource.Sigpending] = "Max pending signals",
-        [RlimitResource.Msgqueue] = "Max msgqueue size", [RlimitResource.Nice] = "Max nice priority", [RlimitResource.Rtprio] = "Max realtime priority",
-        [RlimitResource.Rttime] = "Max realtime timeout",
-    };
-
-    /// <summary>The hard column of /proc/self/limits (fixed-width: name, soft, hard, units).</summary>
-    private static string? OwnHardLimit(RlimitResource resource)
-    {
-        if (!ProcLimitNames.TryGetValue(resource, out var name)) return null;
-        try
-        {
-            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-            var fields = line?[name.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return fields is { Length: >= 2 } ? fields[1] : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The supervisor's own hard limit (the helper inherits it), from getrlimit(2).</summary>
+    private static string? OwnHardLimit(RlimitResource resource) =>
+        Libc.GetRlimit((int)resource, out var limit) != 0 ? null
+        : limit.Max == ResourceLimit.Infinity ? "infinity"
+        : limit.Max.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string LsmWhat(ExecPlan plan) => plan.Lsm is { } l
         ? (l.Kind == LsmKind.AppArmor ? $"apply AppArmorProfile={l.Value}" : $"apply SELinuxContext={l.Value}")
