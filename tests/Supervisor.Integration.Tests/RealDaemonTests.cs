@@ -8,6 +8,7 @@ namespace Supervisor.Integration.Tests;
 /// declare (issue #14's "done when"): they start, serve, stop, and inspect finds every item of
 /// the sandbox in place.
 /// </summary>
+[Collection("real daemons")]
 public class RealDaemonTests
 {
     /// <summary>
