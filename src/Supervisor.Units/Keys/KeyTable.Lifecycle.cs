@@ -18,8 +18,8 @@ public static partial class KeyTable
         var notifyAccess = V.Enum(("none", NotifyAccess.None), ("main", NotifyAccess.Main), ("exec", NotifyAccess.Exec), ("all", NotifyAccess.All));
         return
         [
-            S("TimeoutSec", NextUse, new BothTimeouts(Timeout), _ => null, (s, v) => v is { } d ? s with { TimeoutStartSec = d, TimeoutStopSec = d } : s,
-                "not set", "sets TimeoutStartSec and TimeoutStopSec at once (either one, where also set, wins); 0 or \"infinity\": no limit; `show` prints the two keys"),
+            S("TimeoutSec", NextUse, new BothTimeouts(Timeout), s => s.TimeoutStartSec == s.TimeoutStopSec ? s.TimeoutStopSec : null, (s, v) => v is { } d ? s with { TimeoutStartSec = d, TimeoutStopSec = d } : s,
+                "not set", "sets TimeoutStartSec and TimeoutStopSec at once (either one, where also set, wins); 0 or \"infinity\": no limit; `show` prints it where the two are equal"),
             S("TimeoutAbortSec", NextUse, new NullableStruct<Duration>(Timeout), s => s.TimeoutAbortSec, (s, v) => s with { TimeoutAbortSec = v },
                 "TimeoutStopSec", "after the watchdog fired and sent WatchdogSignal, how long the service may take to end (write a core) before FinalKillSignal; 0 or \"infinity\": no limit"),
             S("WatchdogSignal", NextUse, V.Signal, s => s.WatchdogSignal, (s, v) => s with { WatchdogSignal = v }, "\"SIGABRT\"",
@@ -36,7 +36,7 @@ public static partial class KeyTable
         ];
     }
 
-    /// <summary>TimeoutSec: a write-only key; its value lives in the two it sets.</summary>
+    /// <summary>TimeoutSec: its value lives in the two it sets; read back only where they agree.</summary>
     private sealed class BothTimeouts(IValueType<Duration> inner) : IValueType<Duration?>
     {
         public string Describe => inner.Describe;
