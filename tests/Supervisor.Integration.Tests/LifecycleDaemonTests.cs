@@ -95,7 +95,7 @@ public class LifecycleDaemonTests
         d.Start();
         d.WaitFor(() => d.Prop("bad65", "ActiveState") == "failed", "bad65 to fail");
         d.WaitFor(() => d.Status("ok65") is var s && s.GetProperty("ActiveState").GetString() == "inactive" && s.GetProperty("Result").GetString() == "success", "ok65 to end cleanly");
-        Assert.Contains("SuccessExitStatus = [\"DATAERR\"]", d.Cli("show", "ok65").Out);
+        Assert.Contains("SuccessExitStatus = [\"DATAERR\"]", d.Cli("show", "ok65", "--runtime-dir", d.Runtime).Out);
     }
 
     [Fact]
@@ -151,5 +151,64 @@ public class AdoptionRaceTests
         d.WaitForState("late", "active", "running");
         Assert.Equal(pid, d.Prop("late", "MainPID"));
         Assert.Contains("adopted main process", d.Cli("logs", "late", "--state-dir", d.State).Out);
+    }
+}
+
+/// <summary>Type=forking: the PIDFile's number is checked against the unit's own processes before it becomes the main PID.</summary>
+public class ForkingPidFileTests
+{
+    [Fact]
+    public async Task A_PIDFile_of_a_pid_namespace_is_never_taken_as_a_host_pid()
+    {
+        // The issue's reproduction: the file holds "3" as the namespace sees it. Taken as a host pid
+        // it showed a kernel thread as Main PID (and a stop would have signalled it).
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var pidFile = Path.Combine(d.Root, "forkns.pid");
+        d.WriteUnit("forkns", $$"""
+            [Service]
+            Type = "forking"
+            PIDFile = "{{pidFile}}"
+            ExecStart = ["/bin/sh", "-c", "/bin/sleep 1000 & echo $! > {{pidFile}}"]
+
+            [Sandbox]
+            Namespaces = ["pid"]
+            """);
+        d.Start();
+        d.WaitFor(() => d.Prop("forkns", "ActiveState") is "active" or "failed", "forkns to settle");
+        var status = d.Status("forkns");
+        if (status.GetProperty("ActiveState").GetString() == "active")
+        {
+            // The daemon lived on in its namespace: its main pid is its host pid, a process of the unit.
+            int main = d.MainPid("forkns");
+            Assert.Contains(main.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllLines(Path.Combine(d.CgroupDir("forkns"), "cgroup.procs")));
+            Assert.Equal("sleep", File.ReadAllText($"/proc/{main}/comm").Trim());
+        }
+        else
+        {
+            Assert.Contains("of the unit's pid namespace, and no process of the unit has that PID there", d.Cli("logs", "forkns", "--state-dir", d.State).Out);
+        }
+    }
+
+    [Fact]
+    public async Task A_PIDFile_not_owned_by_root_naming_a_process_outside_the_unit_is_refused()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var dir = Path.Combine(d.Root, "pids");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+        // PID 2 is kthreadd: alive, and no process of this unit.
+        d.WriteUnit("liar", $$"""
+            [Service]
+            Type = "forking"
+            User = "nobody"
+            PIDFile = "{{dir}}/liar.pid"
+            ExecStart = ["/bin/sh", "-c", "echo 2 > {{dir}}/liar.pid"]
+            """);
+        d.Start();
+        d.WaitFor(() => d.Prop("liar", "ActiveState") == "failed", "liar to fail");
+        Assert.Contains($"New main PID 2 does not belong to service, and PID file {dir}/liar.pid is not owned by root. Refusing.",
+            d.Cli("logs", "liar", "--state-dir", d.State).Out);
     }
 }
