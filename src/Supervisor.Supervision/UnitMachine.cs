@@ -1,5 +1,6 @@
 using Supervisor.Linux;
 using Supervisor.Units.Model;
+using Supervisor.Units.Values;
 
 namespace Supervisor.Supervision;
 
@@ -35,6 +36,11 @@ public abstract record UnitEvent
     public sealed record TimerElapsed(TimerKind Timer) : UnitEvent;
     /// <summary>The unit's cgroup has no process left (cgroup.events populated 0, or v1 polling).</summary>
     public sealed record CgroupEmpty : UnitEvent;
+    /// <summary>
+    /// An sd_notify datagram from a process of the unit's cgroup, as the events it carries and the
+    /// lines it asks to log; the manager delivers them only when NotifyAccess admits the sender.
+    /// </summary>
+    public sealed record Notified(int SenderPid, bool FromControl, IReadOnlyList<UnitEvent> Events, IReadOnlyList<string> Lines) : UnitEvent;
 }
 
 /// <summary>What the daemon must do after a transition, in order. The machine itself does nothing.</summary>
@@ -117,6 +123,8 @@ public sealed class UnitMachine
         Unit = unit;
         _limiter.Reset();
     }
+
+    private const int SigHup = 1;
 
     private static readonly SubState[] Stoppable =
         [SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload];
@@ -364,9 +372,10 @@ public sealed class UnitMachine
     private Outcome WatchdogExpired(UnitRuntime r)
     {
         var rr = r with { Result = UnitResult.Watchdog, EndCause = ExitCause.Watchdog };
-        // systemd sends WatchdogSignal (SIGABRT) to the main process, so it can dump core.
-        var o = KillPhase(rr, final: true, log: $"watchdog timeout ({S.WatchdogSec}): no WATCHDOG=1 in time", signal: 6);
-        return o;
+        // systemd sends WatchdogSignal (SIGABRT) to the main process, so it can dump core, and
+        // gives it TimeoutAbortSec (default TimeoutStopSec) to do so before FinalKillSignal.
+        return KillPhase(rr, final: true, log: $"watchdog timeout ({S.WatchdogSec}): no WATCHDOG=1 in time; sending {Signals.Name(S.WatchdogSignal)}",
+            signal: S.WatchdogSignal, timeout: S.EffectiveTimeoutAbortSec);
     }
 
     private Outcome TimerElapsed(UnitRuntime r, TimerKind timer)
@@ -384,13 +393,16 @@ public sealed class UnitMachine
                 if (r.Sub == SubState.StopPost)
                     return Prepend(new UnitAction.Log($"ExecStopPost did not finish within TimeoutStopSec={S.TimeoutStopSec}"), Finish(r with { ControlPhase = null }));
                 var rr = r with { Result = r.Result == UnitResult.Success ? UnitResult.Timeout : r.Result };
+                // After the watchdog's signal the wait was TimeoutAbortSec (systemd's stop-watchdog state).
+                string timeout = r is { Sub: SubState.FinalSigterm, EndCause: ExitCause.Watchdog }
+                    ? $"TimeoutAbortSec={S.EffectiveTimeoutAbortSec}" : $"TimeoutStopSec={S.TimeoutStopSec}";
                 if (!S.SendSIGKILL)
                     return Go(rr with { Sub = r.Sub == SubState.FinalSigterm ? SubState.FinalSigterm : SubState.StopSigterm },
-                        new UnitAction.Log($"processes remain after TimeoutStopSec={S.TimeoutStopSec} and SendSIGKILL is off; leaving them"),
+                        new UnitAction.Log($"processes remain after {timeout} and SendSIGKILL is off; leaving them"),
                         new UnitAction.WatchCgroupEmpty());
                 return Go(rr with { Sub = r.Sub == SubState.FinalSigterm ? SubState.FinalSigkill : SubState.StopSigkill },
-                    new UnitAction.Log($"stop timed out after TimeoutStopSec={S.TimeoutStopSec}; killing what remains"),
-                    new UnitAction.Signal(SignalTarget.ControlGroup, 9),
+                    new UnitAction.Log($"stop timed out after {timeout}; sending {Signals.Name(S.FinalKillSignal)} to what remains"),
+                    new UnitAction.Signal(SignalTarget.ControlGroup, S.FinalKillSignal),
                     new UnitAction.WatchCgroupEmpty());
             default:
                 return Ignore(r);
@@ -415,34 +427,38 @@ public sealed class UnitMachine
 
     /// <summary>
     /// Signal what runs, as KillMode says, and wait for the cgroup to empty (TimeoutStopSec, then
-    /// SIGKILL). "final" is the path after the service ended or failed by itself.
+    /// FinalKillSignal). "final" is the path after the service ended or failed by itself. The
+    /// signal is KillSignal, RestartKillSignal for a restart job, or the one given (the watchdog's).
     /// </summary>
-    private Outcome KillPhase(UnitRuntime r, bool final, string? log = null, int? signal = null)
+    private Outcome KillPhase(UnitRuntime r, bool final, string? log = null, int? signal = null, Duration? timeout = null)
     {
         var actions = new List<UnitAction>();
         if (log is not null) actions.Add(new UnitAction.Log(log));
         actions.Add(new UnitAction.CancelTimer(TimerKind.Start));
         actions.Add(new UnitAction.CancelTimer(TimerKind.Watchdog));
-        int sig = signal ?? S.KillSignal;
+        int sig = signal ?? (r.RestartPending ? S.RestartKillSignal ?? S.KillSignal : S.KillSignal);
         if (signal is not null && r.MainPid is not null)
             actions.Add(new UnitAction.Signal(SignalTarget.Main, sig));
         else
         {
-            switch (S.KillMode)
+            var target = S.KillMode switch
             {
-                case KillMode.ControlGroup:
-                    actions.Add(new UnitAction.Signal(SignalTarget.ControlGroup, sig));
-                    break;
-                case KillMode.Mixed:
-                    // The main process gets KillSignal, the rest SIGKILL once the main one is gone (systemd).
-                    actions.Add(r.MainPid is not null ? new UnitAction.Signal(SignalTarget.Main, sig) : new UnitAction.Signal(SignalTarget.ControlGroup, 9));
-                    break;
-                case KillMode.Process:
-                    if (r.MainPid is not null) actions.Add(new UnitAction.Signal(SignalTarget.Main, sig));
-                    break;
+                KillMode.ControlGroup => SignalTarget.ControlGroup,
+                KillMode.Mixed or KillMode.Process when r.MainPid is not null => SignalTarget.Main,
+                _ => (SignalTarget?)null,
+            };
+            if (target is { } t)
+            {
+                actions.Add(new UnitAction.Signal(t, sig));
+                // SendSIGHUP: right after the stop signal, to the same processes (systemd's unit_kill_context).
+                if (S.SendSIGHUP && sig != SigHup) actions.Add(new UnitAction.Signal(t, SigHup));
             }
+            else if (S.KillMode == KillMode.Mixed)
+                // The main process is gone: what remains gets the last kill step's signal at once (systemd).
+                actions.Add(new UnitAction.Signal(SignalTarget.ControlGroup, S.FinalKillSignal));
         }
-        if (!S.TimeoutStopSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Stop, S.TimeoutStopSec.ToTimeSpan()));
+        var wait = timeout ?? S.TimeoutStopSec;
+        if (!wait.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Stop, wait.ToTimeSpan()));
         actions.Add(new UnitAction.WatchCgroupEmpty());
         return new(r with { Sub = final ? SubState.FinalSigterm : SubState.StopSigterm, ControlPhase = null }, actions);
     }

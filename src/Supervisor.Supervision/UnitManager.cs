@@ -114,6 +114,10 @@ public sealed partial class UnitManager : IUnitEventSink
         public IReadOnlyList<Diagnostic> Diagnostics { get; set; } = [];
         public bool Removing { get; set; }
         public Dictionary<TimerKind, (ITimer Timer, long Generation)> Timers { get; } = [];
+        /// <summary>sd_notify messages waiting for the main pid (UnitManager.Notify.cs).</summary>
+        public List<UnitEvent.Notified> HeldNotifications { get; } = [];
+        public long? NotifyDropLoggedAt { get; set; }
+        public int NotifyDropsSuppressed { get; set; }
     }
 
     private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
@@ -201,6 +205,9 @@ public sealed partial class UnitManager : IUnitEventSink
     {
         switch (work)
         {
+            case EventWork { Event: UnitEvent.Notified n } nw:
+                DeliverNotified(nw.Unit, n);
+                break;
             case EventWork ew:
                 Deliver(ew.Unit, ew.Event);
                 break;
@@ -244,7 +251,10 @@ public sealed partial class UnitManager : IUnitEventSink
         foreach (var action in outcome.Actions)
             Execute(unit, entry, action);
         if (!Equals(before, entry.Runtime))
+        {
             OnChanged(unit, entry, before);
+            ReleaseHeldNotifications(unit, entry);
+        }
     }
 
     private void Execute(string unit, Entry entry, UnitAction action)

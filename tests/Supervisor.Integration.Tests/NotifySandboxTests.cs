@@ -23,6 +23,9 @@ public class NotifySandboxTests
             [Service]
             Type = "notify"
             User = "nobody"
+            # systemd-notify is a child of the main process, and as nobody it cannot send in its
+            # parent's name: as with systemd, the unit must let all its processes speak.
+            NotifyAccess = "all"
             ExecStart = ["/bin/sh", "-c", "systemd-notify --ready --status=up || echo notify-failed; exec sleep 1000"]
 
             [Sandbox]

@@ -40,17 +40,20 @@ public sealed class NotifyTests : IDisposable
     }
 
     [Fact]
-    public void Ready_watchdog_and_mainpid_from_the_unit_become_events()
+    public void Ready_watchdog_and_mainpid_from_the_unit_become_events_with_their_sender()
     {
         var (path, _) = Open(testProcessInCgroup: true);
 
         Send(path, "READY=1\nWATCHDOG=1\nMAINPID=4242\nSTATUS=serving");
 
-        Wait.Until(() => _sink.Events.Count >= 3, "three events");
-        Assert.Contains(_sink.Events, e => e.Event is UnitEvent.Ready);
-        Assert.Contains(_sink.Events, e => e.Event is UnitEvent.WatchdogPing);
-        Assert.Contains(_sink.Events, e => e.Event is UnitEvent.MainPidChanged { Pid: 4242 });
-        Wait.Until(() => _log.Lines.Contains("svc: status: serving"), "the status line");
+        // One event per datagram, with the sender's pid from SCM_CREDENTIALS: the manager judges it by NotifyAccess.
+        Wait.Until(() => _sink.Events.Count >= 1, "the message");
+        var n = Assert.IsType<UnitEvent.Notified>(Assert.Single(_sink.Events).Event);
+        Assert.Equal(Environment.ProcessId, n.SenderPid);
+        Assert.Contains(n.Events, e => e is UnitEvent.Ready);
+        Assert.Contains(n.Events, e => e is UnitEvent.WatchdogPing);
+        Assert.Contains(n.Events, e => e is UnitEvent.MainPidChanged { Pid: 4242 });
+        Assert.Equal(["status: serving"], n.Lines);
     }
 
     [Fact]
@@ -61,7 +64,7 @@ public sealed class NotifyTests : IDisposable
         Send(path, "READY=1");
 
         Wait.Until(() => _log.Lines.Count > 0, "the rejection to be logged");
-        Assert.DoesNotContain(_sink.Events, e => e.Event is UnitEvent.Ready);
+        Assert.DoesNotContain(_sink.Events, e => e.Event is UnitEvent.Notified);
     }
 
     public void Dispose()

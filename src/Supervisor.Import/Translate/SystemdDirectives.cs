@@ -141,27 +141,8 @@ public static class SystemdDirectives
         "PATH", "USER", "LOGNAME", "HOME", "SHELL", "NOTIFY_SOCKET",
     };
 
-    /// <summary>
-    /// systemd's exit status names (systemd.exec(5) "Process Exit Codes"), which SuccessExitStatus
-    /// and RestartPreventExitStatus accept besides numbers: LSB, BSD sysexits.h and systemd's own.
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, int> ExitStatusNames = new Dictionary<string, int>(StringComparer.Ordinal)
-    {
-        ["SUCCESS"] = 0, ["FAILURE"] = 1, ["INVALIDARGUMENT"] = 2, ["NOTIMPLEMENTED"] = 3, ["NOPERMISSION"] = 4,
-        ["NOTINSTALLED"] = 5, ["NOTCONFIGURED"] = 6, ["NOTRUNNING"] = 7,
-        ["USAGE"] = 64, ["DATAERR"] = 65, ["NOINPUT"] = 66, ["NOUSER"] = 67, ["NOHOST"] = 68, ["UNAVAILABLE"] = 69,
-        ["SOFTWARE"] = 70, ["OSERR"] = 71, ["OSFILE"] = 72, ["CANTCREAT"] = 73, ["IOERR"] = 74, ["TEMPFAIL"] = 75,
-        ["PROTOCOL"] = 76, ["NOPERM"] = 77, ["CONFIG"] = 78,
-        ["CHDIR"] = 200, ["NICE"] = 201, ["FDS"] = 202, ["EXEC"] = 203, ["MEMORY"] = 204, ["LIMITS"] = 205,
-        ["OOM_ADJUST"] = 206, ["SIGNAL_MASK"] = 207, ["STDIN"] = 208, ["STDOUT"] = 209, ["CHROOT"] = 210, ["IOPRIO"] = 211,
-        ["TIMERSLACK"] = 212, ["SECUREBITS"] = 213, ["SETSCHEDULER"] = 214, ["CPUAFFINITY"] = 215, ["GROUP"] = 216,
-        ["USER"] = 217, ["CAPABILITIES"] = 218, ["CGROUP"] = 219, ["SETSID"] = 220, ["CONFIRM"] = 221, ["STDERR"] = 222,
-        ["PAM"] = 224, ["NETWORK"] = 225, ["NAMESPACE"] = 226, ["NO_NEW_PRIVILEGES"] = 227, ["SECCOMP"] = 228,
-        ["SELINUX_CONTEXT"] = 229, ["PERSONALITY"] = 230, ["APPARMOR_PROFILE"] = 231, ["ADDRESS_FAMILIES"] = 232,
-        ["RUNTIME_DIRECTORY"] = 233, ["CHOWN"] = 235, ["SMACK_PROCESS_LABEL"] = 236, ["KEYRING"] = 237,
-        ["STATE_DIRECTORY"] = 238, ["CACHE_DIRECTORY"] = 239, ["LOGS_DIRECTORY"] = 240, ["CONFIGURATION_DIRECTORY"] = 241,
-        ["NUMA_POLICY"] = 242, ["CREDENTIALS"] = 243, ["BPF"] = 245,
-    };
+    /// <summary>systemd's exit status names (DATAERR …): one table, the unit files' own (Units/Values/ExitStatusNames.cs).</summary>
+    public static IReadOnlyDictionary<string, int> ExitStatusNames => Supervisor.Units.Values.ExitStatusNames.ByName;
 
     /// <summary>Every directive systemd 252 knows in [Unit], [Service], [Slice] and [Install] (Tables/systemd-directives.txt).</summary>
     public static readonly IReadOnlySet<string> Known = LoadKnown();

@@ -49,7 +49,8 @@ public sealed class StateFile(string directory)
         }
     }
 
-    public void Write(IReadOnlyDictionary<string, UnitMemory> units)
+    /// <param name="durable">fsync before the rename (survives a power loss, not only a killed supervisor).</param>
+    public void Write(IReadOnlyDictionary<string, UnitMemory> units, bool durable = true)
     {
         lock (_gate)
         {
@@ -74,7 +75,7 @@ public sealed class StateFile(string directory)
                     w.WriteEndObject();
                     w.WriteEndObject();
                 }
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             File.Move(temp, _path, overwrite: true);
         }

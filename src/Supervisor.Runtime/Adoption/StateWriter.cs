@@ -24,6 +24,12 @@ public sealed class StateWriter : IDisposable
 
     private void OnStateChanged(UnitStatus status, UnitRuntime before)
     {
+        // A unit that has just become active is written at once, on the manager's thread, before
+        // its start job is answered: a supervisor killed right after "started" must leave a file
+        // that lets the next one adopt the process, not kill it as a stranger. Without fsync: the
+        // page cache outlives a killed process, and the coalesced write below makes it durable.
+        if (status.Active is ActiveState.Active && before.Active is not ActiveState.Active)
+            Write(durable: false);
         if (Interlocked.Exchange(ref _pending, 1) == 0) _timer.Change(100, Timeout.Infinite);
     }
 
@@ -46,12 +52,14 @@ public sealed class StateWriter : IDisposable
         return units;
     }
 
-    private void Write()
+    private void Write() => Write(durable: true);
+
+    private void Write(bool durable)
     {
-        Interlocked.Exchange(ref _pending, 0);
+        if (durable) Interlocked.Exchange(ref _pending, 0);
         try
         {
-            _file.Write(Snapshot(_manager));
+            _file.Write(Snapshot(_manager), durable);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -60,7 +60,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
         Output = new OutputKeeper(logger);
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
-        _forking = new MainPidFinder(sink, reaper);
+        _forking = new MainPidFinder(sink, reaper, Log);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
         var ipc = new IpcObjects();
         _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,

@@ -45,6 +45,8 @@ internal sealed class UnitSlot(string name, UnitLog log)
 
     // sd_notify (NotifyEndpoints).
     public NotifySocket? Notify { get; set; }
+    /// <summary>The running control command's pid (0: none), for NotifyAccess=exec.</summary>
+    public int ControlPid;
     public CancellationTokenSource? NotifyStop { get; set; }
 
     public bool OomKilledSinceStart => Oom is { } w && w.Count > OomAtStart;

@@ -49,8 +49,10 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         var (process, stderr) = Start(slot, exec, phase, hold: false);
         int pid = process.Pid;
         process.Dispose();
+        Volatile.Write(ref slot.ControlPid, pid);
         reaper.Watch(pid, exit =>
         {
+            Interlocked.CompareExchange(ref slot.ControlPid, 0, pid);
             if (exit.Code == 0)
             {
                 sink.Post(slot.Name, new UnitEvent.ControlExited(exit));

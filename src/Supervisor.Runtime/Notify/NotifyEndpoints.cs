@@ -9,8 +9,8 @@ namespace Supervisor.Runtime.Notify;
 /// <summary>
 /// The per-unit sd_notify sockets: bound before the main process starts (at the path its plan
 /// gives it as $NOTIFY_SOCKET), kept across restarts, closed when the unit is down for good. Only
-/// processes of the unit's own cgroup are believed (systemd's NotifyAccess=all, scoped by cgroup);
-/// what they say becomes the manager's events.
+/// processes of the unit's own cgroup are heard; what they say goes to the manager with the
+/// sender's pid, where NotifyAccess decides whether it is believed.
 /// </summary>
 internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string> log, CancellationToken stopping)
 {
@@ -36,7 +36,7 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
         var unit = slot.Name;
         _ = socket.RunAsync(
             pid => InCgroup(pid, cgroup),
-            (m, _) => Deliver(unit, m),
+            (m, pid) => Deliver(slot, m, pid),
             rejected =>
             {
                 if (_traffic.TryGetValue(unit, out var t))
@@ -89,16 +89,21 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
         }
     }
 
-    private void Deliver(string unit, NotifyMessage m)
+    /// <summary>The message as one event with its sender: the manager admits it or not by NotifyAccess.</summary>
+    private void Deliver(UnitSlot slot, NotifyMessage m, int sender)
     {
-        if (_traffic.TryGetValue(unit, out var t)) Interlocked.Increment(ref t.Accepted);
-        if (m.MainPid is { } pid) sink.Post(unit, new UnitEvent.MainPidChanged(pid));
-        if (m.Ready) sink.Post(unit, new UnitEvent.Ready());
-        if (m.Watchdog) sink.Post(unit, new UnitEvent.WatchdogPing());
-        if (m.WatchdogTrigger) sink.Post(unit, new UnitEvent.WatchdogTrigger());
-        if (m.ExtendTimeoutUsec is { } ext) sink.Post(unit, new UnitEvent.ExtendTimeout(TimeSpan.FromMicroseconds(ext)));
-        if (m.Status is { } status) log(unit, $"status: {status}");
-        if (m.Stopping) log(unit, "service says it is stopping");
-        if (m.Errno is { } errno) log(unit, $"service reports errno {errno}");
+        if (_traffic.TryGetValue(slot.Name, out var t)) Interlocked.Increment(ref t.Accepted);
+        var events = new List<UnitEvent>();
+        if (m.MainPid is { } pid) events.Add(new UnitEvent.MainPidChanged(pid));
+        if (m.Ready) events.Add(new UnitEvent.Ready());
+        if (m.Watchdog) events.Add(new UnitEvent.WatchdogPing());
+        if (m.WatchdogTrigger) events.Add(new UnitEvent.WatchdogTrigger());
+        if (m.ExtendTimeoutUsec is { } ext) events.Add(new UnitEvent.ExtendTimeout(TimeSpan.FromMicroseconds(ext)));
+        var lines = new List<string>();
+        if (m.Status is { } status) lines.Add($"status: {status}");
+        if (m.Stopping) lines.Add("service says it is stopping");
+        if (m.Errno is { } errno) lines.Add($"service reports errno {errno}");
+        if (events.Count == 0 && lines.Count == 0) return;
+        sink.Post(slot.Name, new UnitEvent.Notified(sender, sender == Volatile.Read(ref slot.ControlPid), events, lines));
     }
 }

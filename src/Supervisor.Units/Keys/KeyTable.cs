@@ -164,7 +164,7 @@ public static partial class KeyTable
 
     private static List<KeySpec> Build() =>
         [
-            .. UnitKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
+            .. UnitKeys(), .. LifecycleKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
             .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 

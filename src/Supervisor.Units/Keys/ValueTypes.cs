@@ -266,7 +266,7 @@ public static partial class ValueTypes
     private static bool IsEnvName(string s) =>
         s.Length > 0 && !char.IsAsciiDigit(s[0]) && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
-    public static readonly IValueType<ExitStatusSet> ExitStatuses = new Simple<ExitStatusSet>("array of exit codes (0–255) and signal names",
+    public static readonly IValueType<ExitStatusSet> ExitStatuses = new Simple<ExitStatusSet>("array of exit codes (0–255), systemd's exit status names (\"DATAERR\") and signal names",
         v =>
         {
             var codes = new List<int>();
@@ -276,13 +276,19 @@ public static partial class ValueTypes
                 switch (item)
                 {
                     case TomlInteger i when i.Value is >= 0 and <= 255: codes.Add((int)i.Value); break;
-                    case TomlString s: signals.Add(SignalValue.Parse(s.Value)); break;
-                    default: throw Expected("an exit code from 0 to 255 or a signal name", item);
+                    // systemd reads a name from its exit status table first, then a signal name.
+                    case TomlString s when ExitStatusNames.ByName.TryGetValue(s.Value, out var named): codes.Add(named); break;
+                    case TomlString s when Signals.TryParse(s.Value, out var signal): signals.Add(signal); break;
+                    case TomlString s:
+                        throw new UnitValueException($"expected an exit code, an exit status name like \"DATAERR\" or a signal name, got \"{s.Value}\"",
+                            Suggest.Hint(s.Value.Trim().ToUpperInvariant(), [.. ExitStatusNames.ByName.Keys, .. Signals.AllNames]));
+                    default: throw Expected("an exit code from 0 to 255, an exit status name or a signal name", item);
                 }
             }
             return new ExitStatusSet(new ValueList<int>(codes), new ValueList<int>(signals));
         },
-        e => Plain.List(e.Codes.Select(c => (object)(long)c).Concat(e.Signals.Select(s => (object)Signals.Name(s)))));
+        // Codes systemd names are written by name ("DATAERR" reads better than 65, and parses back the same).
+        e => Plain.List(e.Codes.Select(c => ExitStatusNames.NameOf(c) is { } name ? (object)name : (long)c).Concat(e.Signals.Select(s => (object)Signals.Name(s)))));
 
     public static readonly IValueType<CapabilitySet> CapabilitySet = new Simple<CapabilitySet>("array of capabilities (\"~\" on the first: drop these, keep the rest)",
         v =>
