@@ -13,12 +13,12 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     private int _nextPid = 1000;
     public Dictionary<string, int> Pids { get; } = [];
 
-    public void SpawnMain(UnitDefinition unit)
+    public void SpawnMain(UnitDefinition unit, Command? command = null)
     {
         Calls.Add($"spawn {unit.Name}");
         Pids[unit.Name] = ++_nextPid;
     }
-    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Calls.Add($"control {unit.Name} {phase} {command.Program}");
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => Calls.Add($"control {unit.Name} {phase} {command.Program}");
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid) => Calls.Add($"signal {unit.Name} {target} {signo}");
     public void WatchCgroupEmpty(UnitDefinition unit) => Calls.Add($"watch-empty {unit.Name}");
     public void FindMainPid(UnitDefinition unit) => Calls.Add($"find-pid {unit.Name}");

@@ -123,22 +123,16 @@ public static class SystemdDirectives
 
     /// <summary>
     /// Environment variables systemd sets for a service that Supervisor does not: a command that
-    /// uses one cannot be carried ($MAINPID in ExecReload is the common one).
+    /// uses one cannot be carried ($TERM in a getty is the common one).
     /// </summary>
     public static readonly IReadOnlySet<string> SetBySystemdOnly = new HashSet<string>(StringComparer.Ordinal)
     {
-        "MAINPID", "MANAGERPID", "SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS", "INVOCATION_ID", "JOURNAL_STREAM",
+        "MANAGERPID", "SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS", "INVOCATION_ID", "JOURNAL_STREAM",
         "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC", "RUNTIME_DIRECTORY", "STATE_DIRECTORY",
         "CACHE_DIRECTORY", "LOGS_DIRECTORY", "CONFIGURATION_DIRECTORY", "CREDENTIALS_DIRECTORY", "SYSTEMD_EXEC_PID", "PIDFILE",
         "MONITOR_SERVICE_RESULT", "MONITOR_EXIT_CODE", "MONITOR_EXIT_STATUS", "MONITOR_INVOCATION_ID", "MONITOR_UNIT",
         "TRIGGER_UNIT", "TRIGGER_PATH", "TRIGGER_TIMER_REALTIME_USEC", "TRIGGER_TIMER_MONOTONIC_USEC", "TERM", "LANG",
         "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY",
-    };
-
-    /// <summary>Variables Supervisor itself sets for every service (the exec plan), as systemd does.</summary>
-    public static readonly IReadOnlySet<string> SetBySupervisor = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "PATH", "USER", "LOGNAME", "HOME", "SHELL", "NOTIFY_SOCKET",
     };
 
     /// <summary>

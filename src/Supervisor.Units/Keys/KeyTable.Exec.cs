@@ -12,7 +12,8 @@ public static partial class KeyTable
     [
         S("UnsetEnvironment", Restart, EnvNameList(allowAssignment: true), s => s.UnsetEnvironment, (s, v) => s with { UnsetEnvironment = v }, "[]",
             "variables taken out of the environment last, after Environment, EnvironmentFile and PassEnvironment: a name removes the variable, " +
-            "\"NAME=VALUE\" removes it only while it has that value (systemd's rule); the variables the supervisor sets ($MAINPID, $NOTIFY_SOCKET …) stay", MergeRule.List),
+            "\"NAME=VALUE\" removes it only while it has that value (systemd's rule); it applies to the variables the supervisor sets ($USER, $NOTIFY_SOCKET …) " +
+            "too, except $MAINPID and $WATCHDOG_USEC, which are added when the process starts", MergeRule.List),
         S("PassEnvironment", Restart, EnvNameList(allowAssignment: false), s => s.PassEnvironment, (s, v) => s with { PassEnvironment = v }, "[]",
             "names of the supervisor's own environment variables the service gets (one that is not set is skipped); Environment and EnvironmentFile override them", MergeRule.List),
     ];
