@@ -44,9 +44,17 @@ public static partial class ExecPlanCompiler
             };
         }
 
-        /// <summary>"!": the identity of a command that keeps root; in a user namespace, its root (the creator's host uid would be unmapped).</summary>
-        private static Identity? RootIdentity(NamespaceFlags ns) =>
-            (ns & NamespaceFlags.User) != 0 ? new Identity(0, 0, []) : null;
+        /// <summary>
+        /// The command's identity and the unit's user (for $USER, $HOME). "!" keeps root: in a user
+        /// namespace its root, since the creator's host uid would be unmapped there.
+        /// </summary>
+        private (Identity? Identity, UserEntry? User) IdentityFor(Command exec, NamespaceFlags ns)
+        {
+            var (identity, user) = Identity(ns);
+            if (exec.Flags.HasFlag(ExecFlags.NoUserChange))
+                identity = (ns & NamespaceFlags.User) != 0 ? new Identity(0, 0, []) : null;
+            return (identity, user);
+        }
 
         /// <summary>
         /// PassEnvironment: the supervisor's own variables, before Environment and EnvironmentFile,

@@ -77,8 +77,11 @@ public static partial class ExecPlanCompiler
             if (unit.Kind != UnitKind.Service)
                 throw Error("Kind", "only services run; a slice has no process");
             var exec = command ?? _svc.ExecStart ?? throw Error("ExecStart", "no command to run");
-            if (exec.Flags.HasFlag(ExecFlags.FullPrivileges))
-                return FullyPrivileged(exec);
+            return exec.Flags.HasFlag(ExecFlags.FullPrivileges) ? FullyPrivileged(exec) : Sandboxed(exec);
+        }
+
+        private ExecPlan Sandboxed(Command exec)
+        {
 
             if (_sbx.RootDirectory is { Length: > 0 } rootDir)
             {
@@ -95,9 +98,7 @@ public static partial class ExecPlanCompiler
                     : Error("RootDirectory", $"'{_root}' does not contain the program '{program}' (looked for '{P(program)}')");
 
             var ns = Namespaces();
-            var (identity, user) = Identity(ns);
-            if (exec.Flags.HasFlag(ExecFlags.NoUserChange))
-                identity = RootIdentity(ns);
+            var (identity, user) = IdentityFor(exec, ns);
             var caps = Capabilities(identity);
             var (bpf, filter) = Seccomp(caps);
             bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
