@@ -46,7 +46,8 @@ public abstract record UnitEvent
 /// <summary>What the daemon must do after a transition, in order. The machine itself does nothing.</summary>
 public abstract record UnitAction
 {
-    public sealed record SpawnMain : UnitAction;
+    /// <summary>Start a main process: ExecStart, or (Type=oneshot) the next of its lines, <paramref name="Command"/>.</summary>
+    public sealed record SpawnMain(Command? Command = null) : UnitAction;
     public sealed record SpawnControl(Phase Phase, Command Command) : UnitAction;
     public sealed record Signal(SignalTarget Target, int Signo) : UnitAction;
     public sealed record ArmTimer(TimerKind Timer, TimeSpan After) : UnitAction;
@@ -75,6 +76,8 @@ public sealed record UnitRuntime
     /// <summary>Timestamp (TimeProvider) when the unit last became active.</summary>
     public long? ActiveSince { get; init; }
     public Phase? ControlPhase { get; init; }
+    /// <summary>Which ExecStart line runs as the main process (Type=oneshot runs them in order).</summary>
+    public int MainIndex { get; init; }
     public int ControlIndex { get; init; }
     /// <summary>A requested restart: once stopped, start again.</summary>
     public bool RestartPending { get; init; }
@@ -210,7 +213,7 @@ public sealed class UnitMachine
         r = r with
         {
             Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null, FailureReason = null,
-            MainPid = null, StatusText = null,
+            MainPid = null, StatusText = null, MainIndex = 0,
             BackoffAttempt = manual ? 0 : r.BackoffAttempt,
         };
         if (!S.TimeoutStartSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Start, S.TimeoutStartSec.ToTimeSpan()));
@@ -338,8 +341,13 @@ public sealed class UnitMachine
 
         if (r.Sub == SubState.Start && S.Type == ServiceType.Forking && cause == ExitCause.Clean)
             return Go(r, new UnitAction.FindMainPid());
+        // "-" on the running ExecStart line: its failure counts as success (systemd's EXEC_COMMAND_IGNORE_FAILURE).
+        if (result != UnitResult.Success && !e.OomKilled && S.ExecStartLines.ElementAtOrDefault(r.MainIndex) is { IgnoreFailure: true })
+            (cause, result) = (ExitCause.Clean, UnitResult.Success);
         if (r.Sub == SubState.Start && S.Type == ServiceType.Oneshot && cause == ExitCause.Clean)
-            return Started(r);
+            return r.MainIndex + 1 < S.ExecStartLines.Count
+                ? Go(r with { MainIndex = r.MainIndex + 1 }, new UnitAction.SpawnMain(S.ExecStartLines[r.MainIndex + 1]))
+                : Started(r);
 
         if (result == UnitResult.Success)
         {

@@ -19,9 +19,10 @@ public interface IUnitEventSink
 public interface IUnitHost
 {
     /// <summary>Start the main process; report MainStarted (after execve) or SetupFailed, later MainExited.</summary>
-    void SpawnMain(UnitDefinition unit);
+    void SpawnMain(UnitDefinition unit, Command? command = null);
     /// <summary>Run one control command in the unit's sandbox and cgroup; report ControlExited.</summary>
-    void SpawnControl(UnitDefinition unit, Phase phase, Command command);
+    /// <param name="mainPid">The main process, for $MAINPID (ExecStartPost, ExecReload, ExecStop …); null when there is none.</param>
+    void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null);
     void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid);
     /// <summary>Report CgroupEmpty once no process of the unit is left (at once if none is).</summary>
     void WatchCgroupEmpty(UnitDefinition unit);
@@ -262,8 +263,8 @@ public sealed partial class UnitManager : IUnitEventSink
         var def = entry.Definition;
         switch (action)
         {
-            case UnitAction.SpawnMain: _host.SpawnMain(def); break;
-            case UnitAction.SpawnControl c: _host.SpawnControl(def, c.Phase, c.Command); break;
+            case UnitAction.SpawnMain m: _host.SpawnMain(def, m.Command); break;
+            case UnitAction.SpawnControl c: _host.SpawnControl(def, c.Phase, c.Command, entry.Runtime.MainPid); break;
             case UnitAction.Signal s: _host.Signal(def, s.Target, s.Signo, entry.Runtime.MainPid); break;
             case UnitAction.WatchCgroupEmpty: _host.WatchCgroupEmpty(def); break;
             case UnitAction.FindMainPid: _host.FindMainPid(def); break;

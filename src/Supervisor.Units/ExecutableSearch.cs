@@ -27,17 +27,21 @@ public static class ExecutableSearch
         var root = u.Sandbox.RootDirectory is { Length: > 1 } r ? r.TrimEnd('/') : null;
         Command Find(Command command, string key, SourceLocation at)
         {
-            if (command.Argv[0].StartsWith('/')) return command;
-            if (Lookup(command.Argv[0], root) is { } found) return command with { ResolvedPath = found };
+            if (command.WrittenProgram.StartsWith('/')) return command;
+            // "+" runs outside the sandbox, RootDirectory included: its program is the host's (systemd).
+            var under = command.Flags.HasFlag(ExecFlags.FullPrivileges) ? null : root;
+            if (Lookup(command.WrittenProgram, under) is { } found) return command with { ResolvedPath = found };
             diagnostics.Add(new Diagnostic(Severity.Error, at, u.Name, KeyTable.ServiceSection, key,
-                $"[Service] {key}: program '{command.Argv[0]}' is not in {SearchPath}{(root is null ? "" : $" inside RootDirectory '{root}'")}",
+                $"[Service] {key}: program '{command.WrittenProgram}' is not in {SearchPath}{(under is null ? "" : $" inside RootDirectory '{under}'")}",
                 "install it, or write its absolute path"));
             return command;
         }
         var s = u.Service;
+        var starts = FindAll(parsed, "ExecStart", s.ExecStartLines, Find, several: s.ExecStartMore.Count > 0);
         var service = s with
         {
-            ExecStart = s.ExecStart is { } start ? Find(start, "ExecStart", parsed.LocationOf(KeyTable.ServiceSection, "ExecStart")) : null,
+            ExecStart = starts.Count > 0 ? starts[0] : null,
+            ExecStartMore = starts.Count > 1 ? new ValueList<Command>(starts.Skip(1)) : s.ExecStartMore,
             ExecStartPre = FindAll(parsed, "ExecStartPre", s.ExecStartPre, Find),
             ExecStartPost = FindAll(parsed, "ExecStartPost", s.ExecStartPost, Find),
             ExecReload = FindAll(parsed, "ExecReload", s.ExecReload, Find),
@@ -47,9 +51,11 @@ public static class ExecutableSearch
         return parsed with { Definition = u with { Service = service } };
     }
 
-    private static ValueList<Command> FindAll(ParsedUnit parsed, string key, ValueList<Command> commands, Func<Command, string, SourceLocation, Command> find)
+    /// <param name="several">The key holds an array of commands (always, but for ExecStart with one command).</param>
+    private static ValueList<Command> FindAll(ParsedUnit parsed, string key, IReadOnlyList<Command> commands, Func<Command, string, SourceLocation, Command> find,
+        bool several = true)
     {
-        var written = parsed.Values.TryGetValue(KeyTable.ServiceSection + "." + key, out var v) ? v as TomlArray : null;
+        var written = several && parsed.Values.TryGetValue(KeyTable.ServiceSection + "." + key, out var v) ? v as TomlArray : null;
         return new ValueList<Command>(commands.Select((c, i) =>
             find(c, key, written is not null && i < written.Items.Count ? written.Items[i].Location : parsed.LocationOf(KeyTable.ServiceSection, key))));
     }

@@ -128,56 +128,54 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
-    public void Exec_lines_keep_the_ignore_prefix_and_prefixes_without_effect_are_carried()
+    public void Exec_lines_keep_every_prefix_as_written()
     {
-        var c = _s.Translate("t.service", "[Service]\nExecStart=-/usr/bin/env FOO=1\nExecStartPre=+/bin/mkdir -p /run/x\nExecStartPre=!!/bin/true\nExecStop=:/bin/echo $HOME\n");
+        var c = _s.Translate("t.service", "[Service]\nUser=nobody\nExecStart=-/usr/bin/env FOO=1\nExecStartPre=+/bin/mkdir -p /run/x\nExecStartPre=!!/bin/true\n" +
+            "ExecStartPost=@/bin/sh other-name -c true\nExecReload=!-/bin/true\nExecStop=:/bin/echo $HOME\n");
         Assert.Equal(["-/usr/bin/env", "FOO=1"], List(c.Value("ExecStart")));
-        Assert.Equal(2, List(c.Value("ExecStartPre")).Count);
-        Assert.Equal(["/bin/echo", "$HOME"], List(List(c.Value("ExecStop"))[0]));
-    }
-
-    [Fact]
-    public void A_privileged_prefix_is_not_carried_where_the_unit_drops_privileges()
-    {
-        var c = Service("User=nobody\nExecStartPre=+/bin/mkdir -p /run/x");
-        Assert.Null(c.Value("ExecStartPre"));
-        Assert.Equal(Why.NotExpressible, c.Why("ExecStartPre").Why);
-        Assert.Contains("\"+\" prefix", c.Why("ExecStartPre").Detail);
-        Assert.Equal(Why.NotExpressible, Service("ExecStartPost=@/bin/sh other-name -c true").Why("ExecStartPost").Why);
-    }
-
-    [Fact]
-    public void Variables_of_Environment_are_expanded_as_systemd_expands_them()
-    {
-        var c = _s.Translate("t.service", "[Service]\nEnvironment=A=x \"B=y z\" \"Q=-a 'b c'\"\nExecStart=/bin/echo $A ${B} $B pre${A}post $$HOME $UNSET ${UNSET} $Q\n");
-        Assert.Equal(["/bin/echo", "x", "y z", "y", "z", "prexpost", "$HOME", "", "-a", "b c"], List(c.Value("ExecStart")));
+        Assert.Equal([["+/bin/mkdir", "-p", "/run/x"], ["!!/bin/true"]], List(c.Value("ExecStartPre")).Select(x => List(x).Cast<string>().ToList()));
+        Assert.Equal(["@/bin/sh", "other-name", "-c", "true"], List(List(c.Value("ExecStartPost"))[0]));
+        Assert.Equal(["-!/bin/true"], List(List(c.Value("ExecReload"))[0]));
+        Assert.Equal([":/bin/echo", "$HOME"], List(List(c.Value("ExecStop"))[0]));
         Assert.False(c.LostMeaning);
     }
 
     [Fact]
-    public void Variables_from_an_EnvironmentFile_are_left_to_a_shell_when_the_command_starts()
+    public void PermissionsStartOnly_is_plus_on_every_command_but_ExecStart()
     {
-        var c = _s.Translate("t.service", "[Service]\nEnvironmentFile=-/etc/default/t\nExecStart=/usr/sbin/cron -f $EXTRA_OPTS \"-x ${B}\"\n");
-        Assert.Equal(["/bin/sh", "-c", "set -f; exec '/usr/sbin/cron' '-f' ${EXTRA_OPTS} '-x '\"${B}\""], List(c.Value("ExecStart")));
-        Assert.Contains(c.Report.Notes, n => n.Contains("/bin/sh -c"));
+        var c = Service("User=nobody\nPermissionsStartOnly=yes\nExecStartPre=/bin/mkdir -p /run/x\nExecStopPost=!/bin/true");
+        Assert.Equal(["+/bin/mkdir", "-p", "/run/x"], List(List(c.Value("ExecStartPre"))[0]));
+        Assert.Equal(["!/bin/true"], List(List(c.Value("ExecStopPost"))[0]));
+        Assert.Equal(["/bin/true"], List(c.Value("ExecStart")));
+    }
+
+    [Fact]
+    public void Variables_are_kept_as_written_for_Supervisor_to_expand_when_the_command_starts()
+    {
+        var c = _s.Translate("t.service", "[Service]\nEnvironment=A=x \"B=y z\"\nEnvironmentFile=-/etc/default/t\nExecStart=/bin/echo $A ${B} pre${A}post $$HOME $EXTRA_OPTS \"-x ${B}\"\n" +
+            "ExecReload=/bin/kill -HUP $MAINPID\n");
+        Assert.Equal(["/bin/echo", "$A", "${B}", "pre${A}post", "$$HOME", "$EXTRA_OPTS", "-x ${B}"], List(c.Value("ExecStart")));
+        Assert.Equal(["/bin/kill", "-HUP", "$MAINPID"], List(List(c.Value("ExecReload"))[0]));
+        Assert.False(c.LostMeaning);
     }
 
     [Fact]
     public void A_variable_only_systemd_sets_makes_the_command_not_carried()
     {
-        var c = Service("ExecReload=/bin/kill -HUP $MAINPID");
-        Assert.Null(c.Value("ExecReload"));
-        var why = c.Why("ExecReload");
+        var c = Service("ExecStartPre=/bin/echo - ${TERM}");
+        Assert.Null(c.Value("ExecStartPre"));
+        var why = c.Why("ExecStartPre");
         Assert.Equal((Why.NotExpressible, 5), (why.Why, why.Location.Line));
-        Assert.Contains("$MAINPID", why.Detail);
+        Assert.Contains("$TERM", why.Detail);
     }
 
     [Fact]
-    public void Several_ExecStart_lines_of_a_oneshot_run_in_order_the_later_ones_before_ExecStartPost()
+    public void Several_ExecStart_lines_of_a_oneshot_become_an_array_of_commands_in_order()
     {
-        var c = _s.Translate("t.service", "[Service]\nType=oneshot\nExecStart=/bin/a\nExecStart=/bin/b\nExecStartPost=/bin/c\n");
-        Assert.Equal(["/bin/a"], List(c.Value("ExecStart")));
-        Assert.Equal([["/bin/b"], ["/bin/c"]], List(c.Value("ExecStartPost")).Select(x => List(x).Cast<string>().ToList()));
+        var c = _s.Translate("t.service", "[Service]\nType=oneshot\nExecStart=/bin/a\nExecStart=-/bin/b x\nExecStartPost=/bin/c\n");
+        Assert.Equal([["/bin/a"], ["-/bin/b", "x"]], List(c.Value("ExecStart")).Select(x => List(x).Cast<string>().ToList()));
+        Assert.Equal([["/bin/c"]], List(c.Value("ExecStartPost")).Select(x => List(x).Cast<string>().ToList()));
+        Assert.Null(c.Unwritable);
     }
 
     [Fact]

@@ -13,12 +13,18 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     private int _nextPid = 1000;
     public Dictionary<string, int> Pids { get; } = [];
 
-    public void SpawnMain(UnitDefinition unit)
+    public void SpawnMain(UnitDefinition unit, Command? command = null)
     {
         Calls.Add($"spawn {unit.Name}");
         Pids[unit.Name] = ++_nextPid;
     }
-    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Calls.Add($"control {unit.Name} {phase} {command.Program}");
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null)
+    {
+        Calls.Add($"control {unit.Name} {phase} {command.Program}");
+        ControlMainPids.Add((phase, mainPid));
+    }
+    /// <summary>The $MAINPID each control command was given.</summary>
+    public List<(Phase Phase, int? MainPid)> ControlMainPids { get; } = [];
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid) => Calls.Add($"signal {unit.Name} {target} {signo}");
     public void WatchCgroupEmpty(UnitDefinition unit) => Calls.Add($"watch-empty {unit.Name}");
     public void FindMainPid(UnitDefinition unit) => Calls.Add($"find-pid {unit.Name}");
@@ -478,5 +484,18 @@ public class UnitManagerTests : IDisposable
         _manager.RunPending();
         // web was started after db, so it stops first; db waits for it.
         Assert.Equal(["signal web ControlGroup 15"], _host.Calls.Where(c => c.StartsWith("signal", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Control_commands_get_the_main_pid_the_machine_knows_for_MAINPID()
+    {
+        Reconcile(Units(("r", Svc("ExecReload = [[\"/bin/kill\", \"-HUP\", \"$MAINPID\"]]\nExecStartPre = [[\"/bin/true\"]]"))));
+        _host.Sink.Post("r", new UnitEvent.ControlExited(ExitInfo.Exited(0)));
+        _manager.RunPending();
+        StartAllSpawned();
+        Assert.Equal(SubState.Running, Sub("r"));
+        _host.Sink.Post("r", new UnitEvent.Reload());
+        _manager.RunPending();
+        Assert.Equal([(Phase.StartPre, (int?)null), (Phase.Reload, _host.Pids["r"])], _host.ControlMainPids);
     }
 }

@@ -59,6 +59,8 @@ public class KeyRoundTripTests
         ["Service.WorkingDirectory"] = "\"-/srv/site\"",
         ["Service.Environment"] = "{ LANG = \"C.UTF-8\", PORT = \"8080\", \"QUOTED\" = \"a \\\"b\\\"\" }",
         ["Service.EnvironmentFile"] = "[\"/etc/default/site\", \"-/etc/site.env\"]",
+        ["Service.UnsetEnvironment"] = "[\"LANG\", \"TERM=dumb\"]",
+        ["Service.PassEnvironment"] = "[\"TZ\", \"http_proxy\"]",
         ["Service.Slice"] = "\"web\"",
         ["Resources.MemoryMax"] = "\"256M\"",
         ["Resources.MemoryHigh"] = "\"200M\"",

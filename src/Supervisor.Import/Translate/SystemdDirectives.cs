@@ -123,11 +123,11 @@ public static class SystemdDirectives
 
     /// <summary>
     /// Environment variables systemd sets for a service that Supervisor does not: a command that
-    /// uses one cannot be carried ($MAINPID in ExecReload is the common one).
+    /// uses one cannot be carried ($TERM in a getty is the common one).
     /// </summary>
     public static readonly IReadOnlySet<string> SetBySystemdOnly = new HashSet<string>(StringComparer.Ordinal)
     {
-        "MAINPID", "MANAGERPID", "SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS", "INVOCATION_ID", "JOURNAL_STREAM",
+        "MANAGERPID", "SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS", "INVOCATION_ID", "JOURNAL_STREAM",
         "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC", "RUNTIME_DIRECTORY", "STATE_DIRECTORY",
         "CACHE_DIRECTORY", "LOGS_DIRECTORY", "CONFIGURATION_DIRECTORY", "CREDENTIALS_DIRECTORY", "SYSTEMD_EXEC_PID", "PIDFILE",
         "MONITOR_SERVICE_RESULT", "MONITOR_EXIT_CODE", "MONITOR_EXIT_STATUS", "MONITOR_INVOCATION_ID", "MONITOR_UNIT",

@@ -125,15 +125,14 @@ public static partial class UnitTranslator
     }
 
     /// <summary>
-    /// The Exec* keys, after the others (a command's meaning depends on Environment, User and the
-    /// sandbox). Several ExecStart lines are systemd's oneshot form: the first is ExecStart and the
-    /// rest run before ExecStartPost, which is when systemd runs them (after the first succeeded).
+    /// The Exec* keys, after the others (a command's meaning depends on Environment and
+    /// PermissionsStartOnly). Several ExecStart lines are systemd's oneshot form, which Supervisor
+    /// has too: an array of commands, run in order.
     /// </summary>
     private static void Commands(List<KeyInput> inputs, Context ctx, Candidate candidate)
     {
         var setting = Setting(ctx, candidate);
-        var afterStart = new List<(object Command, Contribution From)>();
-        foreach (var input in inputs.OrderBy(i => i.Spec.Type == V.Command.Describe ? 0 : 1))
+        foreach (var input in inputs.OrderBy(i => i.Spec.Name == "ExecStart" ? 0 : 1))
         {
             List<(object Command, Contribution From)> commands;
             try
@@ -146,30 +145,16 @@ public static partial class UnitTranslator
                 continue;
             }
             if (commands.Count == 0) continue;
-            if (input.Spec.Type != V.Command.Describe)
-            {
-                if (input.Spec.Name == "ExecStartPost")
-                {
-                    commands.InsertRange(0, afterStart);
-                    afterStart.Clear();
-                }
+            if (input.Spec.Name != "ExecStart")
                 candidate.Entries.Add(new Entry(input.Spec, Plain.List(commands.Select(c => c.Command)), [.. commands.Select(c => c.From).Distinct()]));
-            }
-            else if (commands.Count == 1 || IsOneshot(ctx))
-            {
+            else if (commands.Count == 1)
                 candidate.Entries.Add(new Entry(input.Spec, commands[0].Command, [commands[0].From]));
-                afterStart.AddRange(commands.Skip(1));
-                if (commands.Count > 1)
-                    ctx.Report.Note(commands[1].From.Assignment, "the ExecStart lines after the first run as the first ExecStartPost commands, in systemd's order");
-            }
+            else if (IsOneshot(ctx))
+                candidate.Entries.Add(new Entry(input.Spec, Plain.List(commands.Select(c => c.Command)), [.. commands.Select(c => c.From).Distinct()]));
             else
-            {
                 ctx.Report.Add(commands[1].From.Assignment, Why.NotExpressible, "several ExecStart= lines; systemd refuses that unless Type=oneshot");
-            }
             ReportSpecifiers(commands.Select(c => c.From).Distinct(), ctx.Report);
         }
-        if (afterStart.Count > 0 && KeyTable.Find(KeyTable.ServiceSection, "ExecStartPost") is { } post)
-            candidate.Entries.Add(new Entry(post, Plain.List(afterStart.Select(c => c.Command)), [.. afterStart.Select(c => c.From).Distinct()]));
     }
 
     private static bool IsOneshot(Context ctx) => ctx.Final("Type") == "oneshot";
@@ -192,13 +177,9 @@ public static partial class UnitTranslator
     private static ExecSetting Setting(Context ctx, Candidate candidate)
     {
         var env = candidate.Entries.FirstOrDefault(e => e.Spec.Type == V.Environment.Describe);
-        bool dynamicUser = ctx.Final("DynamicUser") is { } d && SystemdValues.TryBool(d, out var on) && on;
         return new ExecSetting(
             Environment: SetConverters.FinalEnvironment(env?.Sources ?? []),
             EnvironmentFiles: ctx.IsSet("EnvironmentFile"),
-            UserOrGroup: dynamicUser || candidate.Entries.Any(e => e.Spec.Name is "User" or "Group" or "SupplementaryGroups"),
-            Sandbox: candidate.Entries.Any(e => e.Spec.Section == KeyTable.SandboxSection),
-            ShellUnavailable: ctx.IsSet("RootDirectory") || ctx.IsSet("RootImage") || ctx.IsSet("ExecPaths") || ctx.IsSet("NoExecPaths"),
             PermissionsStartOnly: ctx.Final("PermissionsStartOnly") is { } p && SystemdValues.TryBool(p, out var yes) && yes);
     }
 }

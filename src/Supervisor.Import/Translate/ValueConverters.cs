@@ -23,7 +23,7 @@ public sealed record ConverterInfo(Converter Convert, bool Textual);
 /// </summary>
 public static class ValueConverters
 {
-    public static bool IsCommand(KeySpec spec) => spec.Type == V.Command.Describe || spec.Type == V.CommandList.Describe;
+    public static bool IsCommand(KeySpec spec) => spec.Type == V.Command.Describe || spec.Type == V.CommandList.Describe || spec.Type == V.ExecStartLines.Describe;
 
     public static ConverterInfo For(KeySpec spec)
     {

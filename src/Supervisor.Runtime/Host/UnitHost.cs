@@ -106,24 +106,24 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     /// <summary>The plan the unit's current main process was started from, when this supervisor started it.</summary>
     public ExecPlan? MainPlanOf(UnitDefinition unit) =>
-        _units.TryGetValue(unit.Name, out var s) && s.MainPlan is { } plan && ReferenceEquals(plan.Unit, unit) ? plan.Main?.Exec : null;
+        _units.TryGetValue(unit.Name, out var s) && s.MainPlan is { } plan && ReferenceEquals(plan.Unit, unit) ? (s.MainCommand ?? plan.Main)?.Exec : null;
 
     public long DroppedLogLines(string unit) => _units.TryGetValue(unit, out var s) ? s.Log.DroppedLines : 0;
 
     public ICgroup CgroupOf(UnitDefinition unit) => _cgroups.Open(UnitPlanner.CgroupPathOf(unit));
 
-    public void SpawnMain(UnitDefinition unit) => Run(unit, () =>
+    public void SpawnMain(UnitDefinition unit, Command? command = null) => Run(unit, () =>
     {
         var plan = PlanOf(unit, allocate: true);
-        _identities.Started(unit.Name, plan.Main?.Exec?.Identity);
-        _launcher.StartMain(Slot(unit.Name), plan);
+        _identities.Started(unit.Name, (command is null ? plan.Main : plan.For(command))?.Exec?.Identity);
+        _launcher.StartMain(Slot(unit.Name), plan, command);
     });
 
-    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Run(unit, () =>
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => Run(unit, () =>
     {
         var plan = PlanOf(unit, allocate: true);
         _identities.Started(unit.Name, plan.For(command).Exec?.Identity);
-        _launcher.StartControl(Slot(unit.Name), plan, phase, command);
+        _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid);
     });
 
     /// <summary>Runs a launch on the thread pool: the helper's setup blocks until execve (or failure).</summary>

@@ -42,6 +42,8 @@ internal sealed class UnitSlot(string name, UnitLog log)
     public UnitPlan? Plan { get; set; }
     /// <summary>The plan the current main process was started from (what verification compares with).</summary>
     public UnitPlan? MainPlan { get; set; }
+    /// <summary>The ExecStart line of <see cref="MainPlan"/> the current main process runs (a oneshot runs several).</summary>
+    public CommandPlan? MainCommand { get; set; }
 
     // sd_notify (NotifyEndpoints).
     public NotifySocket? Notify { get; set; }

@@ -22,8 +22,10 @@ namespace Supervisor.Runtime.Launch;
 internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
     Reaper reaper, FdBudget fds, CancellationToken stopping)
 {
-    public void StartMain(UnitSlot slot, UnitPlan plan)
+    /// <param name="command">The ExecStart line to run (Type=oneshot runs several in turn); null: the first.</param>
+    public void StartMain(UnitSlot slot, UnitPlan plan, Command? command = null)
     {
+        var main = command is null ? plan.Main! : plan.For(command);
         fds.Reserve(slot.Name);
         Interlocked.Increment(ref slot.Generation);
         var cgroup = cgroups.Prepare(slot, plan, main: true);
@@ -31,7 +33,10 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         slot.OomAtStart = slot.Oom.Count;
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
-        var (process, _) = Start(slot, plan.Main!.ExecOrThrow, phase: null, hold: true);
+        slot.MainCommand = main;
+        var (process, _) = Start(slot, CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), phase: null, hold: true);
+        // A oneshot's earlier ExecStart line has exited (its exit was reported before this one was asked for).
+        slot.Main?.Dispose();
         slot.Main = process;
         int pid = process.Pid;
         // With a pid namespace the helper stays as its init: the service is its child.
@@ -41,9 +46,10 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)), process.PidFd);
     }
 
-    public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command)
+    /// <param name="mainPid">The unit's main process, given to the command as $MAINPID; null when there is none.</param>
+    public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command, int? mainPid)
     {
-        var exec = plan.For(command).ExecOrThrow;
+        var exec = CommandExpansion.Prepare(plan.For(command).ExecOrThrow, command, mainPid);
         fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
         var (process, stderr) = Start(slot, exec, phase, hold: false);

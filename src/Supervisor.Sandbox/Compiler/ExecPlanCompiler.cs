@@ -77,6 +77,11 @@ public static partial class ExecPlanCompiler
             if (unit.Kind != UnitKind.Service)
                 throw Error("Kind", "only services run; a slice has no process");
             var exec = command ?? _svc.ExecStart ?? throw Error("ExecStart", "no command to run");
+            return exec.Flags.HasFlag(ExecFlags.FullPrivileges) ? FullyPrivileged(exec) : Sandboxed(exec);
+        }
+
+        private ExecPlan Sandboxed(Command exec)
+        {
 
             if (_sbx.RootDirectory is { Length: > 0 } rootDir)
             {
@@ -93,7 +98,7 @@ public static partial class ExecPlanCompiler
                     : Error("RootDirectory", $"'{_root}' does not contain the program '{program}' (looked for '{P(program)}')");
 
             var ns = Namespaces();
-            var (identity, user) = Identity(ns);
+            var (identity, user) = IdentityFor(exec, ns);
             var caps = Capabilities(identity);
             var (bpf, filter) = Seccomp(caps);
             bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
@@ -281,6 +286,7 @@ public static partial class ExecPlanCompiler
             }
             if (ctx.NotifySocket is { } notify)
                 env["NOTIFY_SOCKET"] = notify;
+            PassEnvironment(env);
             foreach (var (k, v) in _svc.Environment)
                 env[k] = v;
             // systemd: "Variables set in EnvironmentFile= override Environment=".
@@ -306,6 +312,7 @@ public static partial class ExecPlanCompiler
                     env[line[..eq].Trim()] = value;
                 }
             }
+            UnsetEnvironment(env);
             return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
         }
 

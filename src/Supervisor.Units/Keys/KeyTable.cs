@@ -165,7 +165,7 @@ public static partial class KeyTable
     private static List<KeySpec> Build() =>
         [
             .. UnitKeys(), .. LifecycleKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
-            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>
@@ -197,7 +197,13 @@ public static partial class KeyTable
         return
         [
             S("Type", Restart, serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited)"),
-            SN("ExecStart", Restart, V.Command, s => s.ExecStart, (s, v) => s with { ExecStart = v }, "required", "the command, as an argv array (no shell); a bare program name is looked up in systemd's search path when the unit is loaded; a leading \"-\" on the program ignores its exit status"),
+            SN("ExecStart", Restart, V.ExecStartLines, s => s.ExecStart is null ? null : [.. s.ExecStartLines],
+                (s, v) => s with { ExecStart = v?[0], ExecStartMore = v is null ? [] : [.. v.Skip(1)] }, "required",
+                "the command, as an argv array (no shell); a bare program name is looked up in systemd's search path when the unit is loaded; " +
+                "systemd's prefixes on the program: \"-\" ignores its exit status, \"@\" makes the second element argv[0], \":\" turns off $VAR expansion, " +
+                "\"+\" runs it with full privileges (no sandbox, as root, still in the unit's cgroup), \"!\" runs it as root in the sandbox, " +
+                "\"!!\" is no prefix on this kernel (it has ambient capabilities); $VAR, ${VAR} and $$ are expanded as in systemd. " +
+                "Type=oneshot may have several commands, as an array of commands, run in order"),
             S("ExecStartPre", NextUse, V.CommandList, s => s.ExecStartPre, (s, v) => s with { ExecStartPre = v }, "[]", "commands run in order before ExecStart; a failing one fails the start unless prefixed \"-\"", MergeRule.List),
             S("ExecStartPost", NextUse, V.CommandList, s => s.ExecStartPost, (s, v) => s with { ExecStartPost = v }, "[]", "commands run after the service is started", MergeRule.List),
             S("ExecReload", NextUse, V.CommandList, s => s.ExecReload, (s, v) => s with { ExecReload = v }, "[]", "commands that make the service reload its configuration", MergeRule.List),

@@ -206,16 +206,22 @@ public static partial class ValueTypes
         if (items.Count > Limits.MaxArguments) throw new UnitValueException($"more than {Limits.MaxArguments} arguments");
         var argv = items.Select(i => i is TomlString s ? s.Value : throw Expected("every argument to be a string", i)).ToArray();
         CheckExecStrings(argv, i => $"argument {i + 1}", Limits.MaxCommandBytes, "the arguments");
-        bool ignore = argv[0].StartsWith('-');
-        if (ignore) argv[0] = argv[0][1..];
-        var program = argv[0];
+        var (ignore, separateArgv0, flags, program) = ParseExecPrefix(argv[0]);
         if (program.Length == 0)
-            throw new UnitValueException("the program name is empty");
+            throw new UnitValueException($"the program name is empty{(argv[0].Length > 0 ? $" after the prefixes \"{argv[0]}\"" : "")}");
         if (program.Contains('/') && !program.StartsWith('/'))
             throw new UnitValueException($"program \"{program}\" is a relative path; use an absolute path or a bare name looked up in PATH");
         foreach (var a in argv)
             if (a.Contains('\0')) throw new UnitValueException("an argument contains a NUL character");
-        return new Command(new ValueList<string>(argv), ignore);
+        if (!separateArgv0)
+        {
+            argv[0] = program;
+            return new Command(new ValueList<string>(argv), ignore) { Flags = flags };
+        }
+        // "@": the second word is argv[0], the first the program (systemd.service(5)).
+        if (argv.Length < 2)
+            throw new UnitValueException($"\"{argv[0]}\": with the prefix \"@\" the second element is argv[0], and there is none");
+        return new Command(new ValueList<string>(argv[1..]), ignore) { Flags = flags, Executable = program };
     }
 
     /// <summary>
@@ -239,7 +245,9 @@ public static partial class ValueTypes
     internal static int Bytes(string s) => System.Text.Encoding.UTF8.GetByteCount(s);
 
     private static object PlainCommand(Command c) =>
-        Plain.List(c.Argv.Select((a, i) => (object)(i == 0 && c.IgnoreFailure ? "-" + a : a)));
+        Plain.List(c.Executable is { } program
+            ? c.Argv.Prepend(FormatExecPrefix(c) + program)
+            : c.Argv.Select((a, i) => (object)(i == 0 ? FormatExecPrefix(c) + a : a)));
 
     public static readonly IValueType<ValueList<KeyValuePair<string, string>>> Environment = new Simple<ValueList<KeyValuePair<string, string>>>(
         "table of NAME = \"value\"",

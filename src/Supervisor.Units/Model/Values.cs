@@ -3,18 +3,28 @@ using Supervisor.Units.Values;
 namespace Supervisor.Units.Model;
 
 /// <summary>
-/// One command line: argv as written (no shell). A leading "-" on the program, as in systemd,
-/// means a failing exit status is ignored. A bare program name ("redis-server") is looked up
-/// when the unit is loaded (<see cref="ExecutableSearch"/>): <see cref="ResolvedPath"/> is then
-/// the absolute path that is executed, while argv[0] stays as written, as in systemd.
+/// One command line: argv as written (no shell). systemd's prefixes on the program ("-", "@",
+/// ":", "+", "!", "!!"; see <see cref="ExecFlags"/>) are read once, into <see cref="IgnoreFailure"/>,
+/// <see cref="Flags"/> and <see cref="Executable"/>. A bare program name ("redis-server") is
+/// looked up when the unit is loaded (<see cref="ExecutableSearch"/>): <see cref="ResolvedPath"/>
+/// is then the absolute path that is executed, while argv[0] stays as written, as in systemd.
 /// </summary>
 public sealed record Command(ValueList<string> Argv, bool IgnoreFailure)
 {
     /// <summary>The absolute path found for a bare program name; null when the program is written as an absolute path.</summary>
     public string? ResolvedPath { get; init; }
 
+    /// <summary>With "@": the program as written, while <see cref="Argv"/>[0] is the argv[0] it gets; null otherwise.</summary>
+    public string? Executable { get; init; }
+
+    /// <summary>The prefixes other than "-" (Sections.Exec.cs).</summary>
+    public ExecFlags Flags { get; init; }
+
+    /// <summary>The program as written in the unit (a bare name or an absolute path).</summary>
+    public string WrittenProgram => Executable ?? Argv[0];
+
     /// <summary>The absolute path to execute.</summary>
-    public string Program => ResolvedPath ?? Argv[0];
+    public string Program => ResolvedPath ?? WrittenProgram;
 }
 
 /// <summary>An exit status or a signal, for SuccessExitStatus and friends.</summary>

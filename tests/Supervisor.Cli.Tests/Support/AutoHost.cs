@@ -21,14 +21,14 @@ internal sealed class AutoHost(IUnitEventSink sink) : IUnitHost
     /// <summary>What the manager wrote to the units' logs, as "unit: line".</summary>
     public ConcurrentQueue<string> Lines { get; } = new();
 
-    public void SpawnMain(UnitDefinition unit)
+    public void SpawnMain(UnitDefinition unit, Command? command = null)
     {
         if (NeverStarts.Contains(unit.Name)) return;
         _running[unit.Name] = true;
         sink.Post(unit.Name, new UnitEvent.MainStarted(Pid));
     }
 
-    public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => sink.Post(unit.Name, new UnitEvent.ControlExited(ExitInfo.Exited(0)));
+    public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => sink.Post(unit.Name, new UnitEvent.ControlExited(ExitInfo.Exited(0)));
 
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
     {
