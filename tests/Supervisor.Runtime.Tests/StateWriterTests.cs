@@ -17,8 +17,8 @@ public sealed class StateWriterTests : IDisposable
 
     private sealed class NoHost : IUnitHost
     {
-        public void SpawnMain(UnitDefinition unit) { }
-        public void SpawnControl(UnitDefinition unit, Phase phase, Command command) { }
+        public void SpawnMain(UnitDefinition unit, Command? command = null) { }
+        public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) { }
         public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid) { }
         public void WatchCgroupEmpty(UnitDefinition unit) { }
         public void FindMainPid(UnitDefinition unit) { }
