@@ -281,6 +281,7 @@ public static partial class ExecPlanCompiler
             }
             if (ctx.NotifySocket is { } notify)
                 env["NOTIFY_SOCKET"] = notify;
+            DirectoryEnvironment(env);
             foreach (var (k, v) in _svc.Environment)
                 env[k] = v;
             // systemd: "Variables set in EnvironmentFile= override Environment=".
