@@ -123,4 +123,10 @@ public static class Limits
 
     /// <summary>Bytes of the paths in the mount lists together (each with its NUL and the RootDirectory it is placed under).</summary>
     public const int MaxMountPathBytes = 512 * 1024;
+
+    /// <summary>
+    /// Bytes of one unit's credentials together (LoadCredential files and SetCredential values),
+    /// systemd's CREDENTIALS_TOTAL_SIZE_MAX: "an accumulated credential size limit of 1 MB per unit".
+    /// </summary>
+    public const int MaxCredentialBytes = 1024 * 1024;
 }

@@ -207,6 +207,9 @@ public sealed class RealUnitTests : IDisposable
         Assert.True(redis.Definition.Service.TimeoutStopSec.IsInfinity);
         Assert.Equal(["-/var/lib/redis", "-/var/log/redis", "-/var/run/redis", "-/etc/redis"], redis.Definition.Sandbox.ReadWritePaths.Select(p => p.ToString()));
         Assert.Empty(redis.Definition.Sandbox.CapabilityBoundingSet!.Capabilities);
+        // Debian's redis needs /run/redis owned by redis: RuntimeDirectory and its mode are carried.
+        Assert.Equal(["redis"], redis.Definition.Service.RuntimeDirectory);
+        Assert.Equal(0x5EDu, redis.Definition.Service.RuntimeDirectoryMode);
     }
 
     [Fact]

@@ -40,6 +40,19 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
+    public void Directories_modes_and_credentials_are_carried_with_systemds_text_as_it_is()
+    {
+        var c = Service("RuntimeDirectory=redis a/b\nRuntimeDirectoryMode=2755\nRuntimeDirectoryPreserve=restart\nStateDirectory=x\nStateDirectory=\nStateDirectory=y\n" +
+            "LoadCredential=tls:/etc/ssl/k.pem\nSetCredential=motd:hello world\\n");
+        Assert.Equal(["redis", "a/b"], List(c.Value("RuntimeDirectory")));
+        Assert.Equal(("2755", "restart"), (c.Value("RuntimeDirectoryMode"), c.Value("RuntimeDirectoryPreserve")));
+        Assert.Equal(["y"], List(c.Value("StateDirectory")));
+        Assert.Equal(["tls:/etc/ssl/k.pem"], List(c.Value("LoadCredential")));
+        // One item per line, spaces and the C escape kept: Supervisor reads the escape as systemd does.
+        Assert.Equal(["motd:hello world\\n"], List(c.Value("SetCredential")));
+    }
+
+    [Fact]
     public void Time_spans_are_read_as_systemd_reads_them_and_a_zero_timeout_means_no_timeout()
     {
         var c = Service("RestartSec=1min 30s\nTimeoutStartSec=1.5h\nTimeoutStopSec=0\nWatchdogSec=500ms", unit: "StartLimitIntervalSec=2 m");

@@ -4,6 +4,7 @@ using Supervisor.Cgroups;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Credentials;
+using Supervisor.Runtime.Directories;
 using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Launch;
 using Supervisor.Runtime.Notify;
@@ -40,6 +41,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly MainPidFinder _forking;
     private readonly Adopter _adopter;
     private readonly UnitIdentities _identities;
+    private readonly UnitDirectories _directories;
     private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
     private CompileContext _compile;
 
@@ -62,6 +64,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
         _forking = new MainPidFinder(sink, reaper, Log);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
+        _directories = new UnitDirectories(Log);
         var ipc = new IpcObjects();
         _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,
             cause => logger.LogWarning("{File} is damaged ({Cause}): no dynamic user is remembered", DynamicUsers.FileName, cause)), ipc, Log);
@@ -115,7 +118,10 @@ public sealed class UnitHost : IUnitHost, IDisposable
     public void SpawnMain(UnitDefinition unit, Command? command = null) => Run(unit, () =>
     {
         var plan = PlanOf(unit, allocate: true);
-        _identities.Started(unit.Name, (command is null ? plan.Main : plan.For(command))?.Exec?.Identity);
+        var main = command is null ? plan.Main : plan.For(command);
+        _identities.Started(unit.Name, main?.Exec?.Identity);
+        // A later ExecStart line of a oneshot (command not null) is never the first command of a start.
+        _directories.BeforeCommand(unit, main!.ExecOrThrow, command is null && UnitDirectories.IsFirstOfStart(unit, startPre: false, null));
         _launcher.StartMain(Slot(unit.Name), plan, command);
     });
 
@@ -123,6 +129,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
     {
         var plan = PlanOf(unit, allocate: true);
         _identities.Started(unit.Name, plan.For(command).Exec?.Identity);
+        // Owned by the unit's user even before a command that runs as root ("+"), as in systemd: ExecStart's identity.
+        _directories.BeforeCommand(unit, plan.Main?.Exec ?? plan.For(command).ExecOrThrow, UnitDirectories.IsFirstOfStart(unit, phase == Phase.StartPre, command));
         _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid);
     });
 
@@ -204,6 +212,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         Output.Release(unit.Name);
         _cgroups.Release(slot);
         _identities.Stopped(unit, empty: slot.Cgroup is null);
+        _directories.Released(unit);
     }
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);

@@ -32,6 +32,7 @@ public static partial class ExecPlanCompiler
             // 6. The unit's own path lists, in systemd's order of precedence.
             PathListMounts(ops);
             BindMounts(ops);
+            ExecDirectoryMounts(ops);
             // 7. Kernel knobs and the cgroup tree, read-only; then noexec, after every mount it applies to.
             KernelMounts(ops);
             KernelSurfaceMounts(ops);

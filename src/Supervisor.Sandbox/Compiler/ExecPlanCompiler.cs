@@ -287,6 +287,7 @@ public static partial class ExecPlanCompiler
             if (ctx.NotifySocket is { } notify)
                 env["NOTIFY_SOCKET"] = notify;
             PassEnvironment(env);
+            DirectoryEnvironment(env);
             foreach (var (k, v) in _svc.Environment)
                 env[k] = v;
             // systemd: "Variables set in EnvironmentFile= override Environment=".
