@@ -38,6 +38,7 @@ public static class ExecutableSearch
         var service = s with
         {
             ExecStart = s.ExecStart is { } start ? Find(start, "ExecStart", parsed.LocationOf(KeyTable.ServiceSection, "ExecStart")) : null,
+            ExecCondition = FindAll(parsed, "ExecCondition", s.ExecCondition, Find),
             ExecStartPre = FindAll(parsed, "ExecStartPre", s.ExecStartPre, Find),
             ExecStartPost = FindAll(parsed, "ExecStartPost", s.ExecStartPost, Find),
             ExecReload = FindAll(parsed, "ExecReload", s.ExecReload, Find),

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Conditions;
 using Supervisor.Runtime.Credentials;
 using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Launch;
@@ -41,6 +42,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly Adopter _adopter;
     private readonly UnitIdentities _identities;
     private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
+    private readonly ConditionChecker _conditions = new();
+    private readonly BusNameWatcher _busNames;
     private CompileContext _compile;
 
     /// <param name="lookup">The current definition of any unit by name (for slices).</param>
@@ -62,6 +65,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
         _forking = new MainPidFinder(sink, reaper);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
+        _busNames = new BusNameWatcher(sink, Log, BusNameWatcher.Resolve(options.SystemBus), _stopping.Token);
         var ipc = new IpcObjects();
         _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,
             cause => logger.LogWarning("{File} is damaged ({Cause}): no dynamic user is remembered", DynamicUsers.FileName, cause)), ipc, Log);
@@ -205,6 +209,15 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _cgroups.Release(slot);
         _identities.Stopped(unit, empty: slot.Cgroup is null);
     }
+
+    /// <summary>Condition*/Assert*: read the system on the thread pool (a path on a hung NFS mount must not stop the manager), report ConditionsChecked.</summary>
+    public void CheckConditions(UnitDefinition unit) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        var (conditions, asserts) = _conditions.Check(unit);
+        _sink.Post(unit.Name, new UnitEvent.ConditionsChecked(conditions, asserts));
+    }, null);
+
+    public void WatchBusName(UnitDefinition unit) => _busNames.Watch(Slot(unit.Name), unit);
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
 
