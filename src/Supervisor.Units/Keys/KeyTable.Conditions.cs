@@ -77,7 +77,7 @@ public static partial class KeyTable
             u => new ValueList<UnitCondition>(u.Unit.Conditions.Where(c => c.Kind == kind && c.IsAssert == isAssert)),
             (u, v) => u with { Unit = u.Unit with { Conditions = new ValueList<UnitCondition>(u.Unit.Conditions.Where(c => !(c.Kind == kind && c.IsAssert == isAssert)).Concat(v)) } })
         {
-            Section = UnitSection, Name = key, OnChange = NextUse, Default = "[]", Description = doc, ForSlices = false, Merge = MergeRule.List,
+            Section = UnitSection, Name = key, OnChange = Reload, Default = "[]", Description = doc, ForSlices = false, Merge = MergeRule.List,
         };
     }
 
