@@ -8,17 +8,19 @@ public enum SubState
 {
     Dead, StartPre, Start, StartPost, Running, Exited, Reload, Stop, StopSigterm, StopSigkill, StopPost,
     FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting,
+    /// <summary>Checking Condition*/Assert* and running ExecCondition (systemd's "condition").</summary>
+    Condition,
 }
 
 /// <summary>Why a unit last stopped or failed: systemd's Result= values.</summary>
-public enum UnitResult { Success, ExitCode, Signal, CoreDump, Timeout, OomKill, Watchdog, StartLimitHit, Resources }
+public enum UnitResult { Success, ExitCode, Signal, CoreDump, Timeout, OomKill, Watchdog, StartLimitHit, Resources, ExecCondition }
 
 public static class StateNames
 {
     public static ActiveState ActiveOf(SubState s) => s switch
     {
         SubState.Dead or SubState.BadSetting => ActiveState.Inactive,
-        SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
+        SubState.Condition or SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
         SubState.Running or SubState.Exited => ActiveState.Active,
         SubState.Reload => ActiveState.Reloading,
         SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.StopPost

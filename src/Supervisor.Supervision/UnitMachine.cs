@@ -5,7 +5,7 @@ using Supervisor.Units.Values;
 namespace Supervisor.Supervision;
 
 /// <summary>Which command list a control process belongs to.</summary>
-public enum Phase { StartPre, StartPost, Reload, Stop, StopPost }
+public enum Phase { StartPre, StartPost, Reload, Stop, StopPost, Condition }
 
 public enum TimerKind { Start, Stop, Restart, Watchdog }
 
@@ -41,6 +41,8 @@ public abstract record UnitEvent
     /// lines it asks to log; the manager delivers them only when NotifyAccess admits the sender.
     /// </summary>
     public sealed record Notified(int SenderPid, bool FromControl, IReadOnlyList<UnitEvent> Events, IReadOnlyList<string> Lines) : UnitEvent;
+    /// <summary>The unit's Condition* and Assert* lists were checked (by the host, which reads the files and the system).</summary>
+    public sealed record ConditionsChecked(ConditionOutcome Conditions, ConditionOutcome Asserts) : UnitEvent;
 }
 
 /// <summary>What the daemon must do after a transition, in order. The machine itself does nothing.</summary>
@@ -60,6 +62,10 @@ public abstract record UnitAction
     public sealed record Reject(string Reason) : UnitAction;
     /// <summary>A line for the unit's log and the supervisor's, with the reason.</summary>
     public sealed record Log(string Message) : UnitAction;
+    /// <summary>Check the unit's Condition* and Assert* lists now and report ConditionsChecked.</summary>
+    public sealed record CheckConditions : UnitAction;
+    /// <summary>Type=dbus: report Ready once BusName has an owner on the system bus (SetupFailed when there is no bus).</summary>
+    public sealed record WatchBusName : UnitAction;
 }
 
 /// <summary>Everything the supervisor remembers about one unit between events. Immutable.</summary>
@@ -88,6 +94,17 @@ public sealed record UnitRuntime
     public string? StatusText { get; init; }
     /// <summary>Why the last start or run failed, in words (the failing command and its last stderr line), for the start job's answer.</summary>
     public string? FailureReason { get; init; }
+    /// <summary>The last check of the Condition* list (null: not checked since the last start began, or none declared).</summary>
+    public ConditionOutcome? ConditionResult { get; init; }
+    /// <summary>The last check of the Assert* list.</summary>
+    public ConditionOutcome? AssertResult { get; init; }
+    /// <summary>Timestamp (TimeProvider) of the last condition check.</summary>
+    public long? ConditionCheckedAt { get; init; }
+
+    /// <summary>The last start was skipped: a Condition* not met, or ExecCondition said so (exit 1–254). Not a failure.</summary>
+    public bool Skipped => Sub == SubState.Dead && (ConditionResult is { Met: false } || Result == UnitResult.ExecCondition);
+    /// <summary>The last start was refused by an Assert*: the start job failed, the unit is inactive.</summary>
+    public bool AssertFailed => Sub == SubState.Dead && AssertResult is { Met: false };
 
     public ActiveState Active => StateNames.ActiveOf(Sub);
 }
@@ -99,7 +116,7 @@ public sealed record UnitRuntime
 /// jitter) from a sample the caller passes, so every restart schedule is unit-tested without
 /// processes. A pair missing from the table means the event does not apply and is ignored.
 /// </summary>
-public sealed class UnitMachine
+public sealed partial class UnitMachine
 {
     private delegate Outcome Handler(UnitMachine m, UnitRuntime r, UnitEvent e);
 
@@ -130,7 +147,7 @@ public sealed class UnitMachine
     private const int SigHup = 1;
 
     private static readonly SubState[] Stoppable =
-        [SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload];
+        [SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload];
 
     private static readonly SubState[] Killing =
         [SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill];
@@ -147,7 +164,7 @@ public sealed class UnitMachine
 
         On<UnitEvent.Start>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
         On<UnitEvent.Restart>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
-        On<UnitEvent.Start>((m, r, _) => Ignore(r), SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload);
+        On<UnitEvent.Start>((m, r, _) => Ignore(r), SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload);
         On<UnitEvent.Stop>((m, r, _) => m.BeginStop(r with { RestartPending = false }), Stoppable);
         On<UnitEvent.Restart>((m, r, _) => m.BeginStop(r with { RestartPending = true }), Stoppable);
         On<UnitEvent.Stop>((m, r, _) => Go(r with { Sub = SubState.Dead, StopRequested = true }, new UnitAction.CancelTimer(TimerKind.Restart), new UnitAction.Log("automatic restart cancelled by stop")), SubState.AutoRestart);
@@ -161,14 +178,15 @@ public sealed class UnitMachine
         On<UnitEvent.ResetFailed>((m, r, _) => m.DoResetFailed(r), SubState.Failed, SubState.Dead);
         On<UnitEvent.Reload>((m, r, _) => m.BeginReload(r), SubState.Running, SubState.Exited);
 
+        On<UnitEvent.ConditionsChecked>((m, r, e) => m.ConditionsChecked(r, (UnitEvent.ConditionsChecked)e), SubState.Condition);
         On<UnitEvent.ControlExited>((m, r, e) => m.ControlDone(r, (UnitEvent.ControlExited)e),
-            SubState.StartPre, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
+            SubState.Condition, SubState.StartPre, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
 
         On<UnitEvent.MainStarted>((m, r, e) => m.MainStarted(r, ((UnitEvent.MainStarted)e).Pid), SubState.Start);
         On<UnitEvent.MainExited>((m, r, e) => m.MainExited(r, (UnitEvent.MainExited)e),
             SubState.Start, SubState.StartPost, SubState.Running, SubState.Reload, SubState.Stop, SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill);
         On<UnitEvent.SetupFailed>((m, r, e) => m.Fail(r with { MainPid = null }, UnitResult.Resources, ExitCause.UncleanCode, ((UnitEvent.SetupFailed)e).Message),
-            SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
+            SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Reload, SubState.Stop, SubState.StopPost);
         On<UnitEvent.Ready>((m, r, _) => m.Ready(r), SubState.Start);
         On<UnitEvent.MainPidChanged>((m, r, e) => m.MainPidChanged(r, ((UnitEvent.MainPidChanged)e).Pid),
             SubState.Start, SubState.StartPost, SubState.Running, SubState.Reload);
@@ -213,10 +231,21 @@ public sealed class UnitMachine
         r = r with
         {
             Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null, FailureReason = null,
-            MainPid = null, StatusText = null, MainIndex = 0,
+            MainPid = null, StatusText = null, MainIndex = 0, ConditionResult = null, AssertResult = null,
             BackoffAttempt = manual ? 0 : r.BackoffAttempt,
         };
         if (!S.TimeoutStartSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Start, S.TimeoutStartSec.ToTimeSpan()));
+        if (Unit.Unit.Conditions.Count > 0)
+        {
+            actions.Add(new UnitAction.CheckConditions());
+            return new(r with { Sub = SubState.Condition, ControlPhase = null }, actions);
+        }
+        return AfterConditions(r, actions);
+    }
+
+    /// <summary>ExecStartPre (or the main process) once ExecCondition, if any, said go.</summary>
+    private Outcome StartPreOrMain(UnitRuntime r, List<UnitAction> actions)
+    {
         if (S.ExecStartPre.Count > 0)
         {
             actions.Add(new UnitAction.SpawnControl(Phase.StartPre, S.ExecStartPre[0]));
@@ -231,10 +260,13 @@ public sealed class UnitMachine
         r = r with { MainPid = pid };
         // simple and exec are started once execve succeeded; notify waits for READY=1;
         // oneshot for the exit; forking for the parent's exit.
-        return S.Type is ServiceType.Simple or ServiceType.Exec ? Started(r) : Go(r);
+        // idle is simple once spawned (the manager delayed the spawn); dbus waits for its BusName.
+        return S.Type is ServiceType.Simple or ServiceType.Exec or ServiceType.Idle ? Started(r)
+            : S.Type == ServiceType.Dbus ? Go(r, new UnitAction.WatchBusName())
+            : Go(r);
     }
 
-    private Outcome Ready(UnitRuntime r) => S.Type == ServiceType.Notify ? Started(r) : Ignore(r);
+    private Outcome Ready(UnitRuntime r) => S.Type is ServiceType.Notify or ServiceType.Dbus ? Started(r) : Ignore(r);
 
     private Outcome MainPidChanged(UnitRuntime r, int pid)
     {
@@ -272,6 +304,8 @@ public sealed class UnitMachine
         // The command's last word on stderr is usually the reason (nginx -t, a migration).
         string failed = $"{PhaseKey(phase)}[{r.ControlIndex}] '{command.Program}' failed ({exit})" +
             (exited.LastStderrLine is { } said ? $": {said}" : "");
+        if (!ok && phase == Phase.Condition)
+            return ConditionCommandFailed(r, exited, failed);
         if (!ok && phase is Phase.StartPre or Phase.StartPost)
             return Fail(r with { ControlPhase = null }, UnitResult.ExitCode, ExitCause.UncleanCode, failed);
         var log = ok ? null : new UnitAction.Log(failed + "; continuing");
@@ -283,6 +317,7 @@ public sealed class UnitMachine
         // The phase is complete.
         return phase switch
         {
+            Phase.Condition => StartPreOrMain(r with { ControlPhase = null }, [.. Actions(log)]),
             Phase.StartPre => new(r with { Sub = SubState.Start, ControlPhase = null }, Actions(log, new UnitAction.SpawnMain())),
             Phase.StartPost => Prepend(log, Running(r)),
             Phase.Reload => Go(r with { Sub = SubState.Running, ControlPhase = null }, Actions(log, new UnitAction.Log("reloaded"))),
@@ -299,6 +334,7 @@ public sealed class UnitMachine
         Phase.Reload => S.ExecReload,
         Phase.Stop => S.ExecStop,
         Phase.StopPost => S.ExecStopPost,
+        Phase.Condition => S.ExecCondition,
         _ => throw new ArgumentOutOfRangeException(nameof(p)),
     };
 
@@ -390,7 +426,7 @@ public sealed class UnitMachine
     {
         switch (timer)
         {
-            case TimerKind.Start when r.Sub is SubState.StartPre or SubState.Start or SubState.StartPost:
+            case TimerKind.Start when r.Sub is SubState.Condition or SubState.StartPre or SubState.Start or SubState.StartPost:
                 return Fail(r, UnitResult.Timeout, ExitCause.Timeout, $"start did not complete within TimeoutStartSec={S.TimeoutStartSec}"
                     + (S.Type == ServiceType.Notify && r.Sub == SubState.Start ? $": no READY=1 arrived on the notify socket {Notify.NotifySocket.PathToken}" : ""));
             case TimerKind.Restart when r.Sub == SubState.AutoRestart:
@@ -492,7 +528,10 @@ public sealed class UnitMachine
         if (r.RestartPending)
             return Prepend(new UnitAction.Log("restarting on request"), BeginStart(r with { RestartPending = false, Sub = SubState.Dead }, manual: true));
         if (r.StopRequested)
-            return Go(r with { Sub = r.Result == UnitResult.Success ? SubState.Dead : SubState.Failed, StopRequested = false });
+            return Go(r with { Sub = r.Result is UnitResult.Success or UnitResult.ExecCondition ? SubState.Dead : SubState.Failed, StopRequested = false });
+        // ExecCondition said skip: inactive, never restarted (systemd: Restart=always does not restart a skipped unit).
+        if (r.Result == UnitResult.ExecCondition)
+            return Go(r with { Sub = SubState.Dead });
 
         var cause = r.EndCause ?? ExitCause.Clean;
         if (RestartPolicyTable.ShouldRestart(S, cause, r.LastExit))

@@ -32,6 +32,10 @@ public interface IUnitHost
     void ApplyResources(UnitDefinition unit);
     /// <summary>A line for the unit's log.</summary>
     void Log(string unit, string message);
+    /// <summary>Check the unit's Condition* and Assert* lists against this host and report ConditionsChecked.</summary>
+    void CheckConditions(UnitDefinition unit);
+    /// <summary>Type=dbus: report Ready once the unit's BusName has an owner on the system bus, SetupFailed when no system bus is reachable.</summary>
+    void WatchBusName(UnitDefinition unit);
 
     /// <summary>
     /// The unit is down for good (inactive or failed, no restart pending): remove its cgroup once
@@ -77,7 +81,7 @@ public sealed record UnitStatus(
     /// </summary>
     public bool DeclaredButNeverRan =>
         Definition is { Kind: UnitKind.Service } && !BadSetting
-        && Runtime is { Sub: SubState.Dead, StopRequested: false, LastExit: null, ActiveSince: null };
+        && Runtime is { Sub: SubState.Dead, StopRequested: false, LastExit: null, ActiveSince: null, Skipped: false, AssertFailed: false };
 }
 
 /// <summary>
@@ -103,6 +107,9 @@ public sealed partial class UnitManager : IUnitEventSink
         public string Unit { get; } = unit;
         public bool IsStart { get; } = isStart;
         public bool Dispatched { get; set; }
+        /// <summary>When the job was made (TimeProvider), for Type=idle's 5 s.</summary>
+        public long Created { get; init; }
+        public ITimer? IdleWake { get; set; }
         public List<TaskCompletionSource<JobOutcome>> Waiters { get; } = done is null ? [] : [done];
     }
 
@@ -269,6 +276,8 @@ public sealed partial class UnitManager : IUnitEventSink
             case UnitAction.WatchCgroupEmpty: _host.WatchCgroupEmpty(def); break;
             case UnitAction.FindMainPid: _host.FindMainPid(def); break;
             case UnitAction.Log l: _host.Log(unit, l.Message); break;
+            case UnitAction.CheckConditions: _host.CheckConditions(def); break;
+            case UnitAction.WatchBusName: _host.WatchBusName(def); break;
             case UnitAction.Reject r: _host.Log(unit, r.Reason); break;
             case UnitAction.ArmTimer a: Arm(unit, entry, a.Timer, a.After); break;
             case UnitAction.CancelTimer c:
@@ -310,6 +319,7 @@ public sealed partial class UnitManager : IUnitEventSink
             foreach (var dependant in _graph.StopPropagation(unit, requested: false))
                 EnqueueStop(dependant, null);
         }
+        TriggerOnFailureOrSuccess(unit, entry, before);
         if (entry.Removing && entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed)
             Remove(unit, entry);
     }
@@ -391,7 +401,7 @@ public sealed partial class UnitManager : IUnitEventSink
             return;
         }
         _jobs.RemoveAll(j => j.Unit == unit && !j.IsStart && !j.Dispatched);
-        _jobs.Add(new Job(unit, isStart: true, done));
+        _jobs.Add(new Job(unit, isStart: true, done) { Created = _clock.GetTimestamp() });
     }
 
     private void EnqueueStop(string unit, TaskCompletionSource<JobOutcome>? done)
@@ -432,7 +442,7 @@ public sealed partial class UnitManager : IUnitEventSink
                     if (TryFinish(job, entry)) progress = true;
                     continue;
                 }
-                if (job.IsStart ? CanStart(job.Unit) : CanStop(job.Unit))
+                if (job.IsStart ? CanStart(job.Unit, job) : CanStop(job.Unit))
                 {
                     progress = true;
                     if (job.IsStart) DispatchStart(job, entry);
@@ -442,8 +452,9 @@ public sealed partial class UnitManager : IUnitEventSink
         }
     }
 
-    private bool CanStart(string unit)
+    private bool CanStart(string unit, Job job)
     {
+        if (IdleMustWait(job)) return false;
         foreach (var before in _graph.OrderedAfter(unit))
         {
             if (_jobs.Any(j => j.Unit == before)) return false;
@@ -460,7 +471,7 @@ public sealed partial class UnitManager : IUnitEventSink
     private void DispatchStart(Job job, Entry entry)
     {
         var failedDep = _graph.HardDependencies(job.Unit)
-            .FirstOrDefault(d => _units.TryGetValue(d, out var de) && (de.Bad || de.Runtime.Sub is SubState.Failed || (de.Runtime.Sub is SubState.Dead && _graph.OrderedAfter(job.Unit).Contains(d))));
+            .FirstOrDefault(d => _units.TryGetValue(d, out var de) && (de.Bad || de.Runtime.Sub is SubState.Failed || (de.Runtime.Sub is SubState.Dead && !de.Runtime.Skipped && _graph.OrderedAfter(job.Unit).Contains(d))));
         if (failedDep is not null)
         {
             _host.Log(job.Unit, $"not started: dependency '{failedDep}' failed");
@@ -490,6 +501,7 @@ public sealed partial class UnitManager : IUnitEventSink
         if (job.IsStart)
         {
             if (r.Active is ActiveState.Active or ActiveState.Reloading) return Complete(job, new JobOutcome(JobResult.Done));
+            if (ConditionOutcomeOf(job, r) is { } checkedOutcome) return Complete(job, checkedOutcome);
             if (r.Sub is SubState.Failed or SubState.Dead or SubState.AutoRestart)
                 return Complete(job, new JobOutcome(JobResult.Failed,
                     $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}'){(r.FailureReason is { } why ? ": " + why : "")}"));
@@ -502,6 +514,7 @@ public sealed partial class UnitManager : IUnitEventSink
     private bool Complete(Job job, JobOutcome outcome)
     {
         _jobs.Remove(job);
+        job.IdleWake?.Dispose();
         _jobsInBurst++;
         if (_jobs.Count == 0)
         {

@@ -42,6 +42,7 @@ public static class ExecutableSearch
         {
             ExecStart = starts.Count > 0 ? starts[0] : null,
             ExecStartMore = starts.Count > 1 ? new ValueList<Command>(starts.Skip(1)) : s.ExecStartMore,
+            ExecCondition = FindAll(parsed, "ExecCondition", s.ExecCondition, Find),
             ExecStartPre = FindAll(parsed, "ExecStartPre", s.ExecStartPre, Find),
             ExecStartPost = FindAll(parsed, "ExecStartPost", s.ExecStartPost, Find),
             ExecReload = FindAll(parsed, "ExecReload", s.ExecReload, Find),

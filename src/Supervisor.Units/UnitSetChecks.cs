@@ -46,7 +46,7 @@ internal static class UnitSetChecks
             {
                 ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true),
                 ("Wants", u.Unit.Wants, false), ("After", u.Unit.After, false), ("Before", u.Unit.Before, false),
-                ("Conflicts", u.Unit.Conflicts, false),
+                ("Conflicts", u.Unit.Conflicts, false), ("OnFailure", u.Unit.OnFailure, true), ("OnSuccess", u.Unit.OnSuccess, true),
             })
             {
                 for (int i = 0; i < list.Count; i++)

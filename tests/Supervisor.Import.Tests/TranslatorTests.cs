@@ -214,19 +214,40 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
+    public void Conditions_are_carried_one_entry_per_assignment_with_their_prefixes_and_an_empty_one_resets()
+    {
+        var c = _s.Translate("t.service",
+            "[Unit]\nConditionPathExists=/gone\nConditionPathExists=\nConditionPathExists=!/etc/ssh/sshd_not_to_be_run\nConditionPathExists=|/a b\n" +
+            "AssertKernelVersion=>=4.0 <99\nConditionVirtualization=!container\n[Service]\nExecStart=/bin/true\nExecCondition=/bin/test -e /x\n");
+        Assert.Equal(["!/etc/ssh/sshd_not_to_be_run", "|/a b"], List(c.Value("ConditionPathExists")));
+        Assert.Equal([">=4.0 <99"], List(c.Value("AssertKernelVersion")));
+        Assert.Equal(["!container"], List(c.Value("ConditionVirtualization")));
+        Assert.NotNull(c.Value("ExecCondition"));
+        Assert.False(c.LostMeaning);
+    }
+
+    [Fact]
+    public void Type_idle_and_dbus_with_BusName_are_carried()
+    {
+        Assert.Equal("idle", Service("Type=idle").Value("Type"));
+        var dbus = Service("Type=dbus\nBusName=org.example.Test");
+        Assert.Equal(("dbus", "org.example.Test"), (dbus.Value("Type"), dbus.Value("BusName")));
+    }
+
+    [Fact]
     public void Directives_not_carried_are_reported_with_file_line_and_why()
     {
         var c = _s.Translate("t.service",
-            "[Unit]\nDefaultDependencies=no\nConditionPathExists=/etc/x\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
+            "[Unit]\nDefaultDependencies=no\nConditionFirstBoot=yes\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
         Assert.Equal((Why.InitOnly, 2), (c.Why("DefaultDependencies").Why, c.Why("DefaultDependencies").Location.Line));
-        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("ConditionPathExists").Why, c.Why("ConditionPathExists").Location.Line));
+        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("ConditionFirstBoot").Why, c.Why("ConditionFirstBoot").Location.Line));
         Assert.Equal(Why.UnknownToSystemd, c.Why("Frobnicate").Why);
         Assert.Equal(Why.Extension, c.Why("X-Tool").Why);
         Assert.Equal((Why.Rejected, 8), (c.Why("Type").Why, c.Why("Type").Location.Line));
         Assert.Contains("\"dbus\"", c.Why("Type").Detail);
         Assert.Equal(Why.InitOnly, c.Why("WantedBy").Why);
         Assert.Equal(Why.IgnoredBySystemd, c.Why("ListenStream").Why);
-        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: ConditionPathExists: no such key in Supervisor (not built yet)", c.Why("ConditionPathExists").ToString());
+        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: ConditionFirstBoot: no such key in Supervisor (not built yet)", c.Why("ConditionFirstBoot").ToString());
         Assert.Null(c.Value("Type"));
         Assert.True(c.LostMeaning);
     }

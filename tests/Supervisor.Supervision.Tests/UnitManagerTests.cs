@@ -32,6 +32,8 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     public void Log(string unit, string message) => Calls.Add($"log {unit}: {message}");
     public void Adopt(UnitDefinition unit, int mainPid) => Calls.Add($"adopt {unit.Name} {mainPid}");
     public void Release(UnitDefinition unit) => Calls.Add($"release {unit.Name}");
+    public void CheckConditions(UnitDefinition unit) => Calls.Add($"check-conditions {unit.Name}");
+    public void WatchBusName(UnitDefinition unit) => Calls.Add($"watch-bus-name {unit.Name} {unit.Service.BusName}");
 
     public IEnumerable<string> Spawns => Calls.Where(c => c.StartsWith("spawn ", StringComparison.Ordinal));
 }

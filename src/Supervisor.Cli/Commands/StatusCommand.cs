@@ -91,6 +91,13 @@ internal static class StatusCommand
         var since = S("ActiveState") is "active" or "reloading" && T("ActiveEnterTimestamp") is var ts && ts is not 0 and not ControlApi.Unset
             ? " since " + DateTimeOffset.FromUnixTimeMilliseconds((long)(ts / 1000)).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "";
         o.WriteLine($"      Active: {S("ActiveState")} ({S("SubState")}){since}{(result == "success" ? "" : $"; result: {result}")}");
+        var checkedAt = T("ConditionTimestamp") is var ct && ct is not 0 and not ControlApi.Unset
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(ct / 1000)).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "?";
+        // systemctl status: "Condition: start condition failed at TIME; ConditionPathExists=/x was not met".
+        if (p.TryGetValue("ConditionResult", out var cr) && cr is false)
+            o.WriteLine($"   Condition: start condition failed at {checkedAt}; {S("ConditionNotMet")}");
+        if (p.TryGetValue("AssertResult", out var ar) && ar is false)
+            o.WriteLine($"      Assert: start assertion failed at {checkedAt}; {S("AssertNotMet")}");
         if (S("MainPID") is { } pid && pid != "0") o.WriteLine($"    Main PID: {pid}");
         o.WriteLine($"    Restarts: {S("NRestarts")}");
         if (p.TryGetValue("DynamicUser", out var dynamic) && dynamic is true && p.TryGetValue("UID", out var uid) && uid is uint u && u != uint.MaxValue)

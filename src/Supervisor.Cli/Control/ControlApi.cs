@@ -227,6 +227,13 @@ public sealed class ControlApi
         .AddProperty("NRestarts", "u", () => (uint)Status(name).Runtime.NRestarts)
         .AddProperty("ActiveEnterTimestamp", "t", () => Status(name).Runtime.ActiveSince is { } ts
             ? (ulong)(DateTimeOffset.UtcNow - TimeProvider.System.GetElapsedTime(ts)).ToUnixTimeMilliseconds() * 1000UL : 0UL)
+        // systemd's ConditionResult/AssertResult and their timestamps; what was not met in words (systemd has it in Conditions/Asserts).
+        .AddProperty("ConditionResult", "b", () => Status(name).Runtime.ConditionResult is not { Met: false }, change: PropertyChange.None)
+        .AddProperty("AssertResult", "b", () => Status(name).Runtime.AssertResult is not { Met: false }, change: PropertyChange.None)
+        .AddProperty("ConditionTimestamp", "t", () => Status(name).Runtime.ConditionCheckedAt is { } ct
+            ? (ulong)(DateTimeOffset.UtcNow - TimeProvider.System.GetElapsedTime(ct)).ToUnixTimeMilliseconds() * 1000UL : 0UL, change: PropertyChange.None)
+        .AddProperty("ConditionNotMet", "s", () => Status(name).Runtime.ConditionResult is { Met: false } c ? c.Describe() : "", change: PropertyChange.None)
+        .AddProperty("AssertNotMet", "s", () => Status(name).Runtime.AssertResult is { Met: false } a ? a.Describe() : "", change: PropertyChange.None)
         .AddProperty("FragmentPath", "s", () => Status(name).Definition?.Sources.FirstOrDefault() ?? "", change: PropertyChange.Invalidates)
         .AddProperty("Diagnostics", "as", () => Status(name).Diagnostics.Select(d => (object)d.ToString()).ToArray(), change: PropertyChange.Invalidates)
         .AddProperty("MemoryCurrent", "t", () => Stats(name)?.MemoryCurrentBytes ?? Unset, change: PropertyChange.None)

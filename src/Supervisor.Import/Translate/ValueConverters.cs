@@ -45,6 +45,9 @@ public static class ValueConverters
         if (t == V.RLimit(bytes: true).Describe) return new((i, c) => SetConverters.RLimit(i, c, bytes: true), false);
         if (t == V.RLimit(bytes: false).Describe) return new((i, c) => SetConverters.RLimit(i, c, bytes: false), false);
         if (t == V.UnitNameList.Describe) return new(UnitNameList, true);
+        // Condition*/Assert*: one entry per assignment ("|!/path with spaces" is one value), an empty one resets.
+        if (spec.Section == KeyTable.UnitSection && (spec.Name.StartsWith("Condition", StringComparison.Ordinal) || spec.Name.StartsWith("Assert", StringComparison.Ordinal)))
+            return new(OnePerAssignment, true);
         if (t == V.OptionalPathList.Describe) return new(PathList, true);
         if (t == V.OptionalAbsolutePath.Describe) return new(WorkingDirectory, true);
         if (t == V.AbsolutePath.Describe) return new(AbsolutePath, true);
@@ -210,6 +213,25 @@ public static class ValueConverters
             }
             foreach (var w in words)
                 if (item(w, c) is { } converted) items.Add(converted);
+            from.Add(c);
+        }
+        return items.Count == 0 ? Converted.Nothing : new Converted(Plain.List(items), from);
+    }
+
+    /// <summary>A list whose every assignment is one item, as systemd's condition lists; an empty assignment clears it.</summary>
+    public static Converted OnePerAssignment(KeyInput input, Context ctx)
+    {
+        var items = new List<object>();
+        var from = new List<Contribution>();
+        foreach (var c in input.Contributions)
+        {
+            if (c.Value.Trim().Length == 0)
+            {
+                items.Clear();
+                from.Clear();
+                continue;
+            }
+            items.Add(c.Value.Trim());
             from.Add(c);
         }
         return items.Count == 0 ? Converted.Nothing : new Converted(Plain.List(items), from);

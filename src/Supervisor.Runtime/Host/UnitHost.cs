@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Conditions;
 using Supervisor.Runtime.Credentials;
 using Supervisor.Runtime.Directories;
 using Supervisor.Runtime.Process;
@@ -43,6 +44,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly UnitIdentities _identities;
     private readonly UnitDirectories _directories;
     private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
+    private readonly ConditionChecker _conditions = new();
+    private readonly BusNameWatcher _busNames;
     private CompileContext _compile;
 
     /// <param name="lookup">The current definition of any unit by name (for slices).</param>
@@ -65,6 +68,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _forking = new MainPidFinder(sink, reaper, Log);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
         _directories = new UnitDirectories(Log);
+        _busNames = new BusNameWatcher(sink, Log, BusNameWatcher.Resolve(options.SystemBus), _stopping.Token);
         var ipc = new IpcObjects();
         _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,
             cause => logger.LogWarning("{File} is damaged ({Cause}): no dynamic user is remembered", DynamicUsers.FileName, cause)), ipc, Log);
@@ -214,6 +218,15 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _identities.Stopped(unit, empty: slot.Cgroup is null);
         _directories.Released(unit);
     }
+
+    /// <summary>Condition*/Assert*: read the system on the thread pool (a path on a hung NFS mount must not stop the manager), report ConditionsChecked.</summary>
+    public void CheckConditions(UnitDefinition unit) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        var (conditions, asserts) = _conditions.Check(unit);
+        _sink.Post(unit.Name, new UnitEvent.ConditionsChecked(conditions, asserts));
+    }, null);
+
+    public void WatchBusName(UnitDefinition unit) => _busNames.Watch(Slot(unit.Name), unit);
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
 

@@ -56,6 +56,10 @@ public abstract class KeySpec
 
 internal sealed class KeySpec<T>(IValueType<T> type, Func<UnitDefinition, T> get, Func<UnitDefinition, T, UnitDefinition> set) : KeySpec
 {
+    internal IValueType<T> ValueType => type;
+    internal Func<UnitDefinition, T> Getter => get;
+    internal Func<UnitDefinition, T, UnitDefinition> Setter => set;
+
     public override string Type => type.Describe;
 
     internal override UnitDefinition Apply(UnitDefinition unit, TomlValue value) => set(unit, type.Parse(value));
@@ -165,7 +169,7 @@ public static partial class KeyTable
     private static List<KeySpec> Build() =>
         [
             .. UnitKeys(), .. LifecycleKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
-            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. ConditionKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>
@@ -189,14 +193,14 @@ public static partial class KeyTable
     private static IEnumerable<KeySpec> ServiceKeys()
     {
         var serviceType = V.Enum(("simple", ServiceType.Simple), ("exec", ServiceType.Exec), ("notify", ServiceType.Notify),
-            ("oneshot", ServiceType.Oneshot), ("forking", ServiceType.Forking));
+            ("oneshot", ServiceType.Oneshot), ("forking", ServiceType.Forking), ("idle", ServiceType.Idle), ("dbus", ServiceType.Dbus));
         var restart = V.Enum(("no", RestartPolicy.No), ("on-success", RestartPolicy.OnSuccess), ("on-failure", RestartPolicy.OnFailure),
             ("on-abnormal", RestartPolicy.OnAbnormal), ("on-watchdog", RestartPolicy.OnWatchdog), ("on-abort", RestartPolicy.OnAbort),
             ("always", RestartPolicy.Always));
         var killMode = V.Enum(("control-group", KillMode.ControlGroup), ("mixed", KillMode.Mixed), ("process", KillMode.Process));
         return
         [
-            S("Type", Restart, serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited)"),
+            S("Type", Restart, serviceType, s => s.Type, (s, v) => s with { Type = v }, "\"simple\"", "when the service counts as started: simple (spawned), exec (execve succeeded), notify (sent READY=1), oneshot (exited 0), forking (parent exited), idle (as simple, spawned once no other unit is starting, at most 5s later), dbus (BusName has an owner on the system bus)"),
             SN("ExecStart", Restart, V.ExecStartLines, s => s.ExecStart is null ? null : [.. s.ExecStartLines],
                 (s, v) => s with { ExecStart = v?[0], ExecStartMore = v is null ? [] : [.. v.Skip(1)] }, "required",
                 "the command, as an argv array (no shell); a bare program name is looked up in systemd's search path when the unit is loaded; " +

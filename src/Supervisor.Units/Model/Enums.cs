@@ -3,7 +3,7 @@ namespace Supervisor.Units.Model;
 // Enum member names are written in unit files in kebab-case (OnFailure ↔ "on-failure");
 // KeyTable owns that mapping.
 
-public enum ServiceType { Simple, Exec, Notify, Oneshot, Forking }
+public enum ServiceType { Simple, Exec, Notify, Oneshot, Forking, Idle, Dbus }
 
 /// <summary>systemd's Restart= values; the decision table is in the supervision code.</summary>
 public enum RestartPolicy { No, OnSuccess, OnFailure, OnAbnormal, OnWatchdog, OnAbort, Always }

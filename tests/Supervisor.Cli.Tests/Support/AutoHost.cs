@@ -47,4 +47,7 @@ internal sealed class AutoHost(IUnitEventSink sink) : IUnitHost
     public void Log(string unit, string message) => Lines.Enqueue($"{unit}: {message}");
     public void Adopt(UnitDefinition unit, int mainPid) => _running[unit.Name] = true;
     public void Release(UnitDefinition unit) { }
+    public void CheckConditions(UnitDefinition unit) =>
+        sink.Post(unit.Name, new UnitEvent.ConditionsChecked(ConditionOutcome.None(false), ConditionOutcome.None(true)));
+    public void WatchBusName(UnitDefinition unit) => sink.Post(unit.Name, new UnitEvent.Ready());
 }
