@@ -22,6 +22,8 @@ public sealed class StateWriterTests : IDisposable
         public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid) { }
         public void WatchCgroupEmpty(UnitDefinition unit) { }
         public void FindMainPid(UnitDefinition unit) { }
+        public void CheckConditions(UnitDefinition unit) { }
+        public void WatchBusName(UnitDefinition unit) { }
         public void ApplyResources(UnitDefinition unit) { }
         public void Log(string unit, string message) { }
         public void Adopt(UnitDefinition unit, int mainPid) { }
