@@ -14,8 +14,9 @@ public sealed class SpecifierException(int offset, string message, string? hint 
 /// <summary>
 /// systemd's unit specifiers (systemd.unit(5), "SPECIFIERS"; specifier_printf in
 /// src/shared/specifier.c), resolved when a unit is loaded, once its name is known: "%%" is "%",
-/// a '%' at the very end of a string stays as it is (so "50%" keeps its meaning), and any other
-/// letter systemd does not know is an error, as systemd refuses such a setting. Directories are
+/// a '%' at the very end of a string or before a character that is not a letter stays as it is
+/// (so "50%" and "size=10%,noexec" keep their meaning), and a letter systemd does not know is an
+/// error, as systemd refuses such a setting. Directories are
 /// the system manager's (%t = /run, %S = /var/lib, …); %u %U %h %s %g %G are the manager's own
 /// user, root, whatever User= says, exactly as systemd 252 documents them.
 /// </summary>
@@ -32,7 +33,9 @@ public static class Specifiers
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
-            if (c != '%' || i == text.Length - 1)
+            // Only "%%" and "%" before a letter are specifiers: every string of a unit is expanded here,
+            // also options systemd leaves alone ("size=10%,noexec"), where a '%' before anything else is text.
+            if (c != '%' || i == text.Length - 1 || !(char.IsAsciiLetter(text[i + 1]) || text[i + 1] == '%'))
             {
                 sb.Append(c);
                 continue;
