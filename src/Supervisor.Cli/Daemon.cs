@@ -69,7 +69,9 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             message => logger.LogWarning("{Message}", message),
             new ControlApiPaths(options.UnitsDirectory, options.StateDirectory, options.LogDirectory, runtime.Driver.Root),
             (unit, line) => runtime.Host.Log(unit, line),
-            runtime.Host.IdentityOf);
+            runtime.Host.IdentityOf,
+            async name => runtime.Declared.RequestInstance(name)
+                && (await runtime.Reconciler.ReconcileAsync($"start of new instance '{name}'", stoppingToken)).Count >= 0);
         api.Sync();
         return api;
     }

@@ -1,3 +1,4 @@
+using Supervisor.Units;
 using Supervisor.Units.Model;
 
 namespace Supervisor.Supervision;
@@ -22,6 +23,7 @@ public sealed class DependencyGraph
         {
             foreach (var b in u.Unit.After) if (_units.ContainsKey(b)) _after[u.Name].Add(b);
             foreach (var b in u.Unit.Before) if (_units.ContainsKey(b)) _after[b].Add(u.Name);
+            foreach (var b in Targets.ImplicitAfter(u, _units.GetValueOrDefault)) _after[u.Name].Add(b);
         }
     }
 

@@ -51,7 +51,7 @@ public static class ReconcilePlanner
             var next = parsed.Definition;
             if (!current.TryGetValue(name, out var loaded))
             {
-                if (next.Kind == UnitKind.Service)
+                if (next.Kind is UnitKind.Service or UnitKind.Target)
                     plan.Add(new PlanAction(name, PlanActionKind.Start, "new unit file", []));
                 else
                     plan.Add(new PlanAction(name, PlanActionKind.ApplyLive, "new slice", []));

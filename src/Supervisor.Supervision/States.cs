@@ -3,11 +3,11 @@ namespace Supervisor.Supervision;
 /// <summary>systemd's ActiveState: the coarse state every client shows.</summary>
 public enum ActiveState { Inactive, Activating, Active, Reloading, Deactivating, Failed }
 
-/// <summary>systemd's service sub-states, plus bad-setting for a unit whose file is not valid.</summary>
+/// <summary>systemd's service sub-states, a target's "active", plus bad-setting for a unit whose file is not valid.</summary>
 public enum SubState
 {
     Dead, StartPre, Start, StartPost, Running, Exited, Reload, Stop, StopSigterm, StopSigkill, StopPost,
-    FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting,
+    FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting, Active,
     /// <summary>Checking Condition*/Assert* and running ExecCondition (systemd's "condition").</summary>
     Condition,
 }
@@ -21,7 +21,7 @@ public static class StateNames
     {
         SubState.Dead or SubState.BadSetting => ActiveState.Inactive,
         SubState.Condition or SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
-        SubState.Running or SubState.Exited => ActiveState.Active,
+        SubState.Running or SubState.Exited or SubState.Active => ActiveState.Active,
         SubState.Reload => ActiveState.Reloading,
         SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.StopPost
             or SubState.FinalSigterm or SubState.FinalSigkill => ActiveState.Deactivating,

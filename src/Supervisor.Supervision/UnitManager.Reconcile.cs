@@ -82,7 +82,8 @@ public sealed partial class UnitManager
         {
             if (!_units.TryGetValue(name, out var entry))
             {
-                var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service;
+                var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
+                    : Supervisor.Units.Targets.IsTarget(name) ? UnitKind.Target : UnitKind.Service;
                 entry = new Entry(new UnitDefinition { Name = name, Kind = kind, Sources = [path] })
                 {
                     Runtime = new UnitRuntime { Sub = SubState.BadSetting },
@@ -167,7 +168,7 @@ public sealed partial class UnitManager
     private void Retire(string unit, Entry entry)
     {
         entry.Removing = true;
-        if (entry.Machine is null || entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed) Remove(unit, entry);
+        if (!Manages(entry) || entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed) Remove(unit, entry);
         else EnqueueStop(unit, null);
     }
 

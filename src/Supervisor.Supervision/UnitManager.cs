@@ -252,7 +252,12 @@ public sealed partial class UnitManager : IUnitEventSink
 
     private void Deliver(string unit, UnitEvent e)
     {
-        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null) return;
+        if (!_units.TryGetValue(unit, out var entry)) return;
+        if (entry.Machine is null)
+        {
+            if (IsTarget(entry)) DeliverToTarget(unit, entry, e);
+            return;
+        }
         var before = entry.Runtime;
         var outcome = entry.Machine.Handle(before, e);
         entry.Runtime = outcome.Runtime;
@@ -345,9 +350,14 @@ public sealed partial class UnitManager : IUnitEventSink
                 $"unit '{rw.Unit}' has errors in its unit file (bad-setting): {string.Join("; ", entry.Diagnostics.Where(d => d.Severity == Severity.Error).Select(d => d.ToString()))}"));
             return;
         }
-        if (entry.Machine is null)
+        if (!Manages(entry))
         {
             rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"'{rw.Unit}' is a slice; slices have no processes to {rw.Kind.ToString().ToLowerInvariant()}"));
+            return;
+        }
+        if (entry.Machine is null && rw.Kind is JobKind.Reload)
+        {
+            rw.Done.TrySetResult(new JobOutcome(JobResult.Rejected, $"'{rw.Unit}' is a target; a target runs nothing that could reload"));
             return;
         }
         switch (rw.Kind)
@@ -374,7 +384,7 @@ public sealed partial class UnitManager : IUnitEventSink
                     if (_units.TryGetValue(u, out var pe) && pe.Runtime.Active is ActiveState.Active) Deliver(u, new UnitEvent.Restart());
                 break;
             case JobKind.Reload:
-                rw.Done.TrySetResult(Reload(rw.Unit, entry.Machine, entry.Runtime));
+                rw.Done.TrySetResult(Reload(rw.Unit, entry.Machine!, entry.Runtime));
                 break;
             case JobKind.ResetFailed:
                 Deliver(rw.Unit, new UnitEvent.ResetFailed());
@@ -406,7 +416,7 @@ public sealed partial class UnitManager : IUnitEventSink
 
     private void EnqueueStop(string unit, TaskCompletionSource<JobOutcome>? done)
     {
-        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null) { done?.TrySetResult(new JobOutcome(JobResult.Done)); return; }
+        if (!_units.TryGetValue(unit, out var entry) || !Manages(entry)) { done?.TrySetResult(new JobOutcome(JobResult.Done)); return; }
         var existing = _jobs.FirstOrDefault(j => j.Unit == unit && !j.IsStart);
         if (existing is not null)
         {
@@ -431,7 +441,7 @@ public sealed partial class UnitManager : IUnitEventSink
             progress = false;
             foreach (var job in _jobs.ToList())
             {
-                if (!_units.TryGetValue(job.Unit, out var entry) || entry.Machine is null)
+                if (!_units.TryGetValue(job.Unit, out var entry) || !Manages(entry))
                 {
                     Complete(job, new JobOutcome(JobResult.Canceled, "unit was removed"));
                     progress = true;
@@ -528,7 +538,7 @@ public sealed partial class UnitManager : IUnitEventSink
 
     private void StopAll(TaskCompletionSource<JobOutcome> done)
     {
-        var active = _units.Where(kv => kv.Value.Machine is not null && kv.Value.Runtime.Active is not (ActiveState.Inactive or ActiveState.Failed)).Select(kv => kv.Key).ToList();
+        var active = _units.Where(kv => Manages(kv.Value) && kv.Value.Runtime.Active is not (ActiveState.Inactive or ActiveState.Failed)).Select(kv => kv.Key).ToList();
         if (active.Count == 0) { done.TrySetResult(new JobOutcome(JobResult.Done)); return; }
         var waiters = active.Select(u =>
         {

@@ -3,6 +3,7 @@ using Supervisor.Linux.Files;
 using Supervisor.Units.Keys;
 using Supervisor.Units.Model;
 using Supervisor.Units.Syntax;
+using Supervisor.Units.Templates;
 
 namespace Supervisor.Units;
 
@@ -15,6 +16,9 @@ public sealed record LoadOptions
     public bool RequireRootOwnership { get; init; } = IsRoot;
 
     public static bool IsRoot => Statx.GetEuid() == 0;
+
+    /// <summary>Instances of templates to load beside the files ("pg@15-main"): those a <c>start</c> asked for.</summary>
+    public IReadOnlySet<string> Instances { get; init; } = new HashSet<string>();
 }
 
 /// <summary>
@@ -46,8 +50,15 @@ public static class UnitLoader
     {
         options ??= new LoadOptions();
         var diagnostics = new List<Diagnostic>();
-        var (files, known) = Discover(paths, diagnostics);
+        var templates = new Dictionary<string, string>(StringComparer.Ordinal);
+        var (files, known) = Discover(paths, templates, diagnostics);
+        AddInstances(files, options.Instances, templates);
         var (units, bad) = LoadFiles(files, options, diagnostics);
+        PullInstances(units, bad, templates, options, diagnostics);
+        CheckUnusedTemplates(units, bad, templates, options, diagnostics);
+        known.UnionWith(Targets.WellKnown);
+        known.UnionWith(units.Values.SelectMany(u => Instances.Referenced(u.Definition))
+            .Where(n => UnitNameParts.TemplateOf(n) is { } t && templates.ContainsKey(t)));
         UnitSetChecks.CheckCgroupCollisions(units, bad, diagnostics);
         UnitSetChecks.CheckReferences(units, bad, known, diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
@@ -55,21 +66,24 @@ public static class UnitLoader
     }
 
     /// <summary>The unit files named by the paths (at most <see cref="Limits.MaxUnits"/>), and every unit name seen beside them.</summary>
-    private static (List<(string Name, string Path)> Files, HashSet<string> Known) Discover(IEnumerable<string> paths, List<Diagnostic> diagnostics)
+    private static (List<(string Name, string Path)> Files, HashSet<string> Known) Discover(IEnumerable<string> paths,
+        Dictionary<string, string> templates, List<Diagnostic> diagnostics)
     {
+        var links = new List<(string Name, string Path)>();
         var files = new List<(string Name, string Path)>();
         var known = new HashSet<string>(StringComparer.Ordinal);
         foreach (var raw in paths)
         {
             var path = raw.Length > 1 ? raw.TrimEnd('/') : raw;
             if (Directory.Exists(path))
-                DiscoverDirectory(path, files, known, diagnostics);
+                DiscoverDirectory(path, files, known, templates, links, diagnostics);
             else if (File.Exists(path) || path.EndsWith(UnitSuffix, StringComparison.Ordinal))
-                DiscoverFile(path, files, known, diagnostics);
+                DiscoverFile(path, files, known, templates, links, diagnostics);
             else
                 diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(path), Path.GetFileName(path), null, null,
                     "no such file or directory"));
         }
+        ResolveLinks(links, files, known, templates, diagnostics);
         if (files.Count > Limits.MaxUnits)
         {
             diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(files[Limits.MaxUnits].Path), files[Limits.MaxUnits].Name, null, null,
@@ -79,7 +93,8 @@ public static class UnitLoader
         return (files, known);
     }
 
-    private static void DiscoverDirectory(string path, List<(string Name, string Path)> files, HashSet<string> known, List<Diagnostic> diagnostics)
+    private static void DiscoverDirectory(string path, List<(string Name, string Path)> files, HashSet<string> known,
+        Dictionary<string, string> templates, List<(string Name, string Path)> links, List<Diagnostic> diagnostics)
     {
         List<string> entries;
         try
@@ -99,19 +114,100 @@ public static class UnitLoader
             if (fileName.EndsWith(DropInSuffix, StringComparison.Ordinal))
             {
                 var owner = fileName[..^DropInSuffix.Length];
-                if (!File.Exists(Path.Combine(path, owner + UnitSuffix)))
+                if (!File.Exists(Path.Combine(path, owner + UnitSuffix))
+                    && !(UnitNameParts.TemplateOf(owner) is { } template && File.Exists(Path.Combine(path, template + UnitSuffix))))
                     diagnostics.Add(new Diagnostic(Severity.Warning, SourceLocation.File(entry), owner, null, null,
                         $"drop-in directory has no unit '{owner}{UnitSuffix}' beside it; ignoring it"));
                 continue;
             }
             if (!fileName.EndsWith(UnitSuffix, StringComparison.Ordinal)) continue;
             var name = fileName[..^UnitSuffix.Length];
+            if (!Classify(name, entry, templates, links)) continue;
             files.Add((name, entry));
             known.Add(name);
         }
     }
 
-    private static void DiscoverFile(string path, List<(string Name, string Path)> files, HashSet<string> known, List<Diagnostic> diagnostics)
+    /// <summary>A template is remembered, not loaded; an instance symlink or empty file waits for its template. True for a plain unit file.</summary>
+    private static bool Classify(string name, string path, Dictionary<string, string> templates, List<(string Name, string Path)> links)
+    {
+        if (UnitNameParts.IsTemplate(name))
+        {
+            templates[name] = path;
+            return false;
+        }
+        if (UnitNameParts.IsInstance(name) && Instances.IsInstanceLink(path))
+        {
+            links.Add((name, path));
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Each instance symlink or empty file becomes the instance, its text read from its template.</summary>
+    private static void ResolveLinks(List<(string Name, string Path)> links, List<(string Name, string Path)> files, HashSet<string> known,
+        Dictionary<string, string> templates, List<Diagnostic> diagnostics)
+    {
+        foreach (var (name, path) in links)
+        {
+            var template = UnitNameParts.TemplateOf(name)!;
+            if (templates.TryGetValue(template, out var templatePath))
+            {
+                files.Add((name, templatePath));
+                known.Add(name);
+            }
+            else
+            {
+                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(path), name, null, null,
+                    $"instance '{name}' has no template '{template}{UnitSuffix}' beside it", "create the template, or write the unit in this file"));
+            }
+        }
+    }
+
+    /// <summary>Instances asked for by name (<c>supervisor start NAME@X</c>) whose template exists and that no file names.</summary>
+    private static void AddInstances(List<(string Name, string Path)> files, IEnumerable<string> instances, Dictionary<string, string> templates)
+    {
+        foreach (var name in instances.Order(StringComparer.Ordinal))
+            if (UnitNameParts.IsInstance(name) && UnitNames.IsValid(name) && !files.Any(f => f.Name == name)
+                && templates.TryGetValue(UnitNameParts.TemplateOf(name)!, out var template))
+                files.Add((name, template));
+    }
+
+    /// <summary>
+    /// Instances named by a Wants/Requires/BindsTo of a loaded unit are loaded from their templates,
+    /// and so on for what those pull in, as systemd loads a unit a dependency names.
+    /// </summary>
+    private static void PullInstances(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad,
+        Dictionary<string, string> templates, LoadOptions options, List<Diagnostic> diagnostics)
+    {
+        var fresh = units.Values.ToList();
+        while (fresh.Count > 0 && units.Count + bad.Count < Limits.MaxUnits)
+        {
+            var wanted = fresh.SelectMany(u => Instances.Pulled(u.Definition)).Distinct(StringComparer.Ordinal)
+                .Where(n => UnitNameParts.IsInstance(n) && !units.ContainsKey(n) && !bad.ContainsKey(n))
+                .Select(n => (Name: n, Template: templates.GetValueOrDefault(UnitNameParts.TemplateOf(n)!)))
+                .Where(t => t.Template is not null)
+                .Take(Limits.MaxUnits - units.Count - bad.Count)
+                .Select(t => (t.Name, Path: t.Template!))
+                .ToList();
+            var (more, moreBad) = LoadFiles(wanted, options, diagnostics);
+            foreach (var (n, p) in more) units[n] = p;
+            foreach (var (n, p) in moreBad) bad[n] = p;
+            fresh = [.. more.Values];
+        }
+    }
+
+    /// <summary>A template no instance uses is still checked (with an empty instance), so that <c>check</c> reports its mistakes; it never becomes a unit.</summary>
+    private static void CheckUnusedTemplates(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad,
+        Dictionary<string, string> templates, LoadOptions options, List<Diagnostic> diagnostics)
+    {
+        var used = units.Keys.Concat(bad.Keys).Select(UnitNameParts.TemplateOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var unused = templates.Where(t => !used.Contains(t.Key)).OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => (t.Key, t.Value)).ToList();
+        LoadFiles(unused, options, diagnostics);
+    }
+
+    private static void DiscoverFile(string path, List<(string Name, string Path)> files, HashSet<string> known,
+        Dictionary<string, string> templates, List<(string Name, string Path)> links, List<Diagnostic> diagnostics)
     {
         var fileName = Path.GetFileName(path);
         var name = fileName.EndsWith(UnitSuffix, StringComparison.Ordinal) ? fileName[..^UnitSuffix.Length] : fileName;
@@ -122,13 +218,20 @@ public static class UnitLoader
                 (fileName.EndsWith(".service", StringComparison.Ordinal) ? " (convert a systemd unit with 'supervisor import')" : "")));
             return;
         }
-        files.Add((name, path));
-        known.Add(name);
+        if (Classify(name, path, templates, links))
+        {
+            files.Add((name, path));
+            known.Add(name);
+        }
         // Units beside the file count as existing for dependency checks, without being validated.
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (Directory.Exists(dir))
             foreach (var sibling in Directory.EnumerateFiles(dir, "*" + UnitSuffix))
-                known.Add(Path.GetFileName(sibling)[..^UnitSuffix.Length]);
+            {
+                var siblingName = Path.GetFileName(sibling)[..^UnitSuffix.Length];
+                if (UnitNameParts.IsTemplate(siblingName)) templates.TryAdd(siblingName, sibling);
+                else known.Add(siblingName);
+            }
     }
 
     /// <summary>
@@ -186,7 +289,8 @@ public static class UnitLoader
                 $"invalid unit name '{name}': {UnitNames.Rule}"));
             return null;
         }
-        var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service;
+        var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
+            : Targets.IsTarget(name) ? UnitKind.Target : UnitKind.Service;
         var safety = options.RequireRootOwnership ? new UnitFileSafety(diagnostics, checkedDirs) : null;
         // Ownership problems make the unit bad, but parsing goes on so that every other
         // problem in it is reported too.
@@ -195,17 +299,20 @@ public static class UnitLoader
         if (main is null) return null;
 
         var documents = new List<TomlDocument> { main };
-        var dropInDir = path + ".d";
-        if (Directory.Exists(dropInDir))
+        // An instance read from its template takes the template's drop-ins and its own ("NAME@X.toml.d").
+        var dropInDirs = new List<string> { path + ".d" };
+        if (Path.GetFileName(path) != name + UnitSuffix)
+            dropInDirs.Add(Path.Combine(Path.GetDirectoryName(path)!, name + DropInSuffix));
+        dropInDirs.RemoveAll(d => !Directory.Exists(d));
+        if (dropInDirs.Count > 0)
         {
-            if (safety is not null)
-                owned &= checkedDirs[Path.GetFullPath(dropInDir)] = safety.Check(dropInDir, "drop-in directory", name);
-            var dropIns = Directory.EnumerateFileSystemEntries(dropInDir)
-                .Where(f => f.EndsWith(UnitSuffix, StringComparison.Ordinal) && !Path.GetFileName(f).StartsWith('.'))
-                .Order(StringComparer.Ordinal).ToList();
+            foreach (var dropInDir in dropInDirs)
+                if (safety is not null)
+                    owned &= checkedDirs[Path.GetFullPath(dropInDir)] = safety.Check(dropInDir, "drop-in directory", name);
+            var dropIns = Instances.DropIns(dropInDirs, UnitSuffix);
             if (dropIns.Count > Limits.MaxDropIns)
             {
-                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(dropInDir), name, null, null,
+                diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(dropInDirs[0]), name, null, null,
                     $"more than {Limits.MaxDropIns} drop-ins"));
                 return null;
             }

@@ -34,6 +34,7 @@ public static class UnitParser
                 sawServiceHeader |= CollectSection(name, kind, section, isDropIn: i > 0, effective, diagnostics, initOnly);
             if (InitOnlyKeys.Warning(name, initOnly) is { } warning) diagnostics.Add(warning);
         }
+        Templates.SpecifierExpansion.Apply(name, kind, effective, diagnostics);
 
         var unit = Apply(new UnitDefinition
         {
@@ -85,6 +86,8 @@ public static class UnitParser
         {
             string message = kind == UnitKind.Slice && KeyTable.Sections.Contains(section.Name)
                 ? $"[{section.Name}] is not allowed in a slice; slices have only [Unit] and [Resources]"
+                : kind == UnitKind.Target && KeyTable.Sections.Contains(section.Name)
+                ? $"[{section.Name}] is not allowed in a target; targets have only [Unit] (they run nothing)"
                 : $"unknown section [{section.Name}]";
             diagnostics.Add(new Diagnostic(Severity.Error, section.Location, name, section.Name, null, message,
                 Suggest.Hint(section.Name, sections)));
@@ -133,9 +136,9 @@ public static class UnitParser
         if (elsewhere is not null)
             return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
                 $"key '{entry.Key}' does not belong in [{section}]", $"move it to [{elsewhere.Section}]");
-        if (kind == UnitKind.Slice && KeyTable.All.Any(k => k.Name == entry.Key))
+        if (kind is UnitKind.Slice or UnitKind.Target && KeyTable.All.Any(k => k.Name == entry.Key))
             return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
-                $"key '{entry.Key}' is not allowed in a slice");
+                $"key '{entry.Key}' is not allowed in a {(kind == UnitKind.Slice ? "slice" : "target")}");
         return new Diagnostic(Severity.Error, entry.KeyLocation, unit, section, entry.Key,
             $"unknown key '{entry.Key}' in [{section}]",
             Suggest.Hint(entry.Key, KeyTable.InSection(section).Select(k => k.Name)));

@@ -105,6 +105,8 @@ internal static class UnitSetChecks
                 if (units.ContainsKey(b)) after[name].Add(b);
             foreach (var b in parsed.Definition.Unit.Before)
                 if (units.ContainsKey(b)) after[b].Add(name);
+            foreach (var b in Targets.ImplicitAfter(parsed.Definition, n => units.GetValueOrDefault(n)?.Definition))
+                after[name].Add(b);
         }
         var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on stack, 2 = done
         var stack = new List<string>();

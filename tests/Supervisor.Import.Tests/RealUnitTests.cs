@@ -44,6 +44,12 @@ public sealed class RealUnitTests : IDisposable
         var (code, output, error) = await Cli.Run("import", path, "--out", _s.Out);
         Assert.True(code is 0 or Supervisor.Cli.Commands.ImportCommand.NotAllCarried, $"exit {code}\n{output}\n{error}");
         var name = unit.EndsWith(".service", StringComparison.Ordinal) ? unit[..^".service".Length] : unit;
+        // A template is loaded as systemd would run it: as an instance (an empty file beside it, like an enablement symlink).
+        if (name.EndsWith('@'))
+        {
+            name += "15-main";
+            File.WriteAllText(Path.Combine(_s.Out, name + ".toml"), "");
+        }
         var set = UnitLoader.Load([Path.Combine(_s.Out, name + ".toml")], new LoadOptions { RequireRootOwnership = false });
         Assert.False(set.HasErrors, string.Join("\n", set.Diagnostics));
         return set.Units[name];
@@ -68,6 +74,9 @@ public sealed class RealUnitTests : IDisposable
         {
             var value = spec.Get(parsed.Definition);
             var raw = Final(assignments, spec.Name);
+            // systemd resolves a template's specifiers for the instance, as the loader does here.
+            if (raw is not null)
+                raw = Supervisor.Units.Templates.Specifiers.Expand(raw, new Supervisor.Units.Templates.UnitNameParts(parsed.Definition.Name, parsed.Definition.Kind));
             if (spec.Type == ValueTypes.Duration.Describe)
             {
                 raw ??= Final(assignments, "TimeoutSec");

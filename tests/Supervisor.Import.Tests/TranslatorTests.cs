@@ -202,13 +202,13 @@ public sealed class TranslatorTests : IDisposable
     [Fact]
     public void Dependencies_name_units_as_Supervisor_does_and_other_unit_types_are_reported()
     {
-        // db exists in the output directory already; ghost nowhere.
+        // db exists in the output directory already; ghost nowhere; network-online.target is a well-known target.
         _s.Write("out/db.toml", "[Service]\nExecStart = [\"/bin/true\"]\n");
-        var c = Service("", unit: "After=network.target db.service web.slice\nRequires=db.service ghost.service");
-        Assert.Equal(["db", "web.slice"], List(c.Value("After")));
-        Assert.Equal(["db"], List(c.Value("Requires")));
+        var c = Service("", unit: "After=network.target db.service web.slice var-lib.mount\nRequires=db.service ghost.service network-online.target");
+        Assert.Equal(["network.target", "db", "web.slice"], List(c.Value("After")));
+        Assert.Equal(["db", "network-online.target"], List(c.Value("Requires")));
         Assert.Equal(Why.OtherUnitType, c.Why("After").Why);
-        Assert.Contains("network.target", c.Why("After").Detail);
+        Assert.Contains("var-lib.mount", c.Why("After").Detail);
         Assert.Equal(Why.MissingUnit, c.Why("Requires").Why);
         Assert.StartsWith("ghost:", c.Why("Requires").Detail);
     }
@@ -271,14 +271,15 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
-    public void Specifiers_are_kept_as_written_and_reported()
+    public void A_template_is_written_as_a_template_with_its_specifiers_which_mean_the_same_here()
     {
-        var c = _s.Translate("t@.service", "[Unit]\nDescription=Cluster %i\n[Service]\nExecStart=/bin/echo %i\nPIDFile=t.pid\n");
+        var c = _s.Translate("t@.service", "[Unit]\nDescription=Cluster %i\n[Service]\nExecStart=/bin/echo %i\nWorkingDirectory=/srv/%d\nPIDFile=t.pid\n");
         Assert.Equal("Cluster %i", c.Value("Description"));
         Assert.Equal(["/bin/echo", "%i"], List(c.Value("ExecStart")));
         Assert.Equal("/run/t.pid", c.Value("PIDFile"));
-        Assert.Equal(Why.KeptAsWritten, c.Why("Description").Why);
-        Assert.Equal(Why.KeptAsWritten, c.Why("(template)").Why);
+        Assert.DoesNotContain(c.Report.NotCarried, i => i.Key is "Description" or "(template)");
+        // %d (the credentials directory) is the one specifier here the loader does not know.
+        Assert.Contains(c.Report.NotCarried, i => i.Key == "WorkingDirectory" && i.Detail.Contains("%d", StringComparison.Ordinal));
         Assert.Equal("t@.toml", c.FileName);
     }
 

@@ -70,7 +70,7 @@ public class LoaderTests
         using var t = new TempUnits();
         var path = t.Write(name + ".toml", Svc);
         var set = UnitLoader.LoadDirectory(t.Dir, NoOwnership);
-        Assert.Equal($"{path}: {name}: invalid unit name '{name}': only letters, digits and : _ . @ - are allowed, at most 255 characters",
+        Assert.Equal($"{path}: {name}: invalid unit name '{name}': only letters, digits and : _ . @ - are allowed (and \\ in a template's instance, as systemd-escape writes it), at most 255 characters",
             Assert.Single(set.Diagnostics).ToString());
     }
 

@@ -47,6 +47,7 @@ public sealed class ControlApi
     private readonly Action<string, string> _unitLog;
     private readonly Func<string, (uint Uid, uint Gid)?> _identity;
     private readonly HashSet<string> _exported = new(StringComparer.Ordinal);
+    private readonly Func<string, Task<bool>>? _instantiate;
 
     public DBusObjectRegistry Registry { get; } = new();
 
@@ -60,8 +61,9 @@ public sealed class ControlApi
     public ControlApi(UnitManager manager, Func<UnitDefinition, CgroupStats?> stats,
         Func<Task<IReadOnlyList<PlanAction>>> reload, Func<Task<IReadOnlyList<PlanAction>>> plan, Func<string> cgroupLayout,
         uint? adminGid, Action<string> log, ControlApiPaths? paths = null, Action<string, string>? unitLog = null,
-        Func<string, (uint Uid, uint Gid)?>? identity = null)
+        Func<string, (uint Uid, uint Gid)?>? identity = null, Func<string, Task<bool>>? instantiate = null)
     {
+        _instantiate = instantiate;
         _identity = identity ?? (_ => null);
         _cgroupLayout = cgroupLayout;
         _manager = manager;
@@ -127,7 +129,8 @@ public sealed class ControlApi
 
     /// <summary>"redis.service", as systemctl users type it, is the unit "redis".</summary>
     private string Canonical(string name) =>
-        !_manager.Units.ContainsKey(name) && name.EndsWith(".service", StringComparison.Ordinal) && _manager.Units.ContainsKey(name[..^".service".Length])
+        !_manager.Units.ContainsKey(name) && name.EndsWith(".service", StringComparison.Ordinal)
+            && (_manager.Units.ContainsKey(name[..^".service".Length]) || Supervisor.Units.Templates.UnitNameParts.IsInstance(name[..^".service".Length]))
             ? name[..^".service".Length]
             : name;
 
@@ -142,6 +145,10 @@ public sealed class ControlApi
     private async ValueTask<object[]> Job(CallContext ctx, string request, string name, Func<string, Task<JobOutcome>> run)
     {
         name = Canonical(name);
+        // An instance of a template that is not loaded yet ("start getty@tty3") becomes a unit first, as in systemd.
+        if (request is "start" or "restart" && _instantiate is not null && !_manager.Units.ContainsKey(name)
+            && Supervisor.Units.Templates.UnitNameParts.IsInstance(name))
+            await _instantiate(name);
         // Written before the job runs, so the unit's log reads in order: who asked, then what happened.
         if (_manager.Units.ContainsKey(name))
             _unitLog(name, $"{request} requested by {await CallerAsync(ctx)} over the control API");

@@ -113,7 +113,9 @@ public static class ParserCheck
                 var kept = new List<object>();
                 foreach (var n in names.Cast<string>())
                 {
-                    if (known.Contains(n)) kept.Add(n);
+                    // A well-known target always exists; an instance exists when its template does.
+                    if (known.Contains(n) || Targets.WellKnown.Contains(n)
+                        || (Supervisor.Units.Templates.UnitNameParts.TemplateOf(n) is { } template && known.Contains(template))) kept.Add(n);
                     else c.Report.Add(Mentioning(e, n).Assignment, Why.MissingUnit,
                         $"{n}: not among the units imported now nor in the output directory; Supervisor refuses a {e.Spec.Name} on a missing unit (import it too)");
                 }

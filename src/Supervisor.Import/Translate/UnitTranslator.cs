@@ -15,7 +15,7 @@ namespace Supervisor.Import.Translate;
 /// </summary>
 public static partial class UnitTranslator
 {
-    [GeneratedRegex("%[A-Za-z%]")]
+    [GeneratedRegex("%[^%]")]
     private static partial Regex Specifier();
 
     public static Candidate Translate(SystemdUnit unit)
@@ -33,9 +33,6 @@ public static partial class UnitTranslator
             Convert(input, ctx, candidate);
         Commands(inputs.Where(i => ValueConverters.IsCommand(i.Spec)).ToList(), ctx, candidate);
         SystemdDefaults(ctx, candidate);
-        if (unit.Name.IsTemplate)
-            report.Add(SourceLocation.File(unit.Path), "", "(template)", Why.KeptAsWritten,
-                $"a template: written as {candidate.FileName}, which Supervisor loads as a unit named '{name}'; it does not instantiate templates yet");
         candidate.Entries.Sort((a, b) => Order(a.Spec).CompareTo(Order(b.Spec)));
         return candidate;
     }
@@ -118,9 +115,11 @@ public static partial class UnitTranslator
     {
         foreach (var c in sources)
         {
-            var found = Specifier().Matches(c.Value).Select(m => m.Value).Distinct().ToList();
+            // Specifiers are resolved by the loader with systemd's meaning; only one it does not know is worth a word.
+            var found = Specifier().Matches(c.Value.Replace("%%", "", StringComparison.Ordinal)).Select(m => m.Value)
+                .Where(m => !Supervisor.Units.Templates.Specifiers.Known.Split(' ').Contains(m)).Distinct().ToList();
             if (found.Count > 0)
-                report.Add(c.Assignment, Why.KeptAsWritten, $"{string.Join(" ", found)} kept as written; Supervisor does not expand specifiers yet");
+                report.Add(c.Assignment, Why.NotExpressible, $"{string.Join(" ", found)}: no such specifier here (known: {Supervisor.Units.Templates.Specifiers.Known}); the loader will refuse the value");
         }
     }
 

@@ -275,7 +275,7 @@ public static class ValueConverters
 
     /// <summary>
     /// Dependencies. systemd's "db.service" is Supervisor's unit "db"; a slice keeps its suffix.
-    /// A unit of a type Supervisor does not have (.target, .socket, .mount …) is left out of the list.
+    /// A unit of a type Supervisor does not have (.socket, .mount …) is left out of the list; a .target is carried.
     /// </summary>
     public static Converted UnitNameList(KeyInput input, Context ctx) => List(input, ctx, WordRules.None, (word, c) =>
     {
@@ -292,10 +292,10 @@ public static class ValueConverters
             return null;
         }
         var ours = name.Type == "service" ? word[..^".service".Length] : word;
-        if (!UnitNames.IsValid(ours))
+        // Specifiers are resolved when the unit is loaded: check the name with each one standing for a letter.
+        if (!UnitNames.IsValid(ours.Replace('%', 'x')))
         {
-            var why = ours.Contains('%') ? "specifiers are not expanded in unit names here (not built yet)" : UnitNames.Rule;
-            ctx.Report.Add(c.Assignment, Why.NotExpressible, $"{word}: {why}; the dependency on it is left out");
+            ctx.Report.Add(c.Assignment, Why.NotExpressible, $"{word}: {UnitNames.Rule}; the dependency on it is left out");
             return null;
         }
         return ours;

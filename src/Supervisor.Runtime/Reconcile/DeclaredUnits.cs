@@ -19,8 +19,32 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
 
     public UnitDefinition? Lookup(string name) => _definitions.GetValueOrDefault(name);
 
+    // Template instances asked for by `start NAME@X`: loaded on every read while their template exists.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _instances = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Remembers an instance a start asked for, when its template "NAME@.toml" is in the units
+    /// directory; false when there is no such template. It is loaded from the next read on, and
+    /// forgotten once its template is gone (the instance is then a removed unit, and stops).
+    /// </summary>
+    public bool RequestInstance(string name)
+    {
+        if (Units.Templates.UnitNameParts.TemplateOf(name) is not { } template || !Units.Templates.UnitNameParts.IsInstance(name)
+            || !File.Exists(Path.Combine(Directory, template + UnitLoader.UnitSuffix)))
+            return false;
+        _instances[name] = true;
+        return true;
+    }
+
     /// <summary>Reads the directory, checks [Resources] against this host's cgroups and the capabilities against the supervisor's own; nothing is remembered.</summary>
-    public UnitSet Read() => HostCapabilityCheck.Apply(HostResourceCheck.Apply(UnitLoader.LoadDirectory(Directory), driver), _host);
+    public UnitSet Read()
+    {
+        foreach (var name in _instances.Keys)
+            if (!File.Exists(Path.Combine(Directory, Units.Templates.UnitNameParts.TemplateOf(name)! + UnitLoader.UnitSuffix)))
+                _instances.TryRemove(name, out _);
+        var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal) });
+        return HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host);
+    }
 
     /// <summary>Makes <paramref name="set"/> what is declared from now on.</summary>
     public void Accept(UnitSet set) =>

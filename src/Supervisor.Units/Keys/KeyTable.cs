@@ -86,7 +86,12 @@ public static partial class KeyTable
     public static readonly IReadOnlyList<string> Sections = [UnitSection, ServiceSection, ResourcesSection, SandboxSection];
 
     public static IReadOnlyList<string> SectionsFor(UnitKind kind) =>
-        kind == UnitKind.Slice ? [UnitSection, ResourcesSection] : Sections;
+        kind switch
+        {
+            UnitKind.Slice => [UnitSection, ResourcesSection],
+            UnitKind.Target => [UnitSection],
+            _ => Sections,
+        };
 
     // Declared before All: static fields initialise in order, and Build() reads this.
     private static readonly (string Name, bool Bytes, string Doc)[] RLimits =

@@ -523,9 +523,10 @@ public static partial class ValueTypes
 /// <summary>Unit names: the file name without ".toml", characters [A-Za-z0-9:_.@-].</summary>
 public static class UnitNames
 {
-    public const string Rule = "only letters, digits and : _ . @ - are allowed, at most 255 characters";
+    public const string Rule = "only letters, digits and : _ . @ - are allowed (and \\ in a template's instance, as systemd-escape writes it), at most 255 characters";
 
     public static bool IsValid(string name) =>
         name.Length > 0 && name.Length <= Limits.MaxUnitNameLength && name != "." && name != ".."
-        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is ':' or '_' or '.' or '@' or '-');
+        && name.Select((c, i) => char.IsAsciiLetterOrDigit(c) || c is ':' or '_' or '.' or '@' or '-'
+            || (c == '\\' && name.IndexOf('@', StringComparison.Ordinal) is >= 0 and var at && at < i)).All(ok => ok);
 }
