@@ -51,7 +51,7 @@ public class IdentityTests
         Host.RequireRoot();
         using var dir = new TempDir("/run");
         var file = dir.Combine("created");
-        var plan = Compile(Unit(Shell($"touch {file} && stat -c %a {file}"), umask));
+        var plan = Compile(Unit(Shell($"touch {file} && stat -c %%a {file}"), umask));
         Assert.Equal(mode, Runner.Run(plan).Line);
     }
 
