@@ -128,6 +128,8 @@ public static partial class ExecPlanCompiler
                 UMask = _sbx.UMask,
                 UnavailableCapabilities = UnavailableCapabilities(),
                 Stdio = ctx.Stdio,
+                Process = ProcessAttributes(),
+                Terminal = TerminalModeOf(),
             };
         }
 
