@@ -66,6 +66,8 @@ public sealed partial record ExecPlan
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
         Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
         Check(UMask is null or <= 0x1FF, $"a umask holds only the bits 0–0777, got {Convert.ToString(UMask ?? 0, 8)}");
+        Process.Validate(Check);
+        Check(Enum.IsDefined(Terminal), $"unknown terminal mode {(uint)Terminal}");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,

@@ -9,10 +9,10 @@ namespace Supervisor.Sandbox;
 /// keeps nsexec.c and message_linux.go in step the same way). Values are part of the protocol:
 /// never renumber or reuse one.
 /// </summary>
-public static class HelperProtocol
+public static partial class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 3;         // PLAN_VERSION
+    public const uint PlanVersion = 4;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
 
@@ -47,6 +47,8 @@ public static class HelperProtocol
     public const uint TagCgroupThread = 19;    // PLAN_TAG_CGROUP_THREAD
     public const uint TagKeyring = 20;         // PLAN_TAG_KEYRING
     public const uint TagUmask = 21;           // PLAN_TAG_UMASK
+    public const uint TagProcAttr = 22;        // PLAN_TAG_PROCATTR
+    public const uint TagTty = 23;             // PLAN_TAG_TTY
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -79,6 +81,18 @@ public static class HelperProtocol
     public const uint MountFlagEarly = 0x20;    // MOUNT_FLAG_EARLY
     public const uint MountFlagFile = 0x40;     // MOUNT_FLAG_FILE
 
+    public const uint ProcAttrNice = 0x1;           // PROCATTR_NICE
+    public const uint ProcAttrSched = 0x2;          // PROCATTR_SCHED
+    public const uint ProcAttrResetOnFork = 0x4;    // PROCATTR_RESET_ON_FORK
+    public const uint ProcAttrIoPrio = 0x8;         // PROCATTR_IOPRIO
+    public const uint ProcAttrOomScoreAdj = 0x10;   // PROCATTR_OOM_SCORE_ADJ
+    public const uint ProcAttrIgnoreSigpipe = 0x20; // PROCATTR_IGNORE_SIGPIPE
+
+    public const uint TtyModeNone = 0;         // TTY_MODE_NONE
+    public const uint TtyModeTry = 1;          // TTY_MODE_TRY
+    public const uint TtyModeForce = 2;        // TTY_MODE_FORCE
+    public const uint TtyModeFail = 3;         // TTY_MODE_FAIL
+
     public const uint KeyringModeInherit = 0;  // KEYRING_MODE_INHERIT
     public const uint KeyringModePrivate = 1;  // KEYRING_MODE_PRIVATE
     public const uint KeyringModeShared = 2;   // KEYRING_MODE_SHARED
@@ -107,6 +121,7 @@ public static class HelperProtocol
         foreach (var c in plan.CgroupJoins)
             w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
         w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
+        WriteProcess(w, plan);
         w.U32(TagEnd);
         w.U32(0);
         var bytes = w.ToArray();
@@ -295,4 +310,10 @@ public enum SetupStep : uint
     InitSignals = 29,      // STEP_INIT_SIGNALS
     Keyring = 30,          // STEP_KEYRING
     KeyringLinkUser = 31,  // STEP_KEYRING_LINK_USER
+    Nice = 32,             // STEP_NICE
+    Sched = 33,            // STEP_SCHED
+    IoPriority = 34,       // STEP_IOPRIO
+    OomScoreAdjust = 35,   // STEP_OOM_SCORE_ADJ
+    SigPipe = 36,          // STEP_SIGPIPE
+    Tty = 37,              // STEP_TTY
 }

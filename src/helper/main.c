@@ -97,6 +97,7 @@ static _Noreturn void become_service(int lsm_available)
 {
     uint32_t step, detail = 0;
 
+    procattr_apply(&plan);
     for (size_t i = 0; i < plan.nrlimits; i++) {
         struct rlimit rl = { plan.rlimits[i].soft, plan.rlimits[i].hard };
         if (setrlimit((int)plan.rlimits[i].resource, &rl) < 0)
@@ -262,6 +263,7 @@ int main(int argc, char **argv)
     /* Own session: the service must not get the supervisor's terminal signals. */
     if (setsid() < 0)
         fail(STEP_SETSID, errno, 0);
+    stdio_acquire_tty(&plan);
     enter_namespaces();
     setup_view();
     /* Before the fork (the namespace's init shares it) and before the uid switch (keyring.c). */

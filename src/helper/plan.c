@@ -180,6 +180,24 @@ static int parse_lsm(struct plan *plan, struct cursor *c)
     return 0;
 }
 
+static int parse_procattr(struct plan *plan, struct cursor *c)
+{
+    uint32_t nice, oom;
+    int r;
+    if ((r = take_u32(c, &plan->procattr_set)) < 0 || (r = take_u32(c, &nice)) < 0 || (r = take_u32(c, &plan->sched_policy)) < 0 ||
+        (r = take_u32(c, &plan->sched_priority)) < 0 || (r = take_u32(c, &plan->ioprio)) < 0 || (r = take_u32(c, &oom)) < 0)
+        return r;
+    plan->nice = (int32_t)nice;
+    plan->oom_score_adj = (int32_t)oom;
+    /* The supervisor validated these; out of range here means a corrupt plan, not a wish. */
+    if ((plan->procattr_set & ~0x3fu) != 0 || plan->nice < -20 || plan->nice > 19 || plan->sched_priority > 99 ||
+        plan->oom_score_adj < -1000 || plan->oom_score_adj > 1000 || (plan->ioprio >> 13) > 3)
+        return -EBADMSG;
+    if ((plan->procattr_set & PROCATTR_RESET_ON_FORK) && !(plan->procattr_set & PROCATTR_SCHED))
+        return -EBADMSG;
+    return 0;
+}
+
 static int parse_cgroup(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
 {
     if (plan->ncgroups >= PLAN_MAX_CGROUPS)
@@ -254,6 +272,13 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
         break;
     case PLAN_TAG_KEYRING:
         if ((r = take_u32(&c, &plan->keyring_mode)) == 0 && plan->keyring_mode > KEYRING_MODE_SHARED)
+            r = -EBADMSG;
+        break;
+    case PLAN_TAG_PROCATTR:
+        r = parse_procattr(plan, &c);
+        break;
+    case PLAN_TAG_TTY:
+        if ((r = take_u32(&c, &plan->tty_mode)) == 0 && plan->tty_mode > TTY_MODE_FAIL)
             r = -EBADMSG;
         break;
     case PLAN_TAG_UMASK:
@@ -401,4 +426,9 @@ void plan_dump(const struct plan *plan, FILE *out)
     fprintf(out, "keyring %" PRIu32 "\n", plan->keyring_mode);
     if (plan->has_umask)
         fprintf(out, "umask 0%03" PRIo32 "\n", plan->umask);
+    if (plan->procattr_set)
+        fprintf(out, "procattr 0x%" PRIx32 " %" PRId32 " %" PRIu32 " %" PRIu32 " 0x%" PRIx32 " %" PRId32 "\n", plan->procattr_set, plan->nice,
+                plan->sched_policy, plan->sched_priority, plan->ioprio, plan->oom_score_adj);
+    if (plan->tty_mode)
+        fprintf(out, "tty %" PRIu32 "\n", plan->tty_mode);
 }

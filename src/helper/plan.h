@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 3u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags */
+#define PLAN_VERSION 4u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -62,6 +62,8 @@
 #define PLAN_TAG_CGROUP_THREAD 19 /* string: a cgroup file to write "0" to, moving the writing thread */
 #define PLAN_TAG_KEYRING 20     /* u32 KEYRING_MODE_*; no record is KEYRING_MODE_INHERIT */
 #define PLAN_TAG_UMASK 21       /* u32, 0 to 0777; no record keeps the supervisor's umask */
+#define PLAN_TAG_PROCATTR 22    /* u32 PROCATTR_* set, i32 nice, u32 policy, u32 priority, u32 ioprio, i32 oom_score_adj (procattr.c) */
+#define PLAN_TAG_TTY 23         /* u32 TTY_MODE_*: make fd 0, a terminal, the controlling one (stdio.c) */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -95,6 +97,20 @@
 #define MOUNT_FLAG_NOEXEC 0x10u   /* tmpfs: noexec; exec-attr: set noexec (clear it without the flag) */
 #define MOUNT_FLAG_EARLY 0x20u    /* proc: made before the namespaces, in the host's user namespace (see mount.c) */
 #define MOUNT_FLAG_FILE 0x40u     /* mkdir: an empty file instead of a directory (a mount point for a non-directory) */
+
+/* Which fields of a PROCATTR record are set (procattr.c); the others are left as inherited. */
+#define PROCATTR_NICE 0x1u
+#define PROCATTR_SCHED 0x2u          /* sched_setscheduler(policy, priority) */
+#define PROCATTR_RESET_ON_FORK 0x4u  /* with SCHED: SCHED_RESET_ON_FORK */
+#define PROCATTR_IOPRIO 0x8u         /* ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) */
+#define PROCATTR_OOM_SCORE_ADJ 0x10u
+#define PROCATTR_IGNORE_SIGPIPE 0x20u
+
+/* How fd 0, a terminal, becomes the service's controlling terminal (stdio.c). */
+#define TTY_MODE_NONE 0   /* stdin is no terminal, or it is not made the controlling one */
+#define TTY_MODE_TRY 1    /* StandardInput=tty: take it if no other session has it */
+#define TTY_MODE_FORCE 2  /* tty-force: take it from whichever session has it */
+#define TTY_MODE_FAIL 3   /* tty-fail: fail when another session has it */
 
 /* The session keyring the service gets (keyring.c). */
 #define KEYRING_MODE_INHERIT 0  /* the supervisor's */
@@ -146,6 +162,12 @@
 #define STEP_INIT_SIGNALS 29
 #define STEP_KEYRING 30
 #define STEP_KEYRING_LINK_USER 31
+#define STEP_NICE 32
+#define STEP_SCHED 33
+#define STEP_IOPRIO 34
+#define STEP_OOM_SCORE_ADJ 35
+#define STEP_SIGPIPE 36
+#define STEP_TTY 37
 
 struct plan_mount {
     uint32_t op, flags, mode;
@@ -198,6 +220,11 @@ struct plan {
     uint32_t keyring_mode;
     int has_umask;
     uint32_t umask;
+    uint32_t procattr_set;  /* PROCATTR_* */
+    int32_t nice;
+    uint32_t sched_policy, sched_priority, ioprio;
+    int32_t oom_score_adj;
+    uint32_t tty_mode;      /* TTY_MODE_* */
 };
 
 /* plan.c */
@@ -233,5 +260,7 @@ int lsm_enabled(uint32_t kind);                                                /
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
 _Noreturn void init_run(pid_t service, const sigset_t *forwarded);             /* init.c */
+void procattr_apply(const struct plan *plan);                                  /* procattr.c; fails through fail() */
+void stdio_acquire_tty(const struct plan *plan);                               /* stdio.c; fails through fail() */
 
 #endif

@@ -151,6 +151,13 @@ static void fixed_records(struct buf *b)
     r.len = 0;
     put_u32(&r, 027);
     record(b, PLAN_TAG_UMASK, &r);
+    r.len = 0;
+    put_u32(&r, PROCATTR_NICE | PROCATTR_SCHED | PROCATTR_RESET_ON_FORK | PROCATTR_IOPRIO | PROCATTR_OOM_SCORE_ADJ | PROCATTR_IGNORE_SIGPIPE);
+    put_u32(&r, (uint32_t)-5), put_u32(&r, 2), put_u32(&r, 10), put_u32(&r, (2u << 13) | 7), put_u32(&r, (uint32_t)-900);
+    record(b, PLAN_TAG_PROCATTR, &r);
+    r.len = 0;
+    put_u32(&r, TTY_MODE_FORCE);
+    record(b, PLAN_TAG_TTY, &r);
     free(r.p);
 }
 
@@ -437,6 +444,12 @@ static void malformed(void)
         { "an unknown keyring mode", PLAN_TAG_KEYRING, "\x03\0\0", 4, EBADMSG },
         { "a umask above 0777", PLAN_TAG_UMASK, "\0\x02\0", 4, EBADMSG },
         { "a umask one byte short", PLAN_TAG_UMASK, "\x17\0\0", 3, EBADMSG },
+        { "process attributes one field short", PLAN_TAG_PROCATTR, "\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20, EBADMSG },
+        { "an unknown process attribute bit", PLAN_TAG_PROCATTR, "\x40\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
+        { "a nice level of 20", PLAN_TAG_PROCATTR, "\x01\0\0\0\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
+        { "an oom_score_adj of 1001", PLAN_TAG_PROCATTR, "\x10\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\xe9\x03\0", 24, EBADMSG },
+        { "reset-on-fork without a policy", PLAN_TAG_PROCATTR, "\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
+        { "an unknown terminal mode", PLAN_TAG_TTY, "\x04\0\0", 4, EBADMSG },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct buf b = with_record(&lone, cases[i].tag, cases[i].payload, cases[i].len, cases[i].len);
@@ -586,7 +599,8 @@ int main(int argc, char **argv)
     CHECK(plan_decode(valid.p, valid.len, &plan) == 0, "the built-in valid plan is refused");
     CHECK(plan.argc == 2 && plan.nmounts == 4 && plan.mounts[3].op == MOUNT_OP_MQUEUE && plan.ncgroups == 2 && plan.cgroups[1].thread && !plan.cgroups[0].thread &&
               plan.ngroups == 2 && plan.seccomp_len == 64 && plan.keyring_mode == KEYRING_MODE_PRIVATE && strcmp(plan.lsm_label, "supervisor-site") == 0 &&
-              plan.has_umask && plan.umask == 027,
+              plan.has_umask && plan.umask == 027 && plan.procattr_set == 0x3f && plan.nice == -5 && plan.sched_policy == 2 &&
+              plan.sched_priority == 10 && plan.ioprio == ((2u << 13) | 7) && plan.oom_score_adj == -900 && plan.tty_mode == TTY_MODE_FORCE,
           "the built-in valid plan decodes to the wrong fields");
     fuzz("built-in plan", &valid, 1);
     for (int i = 2; i < argc; i++) {

@@ -69,7 +69,7 @@ public partial class HelperProtocolTests
         // Append-only: this list is the contract that lets an old supervisor read a new helper.
         Assert.Equal(26u, (uint)SetupStep.Exec);
         Assert.Equal(25u, (uint)SetupStep.Seccomp);
-        Assert.Equal(Enumerable.Range(0, 32).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
+        Assert.Equal(Enumerable.Range(0, 38).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
     }
 
     internal static ExecPlan FullPlan() => new()
@@ -103,6 +103,8 @@ public partial class HelperProtocolTests
         ],
         Keyring = KeyringMode.Shared,
         UMask = 0x17,
+        Process = new ProcessAttributes(Nice: -5, SchedPolicy: 2, SchedPriority: 10, SchedResetOnFork: true, IoPriority: (2u << 13) | 7, OomScoreAdjust: -900, IgnoreSigpipe: true),
+        Terminal = TerminalMode.Force,
     };
 
     /// <summary>The same text the helper's --dump-plan prints, rendered from the C# plan.</summary>
@@ -133,6 +135,11 @@ public partial class HelperProtocolTests
         foreach (var cg in p.CgroupJoins) L($"cgroup {(cg.Write == CgroupJoinWrite.CallingThread ? "thread" : "pid")} {cg.File}");
         L($"keyring {(uint)p.Keyring}");
         if (p.UMask is { } umask) L($"umask 0{Convert.ToString(umask, 8).PadLeft(3, '0')}");
+        var pa = p.Process;
+        uint paFlags = (pa.Nice is null ? 0u : 1) | (pa.SchedPolicy is null ? 0u : 2) | (pa.SchedPolicy is not null && pa.SchedResetOnFork ? 4u : 0) |
+            (pa.IoPriority is null ? 0u : 8) | (pa.OomScoreAdjust is null ? 0u : 0x10) | (pa.IgnoreSigpipe ? 0x20u : 0);
+        if (paFlags != 0) L($"procattr 0x{paFlags:x} {pa.Nice ?? 0} {pa.SchedPolicy ?? 0} {pa.SchedPriority} 0x{pa.IoPriority ?? 0:x} {pa.OomScoreAdjust ?? 0}");
+        if (p.Terminal != TerminalMode.None) L($"tty {(uint)p.Terminal}");
         return sb.ToString();
     }
 

@@ -53,3 +53,36 @@ public sealed record ProcStat(int Pid, string Comm, char State, int ParentPid, u
 
     private static string Clip(string text) => text.Length <= 60 ? text.TrimEnd('\n') : text[..60] + "…";
 }
+
+/// <summary>
+/// The scheduling fields of /proc/PID/stat (proc(5)): nice (field 19), rt_priority (40) and
+/// policy (41, the SCHED_* number; SCHED_RESET_ON_FORK is not shown there).
+/// </summary>
+public sealed record ProcScheduling(int Nice, uint RtPriority, uint Policy)
+{
+    // Index = field number - 3, counted after the command name as in ProcStat.
+    private const int NiceIndex = 16;
+    private const int RtPriorityIndex = 37;
+    private const int PolicyIndex = 38;
+
+    /// <summary>The scheduling of <paramref name="pid"/>, or null when it is gone (or not ours to read).</summary>
+    public static ProcScheduling? TryRead(int pid) => ProcFiles.TryRead(pid, "stat", Parse);
+
+    public static ProcScheduling Parse(string text)
+    {
+        int close = text.LastIndexOf(')');
+        if (close < 0)
+            throw new FormatException("/proc stat: no command name in parentheses");
+        var fields = text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length <= PolicyIndex)
+            throw new FormatException($"/proc stat: only {fields.Length + 2} fields; policy is field 41");
+        return new ProcScheduling(
+            ProcFiles.Int(fields[NiceIndex], "stat", "nice"),
+            (uint)ProcFiles.Int(fields[RtPriorityIndex], "stat", "rt_priority"),
+            (uint)ProcFiles.Int(fields[PolicyIndex], "stat", "policy"));
+    }
+
+    /// <summary>/proc/PID/oom_score_adj, or null when the process is gone.</summary>
+    public static int? TryReadOomScoreAdjust(int pid) =>
+        ProcFiles.TryRead(pid, "oom_score_adj", t => (object)ProcFiles.Int(t.Trim(), "oom_score_adj", "value")) is int v ? v : null;
+}

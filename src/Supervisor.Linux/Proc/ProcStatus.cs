@@ -36,6 +36,8 @@ public sealed record ProcStatus
     /// <summary>0 off, 1 strict, 2 filter.</summary>
     public int? Seccomp { get; init; }
     public int? SeccompFilters { get; init; }
+    /// <summary>Ignored signals, bit N-1 for signal N (SIGPIPE, 13, is bit 12).</summary>
+    public ulong? SigIgn { get; init; }
 
     /// <summary>The status of <paramref name="pid"/>; throws IOException when it is gone.</summary>
     public static ProcStatus Read(int pid) => Parse(File.ReadAllText(ProcFiles.PathOf(pid, "status")));
@@ -78,6 +80,7 @@ public sealed record ProcStatus
         "NoNewPrivs" => this with { NoNewPrivs = ProcFiles.Int(value, "status", key) != 0 },
         "Seccomp" => this with { Seccomp = ProcFiles.Int(value, "status", key) },
         "Seccomp_filters" => this with { SeccompFilters = ProcFiles.Int(value, "status", key) },
+        "SigIgn" => this with { SigIgn = Hex(key, value) },
         _ => this,
     };
 

@@ -1,3 +1,4 @@
+using Supervisor.Runtime.Launch;
 using Supervisor.Linux;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Host;
@@ -29,7 +30,7 @@ internal sealed class Adopter(IUnitEventSink sink, CgroupLifecycle cgroups, Noti
             var process = ForeignProcess.Open(mainPid);
             slot.Adopted = process;
             process.OnExit(() => sink.Post(slot.Name, new UnitEvent.MainExited(ExitInfo.Unknown, slot.OomKilledSinceStart, mainPid)));
-            bool captured = output.Recapture(slot, stopping);
+            bool captured = output.Recapture(slot, StdioSetup.IdentifierOf(plan), plan.Unit.Service.SyslogLevelPrefix, stopping);
             log(slot.Name, $"adopted main process {mainPid} left running by a previous supervisor (its exit status will not be known; " +
                 (captured ? "its output is captured again, including what it wrote meanwhile)" : "its output is not captured until it restarts: there was no fd holder)"));
         }

@@ -34,7 +34,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
         slot.MainCommand = main;
-        var (process, _) = Start(slot, CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), phase: null, hold: true);
+        var (process, _) = Start(slot, plan, CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), phase: null, hold: true);
         // A oneshot's earlier ExecStart line has exited (its exit was reported before this one was asked for).
         slot.Main?.Dispose();
         slot.Main = process;
@@ -52,7 +52,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         var exec = CommandExpansion.Prepare(plan.For(command).ExecOrThrow, command, mainPid);
         fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
-        var (process, stderr) = Start(slot, exec, phase, hold: false);
+        var (process, stderr) = Start(slot, plan, exec, phase, hold: false);
         int pid = process.Pid;
         process.Dispose();
         Volatile.Write(ref slot.ControlPid, pid);
@@ -75,26 +75,29 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     /// <summary>How long a failed control command's remaining output is waited for.</summary>
     private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
 
-    /// <summary>Starts one process of the unit; returns it and the task that reads its stderr (its last line at EOF).</summary>
-    private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, ExecPlan exec, Phase? phase, bool hold)
+    /// <summary>Starts one process of the unit; returns it and the task that reads its stderr (its last line at EOF; null when stderr is not the log).</summary>
+    private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, UnitPlan plan, ExecPlan exec, Phase? phase, bool hold)
     {
-        var (outRead, outFd) = OutputChannel.Create();
-        var (errRead, errFd) = OutputChannel.Create();
-        if (hold) output.Hold(slot.Name, outRead.SafeHandle, errRead.SafeHandle);
+        var svc = plan.Unit.Service;
+        using var stdio = StdioSetup.Open(slot.Name, svc, exec.UMask ?? SandboxSection.DefaultUMask);
+        if (hold) output.Hold(slot.Name, stdio.OutRead?.SafeHandle, stdio.ErrRead?.SafeHandle);
         SandboxProcess process;
         try
         {
             using (reaper.Launching())
-                process = SandboxLauncher.Start(exec with { Stdio = new StdioFds(-1, outFd, errFd) }, slot.Name);
+                process = SandboxLauncher.Start(exec with { Stdio = stdio.Fds }, slot.Name);
         }
-        finally
+        catch
         {
-            // The child has its copies (or failed); ours must go, or the log never sees EOF.
-            OutputChannel.CloseChildEnd(outFd);
-            OutputChannel.CloseChildEnd(errFd);
+            stdio.OutRead?.Dispose();
+            stdio.ErrRead?.Dispose();
+            throw;
         }
-        _ = slot.Log.PumpAsync(outRead, phase is null ? "stdout" : $"{phase}:stdout", stopping);
-        return (process, slot.Log.PumpAsync(errRead, phase is null ? "stderr" : $"{phase}:stderr", stopping));
+        // The child has its copies; ours go when stdio is disposed, or the log never sees EOF.
+        var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
+        string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";
+        if (stdio.OutRead is { } outRead) _ = slot.Log.PumpAsync(outRead, Label("stdout"), svc.SyslogLevelPrefix, stopping);
+        return (process, stdio.ErrRead is { } errRead ? slot.Log.PumpAsync(errRead, Label("stderr"), svc.SyslogLevelPrefix, stopping) : Task.FromResult<string?>(null));
     }
 
     /// <summary>

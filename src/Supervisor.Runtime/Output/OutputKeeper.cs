@@ -34,10 +34,11 @@ internal sealed class OutputKeeper(ILogger logger)
 
     private static string UnitOf(string key) => key[..Math.Max(0, key.LastIndexOf(':'))];
 
-    public void Hold(string unit, SafeHandle stdout, SafeHandle stderr)
+    /// <summary>Keeps the read ends of the streams that go to the unit's log (null: that stream goes to a file, a terminal or /dev/null).</summary>
+    public void Hold(string unit, SafeHandle? stdout, SafeHandle? stderr)
     {
-        Put(unit + ":out", stdout);
-        Put(unit + ":err", stderr);
+        if (stdout is not null) Put(unit + ":out", stdout);
+        if (stderr is not null) Put(unit + ":err", stderr);
     }
 
     private void Put(string key, SafeHandle fd)
@@ -65,13 +66,24 @@ internal sealed class OutputKeeper(ILogger logger)
         catch (IOException) { }
     }
 
-    /// <summary>The read ends a previous supervisor left for <paramref name="slot"/>, pumped into its log again; false when there are none.</summary>
-    public bool Recapture(UnitSlot slot, CancellationToken stopping)
+    /// <summary>
+    /// The read ends a previous supervisor left for <paramref name="slot"/>, pumped into its log again
+    /// with the unit's identifier; false when there are none (neither stream went to the log, or no holder).
+    /// </summary>
+    public bool Recapture(UnitSlot slot, string identifier, bool levelPrefix, CancellationToken stopping)
     {
-        if (!_recovered.Remove(slot.Name + ":out", out var outFd) || !_recovered.Remove(slot.Name + ":err", out var errFd)) return false;
-        _ = slot.Log.PumpAsync(new Socket(outFd), "stdout", stopping);
-        _ = slot.Log.PumpAsync(new Socket(errFd), "stderr", stopping);
-        return true;
+        bool any = false;
+        if (_recovered.Remove(slot.Name + ":out", out var outFd))
+        {
+            _ = slot.Log.PumpAsync(new Socket(outFd), identifier + " stdout", levelPrefix, stopping);
+            any = true;
+        }
+        if (_recovered.Remove(slot.Name + ":err", out var errFd))
+        {
+            _ = slot.Log.PumpAsync(new Socket(errFd), identifier + " stderr", levelPrefix, stopping);
+            any = true;
+        }
+        return any;
     }
 
     /// <summary>A clean stop: nothing is left to keep for a next supervisor, so the holder exits.</summary>

@@ -133,6 +133,8 @@ public static partial class ExecPlanCompiler
                 UMask = _sbx.UMask,
                 UnavailableCapabilities = UnavailableCapabilities(),
                 Stdio = ctx.Stdio,
+                Process = ProcessAttributes(),
+                Terminal = TerminalModeOf(),
             };
         }
 

@@ -39,6 +39,7 @@ public static partial class IsolationCheck
         CompareCgroups(plan, state, lines);
         CompareCredentials(plan, state, lines);
         CompareIdentity(plan, state, lines);
+        CompareProcess(plan, state, lines);
         CompareLsm(plan, state, skippedLsm, lines);
         CompareFilesystem(plan, state, lines);
         CompareKernelSurface(plan, state, lines);

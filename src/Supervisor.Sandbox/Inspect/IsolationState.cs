@@ -38,6 +38,13 @@ public sealed record IsolationState
     public string? Hostname { get; init; }
     /// <summary>The file mode creation mask (status "Umask:", Linux 4.7 and later); null where the kernel does not show it.</summary>
     public uint? Umask { get; init; }
+    /// <summary>Nice, policy and real-time priority from /proc/PID/stat; null when unreadable.</summary>
+    public ProcScheduling? Scheduling { get; init; }
+    /// <summary>ioprio_get(2): class &lt;&lt; 13 | data; null when it failed.</summary>
+    public int? IoPriority { get; init; }
+    public int? OomScoreAdjust { get; init; }
+    /// <summary>Ignored signals (status "SigIgn:"), bit N-1 for signal N.</summary>
+    public ulong? SigIgn { get; init; }
 
     public bool InNewNamespace(string kind) =>
         Namespaces.TryGetValue(kind, out var mine) && HostNamespaces.TryGetValue(kind, out var host) && mine != host;
@@ -95,6 +102,10 @@ public sealed record IsolationState
             Mounts = mounts,
             Hostname = hostUts ? System.Net.Dns.GetHostName() : Supervisor.Linux.UtsNamespace.HostnameOf(pid),
             Umask = status.Umask,
+            Scheduling = ProcScheduling.TryRead(pid),
+            IoPriority = Supervisor.Linux.Native.Libc.IoprioGet(pid) is var io and >= 0 ? io : null,
+            OomScoreAdjust = ProcScheduling.TryReadOomScoreAdjust(pid),
+            SigIgn = status.SigIgn,
         };
     }
 

@@ -44,10 +44,16 @@ internal static class StepMessages
             SetupStep.InitSignals => "block signals for the namespace's init",
             SetupStep.Keyring => $"create a new session keyring{(plan.Identity is { } id ? $" for user id {id.Uid}" : "")}",
             SetupStep.KeyringLinkUser => "link the user keyring into the new session keyring",
+            SetupStep.Nice or SetupStep.Sched or SetupStep.IoPriority or SetupStep.OomScoreAdjust or SetupStep.SigPipe => ProcessWhat(plan, step),
+            SetupStep.Tty => $"make the terminal on stdin the controlling terminal (StandardInput={(plan.Terminal switch { TerminalMode.Force => "tty-force", TerminalMode.Fail => "tty-fail", _ => "tty" })})",
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)
             cause = $"{(plan.Lsm?.Kind == LsmKind.SELinux ? "SELinux" : "AppArmor")} is not enabled on this host";
+        if (step == SetupStep.Sched && errno == 1 /* EPERM */ && plan.Process.SchedPolicy is 1 or 2)
+            cause += " (a real-time policy needs CAP_SYS_NICE and, with cgroup v1's cpu controller, a real-time budget in the unit's cgroup: its cpu.rt_runtime_us is 0 unless set)";
+        if (step == SetupStep.Tty && errno == 1 /* EPERM */)
+            cause += " (another session has it as its controlling terminal; StandardInput=tty-force takes it over)";
         if (step == SetupStep.Rlimit && errno == 1 /* EPERM */)
             cause += RlimitCause((RlimitResource)detail);
         return $"cannot {what}: {cause}";
@@ -96,6 +102,30 @@ internal static class StepMessages
         Libc.GetRlimit((int)resource, out var limit) != 0 ? null
         : limit.Max == ResourceLimit.Infinity ? "infinity"
         : limit.Max.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>"set Nice=-5": the key and value as the unit says them.</summary>
+    private static string ProcessWhat(ExecPlan plan, SetupStep step)
+    {
+        var p = plan.Process;
+        return step switch
+        {
+            SetupStep.Nice => $"set Nice={p.Nice}",
+            SetupStep.Sched => $"set CPUSchedulingPolicy={SchedName(p.SchedPolicy)} with CPUSchedulingPriority={p.SchedPriority}" + (p.SchedResetOnFork ? " and CPUSchedulingResetOnFork" : ""),
+            SetupStep.IoPriority => $"set IOSchedulingClass={IoClassName(p.IoPriority >> ProcessAttributes.IoPrioClassShift)} with IOSchedulingPriority={p.IoPriority & 7}",
+            SetupStep.OomScoreAdjust => $"set OOMScoreAdjust={p.OomScoreAdjust}",
+            _ => "set IgnoreSIGPIPE",
+        };
+    }
+
+    internal static string SchedName(uint? policy) => policy switch
+    {
+        1 => "fifo", 2 => "rr", 3 => "batch", 5 => "idle", 0 or null => "other", _ => policy.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    internal static string IoClassName(uint? cls) => cls switch
+    {
+        1 => "realtime", 2 => "best-effort", 3 => "idle", _ => "none",
+    };
 
     private static string LsmWhat(ExecPlan plan) => plan.Lsm is { } l
         ? (l.Kind == LsmKind.AppArmor ? $"apply AppArmorProfile={l.Value}" : $"apply SELinuxContext={l.Value}")

@@ -266,7 +266,11 @@ public sealed class UnitLog : IDisposable
     /// Copies a process's output from <paramref name="socket"/> into the log line by line until
     /// the process (and every child holding the descriptor) closed it.
     /// </summary>
-    public async Task<string?> PumpAsync(Socket socket, string stream, CancellationToken cancellationToken = default)
+    public Task<string?> PumpAsync(Socket socket, string stream, CancellationToken cancellationToken = default) =>
+        PumpAsync(socket, stream, levelPrefix: false, cancellationToken);
+
+    /// <param name="levelPrefix">SyslogLevelPrefix: a kernel-style "&lt;N&gt;" (0–7) at the start of a line is taken off, as systemd does.</param>
+    public async Task<string?> PumpAsync(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default)
     {
         var pending = new List<byte>();
         string? last = null;
@@ -282,7 +286,7 @@ public sealed class UnitLog : IDisposable
                 buffer = ArrayPool<byte>.Shared.Rent(8192);
                 int n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 if (n == 0) break;
-                last = Split(buffer, n, pending, stream, decoder) ?? last;
+                last = Split(buffer, n, pending, stream, decoder, levelPrefix) ?? last;
                 ArrayPool<byte>.Shared.Return(buffer);
                 buffer = null;
             }
@@ -291,7 +295,7 @@ public sealed class UnitLog : IDisposable
         catch (ObjectDisposedException) { }
         catch (OperationCanceledException) { }
         if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-        if (pending.Count > 0) last = NonEmpty(Flush(pending, [], stream, decoder)) ?? last;
+        if (pending.Count > 0) last = NonEmpty(Flush(pending, [], stream, decoder, levelPrefix)) ?? last;
         socket.Dispose();
         return last;
     }
@@ -302,14 +306,14 @@ public sealed class UnitLog : IDisposable
     /// Complete lines go to the log; the unfinished tail waits in <paramref name="pending"/> (cut at
     /// MaxLineBytes). Returns the last non-empty line logged, if any.
     /// </summary>
-    private string? Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder)
+    private string? Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder, bool levelPrefix)
     {
         string? last = null;
         int start = 0;
         for (int i = 0; i < n; i++)
         {
             if (buffer[i] != (byte)'\n') continue;
-            last = NonEmpty(Flush(pending, buffer.AsSpan(start, i - start), stream, decoder)) ?? last;
+            last = NonEmpty(Flush(pending, buffer.AsSpan(start, i - start), stream, decoder, levelPrefix)) ?? last;
             start = i + 1;
         }
         if (start < n)
@@ -317,7 +321,7 @@ public sealed class UnitLog : IDisposable
             var rest = buffer.AsSpan(start, n - start);
             if (pending.Count + rest.Length > MaxLineBytes)
             {
-                last = NonEmpty(Flush(pending, rest, stream, decoder, cut: true)) ?? last;
+                last = NonEmpty(Flush(pending, rest, stream, decoder, levelPrefix, cut: true)) ?? last;
             }
             else
             {
@@ -327,12 +331,14 @@ public sealed class UnitLog : IDisposable
         return last;
     }
 
-    private string Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool cut = false)
+    private string Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool levelPrefix, bool cut = false)
     {
         byte[] all = pending.Count == 0 ? tail.ToArray() : [.. pending, .. tail];
         pending.Clear();
         if (all.Length > MaxLineBytes) { all = all[..MaxLineBytes]; cut = true; }
         var text = decoder.GetString(all).TrimEnd('\r');
+        if (levelPrefix && text.Length >= 3 && text[0] == '<' && text[1] is >= '0' and <= '7' && text[2] == '>')
+            text = text[3..];
         Enqueue(stream, cut ? text + " [line cut at 16 KiB]" : text);
         return text;
     }
