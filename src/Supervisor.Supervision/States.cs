@@ -8,6 +8,8 @@ public enum SubState
 {
     Dead, StartPre, Start, StartPost, Running, Exited, Reload, Stop, StopSigterm, StopSigkill, StopPost,
     FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting,
+    /// <summary>A socket unit whose sockets are bound (systemd's "active (listening)").</summary>
+    Listening,
 }
 
 /// <summary>Why a unit last stopped or failed: systemd's Result= values.</summary>
@@ -19,7 +21,7 @@ public static class StateNames
     {
         SubState.Dead or SubState.BadSetting => ActiveState.Inactive,
         SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
-        SubState.Running or SubState.Exited => ActiveState.Active,
+        SubState.Running or SubState.Exited or SubState.Listening => ActiveState.Active,
         SubState.Reload => ActiveState.Reloading,
         SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.StopPost
             or SubState.FinalSigterm or SubState.FinalSigkill => ActiveState.Deactivating,

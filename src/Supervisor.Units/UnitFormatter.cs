@@ -45,7 +45,7 @@ public static class UnitFormatter
     {
         w.WriteStartObject();
         w.WriteString("name", unit.Name);
-        w.WriteString("kind", unit.Kind == UnitKind.Slice ? "slice" : "service");
+        w.WriteString("kind", unit.Kind switch { UnitKind.Slice => "slice", UnitKind.Socket => "socket", _ => "service" });
         w.WriteStartArray("sources");
         foreach (var s in unit.Sources) w.WriteStringValue(s);
         w.WriteEndArray();

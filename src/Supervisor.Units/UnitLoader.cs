@@ -50,6 +50,7 @@ public static class UnitLoader
         var (units, bad) = LoadFiles(files, options, diagnostics);
         UnitSetChecks.CheckCgroupCollisions(units, bad, diagnostics);
         UnitSetChecks.CheckReferences(units, bad, known, diagnostics);
+        UnitSetChecks.CheckSockets(units, bad, diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
         return new UnitSet(units, bad, diagnostics);
     }
@@ -186,7 +187,8 @@ public static class UnitLoader
                 $"invalid unit name '{name}': {UnitNames.Rule}"));
             return null;
         }
-        var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice : UnitKind.Service;
+        var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
+            : name.EndsWith(SocketUnits.Suffix, StringComparison.Ordinal) ? UnitKind.Socket : UnitKind.Service;
         var safety = options.RequireRootOwnership ? new UnitFileSafety(diagnostics, checkedDirs) : null;
         // Ownership problems make the unit bad, but parsing goes on so that every other
         // problem in it is reported too.

@@ -10,6 +10,7 @@ using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Planning;
 using Supervisor.Runtime.Reaping;
+using Supervisor.Runtime.Sockets;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
 using Supervisor.Sandbox.Launch;
@@ -70,6 +71,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
     /// <summary>DynamicUser pairs and RemoveIPC: who each unit runs as.</summary>
     public UnitIdentities Identities => _identities;
 
+    /// <summary>The socket units' listening sockets (socket activation).</summary>
+    public ListeningSockets Sockets { get; } = new();
+
     /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
     internal OutputKeeper Output { get; }
 
@@ -114,9 +118,16 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void SpawnMain(UnitDefinition unit) => Run(unit, () =>
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            // A socket unit's "main" is its bound sockets; it has no process.
+            Sockets.Bind(unit);
+            _sink.Post(unit.Name, new UnitEvent.MainStarted(0));
+            return;
+        }
         var plan = PlanOf(unit, allocate: true);
         _identities.Started(unit.Name, plan.Main?.Exec?.Identity);
-        _launcher.StartMain(Slot(unit.Name), plan);
+        _launcher.StartMain(Slot(unit.Name), plan, Sockets.For(unit));
     });
 
     public void SpawnControl(UnitDefinition unit, Phase phase, Command command) => Run(unit, () =>
@@ -146,6 +157,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
     {
+        if (unit.Kind == UnitKind.Socket) return;
         var slot = Slot(unit.Name);
         if (target == SignalTarget.Main)
         {
@@ -183,6 +195,11 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void WatchCgroupEmpty(UnitDefinition unit)
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+            return;
+        }
         var slot = Slot(unit.Name);
         long generation = Interlocked.Read(ref slot.Generation);
         // The machine may ask twice in one stop (kill phase, then the main exit): one watch is enough.
@@ -199,6 +216,11 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void Release(UnitDefinition unit)
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            Sockets.Close(unit);
+            return;
+        }
         if (!_units.TryGetValue(unit.Name, out var slot)) return;
         NotifyEndpoints.Close(slot);
         Output.Release(unit.Name);
@@ -255,5 +277,6 @@ public sealed class UnitHost : IUnitHost, IDisposable
     {
         _stopping.Cancel();
         foreach (var s in _units.Values) s.Dispose();
+        Sockets.Dispose();
     }
 }

@@ -22,7 +22,8 @@ namespace Supervisor.Runtime.Launch;
 internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
     Reaper reaper, FdBudget fds, CancellationToken stopping)
 {
-    public void StartMain(UnitSlot slot, UnitPlan plan)
+    /// <param name="listen">Socket activation: the listening sockets the main process gets as fds 3.., with their names.</param>
+    public void StartMain(UnitSlot slot, UnitPlan plan, IReadOnlyList<(int Fd, string Name)>? listen = null)
     {
         fds.Reserve(slot.Name);
         Interlocked.Increment(ref slot.Generation);
@@ -31,7 +32,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         slot.OomAtStart = slot.Oom.Count;
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
-        var (process, _) = Start(slot, plan.Main!.ExecOrThrow, phase: null, hold: true);
+        var (process, _) = Start(slot, WithListenFds(plan.Main!.ExecOrThrow, listen), phase: null, hold: true);
         slot.Main = process;
         int pid = process.Pid;
         // With a pid namespace the helper stays as its init: the service is its child.
@@ -62,6 +63,16 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
                 t => sink.Post(slot.Name, new UnitEvent.ControlExited(exit, t.IsCompletedSuccessfully ? t.Result : null)),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         });
+    }
+
+    /// <summary>sd_listen_fds(3): LISTEN_FDS and LISTEN_FDNAMES here; LISTEN_PID only the helper knows (the pid as the service sees it).</summary>
+    private static ExecPlan WithListenFds(ExecPlan exec, IReadOnlyList<(int Fd, string Name)>? listen)
+    {
+        if (listen is null || listen.Count == 0) return exec;
+        var env = exec.Environment.Where(e => !e.StartsWith("LISTEN_", StringComparison.Ordinal))
+            .Append($"LISTEN_FDS={listen.Count}")
+            .Append("LISTEN_FDNAMES=" + string.Join(':', listen.Select(l => l.Name)));
+        return exec with { Environment = [.. env], ListenFds = [.. listen.Select(l => l.Fd)] };
     }
 
     /// <summary>How long a failed control command's remaining output is waited for.</summary>

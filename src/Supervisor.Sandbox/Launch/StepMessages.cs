@@ -44,6 +44,7 @@ internal static class StepMessages
             SetupStep.InitSignals => "block signals for the namespace's init",
             SetupStep.Keyring => $"create a new session keyring{(plan.Identity is { } id ? $" for user id {id.Uid}" : "")}",
             SetupStep.KeyringLinkUser => "link the user keyring into the new session keyring",
+            SetupStep.ListenFds => $"pass {detail} listening socket(s) as fds 3.. (LISTEN_FDS)",
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)

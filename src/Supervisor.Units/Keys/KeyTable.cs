@@ -81,8 +81,12 @@ public static partial class KeyTable
 
     public static readonly IReadOnlyList<string> Sections = [UnitSection, ServiceSection, ResourcesSection, SandboxSection];
 
-    public static IReadOnlyList<string> SectionsFor(UnitKind kind) =>
-        kind == UnitKind.Slice ? [UnitSection, ResourcesSection] : Sections;
+    public static IReadOnlyList<string> SectionsFor(UnitKind kind) => kind switch
+    {
+        UnitKind.Slice => [UnitSection, ResourcesSection],
+        UnitKind.Socket => [UnitSection, SocketSection],
+        _ => Sections,
+    };
 
     // Declared before All: static fields initialise in order, and Build() reads this.
     private static readonly (string Name, bool Bytes, string Doc)[] RLimits =
@@ -165,7 +169,7 @@ public static partial class KeyTable
     private static List<KeySpec> Build() =>
         [
             .. UnitKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
-            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. SocketKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>

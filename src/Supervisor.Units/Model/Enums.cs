@@ -35,4 +35,4 @@ public enum SecureBit { KeepCaps, KeepCapsLocked, NoSetuidFixup, NoSetuidFixupLo
 /// <summary>Which ABIs may make system calls: "native" means only this machine's own.</summary>
 public enum SyscallArchitecture { Native, X86_64, X86, X32, Aarch64, Arm }
 
-public enum UnitKind { Service, Slice }
+public enum UnitKind { Service, Slice, Socket }
