@@ -10,6 +10,7 @@ using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Metrics;
 using Supervisor.Runtime.Reaping;
 using Supervisor.Runtime.Reconcile;
+using Supervisor.Runtime.Sockets;
 using Supervisor.Runtime.Verify;
 using Supervisor.Supervision;
 using Supervisor.Units.Model;
@@ -31,6 +32,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     private Task? _loop;
     private StateFile? _stateFile;
     private StateWriter? _stateWriter;
+    private SocketActivation? _activation;
 
     public ICgroupDriver Driver { get; private set; } = null!;
     /// <summary>The cgroup layout and subtree in one line, for the log and `supervisor status`.</summary>
@@ -66,6 +68,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         {
             foreach (var d in drift) Metrics?.RecordDriftRepair(unit, d.Key);
         };
+        _activation = new SocketActivation(Manager, Host.Sockets, logger);
         Manager.StateChanged += Verifier.OnStateChanged;
         Manager.StateChanged += LogTransition;
         Manager.JobsDrained += CompactAfterBurst;
@@ -127,6 +130,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     public async Task StopAsync()
     {
         logger.LogInformation("stopping all units");
+        _activation?.Stop();
         await Manager.StopAllAsync();
         logger.LogInformation("all units stopped");
         Host.Output.Quit();

@@ -50,6 +50,12 @@ public sealed partial record ExecPlan
     public ulong UnavailableCapabilities { get; init; }
     /// <summary>File descriptors in the supervisor that become the service's 0, 1 and 2.</summary>
     public StdioFds Stdio { get; init; } = StdioFds.Null;
+    /// <summary>
+    /// Listening sockets in the supervisor that the service gets as fds 3.. (socket activation; the
+    /// environment carries LISTEN_FDS and LISTEN_FDNAMES, the helper sets LISTEN_PID). Like
+    /// <see cref="Stdio"/>, set at launch, never compiled.
+    /// </summary>
+    public ImmutableArray<int> ListenFds { get; init; } = [];
 
     /// <summary>The helper forks (pid or user namespace): the supervisor's child is a clone, not the helper.</summary>
     public bool HelperClones => (Namespaces & (NamespaceFlags.Pid | NamespaceFlags.User)) != 0;
@@ -63,6 +69,7 @@ public sealed partial record ExecPlan
         Check(Mounts.IsDefault || Mounts.Length <= HelperProtocol.PlanMaxMounts, $"at most {HelperProtocol.PlanMaxMounts} mount operations");
         Check(ResourceLimits.IsDefault || ResourceLimits.Length <= HelperProtocol.PlanMaxRlimits, $"at most {HelperProtocol.PlanMaxRlimits} resource limits");
         Check(CgroupJoins.IsDefault || CgroupJoins.Length <= HelperProtocol.PlanMaxCgroups, $"at most {HelperProtocol.PlanMaxCgroups} cgroups");
+        Check(ListenFds.IsDefault || ListenFds.Length <= HelperProtocol.PlanMaxListenFds, $"at most {HelperProtocol.PlanMaxListenFds} listening sockets");
         Check(Identity is null || Identity.SupplementaryGroups.Length <= HelperProtocol.PlanMaxGroups, $"at most {HelperProtocol.PlanMaxGroups} supplementary groups");
         Check(Enum.IsDefined(Keyring), $"unknown keyring mode {(uint)Keyring}");
         Check(UMask is null or <= 0x1FF, $"a umask holds only the bits 0–0777, got {Convert.ToString(UMask ?? 0, 8)}");

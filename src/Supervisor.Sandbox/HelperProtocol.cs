@@ -12,9 +12,10 @@ namespace Supervisor.Sandbox;
 public static partial class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 4;         // PLAN_VERSION
+    public const uint PlanVersion = 5;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
+    public const int ListenFdsFirst = 5;       // LISTEN_FDS_FIRST
 
     // The plan's limits live in Supervisor.Units.Limits, which the unit-file checks derive from.
     public const uint PlanMaxBytes = Units.Limits.PlanMaxBytes;     // PLAN_MAX_BYTES
@@ -24,6 +25,7 @@ public static partial class HelperProtocol
     public const int PlanMaxMounts = Units.Limits.PlanMaxMounts;    // PLAN_MAX_MOUNTS
     public const int PlanMaxRlimits = Units.Limits.PlanMaxRlimits;  // PLAN_MAX_RLIMITS
     public const int PlanMaxCgroups = Units.Limits.PlanMaxCgroups;  // PLAN_MAX_CGROUPS
+    public const int PlanMaxListenFds = 256;   // PLAN_MAX_LISTEN_FDS
 
     public const uint TagEnd = 0;              // PLAN_TAG_END
     public const uint TagPath = 1;             // PLAN_TAG_PATH
@@ -49,6 +51,7 @@ public static partial class HelperProtocol
     public const uint TagUmask = 21;           // PLAN_TAG_UMASK
     public const uint TagProcAttr = 22;        // PLAN_TAG_PROCATTR
     public const uint TagTty = 23;             // PLAN_TAG_TTY
+    public const uint TagListenFds = 24;       // PLAN_TAG_LISTEN_FDS
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -221,6 +224,8 @@ public static partial class HelperProtocol
             w.Record(TagSeccomp, r => r.Bytes(plan.SeccompBpf.AsSpan()));
         if (plan.UMask is { } umask)
             w.Record(TagUmask, r => r.U32(umask));
+        if (!plan.ListenFds.IsDefaultOrEmpty)
+            w.Record(TagListenFds, r => r.U32((uint)plan.ListenFds.Length));
     }
 
     /// <summary>Little growable buffer in host byte order (the helper runs on the same machine).</summary>
@@ -316,4 +321,5 @@ public enum SetupStep : uint
     OomScoreAdjust = 35,   // STEP_OOM_SCORE_ADJ
     SigPipe = 36,          // STEP_SIGPIPE
     Tty = 37,              // STEP_TTY
+    ListenFds = 38,        // STEP_LISTEN_FDS
 }

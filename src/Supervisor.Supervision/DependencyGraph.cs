@@ -17,7 +17,7 @@ public sealed class DependencyGraph
 
     public DependencyGraph(IEnumerable<UnitDefinition> units)
     {
-        _units = units.ToDictionary(u => u.Name, StringComparer.Ordinal);
+        _units = WithSocketDependencies(units.ToList()).ToDictionary(u => u.Name, StringComparer.Ordinal);
         foreach (var name in _units.Keys) _after[name] = new HashSet<string>(StringComparer.Ordinal);
         foreach (var u in _units.Values)
         {
@@ -126,4 +126,37 @@ public sealed class DependencyGraph
         _units.TryGetValue(unit, out var u)
             ? u.Unit.Requires.Concat(u.Unit.BindsTo).Where(_units.ContainsKey).ToHashSet(StringComparer.Ordinal)
             : new HashSet<string>();
+
+    /// <summary>
+    /// A service needs its sockets bound before it starts: it gets Requires and After on each of
+    /// its socket units (<see cref="SocketUnits.SocketsOf"/>), as systemd orders a socket Before
+    /// the service it activates. Requires, not systemd's Wants for Sockets=: a socket that cannot
+    /// bind keeps its service from starting instead of starting it without its descriptors.
+    /// </summary>
+    private static IEnumerable<UnitDefinition> WithSocketDependencies(List<UnitDefinition> units)
+    {
+        var sockets = units.Where(u => u.Kind == UnitKind.Socket).ToList();
+        foreach (var u in units)
+        {
+            if (u.Kind != UnitKind.Service || (sockets.Count == 0 && u.Service.Sockets.Count == 0))
+            {
+                yield return u;
+                continue;
+            }
+            var mine = SocketUnits.SocketsOf(u, sockets);
+            if (mine.Count == 0)
+            {
+                yield return u;
+                continue;
+            }
+            yield return u with
+            {
+                Unit = u.Unit with
+                {
+                    Requires = new ValueList<string>(u.Unit.Requires.Union(mine, StringComparer.Ordinal)),
+                    After = new ValueList<string>(u.Unit.After.Union(mine, StringComparer.Ordinal)),
+                },
+            };
+        }
+    }
 }

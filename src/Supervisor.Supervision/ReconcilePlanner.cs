@@ -51,7 +51,7 @@ public static class ReconcilePlanner
             var next = parsed.Definition;
             if (!current.TryGetValue(name, out var loaded))
             {
-                if (next.Kind is UnitKind.Service or UnitKind.Target)
+                if (next.Kind is UnitKind.Service or UnitKind.Target or UnitKind.Socket)
                     plan.Add(new PlanAction(name, PlanActionKind.Start, "new unit file", []));
                 else
                     plan.Add(new PlanAction(name, PlanActionKind.ApplyLive, "new slice", []));
@@ -61,7 +61,7 @@ public static class ReconcilePlanner
             bool running = loaded.State is ActiveState.Active or ActiveState.Activating or ActiveState.Reloading;
             if (changes.Count == 0)
             {
-                if (loaded.WantedRunning && !running && next.Kind == UnitKind.Service && loaded.State != ActiveState.Failed)
+                if (loaded.WantedRunning && !running && next.Kind is UnitKind.Service or UnitKind.Socket && loaded.State != ActiveState.Failed)
                     plan.Add(new PlanAction(name, PlanActionKind.Repair, $"declared running but {StateNames.Name(loaded.State)}", []));
                 continue;
             }

@@ -10,6 +10,8 @@ public enum SubState
     FinalSigterm, FinalSigkill, Failed, AutoRestart, BadSetting, Active,
     /// <summary>Checking Condition*/Assert* and running ExecCondition (systemd's "condition").</summary>
     Condition,
+    /// <summary>A socket unit whose sockets are bound (systemd's "active (listening)").</summary>
+    Listening,
 }
 
 /// <summary>Why a unit last stopped or failed: systemd's Result= values.</summary>
@@ -21,7 +23,7 @@ public static class StateNames
     {
         SubState.Dead or SubState.BadSetting => ActiveState.Inactive,
         SubState.Condition or SubState.StartPre or SubState.Start or SubState.StartPost or SubState.AutoRestart => ActiveState.Activating,
-        SubState.Running or SubState.Exited or SubState.Active => ActiveState.Active,
+        SubState.Running or SubState.Exited or SubState.Active or SubState.Listening => ActiveState.Active,
         SubState.Reload => ActiveState.Reloading,
         SubState.Stop or SubState.StopSigterm or SubState.StopSigkill or SubState.StopPost
             or SubState.FinalSigterm or SubState.FinalSigkill => ActiveState.Deactivating,

@@ -147,7 +147,7 @@ public sealed partial class UnitMachine
     private const int SigHup = 1;
 
     private static readonly SubState[] Stoppable =
-        [SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload];
+        [SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload, SubState.Listening];
 
     private static readonly SubState[] Killing =
         [SubState.StopSigterm, SubState.StopSigkill, SubState.FinalSigterm, SubState.FinalSigkill];
@@ -164,7 +164,7 @@ public sealed partial class UnitMachine
 
         On<UnitEvent.Start>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
         On<UnitEvent.Restart>((m, r, _) => m.BeginStart(r, manual: true), SubState.Dead, SubState.Failed, SubState.AutoRestart);
-        On<UnitEvent.Start>((m, r, _) => Ignore(r), SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload);
+        On<UnitEvent.Start>((m, r, _) => Ignore(r), SubState.Condition, SubState.StartPre, SubState.Start, SubState.StartPost, SubState.Running, SubState.Exited, SubState.Reload, SubState.Listening);
         On<UnitEvent.Stop>((m, r, _) => m.BeginStop(r with { RestartPending = false }), Stoppable);
         On<UnitEvent.Restart>((m, r, _) => m.BeginStop(r with { RestartPending = true }), Stoppable);
         On<UnitEvent.Stop>((m, r, _) => Go(r with { Sub = SubState.Dead, StopRequested = true }, new UnitAction.CancelTimer(TimerKind.Restart), new UnitAction.Log("automatic restart cancelled by stop")), SubState.AutoRestart);
@@ -257,6 +257,8 @@ public sealed partial class UnitMachine
 
     private Outcome MainStarted(UnitRuntime r, int pid)
     {
+        // A socket unit has no process: "started" means its sockets are bound.
+        if (Unit.Kind == UnitKind.Socket) return Running(r with { MainPid = null });
         r = r with { MainPid = pid };
         // simple and exec are started once execve succeeded; notify waits for READY=1;
         // oneshot for the exit; forking for the parent's exit.
@@ -288,7 +290,8 @@ public sealed partial class UnitMachine
         var actions = new List<UnitAction> { new UnitAction.CancelTimer(TimerKind.Start) };
         if (S.WatchdogEnabled)
             actions.Add(new UnitAction.ArmTimer(TimerKind.Watchdog, S.WatchdogSec.ToTimeSpan()));
-        var sub = S.Type == ServiceType.Oneshot ? (S.RemainAfterExit ? SubState.Exited : SubState.Dead) : SubState.Running;
+        var sub = Unit.Kind == UnitKind.Socket ? SubState.Listening
+            : S.Type == ServiceType.Oneshot ? (S.RemainAfterExit ? SubState.Exited : SubState.Dead) : SubState.Running;
         return new(r with { Sub = sub, ControlPhase = null, ActiveSince = _clock.GetTimestamp() }, actions);
     }
 

@@ -60,7 +60,7 @@ public sealed partial class UnitManager
             if (!_units.TryGetValue(name, out var entry) || IsPlaceholder(entry.Runtime))
             {
                 entry = new Entry(parsed.Definition);
-                if (parsed.Definition.Kind == UnitKind.Service) entry.Machine = new UnitMachine(parsed.Definition, _clock);
+                if (parsed.Definition.Kind is UnitKind.Service or UnitKind.Socket) entry.Machine = new UnitMachine(parsed.Definition, _clock);
                 _units[name] = entry;
                 added = true;
             }
@@ -83,7 +83,8 @@ public sealed partial class UnitManager
             if (!_units.TryGetValue(name, out var entry))
             {
                 var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
-                    : Supervisor.Units.Targets.IsTarget(name) ? UnitKind.Target : UnitKind.Service;
+                    : Supervisor.Units.Targets.IsTarget(name) ? UnitKind.Target
+                    : name.EndsWith(SocketUnits.Suffix, StringComparison.Ordinal) ? UnitKind.Socket : UnitKind.Service;
                 entry = new Entry(new UnitDefinition { Name = name, Kind = kind, Sources = [path] })
                 {
                     Runtime = new UnitRuntime { Sub = SubState.BadSetting },

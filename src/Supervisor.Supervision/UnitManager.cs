@@ -80,7 +80,7 @@ public sealed record UnitStatus(
     /// its Restart= policy already decided.
     /// </summary>
     public bool DeclaredButNeverRan =>
-        Definition is { Kind: UnitKind.Service } && !BadSetting
+        Definition is { Kind: UnitKind.Service or UnitKind.Socket } && !BadSetting
         && Runtime is { Sub: SubState.Dead, StopRequested: false, LastExit: null, ActiveSince: null, Skipped: false, AssertFailed: false };
 }
 

@@ -61,6 +61,7 @@ public static class UnitLoader
             .Where(n => UnitNameParts.TemplateOf(n) is { } t && templates.ContainsKey(t)));
         UnitSetChecks.CheckCgroupCollisions(units, bad, diagnostics);
         UnitSetChecks.CheckReferences(units, bad, known, diagnostics);
+        UnitSetChecks.CheckSockets(units, bad, diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
         return new UnitSet(units, bad, diagnostics);
     }
@@ -290,7 +291,8 @@ public static class UnitLoader
             return null;
         }
         var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
-            : Targets.IsTarget(name) ? UnitKind.Target : UnitKind.Service;
+            : Targets.IsTarget(name) ? UnitKind.Target
+            : name.EndsWith(SocketUnits.Suffix, StringComparison.Ordinal) ? UnitKind.Socket : UnitKind.Service;
         var safety = options.RequireRootOwnership ? new UnitFileSafety(diagnostics, checkedDirs) : null;
         // Ownership problems make the unit bad, but parsing goes on so that every other
         // problem in it is reported too.

@@ -142,4 +142,48 @@ internal static class UnitSetChecks
             }
         }
     }
+
+    /// <summary>
+    /// Socket units and the services they serve: a socket unit listens on something, its service
+    /// exists (systemd refuses a socket whose service is missing), and a service's Sockets= names
+    /// socket units that exist. A unit that breaks one is moved to the bad units.
+    /// </summary>
+    internal static void CheckSockets(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, List<Diagnostic> diagnostics)
+    {
+        void Refuse(ParsedUnit parsed, string section, string key, string message, string? hint = null)
+        {
+            var u = parsed.Definition;
+            diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf(section, key), u.Name, section, key, message, hint));
+            units.Remove(u.Name);
+            bad[u.Name] = u.Sources[0];
+        }
+        foreach (var (name, parsed) in units.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
+        {
+            var u = parsed.Definition;
+            if (u.Kind == UnitKind.Socket)
+            {
+                if (!u.Socket.Addresses.Any())
+                {
+                    Refuse(parsed, "Socket", "ListenStream", "[Socket] a socket unit needs at least one ListenStream, ListenDatagram or ListenSequentialPacket");
+                    continue;
+                }
+                var service = SocketUnits.ServiceOf(u);
+                if (!units.TryGetValue(service, out var target) && !bad.ContainsKey(service))
+                    Refuse(parsed, "Socket", "Service", $"[Socket] Service: the service '{service}' this socket starts does not exist",
+                        u.Socket.Service is null ? $"create {service}{UnitLoader.UnitSuffix}, or name the service with Service =" : null);
+                else if (target is not null && target.Definition.Kind != UnitKind.Service)
+                    Refuse(parsed, "Socket", "Service", $"[Socket] Service: '{service}' is not a service");
+            }
+            else if (u.Kind == UnitKind.Service)
+            {
+                foreach (var socket in u.Service.Sockets)
+                {
+                    if (units.ContainsKey(socket) || bad.ContainsKey(socket)) continue;
+                    Refuse(parsed, "Service", "Sockets", $"[Service] Sockets: socket unit '{socket}' does not exist",
+                        Values.Suggest.Hint(socket, units.Keys.Where(n => n.EndsWith(SocketUnits.Suffix, StringComparison.Ordinal))));
+                    break;
+                }
+            }
+        }
+    }
 }

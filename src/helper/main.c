@@ -38,13 +38,15 @@
 /* Static: the plan holds fixed-size arrays too big for the stack. */
 static struct plan plan;
 
+int status_fd = STATUS_FD;
+
 void status_write(uint32_t kind, uint32_t step, int err, uint32_t detail)
 {
     uint32_t rec[4] = { kind, step, (uint32_t)err, detail };
     /* 16 bytes < PIPE_BUF, so the write is atomic; nothing useful can be done if it fails. */
     ssize_t r;
     do
-        r = write(STATUS_FD, rec, sizeof rec);
+        r = write(status_fd, rec, sizeof rec);
     while (r < 0 && errno == EINTR);
 }
 
@@ -96,6 +98,11 @@ static void setup_view(void)
 static _Noreturn void become_service(int lsm_available)
 {
     uint32_t step, detail = 0;
+
+    /* First: the sockets move to 3.. while every fd number is still allowed (a low LimitNOFILE
+     * would refuse the high temporaries), and LISTEN_PID is this process, the service. */
+    if (listen_fds_install(&plan) < 0)
+        fail(STEP_LISTEN_FDS, errno, plan.listen_fds);
 
     procattr_apply(&plan);
     for (size_t i = 0; i < plan.nrlimits; i++) {
@@ -234,6 +241,8 @@ static void fork_under_init(void)
         fail(STEP_FORK_SERVICE, errno, 0);
     if (service > 0) {
         close(STATUS_FD);
+        /* The init must not keep the service's listening sockets open after the service ends. */
+        listen_fds_close(&plan);
         init_run(service, &forwarded);
     }
     if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)

@@ -287,6 +287,10 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
             r = -EBADMSG;
         plan->has_umask = 1;
         break;
+    case PLAN_TAG_LISTEN_FDS:
+        if ((r = take_u32(&c, &plan->listen_fds)) == 0 && plan->listen_fds > PLAN_MAX_LISTEN_FDS)
+            r = -E2BIG;
+        break;
     default:
         return parse_string_record(plan, tag, p, len);
     }
@@ -431,4 +435,6 @@ void plan_dump(const struct plan *plan, FILE *out)
                 plan->sched_policy, plan->sched_priority, plan->ioprio, plan->oom_score_adj);
     if (plan->tty_mode)
         fprintf(out, "tty %" PRIu32 "\n", plan->tty_mode);
+    if (plan->listen_fds)
+        fprintf(out, "listen-fds %" PRIu32 "\n", plan->listen_fds);
 }

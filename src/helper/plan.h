@@ -24,11 +24,13 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 4u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal */
+#define PLAN_VERSION 5u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal; 5: listen fds */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
 #define STATUS_FD 4
+/* Socket activation: the listening sockets arrive at LISTEN_FDS_FIRST.. and become the service's 3.. (listen.c). */
+#define LISTEN_FDS_FIRST 5
 
 /* Named limits: the plan comes from the supervisor, but the helper still refuses absurd sizes. */
 #define PLAN_MAX_BYTES (4u * 1024u * 1024u)
@@ -38,6 +40,7 @@
 #define PLAN_MAX_MOUNTS 1024
 #define PLAN_MAX_RLIMITS 16
 #define PLAN_MAX_CGROUPS 32
+#define PLAN_MAX_LISTEN_FDS 256
 
 /* Record tags. */
 #define PLAN_TAG_END 0
@@ -64,6 +67,7 @@
 #define PLAN_TAG_UMASK 21       /* u32, 0 to 0777; no record keeps the supervisor's umask */
 #define PLAN_TAG_PROCATTR 22    /* u32 PROCATTR_* set, i32 nice, u32 policy, u32 priority, u32 ioprio, i32 oom_score_adj (procattr.c) */
 #define PLAN_TAG_TTY 23         /* u32 TTY_MODE_*: make fd 0, a terminal, the controlling one (stdio.c) */
+#define PLAN_TAG_LISTEN_FDS 24  /* u32 count of listening sockets at LISTEN_FDS_FIRST.. (sd_listen_fds protocol) */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -168,6 +172,7 @@
 #define STEP_OOM_SCORE_ADJ 35
 #define STEP_SIGPIPE 36
 #define STEP_TTY 37
+#define STEP_LISTEN_FDS 38
 
 struct plan_mount {
     uint32_t op, flags, mode;
@@ -225,6 +230,7 @@ struct plan {
     uint32_t sched_policy, sched_priority, ioprio;
     int32_t oom_score_adj;
     uint32_t tty_mode;      /* TTY_MODE_* */
+    uint32_t listen_fds;
 };
 
 /* plan.c */
@@ -233,7 +239,8 @@ int plan_decode(const unsigned char *buf, size_t len, struct plan *plan); /* 0 o
 void plan_free(struct plan *plan);          /* frees plan_read's buffer */
 void plan_dump(const struct plan *plan, FILE *out);
 
-/* status reporting (main.c) */
+/* status reporting (main.c); status_fd starts as STATUS_FD and moves when listen.c needs fd 4 */
+extern int status_fd;
 void status_write(uint32_t kind, uint32_t step, int err, uint32_t detail);
 _Noreturn void fail(uint32_t step, int err, uint32_t detail);
 
@@ -253,6 +260,8 @@ int mount_prepare_sources(const struct plan *plan);                            /
 int mount_apply(const struct plan_mount *m, size_t index, uint32_t *step);     /* mount.c */
 int mount_seal(const struct plan *plan, size_t *failed);                       /* mount.c */
 int keyring_setup(const struct plan *plan, uint32_t *step);                    /* keyring.c */
+int listen_fds_install(struct plan *plan);                                     /* listen.c */
+void listen_fds_close(const struct plan *plan);                                /* listen.c */
 int caps_drop_bounding(uint64_t keep, uint32_t *failed_cap);                   /* caps.c */
 int caps_prepare_uid_switch(const struct plan *plan);                          /* caps.c */
 int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /* caps.c */

@@ -54,13 +54,26 @@ public sealed class ImportCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_socket_unit_is_imported_beside_its_service_and_the_service_keeps_its_Requires_on_it()
+    {
+        var service = _s.Write("bus.service", "[Unit]\nRequires=bus.socket\n[Service]\nExecStart=/bin/true\n");
+        var socket = _s.Write("bus.socket", "[Socket]\nListenStream=/run/bus.sock\nListenStream=127.0.0.1:8080\nSocketMode=0660\nService=bus.service\n");
+        var (code, output, error) = await Cli.Run("import", service, socket, "--out", _s.Out);
+        Assert.True(code == 0, output + error);
+        var written = File.ReadAllText(Path.Combine(_s.Out, "bus.socket.toml"));
+        Assert.Contains("ListenStream = [\"/run/bus.sock\", \"127.0.0.1:8080\"]", written);
+        Assert.Contains("SocketMode = \"0660\"", written);
+        Assert.Contains("Requires = [\"bus.socket\"]", File.ReadAllText(Path.Combine(_s.Out, "bus.toml")));
+    }
+
+    [Fact]
     public async Task Bad_input_exits_2_and_writes_nothing()
     {
         var good = _s.Write("clean.service", Clean);
-        var socket = _s.Write("web.socket", "[Socket]\nListenStream=80\n");
-        var (code, _, error) = await Cli.Run("import", good, socket, Path.Combine(_s.Dir, "missing.service"), "--out", _s.Out);
+        var timer = _s.Write("web.timer", "[Timer]\nOnCalendar=daily\n");
+        var (code, _, error) = await Cli.Run("import", good, timer, Path.Combine(_s.Dir, "missing.service"), "--out", _s.Out);
         Assert.Equal(2, code);
-        Assert.Contains("web.socket: Supervisor has no .socket units", error);
+        Assert.Contains("web.timer: Supervisor has no .timer units", error);
         Assert.Contains("missing.service: no such file or directory", error);
         Assert.False(Directory.Exists(_s.Out));
 
@@ -87,11 +100,11 @@ public sealed class ImportCommandTests : IDisposable
         _s.Write("units/a.service", "[Unit]\nConditionFirstBoot=yes\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nFileDescriptorStoreMax=1\n");
         _s.Write("units/b.service", "[Unit]\nConditionFirstBoot=no\n[Service]\nExecStart=/bin/true\n");
         _s.Write("units/c.service", Clean);
-        _s.Write("units/d.socket", "[Socket]\nListenStream=80\n");
+        _s.Write("units/d.timer", "[Timer]\nOnCalendar=daily\n");
         var (code, output, _) = await Cli.Run("import", "--check", Path.Combine(_s.Dir, "units"), "--out", _s.Out);
         Assert.Equal(ImportCommandExit.NotAllCarried, code);
         Assert.False(Directory.Exists(_s.Out));
-        Assert.Contains("skipped units of types Supervisor does not have: 1 .socket", output);
+        Assert.Contains("skipped units of types Supervisor does not have: 1 .timer", output);
         Assert.Contains("3 units: 1 carried completely, 2 with something left out, 0 that cannot be written", output);
         Assert.Matches(@"ConditionFirstBoot\s+2  no such key here \(not built yet\)", output);
         Assert.Matches(@"FileDescriptorStoreMax\s+1  no such key here", output);

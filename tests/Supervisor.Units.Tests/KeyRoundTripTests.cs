@@ -230,6 +230,24 @@ public class KeyRoundTripTests
         ["Service.TTYReset"] = "true",
         ["Service.TTYVHangup"] = "true",
         ["Service.TTYVTDisallocate"] = "true",
+        ["Service.Sockets"] = "[\"web.socket\"]",
+        ["Socket.ListenStream"] = "[\"8080\", \"[::1]:81\", \"/run/web.sock\", \"@web\"]",
+        ["Socket.ListenDatagram"] = "[\"127.0.0.1:514\"]",
+        ["Socket.ListenSequentialPacket"] = "[\"/run/seq.sock\"]",
+        ["Socket.FileDescriptorName"] = "\"http\"",
+        ["Socket.SocketUser"] = "\"www-data\"",
+        ["Socket.SocketGroup"] = "\"www-data\"",
+        ["Socket.SocketMode"] = "\"0660\"",
+        ["Socket.DirectoryMode"] = "\"0750\"",
+        ["Socket.Backlog"] = "128",
+        ["Socket.ReusePort"] = "true",
+        ["Socket.BindIPv6Only"] = "\"ipv6-only\"",
+        ["Socket.FreeBind"] = "true",
+        ["Socket.PassCredentials"] = "true",
+        ["Socket.PassSecurity"] = "true",
+        ["Socket.RemoveOnStop"] = "true",
+        ["Socket.Accept"] = "false", // the one value built: Accept=yes is refused
+        ["Socket.Service"] = "\"api\"",
     };
 
     [Fact]
@@ -255,18 +273,22 @@ public class KeyRoundTripTests
     {
         var (section, key) = (id[..id.IndexOf('.')], id[(id.IndexOf('.') + 1)..]);
         var text = $"[{section}]\n{key} = {Samples[id]}\n";
-        if (section != "Service") text += Parse.MinimalService;
+        bool socket = section == KeyTable.SocketSection;
+        var (name, kind) = socket ? ("web.socket", UnitKind.Socket) : ("svc", UnitKind.Service);
+        if (socket) { }
+        else if (section != "Service") text += Parse.MinimalService;
         else if (key != "ExecStart") text += "ExecStart = [\"/bin/true\"]\n";
-        var (first, diagnostics) = Parse.Service(text);
+        var (first, diagnostics) = Parse.Service(text, name, kind);
         Assert.True(first is not null, string.Join("\n", diagnostics));
 
         var spec = KeyTable.Find(section, key)!;
         Assert.NotNull(spec.Get(first!));
-        var defaults = Parse.Valid(Parse.MinimalService);
-        Assert.NotEqual(spec.Get(defaults) is { } d ? Render(d) : null, Render(spec.Get(first!)!));
+        var defaults = socket ? Parse.Valid("[Socket]\n", name, kind) : Parse.Valid(Parse.MinimalService);
+        if (id != "Socket.Accept")
+            Assert.NotEqual(spec.Get(defaults) is { } d ? Render(d) : null, Render(spec.Get(first!)!));
 
         var shown = UnitFormatter.ToToml(first!);
-        var second = Parse.Valid(shown);
+        var second = Parse.Valid(shown, name, kind);
         Assert.Equal(first! with { Sources = second.Sources }, second);
     }
 

@@ -30,8 +30,8 @@ public sealed record InputNote(string Path, string Message, InputKind Kind)
 /// </summary>
 public static class UnitSources
 {
-    /// <summary>The unit types Supervisor has: a .service becomes NAME.toml, a .slice NAME.slice.toml.</summary>
-    public static readonly IReadOnlyList<string> ImportedTypes = ["service", "slice"];
+    /// <summary>The unit types Supervisor has: a .service becomes NAME.toml, a .slice NAME.slice.toml, a .socket NAME.socket.toml.</summary>
+    public static readonly IReadOnlyList<string> ImportedTypes = ["service", "slice", "socket"];
 
     public static (List<SystemdUnit> Units, List<InputNote> Notes) Discover(IEnumerable<string> paths)
     {
@@ -58,9 +58,9 @@ public static class UnitSources
         var fileName = System.IO.Path.GetFileName(path);
         var name = SystemdUnitName.Parse(fileName);
         if (name is null)
-            notes.Add(new InputNote(path, "not a systemd unit file: its name must be NAME.service or NAME.slice", InputKind.BadArgument));
+            notes.Add(new InputNote(path, "not a systemd unit file: its name must be NAME.service, NAME.slice or NAME.socket", InputKind.BadArgument));
         else if (!ImportedTypes.Contains(name.Type))
-            notes.Add(new InputNote(path, $"Supervisor has no .{name.Type} units; only .service and .slice files are imported", InputKind.BadArgument));
+            notes.Add(new InputNote(path, $"Supervisor has no .{name.Type} units; only .service, .slice and .socket files are imported", InputKind.BadArgument));
         else
             found.Add((name, path));
     }

@@ -23,10 +23,16 @@ public static class SystemdDirectives
         ["Unit"] = ["Unit"],
         ["Service"] = ["Service", "Resources", "Sandbox"],
         ["Slice"] = ["Resources"],
+        ["Socket"] = ["Socket"],
     };
 
     /// <summary>The sections systemd reads in a unit of this type; it ignores any other with a warning.</summary>
-    public static IReadOnlyList<string> SectionsOf(string type) => type == "slice" ? ["Unit", "Slice", "Install"] : ["Unit", "Service", "Install"];
+    public static IReadOnlyList<string> SectionsOf(string type) => type switch
+    {
+        "slice" => ["Unit", "Slice", "Install"],
+        "socket" => ["Unit", "Socket", "Install"],
+        _ => ["Unit", "Service", "Install"],
+    };
 
     /// <summary>
     /// Renames: systemd directives Supervisor spells differently or keeps in another section,
@@ -113,6 +119,7 @@ public static class SystemdDirectives
         "EnvironmentFile", "DeviceAllow", "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted",
         "IODeviceWeight", "IODeviceLatencyTargetSec", "BlockIODeviceWeight", "SocketBindAllow", "SocketBindDeny",
         "BPFProgram", "IPIngressFilterPath", "IPEgressFilterPath", "TemporaryFileSystem", "LogExtraFields",
+        "ListenStream", "ListenDatagram", "ListenSequentialPacket",
     };
 
     /// <summary>Timeouts where systemd reads 0 as "no timeout" ("Pass 0 to disable the timeout logic").</summary>

@@ -20,8 +20,8 @@ public static partial class UnitTranslator
 
     public static Candidate Translate(SystemdUnit unit)
     {
-        var kind = unit.Name.Type == "slice" ? UnitKind.Slice : UnitKind.Service;
-        var name = kind == UnitKind.Slice ? unit.Name.Full : unit.Name.Full[..^".service".Length];
+        var kind = unit.Name.Type switch { "slice" => UnitKind.Slice, "socket" => UnitKind.Socket, _ => UnitKind.Service };
+        var name = kind == UnitKind.Service ? unit.Name.Full[..^".service".Length] : unit.Name.Full;
         var report = new Report();
         var candidate = new Candidate(unit, name, kind, report);
         var ctx = new Context(unit, report);

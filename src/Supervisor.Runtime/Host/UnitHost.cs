@@ -12,6 +12,7 @@ using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Planning;
 using Supervisor.Runtime.Reaping;
+using Supervisor.Runtime.Sockets;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
 using Supervisor.Sandbox.Launch;
@@ -77,6 +78,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
     /// <summary>DynamicUser pairs and RemoveIPC: who each unit runs as.</summary>
     public UnitIdentities Identities => _identities;
 
+    /// <summary>The socket units' listening sockets (socket activation).</summary>
+    public ListeningSockets Sockets { get; } = new();
+
     /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
     internal OutputKeeper Output { get; }
 
@@ -121,12 +125,19 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void SpawnMain(UnitDefinition unit, Command? command = null) => Run(unit, () =>
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            // A socket unit's "main" is its bound sockets; it has no process.
+            Sockets.Bind(unit);
+            _sink.Post(unit.Name, new UnitEvent.MainStarted(0));
+            return;
+        }
         var plan = PlanOf(unit, allocate: true);
         var main = command is null ? plan.Main : plan.For(command);
         _identities.Started(unit.Name, main?.Exec?.Identity);
         // A later ExecStart line of a oneshot (command not null) is never the first command of a start.
         _directories.BeforeCommand(unit, main!.ExecOrThrow, command is null && UnitDirectories.IsFirstOfStart(unit, startPre: false, null));
-        _launcher.StartMain(Slot(unit.Name), plan, command);
+        _launcher.StartMain(Slot(unit.Name), plan, command, Sockets.For(unit));
     });
 
     public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => Run(unit, () =>
@@ -158,6 +169,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
     {
+        if (unit.Kind == UnitKind.Socket) return;
         var slot = Slot(unit.Name);
         if (target == SignalTarget.Main)
         {
@@ -195,6 +207,11 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void WatchCgroupEmpty(UnitDefinition unit)
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            _sink.Post(unit.Name, new UnitEvent.CgroupEmpty());
+            return;
+        }
         var slot = Slot(unit.Name);
         long generation = Interlocked.Read(ref slot.Generation);
         // The machine may ask twice in one stop (kill phase, then the main exit): one watch is enough.
@@ -211,6 +228,11 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     public void Release(UnitDefinition unit)
     {
+        if (unit.Kind == UnitKind.Socket)
+        {
+            Sockets.Close(unit);
+            return;
+        }
         if (!_units.TryGetValue(unit.Name, out var slot)) return;
         NotifyEndpoints.Close(slot);
         Output.Release(unit.Name);
@@ -277,5 +299,6 @@ public sealed class UnitHost : IUnitHost, IDisposable
     {
         _stopping.Cancel();
         foreach (var s in _units.Values) s.Dispose();
+        Sockets.Dispose();
     }
 }

@@ -23,7 +23,8 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     Reaper reaper, FdBudget fds, CancellationToken stopping)
 {
     /// <param name="command">The ExecStart line to run (Type=oneshot runs several in turn); null: the first.</param>
-    public void StartMain(UnitSlot slot, UnitPlan plan, Command? command = null)
+    /// <param name="listen">Socket activation: the listening sockets the main process gets as fds 3.., with their names.</param>
+    public void StartMain(UnitSlot slot, UnitPlan plan, Command? command = null, IReadOnlyList<(int Fd, string Name)>? listen = null)
     {
         var main = command is null ? plan.Main! : plan.For(command);
         fds.Reserve(slot.Name);
@@ -34,7 +35,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
         slot.MainCommand = main;
-        var (process, _) = Start(slot, plan, CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), phase: null, hold: true);
+        var (process, _) = Start(slot, plan, WithListenFds(CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), listen), phase: null, hold: true);
         // A oneshot's earlier ExecStart line has exited (its exit was reported before this one was asked for).
         slot.Main?.Dispose();
         slot.Main = process;
@@ -70,6 +71,16 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
                 t => sink.Post(slot.Name, new UnitEvent.ControlExited(exit, t.IsCompletedSuccessfully ? t.Result : null)),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         });
+    }
+
+    /// <summary>sd_listen_fds(3): LISTEN_FDS and LISTEN_FDNAMES here; LISTEN_PID only the helper knows (the pid as the service sees it).</summary>
+    private static ExecPlan WithListenFds(ExecPlan exec, IReadOnlyList<(int Fd, string Name)>? listen)
+    {
+        if (listen is null || listen.Count == 0) return exec;
+        var env = exec.Environment.Where(e => !e.StartsWith("LISTEN_", StringComparison.Ordinal))
+            .Append($"LISTEN_FDS={listen.Count}")
+            .Append("LISTEN_FDNAMES=" + string.Join(':', listen.Select(l => l.Name)));
+        return exec with { Environment = [.. env], ListenFds = [.. listen.Select(l => l.Fd)] };
     }
 
     /// <summary>How long a failed control command's remaining output is waited for.</summary>

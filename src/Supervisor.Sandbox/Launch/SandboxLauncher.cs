@@ -32,8 +32,9 @@ public static class SandboxLauncher
         {
             using (planRead)
             using (statusWrite)
-            using (var planFd = DupHigh(planRead))
-            using (var statusFd = DupHigh(statusWrite))
+            using (var planFd = DupHigh(planRead, plan))
+            using (var statusFd = DupHigh(statusWrite, plan))
+            using (var listen = new ListenFdCopies(plan, DupHigh))
             {
                 var fds = new List<PosixSpawn.FdMapping>
                 {
@@ -43,6 +44,8 @@ public static class SandboxLauncher
                     new(planFd.Fd, HelperProtocol.PlanFd, false),
                     new(statusFd.Fd, HelperProtocol.StatusFd, true),
                 };
+                for (int i = 0; i < listen.Fds.Count; i++)
+                    fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
                 helperPid = PosixSpawn.Spawn(helperPath, [HelperLocator.FileName], fds, out int spawnErr);
                 if (helperPid < 0)
                     throw new SandboxSetupException(SetupStep.StartHelper, spawnErr,
@@ -57,9 +60,13 @@ public static class SandboxLauncher
         }
     }
 
-    private static SafeFd DupHigh(SafeFd fd)
+    /// <summary>A close-on-exec copy above every fd the file actions write (0–4 and the listen fds), so no dup2 clobbers a source.</summary>
+    private static SafeFd DupHigh(SafeFd fd, ExecPlan plan) => DupHigh(fd.Fd, plan);
+
+    private static SafeFd DupHigh(int fd, ExecPlan plan)
     {
-        int r = Libc.Fcntl(fd.Fd, Libc.F_DUPFD_CLOEXEC, FirstPrivateFd);
+        int floor = Math.Max(FirstPrivateFd, HelperProtocol.ListenFdsFirst + (plan.ListenFds.IsDefault ? 0 : plan.ListenFds.Length));
+        int r = Libc.Fcntl(fd, Libc.F_DUPFD_CLOEXEC, floor);
         if (r < 0)
             throw new IOException($"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         return new SafeFd(r);
@@ -147,5 +154,30 @@ public static class SandboxLauncher
             throw new SandboxSetupException(SetupStep.Clone, 0, $"{prefix}the exec helper ended ({helperExit}) before handing over the service");
         }
         return childPid;
+    }
+
+    /// <summary>High copies of the plan's listening sockets, closed once the helper has its own.</summary>
+    private sealed class ListenFdCopies : IDisposable
+    {
+        public List<SafeFd> Fds { get; } = [];
+
+        public ListenFdCopies(ExecPlan plan, Func<int, ExecPlan, SafeFd> dupHigh)
+        {
+            if (plan.ListenFds.IsDefaultOrEmpty) return;
+            try
+            {
+                foreach (var fd in plan.ListenFds) Fds.Add(dupHigh(fd, plan));
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var fd in Fds) fd.Dispose();
+        }
     }
 }

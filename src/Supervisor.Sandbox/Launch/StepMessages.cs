@@ -46,6 +46,7 @@ internal static class StepMessages
             SetupStep.KeyringLinkUser => "link the user keyring into the new session keyring",
             SetupStep.Nice or SetupStep.Sched or SetupStep.IoPriority or SetupStep.OomScoreAdjust or SetupStep.SigPipe => ProcessWhat(plan, step),
             SetupStep.Tty => $"make the terminal on stdin the controlling terminal (StandardInput={(plan.Terminal switch { TerminalMode.Force => "tty-force", TerminalMode.Fail => "tty-fail", _ => "tty" })})",
+            SetupStep.ListenFds => $"pass {detail} listening socket(s) as fds 3.. (LISTEN_FDS)",
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)

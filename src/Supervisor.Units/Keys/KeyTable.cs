@@ -90,6 +90,7 @@ public static partial class KeyTable
         {
             UnitKind.Slice => [UnitSection, ResourcesSection],
             UnitKind.Target => [UnitSection],
+            UnitKind.Socket => [UnitSection, SocketSection],
             _ => Sections,
         };
 
@@ -174,7 +175,7 @@ public static partial class KeyTable
     private static List<KeySpec> Build() =>
         [
             .. UnitKeys(), .. LifecycleKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
-            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. ConditionKeys(), .. ProcessKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+            .. KernelSurfaceKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. ConditionKeys(), .. ProcessKeys(), .. SocketKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>

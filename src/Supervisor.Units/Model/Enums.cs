@@ -35,5 +35,5 @@ public enum SecureBit { KeepCaps, KeepCapsLocked, NoSetuidFixup, NoSetuidFixupLo
 /// <summary>Which ABIs may make system calls: "native" means only this machine's own.</summary>
 public enum SyscallArchitecture { Native, X86_64, X86, X32, Aarch64, Arm }
 
-/// <summary>A service runs processes; a slice groups cgroups; a target groups units (no process, no cgroup).</summary>
-public enum UnitKind { Service, Slice, Target }
+/// <summary>A service runs processes; a slice groups cgroups; a target groups units (no process, no cgroup); a socket holds listening sockets for a service.</summary>
+public enum UnitKind { Service, Slice, Target, Socket }

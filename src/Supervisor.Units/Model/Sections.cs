@@ -121,7 +121,8 @@ public sealed partial record SandboxSection
 }
 
 /// <summary>
-/// A validated unit: a service (NAME.toml) or a slice (NAME.slice.toml, [Unit] and [Resources] only).
+/// A validated unit: a service (NAME.toml), a slice (NAME.slice.toml, [Unit] and [Resources] only)
+/// or a socket (NAME.socket.toml, [Unit] and [Socket]).
 /// Immutable and compared by value; nothing after the parser sees TOML.
 /// </summary>
 public sealed record UnitDefinition
@@ -134,6 +135,8 @@ public sealed record UnitDefinition
     public ServiceSection Service { get; init; } = new();
     public ResourcesSection Resources { get; init; } = new();
     public SandboxSection Sandbox { get; init; } = new();
+    /// <summary>[Socket], for a socket unit (NAME.socket.toml).</summary>
+    public SocketSection Socket { get; init; } = new();
 
     /// <summary>The slice this unit's cgroup lives in ("web.slice"), or the parent of a slice; null at the root.</summary>
     public string? ParentSlice => Kind == UnitKind.Slice ? SliceNames.Parent(Name) : Service.Slice;
