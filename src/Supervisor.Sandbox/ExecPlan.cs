@@ -57,6 +57,13 @@ public sealed partial record ExecPlan
     /// </summary>
     public ImmutableArray<int> ListenFds { get; init; } = [];
 
+    /// <summary>
+    /// Type=forking in a pid namespace: the namespace's init reports every process it reaps on a
+    /// pipe (<see cref="Launch.SandboxProcess.InitReports"/>) and stays while the namespace has
+    /// processes, instead of exiting with the forking parent and killing the daemon.
+    /// </summary>
+    public bool InitReports { get; init; }
+
     /// <summary>The helper forks (pid or user namespace): the supervisor's child is a clone, not the helper.</summary>
     public bool HelperClones => (Namespaces & (NamespaceFlags.Pid | NamespaceFlags.User)) != 0;
 

@@ -52,6 +52,7 @@ public static partial class HelperProtocol
     public const uint TagProcAttr = 22;        // PLAN_TAG_PROCATTR
     public const uint TagTty = 23;             // PLAN_TAG_TTY
     public const uint TagListenFds = 24;       // PLAN_TAG_LISTEN_FDS
+    public const uint TagInitReport = 25;      // PLAN_TAG_INIT_REPORT
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -226,7 +227,16 @@ public static partial class HelperProtocol
             w.Record(TagUmask, r => r.U32(umask));
         if (!plan.ListenFds.IsDefaultOrEmpty)
             w.Record(TagListenFds, r => r.U32((uint)plan.ListenFds.Length));
+        if (plan.InitReports)
+            w.Record(TagInitReport, r => r.U32((uint)InitReportFd(plan)));
     }
+
+    /// <summary>Where the launcher places the init's report pipe: the first fd above the listening sockets.</summary>
+    public static int InitReportFd(ExecPlan plan) => ListenFdsFirst + (plan.ListenFds.IsDefault ? 0 : plan.ListenFds.Length);
+
+    /// <summary>One record of the init's report pipe (struct init_report): pid in the namespace, wait status, flags.</summary>
+    public const int InitReportBytes = 12;
+    public const uint InitReportService = 1;   // INIT_REPORT_SERVICE
 
     /// <summary>Little growable buffer in host byte order (the helper runs on the same machine).</summary>
     private sealed class PlanWriter

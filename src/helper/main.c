@@ -243,7 +243,7 @@ static void fork_under_init(void)
         close(STATUS_FD);
         /* The init must not keep the service's listening sockets open after the service ends. */
         listen_fds_close(&plan);
-        init_run(service, &forwarded);
+        init_run(service, &forwarded, plan.init_report_fd);
     }
     if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
         fail(STEP_INIT_SIGNALS, errno, 0);

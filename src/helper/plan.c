@@ -291,6 +291,14 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
         if ((r = take_u32(&c, &plan->listen_fds)) == 0 && plan->listen_fds > PLAN_MAX_LISTEN_FDS)
             r = -E2BIG;
         break;
+    case PLAN_TAG_INIT_REPORT: {
+        uint32_t fd = 0;
+        /* Above the fds the launcher places by number (0 to LISTEN_FDS_FIRST + listen fds). */
+        if ((r = take_u32(&c, &fd)) == 0 && (fd < LISTEN_FDS_FIRST || fd > 1024))
+            r = -EBADMSG;
+        plan->init_report_fd = (int32_t)fd;
+        break;
+    }
     default:
         return parse_string_record(plan, tag, p, len);
     }
@@ -328,6 +336,7 @@ int plan_decode(const unsigned char *buf, size_t len, struct plan *plan)
 {
     uint32_t magic, version;
     memset(plan, 0, sizeof *plan);
+    plan->init_report_fd = -1;
     struct cursor c = { buf, len };
     if (take_u32(&c, &magic) < 0 || take_u32(&c, &version) < 0 || magic != PLAN_MAGIC)
         return -EBADMSG;
@@ -437,4 +446,6 @@ void plan_dump(const struct plan *plan, FILE *out)
         fprintf(out, "tty %" PRIu32 "\n", plan->tty_mode);
     if (plan->listen_fds)
         fprintf(out, "listen-fds %" PRIu32 "\n", plan->listen_fds);
+    if (plan->init_report_fd >= 0)
+        fprintf(out, "init-report-fd %" PRId32 "\n", plan->init_report_fd);
 }

@@ -68,6 +68,9 @@
 #define PLAN_TAG_PROCATTR 22    /* u32 PROCATTR_* set, i32 nice, u32 policy, u32 priority, u32 ioprio, i32 oom_score_adj (procattr.c) */
 #define PLAN_TAG_TTY 23         /* u32 TTY_MODE_*: make fd 0, a terminal, the controlling one (stdio.c) */
 #define PLAN_TAG_LISTEN_FDS 24  /* u32 count of listening sockets at LISTEN_FDS_FIRST.. (sd_listen_fds protocol) */
+#define PLAN_TAG_INIT_REPORT 25 /* u32 fd: the pid-namespace init reports every process it reaps there and outlives
+                                 * the service while the namespace has processes (Type=forking); no record: the
+                                 * init exits with the service (init.c) */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -231,6 +234,7 @@ struct plan {
     int32_t oom_score_adj;
     uint32_t tty_mode;      /* TTY_MODE_* */
     uint32_t listen_fds;
+    int32_t init_report_fd; /* -1: none */
 };
 
 /* plan.c */
@@ -268,7 +272,14 @@ int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /
 int lsm_enabled(uint32_t kind);                                                /* lsm.c */
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
-_Noreturn void init_run(pid_t service, const sigset_t *forwarded);             /* init.c */
+/* What the init writes on its report fd for every process it reaps (native byte order, one write). */
+struct init_report {
+    int32_t pid;      /* in the namespace */
+    int32_t status;   /* waitpid(2)'s status word */
+    uint32_t flags;   /* INIT_REPORT_SERVICE: the process the helper started */
+};
+#define INIT_REPORT_SERVICE 1u
+_Noreturn void init_run(pid_t service, const sigset_t *forwarded, int report_fd); /* init.c */
 void procattr_apply(const struct plan *plan);                                  /* procattr.c; fails through fail() */
 void stdio_acquire_tty(const struct plan *plan);                               /* stdio.c; fails through fail() */
 

@@ -585,6 +585,51 @@ public class ForkingTests
         d.WaitFor(() => d.Prop("forker", "NRestarts") == "1" && d.Prop("forker", "SubState") == "running", "the forking unit to be restarted");
         Assert.NotEqual(daemonPid, d.MainPid("forker"));
     }
+
+    /// <summary>
+    /// Issue #15's reproduction: in its own pid namespace the PIDFile holds the daemon's pid there
+    /// (3), the namespace's init must outlive the forking parent, and the daemon's exit reaches the
+    /// supervisor although the daemon is the init's child, not the supervisor's.
+    /// </summary>
+    [Fact]
+    public async Task A_forking_daemon_in_its_own_pid_namespace_keeps_running_under_its_host_pid_and_stops_and_dies_visibly()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        var pidFile = Path.Combine(d.Root, "forkns.pid");
+        d.WriteUnit("forkns", $$"""
+            [Service]
+            Type = "forking"
+            PIDFile = "{{pidFile}}"
+            ExecStart = ["/bin/sh", "-c", "/bin/sleep 1000 & echo $! > {{pidFile}}"]
+            Restart = "on-failure"
+            RestartSec = "100ms"
+
+            [Sandbox]
+            Namespaces = ["pid"]
+            """);
+        d.Start();
+        d.WaitForState("forkns", "active", "running");
+        int main = d.MainPid("forkns");
+        // The host's pid of the sleep, which the file names by its pid inside the namespace.
+        Assert.Equal("sleep", File.ReadAllText($"/proc/{main}/comm").Trim());
+        var nspid = File.ReadAllLines($"/proc/{main}/status").Single(l => l.StartsWith("NSpid:", StringComparison.Ordinal))
+            .Split('\t', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(File.ReadAllText(pidFile).Trim(), nspid[^1]);
+        Assert.NotEqual(nspid[^1], main.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // Killed from outside: seen through the init's report, and restarted.
+        System.Diagnostics.Process.Start("kill", ["-KILL", main.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        d.WaitFor(() => d.Prop("forkns", "NRestarts") == "1" && d.Prop("forkns", "SubState") == "running", "the daemon's death to be seen and the unit restarted");
+        int second = d.MainPid("forkns");
+        Assert.NotEqual(main, second);
+        Assert.Equal("sleep", File.ReadAllText($"/proc/{second}/comm").Trim());
+
+        // A stop ends it cleanly: inactive, not failed, and nothing left.
+        Assert.Equal(0, d.Cli("stop", "forkns").Code);
+        d.WaitForState("forkns", "inactive", "dead");
+        d.WaitFor(() => !Directory.Exists($"/proc/{second}"), "the daemon to be gone after the stop");
+    }
 }
 
 public class StateDirectoryLockTests

@@ -214,7 +214,9 @@ public class ImportedDebianUnitTests
         var (code, _, err) = d.Cli("stop", unit);
         Assert.True(code == 0, $"stop {unit} failed: {err}\n{d.Log}");
         d.WaitForState(unit, "inactive", "dead");
-        Assert.Empty(File.ReadAllLines(Path.Combine(d.CgroupDir(unit.Contains('@') ? unit + ".service" : unit), "cgroup.procs")));
+        // Stopped for good: the unit's cgroup is removed, or at least has no process left.
+        var procs = Path.Combine(d.CgroupDir(unit.EndsWith(".service", StringComparison.Ordinal) ? unit[..^".service".Length] : unit), "cgroup.procs");
+        Assert.True(!File.Exists(procs) || File.ReadAllLines(procs).Length == 0, $"{unit} left processes behind: {(File.Exists(procs) ? File.ReadAllText(procs) : "")}");
     }
 
     private static long HardNofile() =>
@@ -237,7 +239,7 @@ public class ImportedDebianUnitTests
 
     private static string Ask(int port, string request)
     {
-        using var client = new TcpClient("127.0.0.1", port);
+        using var client = new TcpClient("127.0.0.1", port) { ReceiveTimeout = IoTimeoutMs, SendTimeout = IoTimeoutMs };
         using var stream = client.GetStream();
         stream.Write(Encoding.ASCII.GetBytes(request));
         return new StreamReader(stream, Encoding.ASCII).ReadLine() ?? "";
@@ -245,13 +247,13 @@ public class ImportedDebianUnitTests
 
     private static string Banner(int port)
     {
-        using var client = new TcpClient("127.0.0.1", port);
+        using var client = new TcpClient("127.0.0.1", port) { ReceiveTimeout = IoTimeoutMs };
         return new StreamReader(client.GetStream(), Encoding.ASCII).ReadLine() ?? "";
     }
 
     private static string AskUnix(string path, string request)
     {
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = IoTimeoutMs, SendTimeout = IoTimeoutMs };
         s.Connect(new UnixDomainSocketEndPoint(path));
         s.Send(Encoding.ASCII.GetBytes(request));
         using var stream = new NetworkStream(s);
@@ -272,15 +274,24 @@ public class ImportedDebianUnitTests
             : [];
     }
 
+    /// <summary>A daemon that accepts and never answers fails the test instead of hanging the run.</summary>
+    private const int IoTimeoutMs = 60_000;
+
     private static void Run(string program, params string[] args) => RunOut(program, args);
 
     private static string RunOut(string program, params string[] args)
     {
         var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(IoTimeoutMs * 2))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{program} {string.Join(' ', args)} did not finish");
+        }
+        var output = stdout.Result;
+        var err = stderr.Result;
         Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {p.ExitCode}: {err}");
         return output;
     }

@@ -18,6 +18,7 @@ public static partial class Libc
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
     public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_SETFL = 4;
     public const int SEEK_SET = 0;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -52,25 +52,7 @@ public static class Paths
     }
 
     /// <summary>The path with every symlink resolved (realpath(3)); the path as it is when a component is missing.</summary>
-    public static string Real(string p)
-    {
-        var done = "/";
-        var rest = new Queue<string>(p.Split('/', StringSplitOptions.RemoveEmptyEntries));
-        for (int hops = 0; rest.Count > 0;)
-        {
-            var part = rest.Dequeue();
-            if (part == ".") continue;
-            if (part == "..") { done = Path.GetDirectoryName(done) ?? "/"; continue; }
-            var next = Path.Combine(done, part);
-            var target = new FileInfo(next).LinkTarget;
-            if (target is null) { done = next; continue; }
-            if (++hops > 40) throw new IOException($"{p}: too many levels of symbolic links");
-            var parts = target.Split('/', StringSplitOptions.RemoveEmptyEntries).Concat(rest).ToList();
-            rest = new Queue<string>(parts);
-            if (target.StartsWith('/')) done = "/";
-        }
-        return done;
-    }
+    public static string Real(string p) => Supervisor.Linux.Files.RealPath.Resolve(p);
 
     private static string Final(string p) => Real(p);
 }

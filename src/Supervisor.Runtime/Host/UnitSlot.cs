@@ -33,6 +33,8 @@ internal sealed class UnitSlot(string name, UnitLog log)
 
     // The current run (Launcher, Adopter).
     public SandboxProcess? Main { get; set; }
+    /// <summary>Type=forking under a pid-namespace init: the init's reports of the parent's and the daemon's exits.</summary>
+    public Launch.InitReports? InitReports { get; set; }
     /// <summary>A main process adopted from a previous supervisor (not our child).</summary>
     public ForeignProcess? Adopted { get; set; }
     /// <summary>Bumped at every main-process spawn; an empty-cgroup watch from an earlier run is stale.</summary>
@@ -56,6 +58,8 @@ internal sealed class UnitSlot(string name, UnitLog log)
     /// <summary>After the last process: the run's process handles go; the cgroup, OOM watch and notify socket stay for a restart.</summary>
     public void EndRun()
     {
+        InitReports?.Dispose();
+        InitReports = null;
         Main?.Dispose();
         Main = null;
         Adopted?.Dispose();

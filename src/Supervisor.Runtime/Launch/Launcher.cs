@@ -43,6 +43,20 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         // With a pid namespace the helper stays as its init: the service is its child.
         int reported = process.HasInit ? process.FindServicePid() ?? pid : pid;
         sink.Post(slot.Name, new UnitEvent.MainStarted(reported));
+        slot.InitReports?.Dispose();
+        slot.InitReports = null;
+        if (process.InitReports is { } fd)
+        {
+            // Type=forking under a pid-namespace init: the parent's and the daemon's exits come as the init's reports.
+            var reports = new InitReports(fd, reported, (exit, of) => sink.Post(slot.Name, new UnitEvent.MainExited(exit, slot.OomKilledSinceStart, of)));
+            slot.InitReports = reports;
+            reaper.Watch(pid, exit =>
+            {
+                reports.InitExited(ThroughInit(exit, viaInit: true));
+                reports.Dispose();
+            }, process.PidFd);
+            return;
+        }
         // The process's own pidfd serves the reaper: one descriptor per unit, not two.
         reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)), process.PidFd);
     }

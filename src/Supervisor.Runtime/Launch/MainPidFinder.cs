@@ -20,10 +20,22 @@ internal sealed class MainPidFinder(IUnitEventSink sink, Reaper reaper, Action<s
     {
         bool inPidNamespace = slot.Main?.HasInit ?? false;
         string? refusal = null;
-        int? pid = null;
+        int? pid = null, inner = null;
         if (unit.Service.PIDFile is { } pidFile && ReadPidFile(pidFile) is { } named)
+        {
             (pid, refusal) = Resolve(unit.Name, slot.Cgroup, pidFile, named, inPidNamespace);
-        if (pid is null && refusal is null && slot.Cgroup is { } cg && cg.GetProcs() is { Count: 1 } procs) pid = procs[0];
+            if (inPidNamespace) inner = named;
+        }
+        if (pid is null && refusal is null && slot.Cgroup is { } cg && cg.GetProcs() is var procs)
+        {
+            // Without a PIDFile: the only process left, not counting the namespace's init.
+            var left = procs.Where(p => p != slot.Main?.Pid).ToList();
+            if (left.Count == 1)
+            {
+                pid = left[0];
+                if (inPidNamespace && ProcStatus.TryRead(left[0]) is { NSpid: [_, .., var own] }) inner = own;
+            }
+        }
         if (pid is not { } main)
         {
             sink.Post(unit.Name, new UnitEvent.SetupFailed(refusal is null
@@ -32,7 +44,11 @@ internal sealed class MainPidFinder(IUnitEventSink sink, Reaper reaper, Action<s
             return;
         }
         sink.Post(unit.Name, new UnitEvent.MainPidChanged(main));
-        reaper.Watch(main, exit => sink.Post(unit.Name, new UnitEvent.MainExited(exit, slot.OomKilledSinceStart, main)));
+        // In a pid namespace the daemon is the init's child, not ours: its exit comes as the init's report.
+        if (slot.InitReports is { } reports && inner is { } nsPid)
+            reports.MainIs(nsPid, main);
+        else
+            reaper.Watch(main, exit => sink.Post(unit.Name, new UnitEvent.MainExited(exit, slot.OomKilledSinceStart, main)));
     }, null);
 
     /// <summary>

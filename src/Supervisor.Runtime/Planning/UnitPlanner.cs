@@ -77,6 +77,9 @@ public sealed class UnitPlanner(ICgroupDriver driver, string notifyDirectory)
     private static CommandPlan CompileMain(UnitDefinition unit, Command start, CompileContext ctx, string? notify, TimeSpan? watchdog)
     {
         var compiled = Compile(unit, start, ctx with { NotifySocket = notify });
+        // A forking parent in its own pid namespace: the init must outlive it (it would take the daemon along).
+        if (unit.Service.Type == ServiceType.Forking && compiled.Exec is { } forking && (forking.Namespaces & NamespaceFlags.Pid) != 0)
+            compiled = compiled with { Exec = forking with { InitReports = true } };
         if (compiled.Exec is not { } exec || watchdog is not { } wd) return compiled;
         var usec = (long)(wd.Ticks / 10);
         return compiled with { Exec = exec with { Environment = exec.Environment.Add($"WATCHDOG_USEC={usec.ToString(CultureInfo.InvariantCulture)}") } };

@@ -105,32 +105,7 @@ public static partial class ExecPlanCompiler
         /// RootDirectory, where an absolute link points into the root); a path that does not
         /// exist keeps its missing tail as written.
         /// </summary>
-        private string RealPathInView(string path)
-        {
-            var todo = new List<string>(path.Split('/', StringSplitOptions.RemoveEmptyEntries));
-            var result = "/";
-            for (int hops = 0; todo.Count > 0;)
-            {
-                var name = todo[0];
-                todo.RemoveAt(0);
-                if (name is "." or "..")
-                {
-                    result = name == "." || result == "/" ? result : Path.GetDirectoryName(result) ?? "/";
-                    continue;
-                }
-                var next = result == "/" ? "/" + name : result + "/" + name;
-                var target = new FileInfo(P(next)).LinkTarget;
-                if (target is null || ++hops > 40)
-                {
-                    result = next;
-                    continue;
-                }
-                todo.InsertRange(0, target.Split('/', StringSplitOptions.RemoveEmptyEntries));
-                if (target.StartsWith('/'))
-                    result = "/";
-            }
-            return result;
-        }
+        private string RealPathInView(string path) => Supervisor.Linux.Files.RealPath.Resolve(path, _root);
 
         /// <summary>
         /// The program must be in the view and executable there: not inside a fresh tmpfs (unless a

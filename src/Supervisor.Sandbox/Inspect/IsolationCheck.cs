@@ -192,8 +192,9 @@ public static partial class IsolationCheck
 
     private static string? ServicePath(string path, string? newRoot)
     {
+        // The mount was made where the path leads (/var/run/redis is /run/redis): compare there.
         if (newRoot is null)
-            return path;
+            return Supervisor.Linux.Files.RealPath.Resolve(path);
         var root = newRoot.TrimEnd('/');
         if (path == root)
             return "/";

@@ -26,6 +26,8 @@ public static class SandboxLauncher
 
         var (planRead, planWrite) = Libc.Pipe();
         var (statusRead, statusWrite) = Libc.Pipe();
+        bool reports = plan.InitReports && (plan.Namespaces & NamespaceFlags.Pid) != 0;
+        var (reportRead, reportWrite) = reports ? Libc.Pipe() : ((SafeFd?)null, (SafeFd?)null);
         int helperPid;
         using (planWrite)
         using (statusRead)
@@ -35,6 +37,8 @@ public static class SandboxLauncher
             using (var planFd = DupHigh(planRead, plan))
             using (var statusFd = DupHigh(statusWrite, plan))
             using (var listen = new ListenFdCopies(plan, DupHigh))
+            using (reportWrite)
+            using (var reportFd = reportWrite is null ? null : DupHigh(reportWrite, plan))
             {
                 var fds = new List<PosixSpawn.FdMapping>
                 {
@@ -46,26 +50,39 @@ public static class SandboxLauncher
                 };
                 for (int i = 0; i < listen.Fds.Count; i++)
                     fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
+                if (reportFd is not null)
+                    fds.Add(new(reportFd.Fd, HelperProtocol.InitReportFd(plan), true));
                 helperPid = PosixSpawn.Spawn(helperPath, [HelperLocator.FileName], fds, out int spawnErr);
                 if (helperPid < 0)
+                {
+                    reportRead?.Dispose();
                     throw new SandboxSetupException(SetupStep.StartHelper, spawnErr,
                         $"{prefix}cannot start the exec helper '{helperPath}': {Marshal.GetPInvokeErrorMessage(spawnErr)}");
+                }
             }
             // Our copies of the child's ends are closed now, so EOF on the status pipe means
             // every helper process has exec'd or exited.
             int writeErr = Libc.WriteAll(planWrite, bytes);
             planWrite.Dispose();
             var status = Libc.ReadToEnd(statusRead);
-            return Finish(plan, prefix, helperPid, status, writeErr);
+            try
+            {
+                return Finish(plan, prefix, helperPid, status, writeErr, reportRead);
+            }
+            catch
+            {
+                reportRead?.Dispose();
+                throw;
+            }
         }
     }
 
-    /// <summary>A close-on-exec copy above every fd the file actions write (0–4 and the listen fds), so no dup2 clobbers a source.</summary>
+    /// <summary>A close-on-exec copy above every fd the file actions write (0–4, the listen fds, the init's report fd), so no dup2 clobbers a source.</summary>
     private static SafeFd DupHigh(SafeFd fd, ExecPlan plan) => DupHigh(fd.Fd, plan);
 
     private static SafeFd DupHigh(int fd, ExecPlan plan)
     {
-        int floor = Math.Max(FirstPrivateFd, HelperProtocol.ListenFdsFirst + (plan.ListenFds.IsDefault ? 0 : plan.ListenFds.Length));
+        int floor = Math.Max(FirstPrivateFd, HelperProtocol.InitReportFd(plan) + 1);
         int r = Libc.Fcntl(fd, Libc.F_DUPFD_CLOEXEC, floor);
         if (r < 0)
             throw new IOException($"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -74,7 +91,7 @@ public static class SandboxLauncher
 
     private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm);
 
-    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr)
+    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports)
     {
         var report = ParseStatus(status);
         int? childPid = report.ChildPid;
@@ -89,7 +106,7 @@ public static class SandboxLauncher
             throw new SandboxSetupException(e.Step, e.Errno, prefix + StepMessages.Describe(plan, e.Step, e.Errno, e.Detail));
         }
         int mainPid = plan.HelperClones ? TakeOverClone(prefix, helperPid, childPid!.Value) : helperPid;
-        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm);
+        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm, reports);
     }
 
     /// <summary>The status records: the clone's pid, the first error, the LSMs skipped.</summary>

@@ -14,13 +14,21 @@ public sealed class SandboxProcess : IDisposable
     private readonly SafeFd _pidfd;
     private ExitInfo? _exit;
 
-    internal SandboxProcess(int pid, SafeFd pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm)
+    internal SandboxProcess(int pid, SafeFd pidfd, bool hasInit, IReadOnlyList<LsmKind> skippedLsm, SafeFd? initReports = null)
     {
         Pid = pid;
         _pidfd = pidfd;
         HasInit = hasInit;
         SkippedLsm = skippedLsm;
+        InitReports = initReports;
     }
+
+    /// <summary>
+    /// <see cref="ExecPlan.InitReports"/>: the read end of the init's report pipe, records of
+    /// <see cref="HelperProtocol.InitReportBytes"/> (pid in the namespace, wait status, flags) for
+    /// every process the init reaps; EOF when the init has exited. The caller owns it.
+    /// </summary>
+    public SafeFd? InitReports { get; }
 
     /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
     public int Pid { get; }
