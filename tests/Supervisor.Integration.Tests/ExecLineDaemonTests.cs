@@ -85,7 +85,7 @@ public class ExecLineDaemonTests
         d.WriteUnit("reloader", $$"""
             [Service]
             Environment = { CONFIG = "/etc/haproxy/haproxy.cfg", OPTS = "-a  -b" }
-            ExecStart = ["/bin/sh", "-c", "printf '[%s]' \"$@\" > {{args}}; trap 'echo hup >> {{hup}}' HUP; while :; do sleep 0.2; done", "sh", "-f", "$CONFIG", "$OPTS", "${OPTS}", "$$CONFIG", "$NOT_SET"]
+            ExecStart = ["/bin/sh", "-c", "printf '[%%s]' \"$@\" > {{args}}; trap 'echo hup >> {{hup}}' HUP; while :; do sleep 0.2; done", "sh", "-f", "$CONFIG", "$OPTS", "${OPTS}", "$$CONFIG", "$NOT_SET"]
             ExecReload = [["/bin/kill", "-HUP", "$MAINPID"]]
             """);
         d.Start();

@@ -111,13 +111,13 @@ public class LifecycleDaemonTests
             [Service]
             Type = "notify"
             NotifyAccess = "main"
-            ExecStart = ["/bin/sh", "-c", "sh -c 'exec systemd-notify --ready --pid=$$'; while [ ! -e {{flag}} ]; do sleep 0.1; done; systemd-notify --ready; exec sleep 1000"]
+            ExecStart = ["/bin/sh", "-c", "sh -c 'exec systemd-notify --ready --pid=$$$$'; while [ ! -e {{flag}} ]; do sleep 0.1; done; systemd-notify --ready; exec sleep 1000"]
             """);
         d.WriteUnit("a", """
             [Service]
             Type = "notify"
             NotifyAccess = "all"
-            ExecStart = ["/bin/sh", "-c", "sh -c 'exec systemd-notify --ready --pid=$$'; exec sleep 1000"]
+            ExecStart = ["/bin/sh", "-c", "sh -c 'exec systemd-notify --ready --pid=$$$$'; exec sleep 1000"]
             """);
         d.Start();
         d.WaitForState("a", "active", "running");

@@ -19,7 +19,7 @@ public class ProcessDaemonTests
     {
         Daemon.RequireRoot();
         await using var d = new Daemon();
-        d.WriteUnit("pa", "[Service]\nExecStart = [\"/bin/sh\", \"-c\", \"echo nice=$(nice); chrt -p $$; ionice -p $$; (yes; echo yes-exited-$? >&2) | head -n1; exec sleep 1000\"]\n" +
+        d.WriteUnit("pa", "[Service]\nExecStart = [\"/bin/sh\", \"-c\", \"echo nice=$(nice); chrt -p $$$$; ionice -p $$$$; (yes; echo yes-exited-$? >&2) | head -n1; exec sleep 1000\"]\n" +
             "Nice = 7\nCPUSchedulingPolicy = \"batch\"\nIOSchedulingClass = \"best-effort\"\nIOSchedulingPriority = 6\nOOMScoreAdjust = 300\nSyslogIdentifier = \"myident\"\n");
         d.WriteUnit("pipe", "[Service]\nExecStart = [\"/bin/sh\", \"-c\", \"(yes; echo yes-exited-$? >&2) | head -n1; exec sleep 1000\"]\nIgnoreSIGPIPE = false\n");
         d.Start();
@@ -34,7 +34,8 @@ public class ProcessDaemonTests
         Assert.Equal(0UL, ProcStatus.Read(d.MainPid("pipe")).SigIgn!.Value & (1UL << 12));
 
         // From inside, and the identifier on every line; SIGPIPE ignored: yes gets EPIPE and exits 1.
-        d.WaitFor(() => Logs(d, "pa").Contains("yes-exited-", StringComparison.Ordinal), "pa's output");
+        // stdout and stderr are read by two pumps: wait for the last line of each.
+        d.WaitFor(() => Logs(d, "pa") is var l && l.Contains("yes-exited-", StringComparison.Ordinal) && l.Contains("best-effort: prio", StringComparison.Ordinal), "pa's output");
         var log = Logs(d, "pa");
         Assert.Contains("myident stdout: nice=7", log);
         Assert.Contains("SCHED_BATCH", log);
