@@ -512,6 +512,10 @@ public sealed partial class UnitManager : IUnitEventSink
         {
             if (r.Active is ActiveState.Active or ActiveState.Reloading) return Complete(job, new JobOutcome(JobResult.Done));
             if (ConditionOutcomeOf(job, r) is { } checkedOutcome) return Complete(job, checkedOutcome);
+            // Ran and ended well before anyone looked (a oneshot without RemainAfterExit, a quick
+            // simple service): systemd's start job is done, `systemctl start` exits 0.
+            if (r.Sub is SubState.Dead && r.Result == UnitResult.Success && !r.StopRequested && r.LastExit is not null)
+                return Complete(job, new JobOutcome(JobResult.Done));
             if (r.Sub is SubState.Failed or SubState.Dead or SubState.AutoRestart)
                 return Complete(job, new JobOutcome(JobResult.Failed,
                     $"unit '{job.Unit}' failed to start (result '{StateNames.Name(r.Result)}'){(r.FailureReason is { } why ? ": " + why : "")}"));

@@ -166,6 +166,21 @@ public sealed class ConditionManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_oneshot_without_RemainAfterExit_that_ran_cleanly_answers_its_start_job_done_and_a_failing_one_failed()
+    {
+        Load(("ok", Svc("Type = \"oneshot\"")), ("bad", Svc("Type = \"oneshot\"")));
+        var ok = Start("ok");
+        Post("ok", new UnitEvent.MainStarted(_host.Pids["ok"]));
+        Post("ok", new UnitEvent.MainExited(ExitInfo.Exited(0), false, _host.Pids["ok"]));
+        Assert.Equal((JobResult.Done, SubState.Dead), ((await ok).Result, R("ok").Sub));
+        var bad = Start("bad");
+        Post("bad", new UnitEvent.MainStarted(_host.Pids["bad"]));
+        Post("bad", new UnitEvent.MainExited(ExitInfo.Exited(3), false, _host.Pids["bad"]));
+        Post("bad", new UnitEvent.CgroupEmpty());
+        Assert.Equal(JobResult.Failed, (await bad).Result);
+    }
+
+    [Fact]
     public void Type_idle_waits_while_another_unit_starts_and_at_most_5s()
     {
         Load(("slow", Svc("Type = \"notify\"")), ("idle", Svc("Type = \"idle\"")), ("idle2", Svc("Type = \"idle\"")));
