@@ -183,6 +183,17 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
+    public void A_variable_systemd_sets_for_some_units_is_carried_for_the_units_where_Supervisor_sets_it_too()
+    {
+        // A getty: on a terminal, so $TERM is set (by both); its RuntimeDirectory gives $RUNTIME_DIRECTORY.
+        var c = _s.Translate("tty.service", "[Service]\nStandardInput=tty\nTTYPath=/dev/tty1\nRuntimeDirectory=t\nExecStart=-/sbin/agetty - $TERM $RUNTIME_DIRECTORY\n");
+        Assert.Equal(["-/sbin/agetty", "-", "$TERM", "$RUNTIME_DIRECTORY"], List(c.Value("ExecStart")));
+        // Without them, neither is set, and the line says so.
+        var off = _s.Translate("off.service", "[Service]\nExecStart=/bin/echo $RUNTIME_DIRECTORY\n");
+        Assert.Contains("$RUNTIME_DIRECTORY", off.Why("ExecStart").Detail);
+    }
+
+    [Fact]
     public void Several_ExecStart_lines_of_a_oneshot_become_an_array_of_commands_in_order()
     {
         var c = _s.Translate("t.service", "[Service]\nType=oneshot\nExecStart=/bin/a\nExecStart=-/bin/b x\nExecStartPost=/bin/c\n");

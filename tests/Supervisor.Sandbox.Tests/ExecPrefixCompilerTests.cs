@@ -120,6 +120,19 @@ public class ExecPrefixCompilerTests
         }
     }
 
+    [Fact]
+    public void A_service_on_a_terminal_gets_TERM_as_systemd_sets_it_and_one_off_a_terminal_none()
+    {
+        static string? Term(ServiceSection s) =>
+            ExecPlanCompiler.Compile(Unit(s), Ctx()).Environment.FirstOrDefault(e => e.StartsWith("TERM=", StringComparison.Ordinal));
+        var svc = Unit().Service;
+        Assert.Null(Term(svc));
+        Assert.Equal("TERM=linux", Term(svc with { StandardInput = new StdInputSetting(StdInputKind.Tty), TTYPath = "/dev/tty9" }));
+        Assert.Equal("TERM=vt220", Term(svc with { StandardInput = new StdInputSetting(StdInputKind.Tty), TTYPath = "/dev/ttyS0" }));
+        // Environment= wins, as in systemd (the unit's variables come after the manager's).
+        Assert.Equal("TERM=xterm", Term(svc with { TTYPath = "/dev/ttyS0", Environment = ValueList.Of(KeyValuePair.Create("TERM", "xterm")) }));
+    }
+
     private static readonly Dictionary<string, string> Env = new()
     {
         ["A"] = "one two", ["Q"] = "-a 'b c' \"d e\"", ["EMPTY"] = "", ["X"] = "x",

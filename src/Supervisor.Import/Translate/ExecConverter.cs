@@ -8,7 +8,8 @@ namespace Supervisor.Import.Translate;
 public sealed record ExecSetting(
     IReadOnlyDictionary<string, string> Environment,
     bool EnvironmentFiles,
-    bool PermissionsStartOnly);
+    bool PermissionsStartOnly,
+    IReadOnlySet<string>? SetBySupervisorHere = null);
 
 /// <summary>
 /// Exec* lines into Supervisor commands. Supervisor reads systemd's prefixes ("-", "@", ":", "+",
@@ -58,7 +59,8 @@ public static class ExecConverter
             prefix |= ExecPrefix.FullyPrivileged;
         if (!prefix.HasFlag(ExecPrefix.NoEnvExpand))
             foreach (var name in line.Argv.Skip(1).SelectMany(Variables).Distinct())
-                if (SystemdDirectives.SetBySystemdOnly.Contains(name) && !setting.Environment.ContainsKey(name) && !setting.EnvironmentFiles)
+                if (SystemdDirectives.SetBySystemdOnly.Contains(name) && !setting.Environment.ContainsKey(name) && !setting.EnvironmentFiles
+                    && setting.SetBySupervisorHere?.Contains(name) != true)
                     throw new NotCarriedException(c.Assignment, Why.NotExpressible, $"${name} is set by systemd, and Supervisor does not set it");
         var program = PrefixText(prefix) + line.Path;
         return prefix.HasFlag(ExecPrefix.SeparateArgv0)

@@ -179,6 +179,25 @@ public static partial class UnitTranslator
         return new ExecSetting(
             Environment: SetConverters.FinalEnvironment(env?.Sources ?? []),
             EnvironmentFiles: ctx.IsSet("EnvironmentFile"),
-            PermissionsStartOnly: ctx.Final("PermissionsStartOnly") is { } p && SystemdValues.TryBool(p, out var yes) && yes);
+            PermissionsStartOnly: ctx.Final("PermissionsStartOnly") is { } p && SystemdValues.TryBool(p, out var yes) && yes,
+            SetBySupervisorHere: SetBySupervisorHere(ctx));
+    }
+
+    /// <summary>
+    /// Variables systemd sets only for some units, which Supervisor sets for the same units: the
+    /// directories' ($RUNTIME_DIRECTORY …), $CREDENTIALS_DIRECTORY, $WATCHDOG_USEC, and $TERM for a
+    /// service on a terminal (systemd's exec_context_needs_term).
+    /// </summary>
+    private static HashSet<string> SetBySupervisorHere(Context ctx)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var kind in new[] { "Runtime", "State", "Cache", "Logs", "Configuration" })
+            if (!string.IsNullOrWhiteSpace(ctx.Final(kind + "Directory"))) set.Add(kind.ToUpperInvariant() + "_DIRECTORY");
+        if (ctx.IsSet("LoadCredential") || ctx.IsSet("SetCredential")) set.Add("CREDENTIALS_DIRECTORY");
+        if (ctx.Final("WatchdogSec") is { } w && w.Trim() is not ("" or "0" or "infinity")) set.Add("WATCHDOG_USEC");
+        bool tty = ctx.Final("StandardInput")?.Trim().StartsWith("tty", StringComparison.Ordinal) == true
+            || ctx.Final("StandardOutput")?.Trim() == "tty" || ctx.Final("StandardError")?.Trim() == "tty" || ctx.IsSet("TTYPath");
+        if (tty) set.Add("TERM");
+        return set;
     }
 }

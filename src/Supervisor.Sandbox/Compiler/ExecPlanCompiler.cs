@@ -288,6 +288,8 @@ public static partial class ExecPlanCompiler
             }
             if (ctx.NotifySocket is { } notify)
                 env["NOTIFY_SOCKET"] = notify;
+            if (_svc.TerminalType is { } term)
+                env["TERM"] = term;
             PassEnvironment(env);
             DirectoryEnvironment(env);
             foreach (var (k, v) in _svc.Environment)

@@ -125,6 +125,16 @@ public sealed partial record ServiceSection
     public bool TTYVHangup { get; init; }
     public bool TTYVTDisallocate { get; init; }
 
+    /// <summary>
+    /// $TERM for a service on a terminal (stdin, stdout or stderr on TTYPath, or TTYPath given), as
+    /// systemd 252 sets it (exec_context_needs_term, default_term_for_tty): "linux" on the console or
+    /// a virtual terminal, "vt220" on any other terminal (a serial line); null off a terminal.
+    /// </summary>
+    public string? TerminalType =>
+        StandardInput.IsTty || EffectiveStandardOutput.Kind == StdOutputKind.Tty || EffectiveStandardError.Kind == StdOutputKind.Tty || TTYPath != DefaultTtyPath
+            ? (System.Text.RegularExpressions.Regex.IsMatch(TTYPath, @"^/dev/(console|tty[0-9]+)$") ? "linux" : "vt220")
+            : null;
+
     /// <summary>Any of the three CPU scheduling keys is set: the helper calls sched_setscheduler.</summary>
     public bool HasCpuScheduling => CPUSchedulingPolicy is not null || CPUSchedulingPriority is not null || CPUSchedulingResetOnFork;
 
