@@ -375,10 +375,16 @@ public abstract class RealCgroupTests : IDisposable
         }
         var cg = driver.Open(CgroupPath.ForUnit("busy"));
         cg.Create(ResourceLimits.None);
-        var p = StartHeld("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");
+        // Spin until the cgroup has used 10 ms of CPU, however slow this machine is (a fixed amount
+        // of work took over a minute in the VM lane under TCG on a loaded host), then stop it.
+        var p = StartHeld("exec sh -c 'while :; do :; done'");
         cg.Join(p.Id);
         Go(p);
-        await p.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(SafetyNet, TestContext.Current.CancellationToken);
+        var deadline = Stopwatch.StartNew();
+        while (cg.GetStats().CpuUsageNs is not > 10_000_000UL && deadline.Elapsed < SafetyNet * 5)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        p.Kill(entireProcessTree: true);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
 
         var s = cg.GetStats();
 
