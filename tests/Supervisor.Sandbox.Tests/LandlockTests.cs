@@ -117,6 +117,19 @@ public class LandlockTests
     }
 
     [Fact]
+    public void Abstract_unix_socket_scope_refuses_a_listener_outside_the_domain()
+    {
+        RequireAbi(LandlockAccess.ScopeAbi);
+        string name = "sbx-landlock-" + Guid.NewGuid().ToString("N")[..8];
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint("\0" + name));
+        listener.Listen(8);
+        Assert.Equal("fail 1", Run("LandlockScope = [\"abstract-unix-socket\"]", "connect-abstract", name));
+        Assert.Equal("ok", Run("LandlockScope = [\"signal\"]", "connect-abstract", name));
+        Assert.Equal("ok", Run("", "connect-abstract", name));
+    }
+
+    [Fact]
     public void A_missing_path_fails_the_start_by_name_unless_it_has_the_dash()
     {
         RequireAbi(1);

@@ -48,7 +48,7 @@ public static partial class ExecPlanCompiler
         int abi = host.LandlockAbi;
         if (abi < 1)
         {
-            yield return new(FirstLandlockKey(x), host.LandlockUnavailable);
+            yield return new(x.FirstLandlockKey!, host.LandlockUnavailable);
             yield break;
         }
         if (x.HasLandlockNetwork && abi < NetworkAbi)
@@ -57,13 +57,6 @@ public static partial class ExecPlanCompiler
         if (x.LandlockScope.Count > 0 && abi < ScopeAbi)
             yield return new("LandlockScope", $"scopes need Landlock ABI {ScopeAbi} (Linux 6.12); this kernel has ABI {abi}");
     }
-
-    private static string FirstLandlockKey(SandboxSection x) =>
-        x.LandlockReadOnlyPaths.Count > 0 ? "LandlockReadOnlyPaths"
-        : x.LandlockReadWritePaths.Count > 0 ? "LandlockReadWritePaths"
-        : x.LandlockExecutePaths.Count > 0 ? "LandlockExecutePaths"
-        : x.LandlockBindPorts is not null ? "LandlockBindPorts"
-        : x.LandlockConnectPorts is not null ? "LandlockConnectPorts" : "LandlockScope";
 
     private static ImmutableArray<LandlockPathRule> PathRules(SandboxSection x, ulong all) =>
     [

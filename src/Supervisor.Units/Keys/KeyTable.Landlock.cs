@@ -44,15 +44,8 @@ public static partial class KeyTable
     {
         var x = unit.Sandbox;
         if (x.LandlockRuleCount > Limits.PlanMaxLandlockRules)
-            yield return (SandboxSection, LandlockKeyOf(x), $"[Sandbox] Landlock: {x.LandlockRuleCount} paths and ports together; a unit has at most {Limits.PlanMaxLandlockRules} Landlock rules", true, null);
+            yield return (SandboxSection, x.FirstLandlockKey!, $"[Sandbox] Landlock: {x.LandlockRuleCount} paths and ports together; a unit has at most {Limits.PlanMaxLandlockRules} Landlock rules", true, null);
         if (x.LandlockCompatibility != LandlockCompatibility.Required && !x.HasLandlock)
             yield return (SandboxSection, "LandlockCompatibility", "[Sandbox] LandlockCompatibility has no effect without a Landlock path, port or scope key", false, null);
     }
-
-    /// <summary>The first Landlock key the unit sets, for a diagnostic about all of them.</summary>
-    private static string LandlockKeyOf(Model.SandboxSection x) =>
-        x.LandlockReadOnlyPaths.Count > 0 ? "LandlockReadOnlyPaths"
-        : x.LandlockReadWritePaths.Count > 0 ? "LandlockReadWritePaths"
-        : x.LandlockExecutePaths.Count > 0 ? "LandlockExecutePaths"
-        : x.LandlockBindPorts is not null ? "LandlockBindPorts" : "LandlockConnectPorts";
 }

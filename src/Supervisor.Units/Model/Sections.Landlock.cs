@@ -32,6 +32,15 @@ public sealed partial record SandboxSection
     /// <summary>Any Landlock key that asks for a ruleset.</summary>
     public bool HasLandlock => HasLandlockFilesystem || HasLandlockNetwork || LandlockScope.Count > 0;
 
+    /// <summary>The first Landlock key the unit sets (in table order), for a diagnostic about all of them; null when none is.</summary>
+    public string? FirstLandlockKey =>
+        LandlockReadOnlyPaths.Count > 0 ? nameof(LandlockReadOnlyPaths)
+        : LandlockReadWritePaths.Count > 0 ? nameof(LandlockReadWritePaths)
+        : LandlockExecutePaths.Count > 0 ? nameof(LandlockExecutePaths)
+        : LandlockBindPorts is not null ? nameof(LandlockBindPorts)
+        : LandlockConnectPorts is not null ? nameof(LandlockConnectPorts)
+        : LandlockScope.Count > 0 ? nameof(LandlockScope) : null;
+
     /// <summary>Paths and ports together: one Landlock rule each in the plan.</summary>
     public int LandlockRuleCount =>
         LandlockReadOnlyPaths.Count + LandlockReadWritePaths.Count + LandlockExecutePaths.Count +

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +185,24 @@ static int cmd_tcp(const char *port, int do_bind)
     return result(r);
 }
 
+/* connect to the abstract unix socket NAME ("@NAME" in ss): a listener made outside a Landlock domain. */
+static int cmd_connect_abstract(const char *name)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    size_t n = strlen(name);
+    if (n + 1 > sizeof a.sun_path)
+        return 2;
+    memcpy(a.sun_path + 1, name, n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return result(-1);
+    int r = connect(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return result(r);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -244,6 +264,8 @@ int main(int argc, char **argv)
         return cmd_tcp(arg, 1);
     if (!strcmp(cmd, "connect"))
         return cmd_tcp(arg, 0);
+    if (!strcmp(cmd, "connect-abstract"))
+        return cmd_connect_abstract(arg);
     if (!strcmp(cmd, "signal")) /* signal 0 to PID: only the permission check */
         return result(kill((pid_t)atoi(arg), 0));
     if (!strcmp(cmd, "iopl")) /* level 0 lowers nothing: allowed (or ENOSYS on a kernel without iopl) unless the filter refuses it (@raw-io) */
