@@ -24,6 +24,7 @@ public static class Errno
     public const int ENOSPC = 28;
     public const int EROFS = 30;
     public const int EPIPE = 32;
+    public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
     public const int EOPNOTSUPP = 95;
     public const int ECONNRESET = 104;

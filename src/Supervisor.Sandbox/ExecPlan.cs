@@ -82,6 +82,10 @@ public sealed partial record ExecPlan
         Check(UMask is null or <= 0x1FF, $"a umask holds only the bits 0–0777, got {Convert.ToString(UMask ?? 0, 8)}");
         Process.Validate(Check);
         Check(Enum.IsDefined(Terminal), $"unknown terminal mode {(uint)Terminal}");
+        Check(Landlock is null || Landlock.RuleCount <= HelperProtocol.PlanMaxLandlockRules, $"at most {HelperProtocol.PlanMaxLandlockRules} Landlock rules");
+        Check(Landlock is null || Landlock.Ports.All(p => p.Port is > 0 and <= 65535), "Landlock ports are 1–65535");
+        Check(Landlock is null || Landlock.Paths.All(p => p.Path.StartsWith('/') && p.Access != 0), "Landlock paths are absolute, each with some right");
+        Check(Landlock is null || (Landlock.HandledFs | Landlock.HandledNet | Landlock.Scoped) != 0, "a Landlock ruleset handles some right");
         Check(SeccompBpf.IsDefaultOrEmpty || SeccompBpf.Length % 8 == 0, "SeccompBpf must be whole 8-byte sock_filter instructions");
         Check(NetworkNamespacePath is null || (Namespaces & NamespaceFlags.Net) == 0, "cannot both join a network namespace and create one");
         Check(Capabilities is null || (Capabilities.Ambient & ~(Capabilities.Permitted & Capabilities.Inheritable)) == 0,
@@ -100,6 +104,7 @@ public sealed partial record ExecPlan
         if (Hostname is not null) yield return Hostname;
         if (Lsm is not null) yield return Lsm.Value;
         if (!CgroupJoins.IsDefault) foreach (var c in CgroupJoins) yield return c.File;
+        if (Landlock is not null) foreach (var r in Landlock.Paths) yield return r.Path;
         if (!Mounts.IsDefault)
             foreach (var m in Mounts)
             {

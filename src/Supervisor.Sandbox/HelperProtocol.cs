@@ -12,7 +12,7 @@ namespace Supervisor.Sandbox;
 public static partial class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 5;         // PLAN_VERSION
+    public const uint PlanVersion = 6;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
     public const int ListenFdsFirst = 5;       // LISTEN_FDS_FIRST
@@ -26,6 +26,7 @@ public static partial class HelperProtocol
     public const int PlanMaxRlimits = Units.Limits.PlanMaxRlimits;  // PLAN_MAX_RLIMITS
     public const int PlanMaxCgroups = Units.Limits.PlanMaxCgroups;  // PLAN_MAX_CGROUPS
     public const int PlanMaxListenFds = 256;   // PLAN_MAX_LISTEN_FDS
+    public const int PlanMaxLandlockRules = Units.Limits.PlanMaxLandlockRules; // PLAN_MAX_LANDLOCK_RULES
 
     public const uint TagEnd = 0;              // PLAN_TAG_END
     public const uint TagPath = 1;             // PLAN_TAG_PATH
@@ -53,6 +54,9 @@ public static partial class HelperProtocol
     public const uint TagTty = 23;             // PLAN_TAG_TTY
     public const uint TagListenFds = 24;       // PLAN_TAG_LISTEN_FDS
     public const uint TagInitReport = 25;      // PLAN_TAG_INIT_REPORT
+    public const uint TagLandlock = 26;        // PLAN_TAG_LANDLOCK
+    public const uint TagLandlockPath = 27;    // PLAN_TAG_LANDLOCK_PATH
+    public const uint TagLandlockPort = 28;    // PLAN_TAG_LANDLOCK_PORT
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -65,6 +69,8 @@ public static partial class HelperProtocol
 
     public const uint FlagNoNewPrivs = 0x1;    // PLAN_FLAG_NO_NEW_PRIVS
     public const uint FlagLoopbackUp = 0x2;    // PLAN_FLAG_LOOPBACK_UP
+
+    public const uint LandlockPathOptional = 0x1; // LANDLOCK_PATH_OPTIONAL
 
     public const uint MountOpBind = 1;         // MOUNT_OP_BIND
     public const uint MountOpRemount = 2;      // MOUNT_OP_REMOUNT
@@ -126,6 +132,7 @@ public static partial class HelperProtocol
             w.StringRecord(c.Write == CgroupJoinWrite.CallingThread ? TagCgroupThread : TagCgroupProcs, c.File);
         w.Record(TagKeyring, r => r.U32((uint)plan.Keyring));
         WriteProcess(w, plan);
+        WriteLandlock(w, plan);
         w.U32(TagEnd);
         w.U32(0);
         var bytes = w.ToArray();
@@ -332,4 +339,8 @@ public enum SetupStep : uint
     SigPipe = 36,          // STEP_SIGPIPE
     Tty = 37,              // STEP_TTY
     ListenFds = 38,        // STEP_LISTEN_FDS
+    LandlockRuleset = 39,  // STEP_LANDLOCK_RULESET
+    LandlockPath = 40,     // STEP_LANDLOCK_PATH
+    LandlockPort = 41,     // STEP_LANDLOCK_PORT
+    LandlockRestrict = 42, // STEP_LANDLOCK_RESTRICT
 }

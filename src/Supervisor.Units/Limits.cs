@@ -63,6 +63,9 @@ public static class Limits
     /// <summary>PLAN_MAX_CGROUPS: most cgroup.procs files the helper joins (one per v1 hierarchy; not from a unit file).</summary>
     public const int PlanMaxCgroups = 32;
 
+    /// <summary>PLAN_MAX_LANDLOCK_RULES: most Landlock rules, the paths and ports of the Landlock keys together.</summary>
+    public const int PlanMaxLandlockRules = 1024;
+
     // ── What a unit may put into one plan (derived from the plan's limits) ───────────────────
 
     /// <summary>Most arguments in one command line.</summary>

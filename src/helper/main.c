@@ -105,6 +105,9 @@ static _Noreturn void become_service(int lsm_available)
         fail(STEP_LISTEN_FDS, errno, plan.listen_fds);
 
     procattr_apply(&plan);
+    /* The view is final, and the helper is still root: open the Landlock paths now (before a
+     * low LimitNOFILE and before the uid switch), restrict just before seccomp. */
+    int landlock_fd = landlock_prepare(&plan);
     for (size_t i = 0; i < plan.nrlimits; i++) {
         struct rlimit rl = { plan.rlimits[i].soft, plan.rlimits[i].hard };
         if (setrlimit((int)plan.rlimits[i].resource, &rl) < 0)
@@ -146,6 +149,8 @@ static _Noreturn void become_service(int lsm_available)
             fail(STEP_LSM_NOT_ENABLED, EOPNOTSUPP, plan.lsm_kind);
         }
     }
+    if (landlock_fd >= 0 && landlock_restrict(landlock_fd) < 0)
+        fail(STEP_LANDLOCK_RESTRICT, errno, 0);
     /* "This really should remain the last step before the execve()" (systemd): every call
      * after it must pass the service's own filter. */
     if (plan.seccomp && seccomp_load(plan.seccomp, plan.seccomp_len) < 0)

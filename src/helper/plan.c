@@ -198,6 +198,41 @@ static int parse_procattr(struct plan *plan, struct cursor *c)
     return 0;
 }
 
+static int parse_landlock(struct plan *plan, struct cursor *c)
+{
+    int r;
+    if ((r = take_u64(c, &plan->landlock_fs)) < 0 || (r = take_u64(c, &plan->landlock_net)) < 0 ||
+        (r = take_u64(c, &plan->landlock_scoped)) < 0)
+        return r;
+    /* A ruleset that handles nothing restricts nothing: not a plan the supervisor writes. */
+    if (plan->landlock_fs == 0 && plan->landlock_net == 0 && plan->landlock_scoped == 0)
+        return -EBADMSG;
+    plan->has_landlock = 1;
+    return 0;
+}
+
+/* A LANDLOCK_PATH (path != 0) or LANDLOCK_PORT rule; its rights must be handled by the ruleset before it. */
+static int parse_landlock_rule(struct plan *plan, struct cursor *c, int path)
+{
+    if (!plan->has_landlock)
+        return -EBADMSG;
+    if (plan->nlandlock_rules >= PLAN_MAX_LANDLOCK_RULES)
+        return -E2BIG;
+    struct plan_landlock_rule *rule = &plan->landlock_rules[plan->nlandlock_rules++];
+    int r;
+    if ((r = take_u64(c, &rule->access)) < 0)
+        return r;
+    if (path) {
+        if ((r = take_u32(c, &rule->flags)) < 0 || (r = as_string(c->p, c->left, &rule->path)) < 0)
+            return r;
+        c->left = 0;
+        return (rule->flags & ~LANDLOCK_PATH_OPTIONAL) == 0 && rule->access != 0 && (rule->access & ~plan->landlock_fs) == 0 ? 0 : -EBADMSG;
+    }
+    if ((r = take_u64(c, &rule->port)) < 0)
+        return r;
+    return rule->port >= 1 && rule->port <= 65535 && rule->access != 0 && (rule->access & ~plan->landlock_net) == 0 ? 0 : -EBADMSG;
+}
+
 static int parse_cgroup(struct plan *plan, uint32_t tag, const unsigned char *p, size_t len)
 {
     if (plan->ncgroups >= PLAN_MAX_CGROUPS)
@@ -291,6 +326,13 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
         if ((r = take_u32(&c, &plan->listen_fds)) == 0 && plan->listen_fds > PLAN_MAX_LISTEN_FDS)
             r = -E2BIG;
         break;
+    case PLAN_TAG_LANDLOCK:
+        r = parse_landlock(plan, &c);
+        break;
+    case PLAN_TAG_LANDLOCK_PATH:
+    case PLAN_TAG_LANDLOCK_PORT:
+        r = parse_landlock_rule(plan, &c, tag == PLAN_TAG_LANDLOCK_PATH);
+        break;
     case PLAN_TAG_INIT_REPORT: {
         uint32_t fd = 0;
         /* Above the fds the launcher places by number (0 to LISTEN_FDS_FIRST + listen fds). */
@@ -316,6 +358,8 @@ static int parse_record(struct plan *plan, uint32_t tag, const unsigned char *p,
     case PLAN_TAG_RLIMIT:
     case PLAN_TAG_CGROUP_PROCS:
     case PLAN_TAG_CGROUP_THREAD:
+    case PLAN_TAG_LANDLOCK_PATH:
+    case PLAN_TAG_LANDLOCK_PORT:
         break;
     default:
         if (tag < 32 && once(plan, tag) < 0)
@@ -448,4 +492,13 @@ void plan_dump(const struct plan *plan, FILE *out)
         fprintf(out, "listen-fds %" PRIu32 "\n", plan->listen_fds);
     if (plan->init_report_fd >= 0)
         fprintf(out, "init-report-fd %" PRId32 "\n", plan->init_report_fd);
+    if (plan->has_landlock)
+        fprintf(out, "landlock 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n", plan->landlock_fs, plan->landlock_net, plan->landlock_scoped);
+    for (size_t i = 0; i < plan->nlandlock_rules; i++) {
+        const struct plan_landlock_rule *rule = &plan->landlock_rules[i];
+        if (rule->path)
+            fprintf(out, "landlock-path 0x%" PRIx64 " 0x%" PRIx32 " %s\n", rule->access, rule->flags, rule->path);
+        else
+            fprintf(out, "landlock-port 0x%" PRIx64 " %" PRIu64 "\n", rule->access, rule->port);
+    }
 }

@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 5u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal; 5: listen fds */
+#define PLAN_VERSION 6u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal; 5: listen fds; 6: landlock */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -41,6 +41,7 @@
 #define PLAN_MAX_RLIMITS 16
 #define PLAN_MAX_CGROUPS 32
 #define PLAN_MAX_LISTEN_FDS 256
+#define PLAN_MAX_LANDLOCK_RULES 1024 /* paths and ports together */
 
 /* Record tags. */
 #define PLAN_TAG_END 0
@@ -71,6 +72,9 @@
 #define PLAN_TAG_INIT_REPORT 25 /* u32 fd: the pid-namespace init reports every process it reaps there and outlives
                                  * the service while the namespace has processes (Type=forking); no record: the
                                  * init exits with the service (init.c) */
+#define PLAN_TAG_LANDLOCK 26    /* u64 handled_access_fs, u64 handled_access_net, u64 scoped: the ruleset (landlock.c) */
+#define PLAN_TAG_LANDLOCK_PATH 27 /* u64 allowed_access, u32 LANDLOCK_PATH_* flags, string path as the service sees it */
+#define PLAN_TAG_LANDLOCK_PORT 28 /* u64 allowed_access, u64 TCP port */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -84,6 +88,8 @@
 
 #define PLAN_FLAG_NO_NEW_PRIVS 0x1u
 #define PLAN_FLAG_LOOPBACK_UP 0x2u
+
+#define LANDLOCK_PATH_OPTIONAL 0x1u /* "-": a path that does not exist is skipped */
 
 /* Mount operations, applied in plan order (bubblewrap's SETUP_* list is the model). */
 #define MOUNT_OP_BIND 1          /* src -> dst; flags RO/RECURSIVE/OPTIONAL */
@@ -176,6 +182,10 @@
 #define STEP_SIGPIPE 36
 #define STEP_TTY 37
 #define STEP_LISTEN_FDS 38
+#define STEP_LANDLOCK_RULESET 39  /* landlock_create_ruleset */
+#define STEP_LANDLOCK_PATH 40     /* detail: index of the path rule (open or landlock_add_rule) */
+#define STEP_LANDLOCK_PORT 41     /* detail: index of the port rule */
+#define STEP_LANDLOCK_RESTRICT 42 /* landlock_restrict_self */
 
 struct plan_mount {
     uint32_t op, flags, mode;
@@ -191,6 +201,13 @@ struct plan_cgroup {
 struct plan_rlimit {
     uint32_t resource;
     uint64_t soft, hard;
+};
+
+struct plan_landlock_rule {
+    uint64_t access;
+    uint32_t flags;   /* LANDLOCK_PATH_* (paths only) */
+    uint64_t port;    /* ports only */
+    const char *path; /* paths only; NULL for a port */
 };
 
 struct plan {
@@ -235,6 +252,10 @@ struct plan {
     uint32_t tty_mode;      /* TTY_MODE_* */
     uint32_t listen_fds;
     int32_t init_report_fd; /* -1: none */
+    int has_landlock;
+    uint64_t landlock_fs, landlock_net, landlock_scoped;
+    struct plan_landlock_rule landlock_rules[PLAN_MAX_LANDLOCK_RULES]; /* paths and ports, in plan order */
+    size_t nlandlock_rules;
 };
 
 /* plan.c */
@@ -272,6 +293,8 @@ int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /
 int lsm_enabled(uint32_t kind);                                                /* lsm.c */
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
+int landlock_prepare(const struct plan *plan);                                 /* landlock.c; ruleset fd, fails through fail() */
+int landlock_restrict(int ruleset_fd);                                         /* landlock.c */
 /* What the init writes on its report fd for every process it reaps (native byte order, one write). */
 struct init_report {
     int32_t pid;      /* in the namespace */

@@ -116,6 +116,20 @@ static void mount_record(struct buf *b, uint32_t op, const char *src, const char
     free(r.p);
 }
 
+/* A Landlock ruleset with one path and one port rule. */
+static void landlock_records(struct buf *b, struct buf *r)
+{
+    r->len = 0;
+    put_u64(r, 0xffff), put_u64(r, 0x3), put_u64(r, 0x2);
+    record(b, PLAN_TAG_LANDLOCK, r);
+    r->len = 0;
+    put_u64(r, 0xd), put_u32(r, LANDLOCK_PATH_OPTIONAL), put_cstr(r, "/usr");
+    record(b, PLAN_TAG_LANDLOCK_PATH, r);
+    r->len = 0;
+    put_u64(r, 0x1), put_u64(r, 8080);
+    record(b, PLAN_TAG_LANDLOCK_PORT, r);
+}
+
 static void fixed_records(struct buf *b)
 {
     struct buf r = { 0 };
@@ -158,6 +172,7 @@ static void fixed_records(struct buf *b)
     r.len = 0;
     put_u32(&r, TTY_MODE_FORCE);
     record(b, PLAN_TAG_TTY, &r);
+    landlock_records(b, &r);
     free(r.p);
 }
 
@@ -216,6 +231,9 @@ static void check_accepted(const unsigned char *buf, size_t len)
         ok = ok && inside(plan.mounts[i].src, buf, len) && inside(plan.mounts[i].dst, buf, len) && inside(plan.mounts[i].data, buf, len);
     for (size_t i = 0; i < plan.ncgroups; i++)
         ok = ok && inside(plan.cgroups[i].path, buf, len);
+    CHECK(plan.nlandlock_rules <= PLAN_MAX_LANDLOCK_RULES, "more Landlock rules than PLAN_MAX_LANDLOCK_RULES");
+    for (size_t i = 0; i < plan.nlandlock_rules; i++)
+        ok = ok && inside(plan.landlock_rules[i].path, buf, len);
     CHECK(ok, "a string outside the plan's buffer");
     CHECK(plan.seccomp == NULL || (plan.seccomp >= buf && plan.seccomp + plan.seccomp_len <= buf + len && plan.seccomp_len % 8 == 0),
           "the seccomp program outside the buffer");
@@ -407,6 +425,16 @@ static void too_many(uint32_t tag, size_t limit, const char *what)
     for (size_t i = 0; i <= limit; i++) {
         if (tag == PLAN_TAG_MOUNT) {
             mount_record(&b, MOUNT_OP_MKDIR, "", "/x", "");
+        } else if (tag == PLAN_TAG_LANDLOCK_PORT) {
+            struct buf r = { 0 };
+            if (i == 0) {
+                put_u64(&r, 0), put_u64(&r, 0x1), put_u64(&r, 0);
+                record(&b, PLAN_TAG_LANDLOCK, &r);
+                r.len = 0;
+            }
+            put_u64(&r, 0x1), put_u64(&r, 1 + i % 65535);
+            record(&b, tag, &r);
+            free(r.p);
         } else if (tag == PLAN_TAG_RLIMIT) {
             struct buf r = { 0 };
             put_u32(&r, 7), put_u32(&r, 0), put_u64(&r, 1), put_u64(&r, 1);
@@ -450,6 +478,10 @@ static void malformed(void)
         { "an oom_score_adj of 1001", PLAN_TAG_PROCATTR, "\x10\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\xe9\x03\0", 24, EBADMSG },
         { "reset-on-fork without a policy", PLAN_TAG_PROCATTR, "\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
         { "an unknown terminal mode", PLAN_TAG_TTY, "\x04\0\0", 4, EBADMSG },
+        { "a Landlock ruleset that handles nothing", PLAN_TAG_LANDLOCK, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
+        { "a Landlock ruleset one field short", PLAN_TAG_LANDLOCK, "\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, EBADMSG },
+        { "a Landlock path rule before its ruleset", PLAN_TAG_LANDLOCK_PATH, "\x04\0\0\0\0\0\0\0\0\0\0\0/", 14, EBADMSG },
+        { "a Landlock port rule before its ruleset", PLAN_TAG_LANDLOCK_PORT, "\x01\0\0\0\0\0\0\0\x50\0\0\0\0\0\0", 16, EBADMSG },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct buf b = with_record(&lone, cases[i].tag, cases[i].payload, cases[i].len, cases[i].len);
@@ -614,6 +646,7 @@ int main(int argc, char **argv)
     too_many(PLAN_TAG_MOUNT, PLAN_MAX_MOUNTS, "more mounts than PLAN_MAX_MOUNTS");
     too_many(PLAN_TAG_RLIMIT, PLAN_MAX_RLIMITS, "more rlimits than PLAN_MAX_RLIMITS");
     too_many(PLAN_TAG_CGROUP_PROCS, PLAN_MAX_CGROUPS, "more cgroups than PLAN_MAX_CGROUPS");
+    too_many(PLAN_TAG_LANDLOCK_PORT, PLAN_MAX_LANDLOCK_RULES, "more Landlock rules than PLAN_MAX_LANDLOCK_RULES");
     malformed();
     oversized();
     free(valid.p);

@@ -69,7 +69,7 @@ public partial class HelperProtocolTests
         // Append-only: this list is the contract that lets an old supervisor read a new helper.
         Assert.Equal(26u, (uint)SetupStep.Exec);
         Assert.Equal(25u, (uint)SetupStep.Seccomp);
-        Assert.Equal(Enumerable.Range(0, 39).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
+        Assert.Equal(Enumerable.Range(0, 43).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
     }
 
     internal static ExecPlan FullPlan() => new()
@@ -105,6 +105,12 @@ public partial class HelperProtocolTests
         UMask = 0x17,
         Process = new ProcessAttributes(Nice: -5, SchedPolicy: 2, SchedPriority: 10, SchedResetOnFork: true, IoPriority: (2u << 13) | 7, OomScoreAdjust: -900, IgnoreSigpipe: true),
         Terminal = TerminalMode.Force,
+        Landlock = new LandlockRuleset(LandlockAccess.FilesystemRights(7), LandlockAccess.BindTcp | LandlockAccess.ConnectTcp, LandlockAccess.ScopeSignal)
+        {
+            Paths = [new LandlockPathRule("/usr", LandlockAccess.Execute | LandlockAccess.ReadFile | LandlockAccess.ReadDir, false), new LandlockPathRule("/var/lib/site", 0xffff, true)],
+            Ports = [new LandlockPortRule(443, LandlockAccess.ConnectTcp), new LandlockPortRule(8080, LandlockAccess.BindTcp | LandlockAccess.ConnectTcp)],
+            Abi = 7,
+        },
     };
 
     /// <summary>The same text the helper's --dump-plan prints, rendered from the C# plan.</summary>
@@ -140,6 +146,12 @@ public partial class HelperProtocolTests
             (pa.IoPriority is null ? 0u : 8) | (pa.OomScoreAdjust is null ? 0u : 0x10) | (pa.IgnoreSigpipe ? 0x20u : 0);
         if (paFlags != 0) L($"procattr 0x{paFlags:x} {pa.Nice ?? 0} {pa.SchedPolicy ?? 0} {pa.SchedPriority} 0x{pa.IoPriority ?? 0:x} {pa.OomScoreAdjust ?? 0}");
         if (p.Terminal != TerminalMode.None) L($"tty {(uint)p.Terminal}");
+        if (p.Landlock is { } ll)
+        {
+            L($"landlock 0x{ll.HandledFs:x} 0x{ll.HandledNet:x} 0x{ll.Scoped:x}");
+            foreach (var r in ll.Paths) L($"landlock-path 0x{r.Access:x} 0x{(r.Optional ? 1 : 0):x} {r.Path}");
+            foreach (var r in ll.Ports) L($"landlock-port 0x{r.Access:x} {r.Port}");
+        }
         return sb.ToString();
     }
 

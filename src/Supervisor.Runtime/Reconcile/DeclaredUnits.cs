@@ -36,14 +36,14 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
         return true;
     }
 
-    /// <summary>Reads the directory, checks [Resources] against this host's cgroups and the capabilities against the supervisor's own; nothing is remembered.</summary>
+    /// <summary>Reads the directory, checks [Resources] against this host's cgroups, the capabilities against the supervisor's own and the Landlock keys against the kernel's ABI; nothing is remembered.</summary>
     public UnitSet Read()
     {
         foreach (var name in _instances.Keys)
             if (!File.Exists(Path.Combine(Directory, Units.Templates.UnitNameParts.TemplateOf(name)! + UnitLoader.UnitSuffix)))
                 _instances.TryRemove(name, out _);
         var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal) });
-        return HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host);
+        return Planning.HostLandlockCheck.Apply(HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host), _host);
     }
 
     /// <summary>Makes <paramref name="set"/> what is declared from now on.</summary>

@@ -9,6 +9,12 @@ namespace Supervisor.Sandbox.Compiler;
 /// <param name="SupervisorCapabilities">The supervisor's own permitted set: a plan cannot grant more.</param>
 public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, bool AppArmorEnabled, bool SELinuxEnabled)
 {
+    /// <summary>The kernel's Landlock ABI (Supervisor.Linux.Landlock); 0: no Landlock.</summary>
+    public int LandlockAbi { get; init; }
+
+    /// <summary>Why <see cref="LandlockAbi"/> is 0, for messages.</summary>
+    public string LandlockUnavailable { get; init; } = "Landlock is not available on this kernel";
+
     public static HostFacts Detect()
     {
         return new HostFacts(
@@ -16,7 +22,11 @@ public sealed record HostFacts(int CapLastCap, ulong SupervisorCapabilities, boo
             ProcStatus.ReadSelf().CapPrm ?? throw new FormatException("/proc/self/status has no CapPrm line"),
             File.Exists("/sys/module/apparmor/parameters/enabled") &&
                 File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y'),
-            File.Exists("/sys/fs/selinux/enforce"));
+            File.Exists("/sys/fs/selinux/enforce"))
+        {
+            LandlockAbi = Supervisor.Linux.Landlock.Abi,
+            LandlockUnavailable = Supervisor.Linux.Landlock.Unavailable ?? "",
+        };
     }
 }
 

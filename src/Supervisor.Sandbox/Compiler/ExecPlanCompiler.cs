@@ -82,7 +82,6 @@ public static partial class ExecPlanCompiler
 
         private ExecPlan Sandboxed(Command exec)
         {
-
             if (_sbx.RootDirectory is { Length: > 0 } rootDir)
             {
                 if (!Path.IsPathRooted(rootDir) || !Directory.Exists(rootDir))
@@ -101,7 +100,9 @@ public static partial class ExecPlanCompiler
             var (identity, user) = IdentityFor(exec, ns);
             var caps = Capabilities(identity);
             var (bpf, filter) = Seccomp(caps);
-            bool nnp = _sbx.NoNewPrivileges || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
+            var landlock = LandlockRules();
+            // Landlock: landlock_restrict_self needs no_new_privs (or CAP_SYS_ADMIN, which the helper does not rely on).
+            bool nnp = _sbx.NoNewPrivileges || landlock is not null || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
             if ((ns & NamespaceFlags.Mount) != 0)
                 CheckProgramInView(program);
 
@@ -126,6 +127,7 @@ public static partial class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
+                Landlock = landlock,
                 KernelProtections = KernelProtections(),
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),
                 // KeyringMode; systemd's default for system services, private: no key of the supervisor's session reaches a service.

@@ -43,6 +43,7 @@ public static partial class IsolationCheck
         CompareLsm(plan, state, skippedLsm, lines);
         CompareFilesystem(plan, state, lines);
         CompareKernelSurface(plan, state, lines);
+        CompareLandlock(plan, lines);
         CompareNamespaceView(plan, state, lines);
         if (plan.Hostname is { } host)
             lines.Add(Eq("hostname", host, state.Hostname ?? "(unreadable)"));

@@ -47,6 +47,7 @@ internal static class StepMessages
             SetupStep.Nice or SetupStep.Sched or SetupStep.IoPriority or SetupStep.OomScoreAdjust or SetupStep.SigPipe => ProcessWhat(plan, step),
             SetupStep.Tty => $"make the terminal on stdin the controlling terminal (StandardInput={(plan.Terminal switch { TerminalMode.Force => "tty-force", TerminalMode.Fail => "tty-fail", _ => "tty" })})",
             SetupStep.ListenFds => $"pass {detail} listening socket(s) as fds 3.. (LISTEN_FDS)",
+            SetupStep.LandlockRuleset or SetupStep.LandlockPath or SetupStep.LandlockPort or SetupStep.LandlockRestrict => LandlockWhat(plan, step, detail),
             _ => $"complete setup step {(uint)step}",
         };
         if (step == SetupStep.LsmNotEnabled)
@@ -57,6 +58,7 @@ internal static class StepMessages
             cause += " (another session has it as its controlling terminal; StandardInput=tty-force takes it over)";
         if (step == SetupStep.Rlimit && errno == 1 /* EPERM */)
             cause += RlimitCause((RlimitResource)detail);
+        cause += LandlockCause(plan, step, errno);
         return $"cannot {what}: {cause}";
     }
 
@@ -127,6 +129,36 @@ internal static class StepMessages
     {
         1 => "realtime", 2 => "best-effort", 3 => "idle", _ => "none",
     };
+
+    /// <summary>Which Landlock rule or call failed, with the key and value the unit wrote.</summary>
+    private static string LandlockWhat(ExecPlan plan, SetupStep step, uint index)
+    {
+        var ruleset = plan.Landlock;
+        return step switch
+        {
+            SetupStep.LandlockRuleset => $"create the Landlock ruleset ({ruleset?.Describe()})",
+            SetupStep.LandlockPath when ruleset is not null && index < ruleset.Paths.Length =>
+                $"add the Landlock rule for '{ruleset.Paths[(int)index].Path}' ({LandlockPathKey(ruleset.Paths[(int)index])})",
+            SetupStep.LandlockPort when ruleset is not null && index < ruleset.Ports.Length =>
+                $"add the Landlock rule for TCP port {ruleset.Ports[(int)index].Port}",
+            SetupStep.LandlockRestrict => "restrict the service to its Landlock ruleset (landlock_restrict_self)",
+            _ => "add a Landlock rule",
+        };
+    }
+
+    private static string LandlockPathKey(LandlockPathRule rule) =>
+        (rule.Access & LandlockAccess.WriteFile) != 0 ? "LandlockReadWritePaths"
+        : (rule.Access & LandlockAccess.Execute) != 0 ? "LandlockExecutePaths" : "LandlockReadOnlyPaths";
+
+    /// <summary>What a Landlock errno means here: no Landlock at all, or the service's own program outside its execute paths.</summary>
+    private static string LandlockCause(ExecPlan plan, SetupStep step, int errno)
+    {
+        if (step == SetupStep.LandlockRuleset && errno is 38 /* ENOSYS */ or 95 /* EOPNOTSUPP */)
+            return " (Landlock is not available on this kernel)";
+        if (step == SetupStep.Exec && errno == 13 /* EACCES */ && plan.Landlock is { HandledFs: not 0 })
+            return " (with Landlock the program and its ELF interpreter, e.g. /lib64/ld-linux-x86-64.so.2, must be below LandlockExecutePaths)";
+        return "";
+    }
 
     private static string LsmWhat(ExecPlan plan) => plan.Lsm is { } l
         ? (l.Kind == LsmKind.AppArmor ? $"apply AppArmorProfile={l.Value}" : $"apply SELinuxContext={l.Value}")

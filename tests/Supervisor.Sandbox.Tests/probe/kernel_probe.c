@@ -1,7 +1,8 @@
 /*
  * kernel_probe — the inside half of the kernel-surface tests (RestrictNamespaces, LockPersonality,
  * MemoryDenyWriteExecute, RestrictRealtime, RestrictSUIDSGID, RestrictAddressFamilies,
- * ProtectKernelModules, ProtectKernelLogs, ProtectClock, ProtectHostname, ProcSubset). Each
+ * ProtectKernelModules, ProtectKernelLogs, ProtectClock, ProtectHostname, ProcSubset) and of the
+ * Landlock tests (read, write, bind, connect, signal). Each
  * command makes one attempt and prints "ok" or "fail <errno>", exiting 0 or 1, like probe.c.
  * Where the attempt would change the host if it worked, it is made so that the kernel refuses
  * it for another reason (EINVAL, ENOSYS) unless the filter answers first: the two errnos tell
@@ -11,10 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
@@ -22,6 +27,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +149,60 @@ static int cmd_chardev(const char *path)
     return result(0);
 }
 
+static int cmd_read(const char *path)
+{
+    char c;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return result(-1);
+    long r = read(fd, &c, 1);
+    close(fd);
+    return result(r);
+}
+
+static int cmd_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return result(-1);
+    long r = write(fd, "x", 1);
+    close(fd);
+    return result(r);
+}
+
+/* bind or connect a TCP socket on 127.0.0.1:PORT; connect with nothing listening is ECONNREFUSED when allowed. */
+static int cmd_tcp(const char *port, int do_bind)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return result(-1);
+    int r = do_bind ? bind(fd, (struct sockaddr *)&a, sizeof a) : connect(fd, (struct sockaddr *)&a, sizeof a);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return result(r);
+}
+
+/* connect to the abstract unix socket NAME ("@NAME" in ss): a listener made outside a Landlock domain. */
+static int cmd_connect_abstract(const char *name)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    size_t n = strlen(name);
+    if (n + 1 > sizeof a.sun_path)
+        return 2;
+    memcpy(a.sun_path + 1, name, n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return result(-1);
+    int r = connect(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return result(r);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -196,6 +256,18 @@ int main(int argc, char **argv)
         errno = e;
         return result(r);
     }
+    if (!strcmp(cmd, "read"))
+        return cmd_read(arg);
+    if (!strcmp(cmd, "write"))
+        return cmd_write(arg);
+    if (!strcmp(cmd, "bind"))
+        return cmd_tcp(arg, 1);
+    if (!strcmp(cmd, "connect"))
+        return cmd_tcp(arg, 0);
+    if (!strcmp(cmd, "connect-abstract"))
+        return cmd_connect_abstract(arg);
+    if (!strcmp(cmd, "signal")) /* signal 0 to PID: only the permission check */
+        return result(kill((pid_t)atoi(arg), 0));
     if (!strcmp(cmd, "iopl")) /* level 0 lowers nothing: allowed (or ENOSYS on a kernel without iopl) unless the filter refuses it (@raw-io) */
         return result(syscall(SYS_iopl, 0));
     return 2;
