@@ -58,6 +58,15 @@ public class HealthProbeDaemonTests
         var metrics = await Metrics(d);
         Assert.Contains("supervisor_unit_probe_success{unit=\"web\",probe=\"liveness\"} 1", metrics);
         Assert.Contains("supervisor_unit_probe_duration_seconds_count{unit=\"web\",probe=\"liveness\"}", metrics);
+
+        if (!File.Exists("/usr/bin/promtool")) Assert.Skip("promtool is not installed (Debian package prometheus)");
+        var lint = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("promtool", ["check", "metrics"])
+            { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await lint.StandardInput.WriteAsync(metrics);
+        lint.StandardInput.Close();
+        var complaints = await lint.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken) + await lint.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await lint.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.True(lint.ExitCode == 0, $"promtool check metrics: exit {lint.ExitCode}\n{complaints}");
     }
 
     [Fact]
