@@ -23,20 +23,24 @@ public class HealthProbeDaemonTests
         Daemon.RequireRoot();
         await using var d = new Daemon();
         int port = Daemon.FreePort();
-        // SIGSTOP leaves the listening socket accepting connections into its backlog, but nothing
-        // answers the GET: the probe's timeout is what sees the hang.
+        // The startup probe holds liveness off until python listens (that can take seconds on a busy
+        // machine; without it liveness would restart the slow start). SIGSTOP leaves the listening
+        // socket accepting connections into its backlog, but nothing answers the GET: the probe's
+        // timeout is what sees the hang.
         d.WriteUnit("web", $$"""
             [Service]
             ExecStart = ["/usr/bin/python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1"]
             Restart = "on-failure"
             RestartSec = "200ms"
             [Health]
-            LivenessProbe = { Http = "http://127.0.0.1:{{port}}/", PeriodSec = 0.5, TimeoutSec = 0.4, FailureThreshold = 2 }
+            StartupProbe = { Tcp = "127.0.0.1:{{port}}", PeriodSec = 0.2, TimeoutSec = 0.2, FailureThreshold = 300 }
+            LivenessProbe = { Http = "http://127.0.0.1:{{port}}/", PeriodSec = 1, TimeoutSec = 1, FailureThreshold = 2 }
             """);
         d.Start();
         d.WaitForState("web", "active", "running");
         d.WaitFor(() => d.Prop("web", "LivenessProbe").StartsWith("ok (1/1)", StringComparison.Ordinal), "the liveness probe to pass");
         int pid = d.MainPid("web");
+        Assert.Equal("0", d.Prop("web", "NRestarts"));
         try
         {
             ProcessControl.Signal(pid, SigStop);
@@ -81,7 +85,7 @@ public class HealthProbeDaemonTests
             ExecStart = ["/bin/sleep", "infinity"]
             TimeoutStartSec = "5min"
             [Health]
-            ReadinessProbe = { Exec = ["/usr/bin/test", "-e", "{{flag}}"], PeriodSec = 0.2, TimeoutSec = 0.2 }
+            ReadinessProbe = { Exec = ["/usr/bin/test", "-e", "{{flag}}"], PeriodSec = 0.5, TimeoutSec = 0.5 }
             """);
         d.WriteUnit("b", $$"""
             [Unit]
@@ -115,7 +119,7 @@ public class HealthProbeDaemonTests
     }
 
     [Fact]
-    public async Task An_http_probe_reaches_the_service_on_the_loopback_of_its_own_network_namespace()
+    public async Task Http_and_exec_probes_reach_the_service_on_the_loopback_of_its_own_network_namespace()
     {
         Daemon.RequireRoot();
         await using var d = new Daemon();
@@ -128,11 +132,15 @@ public class HealthProbeDaemonTests
             [Sandbox]
             Namespaces = ["net"]
             [Health]
-            ReadinessProbe = { Http = "http://127.0.0.1:{{port}}/", PeriodSec = 0.3, TimeoutSec = 0.3 }
+            ReadinessProbe = { Http = "http://127.0.0.1:{{port}}/", PeriodSec = 0.5, TimeoutSec = 0.5 }
+            LivenessProbe = { Exec = ["/usr/bin/python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{{port}}/', timeout=2)"], PeriodSec = 5, TimeoutSec = 5, FailureThreshold = 1 }
             """);
         d.Start();
         d.WaitForState("inside", "active", "running");
         Assert.Equal("ready", d.Prop("inside", "Readiness"));
+        // The exec probe runs in the service's network namespace, not a new empty one: one failure would restart it.
+        d.WaitFor(() => d.Prop("inside", "LivenessProbe") == "ok (1/1)", "the exec liveness probe to pass inside the unit's network namespace");
+        Assert.Equal("0", d.Prop("inside", "NRestarts"));
         int pid = d.MainPid("inside");
         Assert.NotEqual(File.ResolveLinkTarget("/proc/self/ns/net", false)!.ToString(), File.ResolveLinkTarget($"/proc/{pid}/ns/net", false)!.ToString());
         using var host = new System.Net.Sockets.TcpClient();

@@ -14,7 +14,7 @@ namespace Supervisor.Runtime.Health;
 /// <summary>
 /// An exec probe: the command started as a control command is (ExecReload's path): from the
 /// unit's compiled plan, so in its cgroup and sandbox and as its user, with "+" and "!" refused at
-/// load. Its stdout and stderr share one channel of which only the first line is kept (bounded);
+/// load; in the main process's network namespace when the unit has its own. Its stdout and stderr share one channel of which only the first line is kept (bounded);
 /// past TimeoutSec it is killed with SIGKILL (its pid-namespace init, when it has one, takes the
 /// namespace along) and counts as failed.
 /// </summary>
@@ -29,6 +29,11 @@ internal sealed class ExecProbe(CgroupLifecycle cgroups, Reaper reaper, FdBudget
     public async Task<(bool Ok, string Detail)> RunAsync(UnitSlot slot, UnitPlan plan, Command command, int? mainPid, TimeSpan timeout, CancellationToken stopping)
     {
         var exec = CommandExpansion.Prepare(plan.For(command).ExecOrThrow, command, mainPid);
+        // A unit with its own network namespace: a new one for the probe would hold nothing the
+        // service listens on; the probe joins the running service's instead (the helper joins a
+        // network namespace path first, in the host's user namespace, which owns every other one).
+        if ((exec.Namespaces & NamespaceFlags.Net) != 0 && mainPid is { } pid)
+            exec = exec with { Namespaces = exec.Namespaces & ~NamespaceFlags.Net, NetworkNamespacePath = $"/proc/{pid}/ns/net" };
         fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
         var (read, childFd) = OutputChannel.Create();
