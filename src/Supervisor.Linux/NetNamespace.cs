@@ -14,17 +14,20 @@ public static class NetNamespace
 {
     private static readonly int CloneNewNet = (int)NamespaceKind.All.Single(k => k.Name == "net").CloneFlag;
 
-    /// <summary>Whether <paramref name="pid"/> is in another network namespace than this process.</summary>
+    /// <summary>
+    /// Whether <paramref name="pid"/> is in another network namespace than this process. A process
+    /// that is gone throws: falling back to our namespace would reach the host's loopback instead.
+    /// </summary>
     public static bool IsOther(int pid)
     {
         try
         {
-            return File.ResolveLinkTarget($"/proc/{pid}/ns/net", false)?.ToString() is { } theirs
-                && theirs != File.ResolveLinkTarget("/proc/self/ns/net", false)?.ToString();
+            var theirs = File.ResolveLinkTarget($"/proc/{pid}/ns/net", false)?.ToString();
+            return theirs != File.ResolveLinkTarget("/proc/self/ns/net", false)?.ToString();
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            return false; // the process is gone: a probe of it fails on its own
+            throw new IOException($"cannot read the network namespace of pid {pid} (has it exited?): {e.Message}", e);
         }
     }
 

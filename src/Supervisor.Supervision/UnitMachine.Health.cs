@@ -51,9 +51,29 @@ public sealed partial class UnitMachine
     private Outcome ProbeDue(UnitRuntime r, ProbeRole role)
     {
         // Not re-armed once the run is over: the probes stop by themselves at the next due time.
-        if (Unit.Health.Of(role) is not { } spec || !Probing(r.Sub)) return Ignore(r);
+        if (!Probing(r.Sub)) return Ignore(r);
+        if (Unit.Health.Of(role) is not { } spec) return ProbeRemoved(r);
         if (role == ProbeRole.Startup ? r.Health.StartupDone : !r.Health.StartupDone) return Ignore(r);
         return Go(r, new UnitAction.RunProbe(role, spec, r.Health.Epoch), new UnitAction.ArmTimer(TimerOf(role), spec.Period.ToTimeSpan()));
+    }
+
+    /// <summary>
+    /// A reload removed the probe whose timer this was: a removed startup probe no longer holds
+    /// the others off, and a unit waiting for a removed probe becomes active if the rest pass.
+    /// </summary>
+    private Outcome ProbeRemoved(UnitRuntime r)
+    {
+        var h = r.Health;
+        UnitAction[] armed = [];
+        if (Unit.Health.StartupProbe is null && !h.StartupDone)
+        {
+            h = h with { StartupDone = true };
+            armed = [.. ArmProbes(h)];
+        }
+        r = r with { Health = h };
+        return r.Sub == SubState.Start && r.AwaitingHealth && h.Passes(Unit.Health)
+            ? PrependAll(armed, Started(r with { AwaitingHealth = false }))
+            : Go(r, armed);
     }
 
     private Outcome ProbeResult(UnitRuntime r, UnitEvent.ProbeResult e)

@@ -162,6 +162,17 @@ public class HealthMachineTests
     }
 
     [Fact]
+    public void A_readiness_probe_removed_by_a_reload_no_longer_holds_the_start()
+    {
+        var d = Unit(new HealthSection { ReadinessProbe = Probe() }).StartRunning();
+        Assert.Equal(SubState.Start, d.Sub);
+        d.Machine.Update(d.Machine.Unit with { Health = new HealthSection() });
+        d.Send(new E.TimerElapsed(TimerKind.ReadinessProbe));
+        Assert.Equal(SubState.Running, d.Sub);
+        Assert.DoesNotContain(d.Last, a => a is A.RunProbe);
+    }
+
+    [Fact]
     public void A_unit_without_probes_runs_none()
     {
         var d = Unit(new HealthSection()).StartRunning();

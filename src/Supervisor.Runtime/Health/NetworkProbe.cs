@@ -17,8 +17,10 @@ internal static class NetworkProbe
 {
     private const int MaxAnswerBytes = 4096;
 
-    public static async Task<(bool Ok, string Detail)> RunAsync(ProbeSpec probe, int? mainPid, TimeSpan timeout, CancellationToken stopping)
+    /// <param name="ownNetwork">The unit has a network namespace of its own (or joins a named one): never probe from ours.</param>
+    public static async Task<(bool Ok, string Detail)> RunAsync(ProbeSpec probe, int? mainPid, bool ownNetwork, TimeSpan timeout, CancellationToken stopping)
     {
+        if (ownNetwork && mainPid is null) return (false, "no main process whose network namespace to probe in");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         cts.CancelAfter(timeout);
         // "localhost" is 127.0.0.1 without a resolver: the unit's /etc/hosts is not ours to read.

@@ -13,7 +13,7 @@ namespace Supervisor.Runtime.Health;
 /// skipped, and the one going reports. The result goes back as <see cref="UnitEvent.ProbeResult"/>;
 /// every run's duration and verdict go to <see cref="Ran"/> (the metrics' histogram).
 /// </summary>
-internal sealed class ProbeRunner(IUnitEventSink sink, ExecProbe exec, Action<string, string> log, CancellationToken stopping)
+internal sealed class ProbeRunner(IUnitEventSink sink, ExecProbe exec, CancellationToken stopping)
 {
     private readonly ConcurrentDictionary<(string Unit, ProbeRole Role), bool> _running = new();
 
@@ -21,7 +21,8 @@ internal sealed class ProbeRunner(IUnitEventSink sink, ExecProbe exec, Action<st
     public event Action<string, ProbeRole, bool, double>? Ran;
 
     /// <param name="plan">The plan the unit's exec probe runs from (the running main process's, so the same sandbox).</param>
-    public void Run(UnitSlot slot, Func<UnitPlan> plan, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid)
+    /// <param name="ownNetwork">The unit has its own network namespace (http and tcp probes connect only from inside it).</param>
+    public void Run(UnitSlot slot, Func<UnitPlan> plan, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid, bool ownNetwork)
     {
         var key = (slot.Name, role);
         if (!_running.TryAdd(key, true)) return;
@@ -34,17 +35,16 @@ internal sealed class ProbeRunner(IUnitEventSink sink, ExecProbe exec, Action<st
                 var timeout = probe.Timeout.ToTimeSpan();
                 result = probe.Check == ProbeCheck.Exec
                     ? await exec.RunAsync(slot, plan(), probe.Command!, mainPid, timeout, stopping).ConfigureAwait(false)
-                    : await NetworkProbe.RunAsync(probe, mainPid, timeout, stopping).ConfigureAwait(false);
+                    : await NetworkProbe.RunAsync(probe, mainPid, ownNetwork, timeout, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 return; // the supervisor is shutting down
             }
             // The probe could not be started (its plan, the helper, the cgroup, too many fds):
-            // that is the probe failing, said in its words, not the service.
+            // that is the probe failing, said in its words (the machine logs it, bounded), not the service.
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                log(slot.Name, $"{role.ToString().ToLowerInvariant()} probe could not run: {e.Message}");
                 result = (false, ProbeOutput.Bound("could not run: " + e.Message));
             }
             finally

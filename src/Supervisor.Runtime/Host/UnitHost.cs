@@ -69,7 +69,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         Output = new OutputKeeper(logger);
         fds ??= FdBudget.ForThisProcess();
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, _stopping.Token);
-        _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), Log, _stopping.Token);
+        _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), _stopping.Token);
         _probes.Ran += (unit, role, ok, seconds) => ProbeRan?.Invoke(unit, role, ok, seconds);
         _forking = new MainPidFinder(sink, reaper, Log);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
@@ -267,7 +267,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     {
         var slot = Slot(unit.Name);
         _probes.Run(slot, () => slot.MainPlan is { } running && probe.Command is { } c && running.Control.Any(p => p.Command == c) ? running : PlanOf(unit),
-            role, probe, epoch, mainPid);
+            role, probe, epoch, mainPid, ownNetwork: unit.Sandbox.EffectiveNamespaces.HasFlag(Namespaces.Net) || unit.Sandbox.NetworkNamespacePath is not null);
     }
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
