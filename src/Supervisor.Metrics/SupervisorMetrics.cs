@@ -23,7 +23,8 @@ public sealed class SupervisorMetrics
     private readonly Dictionary<string, string> _lastSub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string[]> _lastSandbox = new(StringComparer.Ordinal);
 
-    private readonly Gauge _sandboxDrift;
+    private readonly Gauge _sandboxDrift, _probeSuccess;
+    private readonly Histogram _probeDuration;
     private readonly Gauge _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap,
         _tasks, _tasksLimit, _sandboxInfo, _units, _buildInfo;
     private readonly Counter _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo,
@@ -64,6 +65,9 @@ public sealed class SupervisorMetrics
         _psiIo = C("supervisor_unit_pressure_io_waiting_seconds_total", "Time some of the unit's tasks waited for IO (io.pressure some total; cgroup v2).", "unit");
         _sandboxInfo = G("supervisor_unit_sandbox_info", "The unit's declared isolation, as labels; always 1.", "unit", "namespaces", "seccomp", "apparmor", "selinux", "no_new_privs");
         _sandboxDrift = G("supervisor_unit_sandbox_drift", "1 when the unit's live isolation no longer matches its declaration (what `supervisor inspect` checks), 0 when it does; absent when not running.", "unit");
+        _probeSuccess = G("supervisor_unit_probe_success", "1 while the unit's [Health] probe passes by its thresholds, 0 while it has failed; absent before a verdict and while the unit is down.", "unit", "probe");
+        _probeDuration = f.CreateHistogram("supervisor_unit_probe_duration_seconds", "Time one run of a [Health] probe took, failed runs included.",
+            new HistogramConfiguration { LabelNames = ["unit", "probe"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
         _units = G("supervisor_units", "Units by active state.", "state");
         _reconcileDuration = f.CreateHistogram("supervisor_reconcile_duration_seconds", "Time one reconcile took, from reading the unit files to the last action.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
@@ -81,6 +85,11 @@ public sealed class SupervisorMetrics
     {
         _reconcileDuration.Observe(duration.TotalSeconds);
         foreach (var kind in actionKinds) _reconcileActions.WithLabels(kind).Inc();
+    }
+
+    public void RecordProbe(string unit, string probe, double seconds)
+    {
+        lock (_gate) _probeDuration.WithLabels(unit, probe).Observe(seconds);
     }
 
     public void RecordDriftRepair(string unit, string kind) => _driftRepairs.WithLabels(unit, kind).Inc();
@@ -140,6 +149,12 @@ public sealed class SupervisorMetrics
         _sandboxInfo.WithLabels(sandbox).Set(1);
         _logDropped.WithLabels(u).IncTo(s.LogLinesDropped);
         SetOrRemove(_sandboxDrift, u, s.SandboxDrift is { } drift ? (drift ? 1.0 : 0.0) : null);
+        foreach (var probe in (string[])["startup", "liveness", "readiness"])
+        {
+            var verdict = s.Probes.FirstOrDefault(p => p.Probe == probe);
+            if (verdict.Probe is null) _probeSuccess.RemoveLabelled(u, probe);
+            else _probeSuccess.WithLabels(u, probe).Set(verdict.Ok ? 1 : 0);
+        }
 
         var st = s.Stats;
         if (st is not null && st.ReadErrors > 0) _scrapeErrors.Inc(st.ReadErrors);
@@ -197,10 +212,11 @@ public sealed class SupervisorMetrics
 
     private void Remove(string unit)
     {
-        foreach (var g in new[] { _sandboxDrift, _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap, _tasks, _tasksLimit, _sandboxInfo })
+        foreach (var g in new[] { _probeSuccess, _sandboxDrift, _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap, _tasks, _tasksLimit, _sandboxInfo })
             RemoveWhere(g, unit);
         foreach (var c in new[] { _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo, _logDropped, _driftRepairs })
             RemoveWhere(c, unit);
+        foreach (var labels in _probeDuration.GetAllLabelValues().Where(l => l[0] == unit).ToList()) _probeDuration.RemoveLabelled(labels);
         foreach (var key in _counters.Keys.Where(k => k.Unit == unit).ToList()) _counters.Remove(key);
         _lastSub.Remove(unit);
         _lastSandbox.Remove(unit);

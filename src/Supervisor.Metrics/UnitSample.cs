@@ -24,4 +24,6 @@ public sealed record UnitSample
     public long LogLinesDropped { get; init; }
     /// <summary>Whether the live isolation differs from the declaration (last reconcile's check); null when not checked (not running).</summary>
     public bool? SandboxDrift { get; init; }
+    /// <summary>[Health] probes with a verdict in the current run ("liveness", true); a probe without one has no series.</summary>
+    public IReadOnlyList<(string Probe, bool Ok)> Probes { get; init; } = [];
 }

@@ -64,6 +64,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         Verifier = new IsolationVerifier(Manager, Host);
         Reconciler = new ReconcileLoop(options, Declared, Manager, Host, Verifier, logger);
         Sampler = new MetricsSampler(Manager, Driver, Host, Verifier);
+        Host.ProbeRan += (unit, role, ok, seconds) => Metrics?.RecordProbe(unit, role.ToString().ToLowerInvariant(), seconds);
         Host.DriftRepaired += (unit, drift) =>
         {
             foreach (var d in drift) Metrics?.RecordDriftRepair(unit, d.Key);

@@ -15,7 +15,9 @@ public enum SubState
 }
 
 /// <summary>Why a unit last stopped or failed: systemd's Result= values.</summary>
-public enum UnitResult { Success, ExitCode, Signal, CoreDump, Timeout, OomKill, Watchdog, StartLimitHit, Resources, ExecCondition }
+public enum UnitResult { Success, ExitCode, Signal, CoreDump, Timeout, OomKill, Watchdog, StartLimitHit, Resources, ExecCondition,
+    /// <summary>A liveness or startup probe failed FailureThreshold times in a row ([Health]).</summary>
+    Health }
 
 public static class StateNames
 {

@@ -7,7 +7,12 @@ namespace Supervisor.Supervision;
 /// <summary>Which command list a control process belongs to.</summary>
 public enum Phase { StartPre, StartPost, Reload, Stop, StopPost, Condition }
 
-public enum TimerKind { Start, Stop, Restart, Watchdog }
+public enum TimerKind
+{
+    Start, Stop, Restart, Watchdog,
+    /// <summary>The next run of a [Health] probe; one timer per probe.</summary>
+    StartupProbe, LivenessProbe, ReadinessProbe,
+}
 
 /// <summary>Who gets a signal: the main process only, or every process in the unit's cgroup.</summary>
 public enum SignalTarget { Main, ControlGroup }
@@ -43,6 +48,12 @@ public abstract record UnitEvent
     public sealed record Notified(int SenderPid, bool FromControl, IReadOnlyList<UnitEvent> Events, IReadOnlyList<string> Lines) : UnitEvent;
     /// <summary>The unit's Condition* and Assert* lists were checked (by the host, which reads the files and the system).</summary>
     public sealed record ConditionsChecked(ConditionOutcome Conditions, ConditionOutcome Asserts) : UnitEvent;
+    /// <summary>
+    /// One run of a [Health] probe ended: <paramref name="Detail"/> says what it saw (bounded, one
+    /// line). <paramref name="Epoch"/> is the run's <see cref="HealthState.Epoch"/>: a result from an
+    /// earlier run of the unit is ignored.
+    /// </summary>
+    public sealed record ProbeResult(ProbeRole Role, bool Ok, string Detail, int Epoch) : UnitEvent;
 }
 
 /// <summary>What the daemon must do after a transition, in order. The machine itself does nothing.</summary>
@@ -66,6 +77,8 @@ public abstract record UnitAction
     public sealed record CheckConditions : UnitAction;
     /// <summary>Type=dbus: report Ready once BusName has an owner on the system bus (SetupFailed when there is no bus).</summary>
     public sealed record WatchBusName : UnitAction;
+    /// <summary>Run the probe once, within its TimeoutSec, never with more privilege than the unit; report ProbeResult with <paramref name="Epoch"/>.</summary>
+    public sealed record RunProbe(ProbeRole Role, ProbeSpec Probe, int Epoch) : UnitAction;
 }
 
 /// <summary>Everything the supervisor remembers about one unit between events. Immutable.</summary>
@@ -100,6 +113,10 @@ public sealed record UnitRuntime
     public ConditionOutcome? AssertResult { get; init; }
     /// <summary>Timestamp (TimeProvider) of the last condition check.</summary>
     public long? ConditionCheckedAt { get; init; }
+    /// <summary>The [Health] probes' state in this run (empty when the unit has none).</summary>
+    public HealthState Health { get; init; } = HealthState.None;
+    /// <summary>Started by its type's rule, but held activating until its startup and readiness probes pass.</summary>
+    public bool AwaitingHealth { get; init; }
 
     /// <summary>The last start was skipped: a Condition* not met, or ExecCondition said so (exit 1–254). Not a failure.</summary>
     public bool Skipped => Sub == SubState.Dead && (ConditionResult is { Met: false } || Result == UnitResult.ExecCondition);

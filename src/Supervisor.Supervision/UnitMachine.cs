@@ -95,6 +95,7 @@ public sealed partial class UnitMachine
         On<UnitEvent.TimerElapsed>((m, r, e) => m.TimerElapsed(r, ((UnitEvent.TimerElapsed)e).Timer),
             Enum.GetValues<SubState>());
         On<UnitEvent.CgroupEmpty>((m, r, _) => m.CgroupEmpty(r), Killing);
+        On<UnitEvent.ProbeResult>((m, r, e) => m.ProbeResult(r, (UnitEvent.ProbeResult)e), SubState.Start, SubState.StartPost, SubState.Running, SubState.Reload);
         return t;
     }
 
@@ -127,7 +128,7 @@ public sealed partial class UnitMachine
         {
             Result = UnitResult.Success, StopRequested = false, RestartPending = false, EndCause = null, FailureReason = null,
             MainPid = null, StatusText = null, MainIndex = 0, ConditionResult = null, AssertResult = null,
-            BackoffAttempt = manual ? 0 : r.BackoffAttempt,
+            BackoffAttempt = manual ? 0 : r.BackoffAttempt, Health = FreshHealth(r), AwaitingHealth = false,
         };
         if (!S.TimeoutStartSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Start, S.TimeoutStartSec.ToTimeSpan()));
         if (Unit.Unit.Conditions.Count > 0)
@@ -155,6 +156,15 @@ public sealed partial class UnitMachine
         // A socket unit has no process: "started" means its sockets are bound.
         if (Unit.Kind == UnitKind.Socket) return Running(r with { MainPid = null });
         r = r with { MainPid = pid };
+        var probes = ArmProbes(r.Health).ToArray();
+        if (probes.Length > 0) return PrependAll(probes, StartedByType(r));
+        return StartedByType(r);
+    }
+
+    private static Outcome PrependAll(UnitAction[] first, Outcome o) => new(o.Runtime, [.. first, .. o.Actions]);
+
+    private Outcome StartedByType(UnitRuntime r)
+    {
         // simple and exec are started once execve succeeded; notify waits for READY=1;
         // oneshot for the exit; forking for the parent's exit.
         // idle is simple once spawned (the manager delayed the spawn); dbus waits for its BusName.
@@ -174,6 +184,8 @@ public sealed partial class UnitMachine
     /// <summary>The main process is up by its type's rule: ExecStartPost, then running.</summary>
     private Outcome Started(UnitRuntime r)
     {
+        if (HoldForHealth(ref r, out var waiting))
+            return waiting is null ? Go(r) : Go(r, waiting);
         if (S.ExecStartPost.Count > 0)
             return Go(r with { Sub = SubState.StartPost, ControlPhase = Phase.StartPost, ControlIndex = 0 },
                 new UnitAction.SpawnControl(Phase.StartPost, S.ExecStartPost[0]));
@@ -326,9 +338,16 @@ public sealed partial class UnitMachine
         {
             case TimerKind.Start when r.Sub is SubState.Condition or SubState.StartPre or SubState.Start or SubState.StartPost:
                 return Fail(r, UnitResult.Timeout, ExitCause.Timeout, $"start did not complete within TimeoutStartSec={S.TimeoutStartSec}"
-                    + (S.Type == ServiceType.Notify && r.Sub == SubState.Start ? $": no READY=1 arrived on the notify socket {Notify.NotifySocket.PathToken}" : ""));
+                    + (r.AwaitingHealth ? $": the {(r.Health.StartupDone ? "readiness" : "startup")} probe has not passed"
+                    : S.Type == ServiceType.Notify && r.Sub == SubState.Start ? $": no READY=1 arrived on the notify socket {Notify.NotifySocket.PathToken}" : ""));
             case TimerKind.Restart when r.Sub == SubState.AutoRestart:
                 return Prepend(new UnitAction.Log($"scheduled restart (restart number {r.NRestarts})"), BeginStart(r, manual: false));
+            case TimerKind.StartupProbe:
+                return ProbeDue(r, Units.Model.ProbeRole.Startup);
+            case TimerKind.LivenessProbe:
+                return ProbeDue(r, Units.Model.ProbeRole.Liveness);
+            case TimerKind.ReadinessProbe:
+                return ProbeDue(r, Units.Model.ProbeRole.Readiness);
             case TimerKind.Watchdog when r.Sub is SubState.Running or SubState.Reload:
                 return WatchdogExpired(r);
             case TimerKind.Stop when r.Sub is SubState.Stop or SubState.StopSigterm or SubState.FinalSigterm or SubState.StopPost:

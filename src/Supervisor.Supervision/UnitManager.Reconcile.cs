@@ -158,7 +158,17 @@ public sealed partial class UnitManager
             ActiveSince = _clock.GetTimestamp() - (long)(adopted.ActiveFor.TotalSeconds * _clock.TimestampFrequency),
         };
         if (exited) _host.Log(unit, "still active (exited) from a previous supervisor: not run again");
-        else _host.Adopt(entry.Definition, adopted.MainPid);
+        else
+        {
+            _host.Adopt(entry.Definition, adopted.MainPid);
+            // Its probes run again from now ([Health]); they were the previous supervisor's timers.
+            if (entry.Machine is { } machine)
+            {
+                var probes = machine.AdoptedProbes(entry.Runtime);
+                entry.Runtime = probes.Runtime;
+                foreach (var action in probes.Actions) Execute(unit, entry, action);
+            }
+        }
         OnChanged(unit, entry, before);
     }
 

@@ -36,6 +36,11 @@ public interface IUnitHost
     void CheckConditions(UnitDefinition unit);
     /// <summary>Type=dbus: report Ready once the unit's BusName has an owner on the system bus, SetupFailed when no system bus is reachable.</summary>
     void WatchBusName(UnitDefinition unit);
+    /// <summary>
+    /// [Health]: run the probe once (exec in the unit's sandbox and cgroup as its user; http/tcp on
+    /// loopback in the unit's network namespace) within its TimeoutSec and report ProbeResult with <paramref name="epoch"/>.
+    /// </summary>
+    void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid);
 
     /// <summary>
     /// The unit is down for good (inactive or failed, no restart pending): remove its cgroup once
@@ -283,6 +288,7 @@ public sealed partial class UnitManager : IUnitEventSink
             case UnitAction.Log l: _host.Log(unit, l.Message); break;
             case UnitAction.CheckConditions: _host.CheckConditions(def); break;
             case UnitAction.WatchBusName: _host.WatchBusName(def); break;
+            case UnitAction.RunProbe p: _host.RunProbe(def, p.Role, p.Probe, p.Epoch, entry.Runtime.MainPid); break;
             case UnitAction.Reject r: _host.Log(unit, r.Reason); break;
             case UnitAction.ArmTimer a: Arm(unit, entry, a.Timer, a.After); break;
             case UnitAction.CancelTimer c:

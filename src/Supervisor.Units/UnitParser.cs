@@ -232,7 +232,7 @@ public static class UnitParser
         if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
             Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
         KernelSurfaceChecks.Check(x, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
-        foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u).Concat(KeyTable.ExecConsistency(u)).Concat(KeyTable.ConditionConsistency(u)).Concat(KeyTable.ProcessConsistency(u)).Concat(KeyTable.LandlockConsistency(u)))
+        foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u).Concat(KeyTable.ExecConsistency(u)).Concat(KeyTable.ConditionConsistency(u)).Concat(KeyTable.ProcessConsistency(u)).Concat(KeyTable.LandlockConsistency(u)).Concat(KeyTable.HealthConsistency(u)))
             if (error) Error(section, key, message, hint); else Warn(section, key, message);
         KeyTable.CheckNamespaceKeys(parsed, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
     }

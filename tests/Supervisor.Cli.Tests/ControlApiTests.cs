@@ -178,6 +178,33 @@ public class ControlApiTests
         Assert.Equal(("inactive", "dead"), await seen.Task.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task Readiness_and_the_probes_are_unit_properties_and_a_change_is_signalled_with_PropertiesChanged()
+    {
+        await using var h = await Started(h => h.WriteUnit("web", ApiHarness.Sleeper(
+            "[Health]\nReadinessProbe = { Tcp = \"127.0.0.1:8080\", PeriodSec = 0.1, TimeoutSec = 0.1, FailureThreshold = 2 }\n")));
+        await h.WaitForAsync("web", "active");
+        await using var c = await h.ConnectAsync();
+        var path = ControlApi.UnitPath("web").ToString();
+        Assert.Equal("ready", await Get(c, path, ControlApi.UnitInterface, "Readiness"));
+        Assert.Equal("ok (1/1)", await Get(c, path, ControlApi.UnitInterface, "ReadinessProbe"));
+        Assert.Equal("", await Get(c, path, ControlApi.UnitInterface, "LivenessProbe"));
+
+        int signalled = 0;
+        await using var match = await c.AddMatchAsync(new MatchRule { Type = MessageType.Signal, Interface = Properties, Member = "PropertiesChanged", Path = ControlApi.UnitPath("web") },
+            m => { if ((string)m.Body.ToArray()[0] == ControlApi.UnitInterface) Interlocked.Increment(ref signalled); }, TestContext.Current.CancellationToken);
+        h.Host.ProbesPass["web"] = false;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((string)await Get(c, path, ControlApi.UnitInterface, "Readiness") != "not-ready" && DateTime.UtcNow < deadline)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Equal("not-ready", await Get(c, path, ControlApi.UnitInterface, "Readiness"));
+        Assert.Equal("failed (2/2): HTTP 503", await Get(c, path, ControlApi.UnitInterface, "ReadinessProbe"));
+        Assert.Equal("active", await Get(c, path, ControlApi.UnitInterface, "ActiveState"));
+        while (Volatile.Read(ref signalled) == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.True(Volatile.Read(ref signalled) > 0, "no PropertiesChanged for the unit");
+    }
+
     // ── who may change state ─────────────────────────────────────────────────────────────────
 
     [Theory]

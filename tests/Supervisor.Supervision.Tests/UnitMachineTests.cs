@@ -15,9 +15,9 @@ internal sealed class Driver
     public List<UnitAction> Actions { get; } = [];
     private List<UnitAction> _last = [];
 
-    public Driver(ServiceSection service, double jitter = 0)
+    public Driver(ServiceSection service, double jitter = 0, HealthSection? health = null)
     {
-        var unit = new UnitDefinition { Name = "svc", Kind = UnitKind.Service, Sources = ["svc.toml"], Service = service };
+        var unit = new UnitDefinition { Name = "svc", Kind = UnitKind.Service, Sources = ["svc.toml"], Service = service, Health = health ?? new() };
         Machine = new UnitMachine(unit, Clock, () => jitter);
     }
 

@@ -255,6 +255,9 @@ public class KeyRoundTripTests
         ["Socket.RemoveOnStop"] = "true",
         ["Socket.Accept"] = "false", // the one value built: Accept=yes is refused
         ["Socket.Service"] = "\"api\"",
+        ["Health.StartupProbe"] = "{ Exec = [\"/usr/bin/test\", \"-e\", \"/run/warm\"], PeriodSec = 1, FailureThreshold = 30 }",
+        ["Health.LivenessProbe"] = "{ Http = \"http://127.0.0.1:8080/healthz\", PeriodSec = \"5s\", TimeoutSec = 0.5 }",
+        ["Health.ReadinessProbe"] = "{ Tcp = \"[::1]:8080\", PeriodSec = 0.2, TimeoutSec = \"100ms\", SuccessThreshold = 2, InitialDelaySec = 1 }",
     };
 
     [Fact]

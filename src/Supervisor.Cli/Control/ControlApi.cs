@@ -212,6 +212,8 @@ public sealed class ControlApi
         bool exported;
         lock (_exported) exported = _exported.Contains(status.Name);
         if (!exported) Sync();
+        if (!Equals(before.Health, status.Runtime.Health))
+            Registry.EmitPropertiesChanged(UnitPath(status.Name), UnitInterface, "Readiness", "StartupProbe", "LivenessProbe", "ReadinessProbe");
         if (before.Sub == status.Runtime.Sub && before.Result == status.Runtime.Result && before.MainPid == status.Runtime.MainPid) return;
         Registry.EmitPropertiesChanged(UnitPath(status.Name), UnitInterface, "ActiveState", "SubState", "Result", "MainPID", "NRestarts", "ActiveEnterTimestamp");
         Registry.EmitSignal(ManagerPath, ManagerInterface, "UnitStateChanged", "ssss",
@@ -256,7 +258,21 @@ public sealed class ControlApi
         // systemd's Service properties: the ids the processes run as (for DynamicUser the allocated pair), UINT32_MAX while down.
         .AddProperty("DynamicUser", "b", () => Status(name).Definition?.Sandbox.DynamicUser ?? false, change: PropertyChange.Invalidates)
         .AddProperty("UID", "u", () => _identity(name)?.Uid ?? uint.MaxValue, change: PropertyChange.None)
-        .AddProperty("GID", "u", () => _identity(name)?.Gid ?? uint.MaxValue, change: PropertyChange.None);
+        .AddProperty("GID", "u", () => _identity(name)?.Gid ?? uint.MaxValue, change: PropertyChange.None)
+        // [Health]: "ready" / "not-ready" ("" without a readiness probe), and each probe's standing in words ("" when not declared).
+        .AddProperty("Readiness", "s", () => Status(name) is { Definition: { } d } s ? s.Runtime.Health.ReadinessWord(d.Health) : "")
+        .AddProperty("StartupProbe", "s", () => ProbeText(Status(name), ProbeRole.Startup))
+        .AddProperty("LivenessProbe", "s", () => ProbeText(Status(name), ProbeRole.Liveness))
+        .AddProperty("ReadinessProbe", "s", () => ProbeText(Status(name), ProbeRole.Readiness));
+
+    /// <summary>A probe's standing as status prints it; "not running" while the unit is down.</summary>
+    private static string ProbeText(UnitStatus s, ProbeRole role)
+    {
+        if (s.Definition?.Health.Of(role) is not { } spec) return "";
+        if (s.Active is ActiveState.Inactive or ActiveState.Failed || s.Runtime.Sub == SubState.AutoRestart) return "not running";
+        if (role != ProbeRole.Startup && !s.Runtime.Health.StartupDone) return "held until the startup probe passes";
+        return s.Runtime.Health.Of(role).Describe(spec);
+    }
 
     private static object[] NamespaceNames(UnitDefinition? d) =>
         d is null ? [] : Units.Keys.ValueTypes.NamespaceNames.Where(n => d.Sandbox.EffectiveNamespaces.HasFlag(n.Flag)).Select(n => (object)n.Name).ToArray();

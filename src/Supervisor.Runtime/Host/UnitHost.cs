@@ -6,6 +6,7 @@ using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Conditions;
 using Supervisor.Runtime.Credentials;
 using Supervisor.Runtime.Directories;
+using Supervisor.Runtime.Health;
 using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Launch;
 using Supervisor.Runtime.Notify;
@@ -47,6 +48,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly LogRateLimiter _rateLimit = new(TimeProvider.System);
     private readonly ConditionChecker _conditions = new();
     private readonly BusNameWatcher _busNames;
+    private readonly ProbeRunner _probes;
     private CompileContext _compile;
 
     /// <param name="lookup">The current definition of any unit by name (for slices).</param>
@@ -65,7 +67,10 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _cgroups.DriftRepaired += (unit, drift) => DriftRepaired?.Invoke(unit, drift);
         _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
         Output = new OutputKeeper(logger);
-        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds ?? FdBudget.ForThisProcess(), _stopping.Token);
+        fds ??= FdBudget.ForThisProcess();
+        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, _stopping.Token);
+        _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), _stopping.Token);
+        _probes.Ran += (unit, role, ok, seconds) => ProbeRan?.Invoke(unit, role, ok, seconds);
         _forking = new MainPidFinder(sink, reaper, Log);
         _adopter = new Adopter(sink, _cgroups, _notify, Output, Log, _stopping.Token);
         _directories = new UnitDirectories(Log);
@@ -86,6 +91,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
 
     /// <summary>Drift repaired (a limit file written by hand, or found by the sweep), for the metrics.</summary>
     public event Action<string, IReadOnlyList<LimitDrift>>? DriftRepaired;
+
+    /// <summary>A [Health] probe ran: unit, probe, success, seconds (for the metrics' duration histogram).</summary>
+    public event Action<string, ProbeRole, bool, double>? ProbeRan;
 
     /// <summary>Reads /etc/passwd and /etc/group again (a reconcile may follow a new user): plans are made anew.</summary>
     public void RefreshHostFacts() => _compile = CompileContext.ForHost() with { UserNamespaceBase = _compile.UserNamespaceBase };
@@ -249,6 +257,18 @@ public sealed class UnitHost : IUnitHost, IDisposable
     }, null);
 
     public void WatchBusName(UnitDefinition unit) => _busNames.Watch(Slot(unit.Name), unit);
+
+    /// <summary>
+    /// An exec probe runs from the plan the main process was started from (its sandbox exactly),
+    /// or, when that plan predates the probe's command (a reload changed it) or the process was
+    /// adopted, from the unit's current plan.
+    /// </summary>
+    public void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid)
+    {
+        var slot = Slot(unit.Name);
+        _probes.Run(slot, () => slot.MainPlan is { } running && probe.Command is { } c && running.Control.Any(p => p.Command == c) ? running : PlanOf(unit),
+            role, probe, epoch, mainPid, ownNetwork: unit.Sandbox.EffectiveNamespaces.HasFlag(Namespaces.Net) || unit.Sandbox.NetworkNamespacePath is not null);
+    }
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
 

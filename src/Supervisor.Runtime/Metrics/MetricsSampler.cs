@@ -46,7 +46,17 @@ public sealed class MetricsSampler(UnitManager manager, ICgroupDriver driver, Un
             NoNewPrivileges = x?.NoNewPrivileges ?? false,
             LogLinesDropped = host.DroppedLogLines(s.Name),
             SandboxDrift = verifier.DriftOf(s.Name),
+            Probes = ProbesOf(s),
         };
+    }
+
+    /// <summary>The probes with a verdict while the unit runs; nothing while it is down (its last verdicts are stale).</summary>
+    private static IReadOnlyList<(string, bool)> ProbesOf(UnitStatus s)
+    {
+        if (s.Definition is not { } def || !def.Health.Any || s.Active is ActiveState.Inactive or ActiveState.Failed || s.Runtime.Sub == SubState.AutoRestart) return [];
+        return [.. Enum.GetValues<ProbeRole>()
+            .Where(role => def.Health.Of(role) is not null && s.Runtime.Health.Of(role).Ok is not null)
+            .Select(role => (role.ToString().ToLowerInvariant(), s.Runtime.Health.Of(role).Ok!.Value))];
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public sealed class UnitPlanner(ICgroupDriver driver, string notifyDirectory)
             Watchdog = watchdog,
             Main = unit.Kind == UnitKind.Service && svc.ExecStart is { } start ? CompileMain(unit, start, ctx, notify, watchdog) : null,
             Control = unit.Kind != UnitKind.Service ? []
-                : [.. svc.ExecCondition.Concat(svc.ExecStartPre).Concat(svc.ExecStartMore).Concat(svc.ExecStartPost).Concat(svc.ExecReload).Concat(svc.ExecStop).Concat(svc.ExecStopPost)
+                : [.. svc.ExecCondition.Concat(svc.ExecStartPre).Concat(svc.ExecStartMore).Concat(svc.ExecStartPost).Concat(svc.ExecReload).Concat(svc.ExecStop).Concat(svc.ExecStopPost).Concat(unit.Health.Commands)
                     .Select(c => Compile(unit, c, ctx))],
         };
     }

@@ -83,7 +83,7 @@ public static partial class KeyTable
     public const string ResourcesSection = "Resources";
     public const string SandboxSection = "Sandbox";
 
-    public static readonly IReadOnlyList<string> Sections = [UnitSection, ServiceSection, ResourcesSection, SandboxSection];
+    public static readonly IReadOnlyList<string> Sections = [UnitSection, ServiceSection, ResourcesSection, SandboxSection, HealthSection];
 
     public static IReadOnlyList<string> SectionsFor(UnitKind kind) =>
         kind switch
@@ -175,7 +175,7 @@ public static partial class KeyTable
     private static List<KeySpec> Build() =>
         [
             .. UnitKeys(), .. LifecycleKeys(), .. ServiceKeys(), .. ResourcesKeys(), .. DeviceNetworkKeys(), .. SandboxKeys(),
-            .. KernelSurfaceKeys(), .. LandlockKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. ConditionKeys(), .. ProcessKeys(), .. SocketKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
+            .. KernelSurfaceKeys(), .. LandlockKeys(), .. NamespaceKeys(), .. IdentityKeys(), .. ExecKeys(), .. DirectoriesKeys(), .. ConditionKeys(), .. ProcessKeys(), .. SocketKeys(), .. HealthKeys(), .. RLimits.Select(l => RLimitKey(l.Name, l.Bytes, l.Doc)),
         ];
 
     /// <summary>[Unit]: read again at every reload (the description, the dependency graph); systemd's daemon-reload does the same.</summary>

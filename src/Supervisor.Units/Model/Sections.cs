@@ -137,6 +137,8 @@ public sealed record UnitDefinition
     public SandboxSection Sandbox { get; init; } = new();
     /// <summary>[Socket], for a socket unit (NAME.socket.toml).</summary>
     public SocketSection Socket { get; init; } = new();
+    /// <summary>[Health], a service's probes.</summary>
+    public HealthSection Health { get; init; } = new();
 
     /// <summary>The slice this unit's cgroup lives in ("web.slice"), or the parent of a slice; null at the root.</summary>
     public string? ParentSlice => Kind == UnitKind.Slice ? SliceNames.Parent(Name) : Service.Slice;

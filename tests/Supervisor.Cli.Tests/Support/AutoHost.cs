@@ -50,4 +50,12 @@ internal sealed class AutoHost(IUnitEventSink sink) : IUnitHost
     public void CheckConditions(UnitDefinition unit) =>
         sink.Post(unit.Name, new UnitEvent.ConditionsChecked(ConditionOutcome.None(false), ConditionOutcome.None(true)));
     public void WatchBusName(UnitDefinition unit) => sink.Post(unit.Name, new UnitEvent.Ready());
+    /// <summary>What each unit's probes find ([Health]); a unit not named here passes.</summary>
+    public ConcurrentDictionary<string, bool> ProbesPass { get; } = new(StringComparer.Ordinal);
+
+    public void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid)
+    {
+        bool ok = ProbesPass.GetValueOrDefault(unit.Name, true);
+        sink.Post(unit.Name, new UnitEvent.ProbeResult(role, ok, ok ? "ok" : "HTTP 503", epoch));
+    }
 }
