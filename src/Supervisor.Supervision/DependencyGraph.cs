@@ -110,6 +110,29 @@ public sealed class DependencyGraph
     public IReadOnlySet<string> RestartPropagation(string unit) =>
         _units.Values.Where(u => u.Unit.PartOf.Contains(unit)).Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Units reloaded when <paramref name="unit"/> is: its PropagatesReloadTo and the units naming
+    /// it in ReloadPropagatedFrom, transitively (systemd adds try-reload jobs for them the same way).
+    /// </summary>
+    public IReadOnlyList<string> ReloadPropagation(string unit)
+    {
+        var result = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal) { unit };
+        var todo = new Queue<string>([unit]);
+        while (todo.Count > 0)
+        {
+            var n = todo.Dequeue();
+            var to = _units.TryGetValue(n, out var u) ? u.Unit.PropagatesReloadTo : [];
+            foreach (var next in to.Concat(_units.Values.Where(o => o.Unit.ReloadPropagatedFrom.Contains(n)).Select(o => o.Name)).Order(StringComparer.Ordinal))
+                if (_units.ContainsKey(next) && seen.Add(next))
+                {
+                    result.Add(next);
+                    todo.Enqueue(next);
+                }
+        }
+        return result;
+    }
+
     /// <summary>Units that starting <paramref name="unit"/> stops: its Conflicts and the units that name it in theirs.</summary>
     public IReadOnlySet<string> Conflicting(string unit)
     {

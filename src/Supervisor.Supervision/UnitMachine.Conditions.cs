@@ -20,9 +20,13 @@ public sealed partial class UnitMachine
                 new UnitAction.CancelTimer(TimerKind.Start),
                 new UnitAction.Log($"start condition failed; condition check resulted in '{Unit.Name}' being skipped: {e.Conditions.Describe()}"));
         if (!e.Asserts.Met)
-            return Go(r with { Sub = SubState.Dead, FailureReason = $"Assertion failed on job for '{Unit.Name}': {e.Asserts.Describe()}" },
+        {
+            // RequiresMountsFor= comes as a failed assert marked Dependency: systemd says "Dependency failed" then.
+            var (what, log) = e.Asserts.Dependency ? ("Dependency failed", "start dependency failed") : ("Assertion failed", "start assertion failed");
+            return Go(r with { Sub = SubState.Dead, FailureReason = $"{what} on job for '{Unit.Name}': {e.Asserts.Describe()}" },
                 new UnitAction.CancelTimer(TimerKind.Start),
-                new UnitAction.Log($"start assertion failed: {e.Asserts.Describe()}"));
+                new UnitAction.Log($"{log}: {e.Asserts.Describe()}"));
+        }
         return AfterConditions(r, []);
     }
 

@@ -131,7 +131,8 @@ public sealed partial class UnitMachine
             BackoffAttempt = manual ? 0 : r.BackoffAttempt, Health = FreshHealth(r), AwaitingHealth = false,
         };
         if (!S.TimeoutStartSec.IsInfinity) actions.Add(new UnitAction.ArmTimer(TimerKind.Start, S.TimeoutStartSec.ToTimeSpan()));
-        if (Unit.Unit.Conditions.Count > 0)
+        // The host checks RequiresMountsFor= with the conditions (it reads the mount table).
+        if (Unit.Unit.Conditions.Count > 0 || Unit.Unit.RequiresMountsFor.Count > 0)
         {
             actions.Add(new UnitAction.CheckConditions());
             return new(r with { Sub = SubState.Condition, ControlPhase = null }, actions);

@@ -59,7 +59,9 @@ public sealed partial class UnitManager
                     if (_units.TryGetValue(u, out var pe) && pe.Runtime.Active is ActiveState.Active) Deliver(u, new UnitEvent.Restart());
                 break;
             case JobKind.Reload:
-                rw.Done.TrySetResult(Reload(rw.Unit, entry.Machine!, entry.Runtime));
+                var reloaded = Reload(rw.Unit, entry.Machine!, entry.Runtime);
+                if (reloaded.Result == JobResult.Done) PropagateReload(rw.Unit);
+                rw.Done.TrySetResult(reloaded);
                 break;
             case JobKind.ResetFailed:
                 Deliver(rw.Unit, new UnitEvent.ResetFailed());
@@ -75,6 +77,20 @@ public sealed partial class UnitManager
         if (reject is not null) return new JobOutcome(JobResult.Rejected, reject.Reason);
         Deliver(unit, new UnitEvent.Reload());
         return new JobOutcome(JobResult.Done);
+    }
+
+    /// <summary>
+    /// PropagatesReloadTo/ReloadPropagatedFrom: systemd's try-reload, so a unit that is not
+    /// running is left alone and one that cannot reload now is logged and skipped.
+    /// </summary>
+    private void PropagateReload(string unit)
+    {
+        foreach (var u in _graph.ReloadPropagation(unit))
+        {
+            if (!_units.TryGetValue(u, out var e) || e.Machine is null || e.Runtime.Active is not ActiveState.Active) continue;
+            var outcome = Reload(u, e.Machine, e.Runtime);
+            _host.Log(u, outcome.Result == JobResult.Done ? $"reloading: propagated from '{unit}'" : $"reload propagated from '{unit}' skipped: {outcome.Message}");
+        }
     }
 
     private void EnqueueStart(string unit, TaskCompletionSource<JobOutcome>? done)

@@ -123,6 +123,33 @@ public class ControlApiTests
     }
 
     [Fact]
+    public async Task RefuseManualStop_and_RefuseManualStart_refuse_those_requests_over_the_API_and_leave_the_unit_as_it_was()
+    {
+        await using var h = await Started(h =>
+        {
+            h.WriteUnit("pinned", ApiHarness.Sleeper().Replace("[Unit]\n", "[Unit]\nRefuseManualStop = true\n", StringComparison.Ordinal));
+            h.WriteUnit("helper", ApiHarness.Sleeper().Replace("[Unit]\n", "[Unit]\nRefuseManualStart = true\n", StringComparison.Ordinal));
+        });
+        await h.WaitForAsync("pinned", "active");
+        await h.WaitForAsync("helper", "active");
+        await using var c = await h.ConnectAsync();
+
+        var stop = await Assert.ThrowsAsync<DBusErrorException>(() => Manager(c, "StopUnit", "ss", "pinned", "replace"));
+        Assert.Equal(ControlApi.OnlyByDependencyError, stop.ErrorName);
+        Assert.Equal("Operation refused, unit 'pinned' may be requested by dependency only (it is configured to refuse manual stop)", stop.Message);
+        var restart = await Assert.ThrowsAsync<DBusErrorException>(() => Manager(c, "RestartUnit", "ss", "pinned", "replace"));
+        Assert.Equal(ControlApi.OnlyByDependencyError, restart.ErrorName);
+        Assert.Equal("active", await Get(c, ControlApi.UnitPath("pinned").ToString(), ControlApi.UnitInterface, "ActiveState"));
+
+        // RefuseManualStart lets a manual stop through, and refuses the start that would bring it back.
+        await Manager(c, "StopUnit", "ss", "helper", "replace");
+        var start = await Assert.ThrowsAsync<DBusErrorException>(() => Manager(c, "StartUnit", "ss", "helper", "replace"));
+        Assert.Equal(ControlApi.OnlyByDependencyError, start.ErrorName);
+        Assert.Contains("refuse manual start", start.Message, StringComparison.Ordinal);
+        Assert.Equal("inactive", await Get(c, ControlApi.UnitPath("helper").ToString(), ControlApi.UnitInterface, "ActiveState"));
+    }
+
+    [Fact]
     public async Task A_job_for_an_unknown_unit_is_NoSuchUnit_and_leaves_no_log_line()
     {
         await using var h = await Started(h => h.WriteUnit("web", ApiHarness.Sleeper()));

@@ -238,6 +238,22 @@ public sealed class TranslatorTests : IDisposable
     }
 
     [Fact]
+    public void RequiresMountsFor_reload_propagation_refusals_and_the_new_conditions_are_carried()
+    {
+        // postgresql@.service's own lines.
+        var c = _s.Translate("t.service",
+            "[Unit]\nRequiresMountsFor=/etc/postgresql/%I /var/lib/postgresql/%I\nPropagatesReloadTo=worker.service\nReloadPropagatedFrom=db.service\n" +
+            "RefuseManualStart=yes\nRefuseManualStop=no\nConditionFirstBoot=yes\nConditionNeedsUpdate=/etc\nAssertCredential=tls.key\n[Service]\nExecStart=/bin/true\n");
+        Assert.Equal(["/etc/postgresql/%I", "/var/lib/postgresql/%I"], List(c.Value("RequiresMountsFor")));
+        Assert.Equal(["worker"], List(c.Value("PropagatesReloadTo")));
+        Assert.Equal(["db"], List(c.Value("ReloadPropagatedFrom")));
+        Assert.Equal((true, false), (c.Value("RefuseManualStart"), c.Value("RefuseManualStop")));
+        Assert.Equal(["yes"], List(c.Value("ConditionFirstBoot")));
+        Assert.Equal(["/etc"], List(c.Value("ConditionNeedsUpdate")));
+        Assert.Equal(["tls.key"], List(c.Value("AssertCredential")));
+    }
+
+    [Fact]
     public void Type_idle_and_dbus_with_BusName_are_carried()
     {
         Assert.Equal("idle", Service("Type=idle").Value("Type"));
@@ -249,16 +265,16 @@ public sealed class TranslatorTests : IDisposable
     public void Directives_not_carried_are_reported_with_file_line_and_why()
     {
         var c = _s.Translate("t.service",
-            "[Unit]\nDefaultDependencies=no\nConditionFirstBoot=yes\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
+            "[Unit]\nDefaultDependencies=no\nStopWhenUnneeded=yes\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
         Assert.Equal((Why.InitOnly, 2), (c.Why("DefaultDependencies").Why, c.Why("DefaultDependencies").Location.Line));
-        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("ConditionFirstBoot").Why, c.Why("ConditionFirstBoot").Location.Line));
+        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("StopWhenUnneeded").Why, c.Why("StopWhenUnneeded").Location.Line));
         Assert.Equal(Why.UnknownToSystemd, c.Why("Frobnicate").Why);
         Assert.Equal(Why.Extension, c.Why("X-Tool").Why);
         Assert.Equal((Why.Rejected, 8), (c.Why("Type").Why, c.Why("Type").Location.Line));
         Assert.Contains("\"dbus\"", c.Why("Type").Detail);
         Assert.Equal(Why.InitOnly, c.Why("WantedBy").Why);
         Assert.Equal(Why.IgnoredBySystemd, c.Why("ListenStream").Why);
-        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: ConditionFirstBoot: no such key in Supervisor (not built yet)", c.Why("ConditionFirstBoot").ToString());
+        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: StopWhenUnneeded: no such key in Supervisor (not built yet)", c.Why("StopWhenUnneeded").ToString());
         Assert.Null(c.Value("Type"));
         Assert.True(c.LostMeaning);
     }

@@ -133,6 +133,147 @@ public sealed class ConditionCheckerTests : IDisposable
     }
 
     [Fact]
+    public void FirstBoot_reads_the_marker_and_the_machine_id()
+    {
+        var id = P("machine-id");
+        var marker = P("first-boot");
+        Assert.True(UpdateStamps.FirstBoot(id, marker));                  // no machine ID at all
+        File.WriteAllText(id, "uninitialized\n");
+        Assert.True(UpdateStamps.FirstBoot(id, marker));
+        File.WriteAllText(id, "");
+        Assert.True(UpdateStamps.FirstBoot(id, marker));
+        File.WriteAllText(id, "0123456789abcdef0123456789abcdef\n");
+        Assert.False(UpdateStamps.FirstBoot(id, marker));
+        File.WriteAllText(marker, "");
+        Assert.True(UpdateStamps.FirstBoot(id, marker));                  // systemd as PID 1 said so
+    }
+
+    [Fact]
+    public void NeedsUpdate_compares_the_stamp_with_the_usr_directory_to_the_nanosecond()
+    {
+        var usr = P("usr");
+        var etc = P("etc");
+        Directory.CreateDirectory(usr);
+        Directory.CreateDirectory(etc);
+        var stamp = Path.Combine(etc, ".updated");
+        Assert.True(UpdateStamps.NeedsUpdate(etc, usr));                  // no stamp: never updated
+        var t = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        Directory.SetLastWriteTimeUtc(usr, t);
+        File.WriteAllText(stamp, "");
+        File.SetLastWriteTimeUtc(stamp, t.AddSeconds(1));
+        Assert.False(UpdateStamps.NeedsUpdate(etc, usr));                 // updated after /usr changed
+        Directory.SetLastWriteTimeUtc(usr, t.AddSeconds(2));
+        Assert.True(UpdateStamps.NeedsUpdate(etc, usr));                  // /usr changed since
+        // Same second: nanoseconds decide; a stamp without them (0) carries TIMESTAMP_NSEC.
+        Directory.SetLastWriteTimeUtc(usr, t.AddTicks(5000));             // 500 µs
+        File.SetLastWriteTimeUtc(stamp, t);
+        File.WriteAllText(stamp, $"TIMESTAMP_NSEC={new DateTimeOffset(t).ToUnixTimeSeconds() * 1_000_000_000L + 600_000}\n");
+        File.SetLastWriteTimeUtc(stamp, t);
+        Assert.False(UpdateStamps.NeedsUpdate(etc, usr));                 // stamp at 600 µs, /usr at 500 µs
+        File.WriteAllText(stamp, $"TIMESTAMP_NSEC={new DateTimeOffset(t).ToUnixTimeSeconds() * 1_000_000_000L + 400_000}\n");
+        File.SetLastWriteTimeUtc(stamp, t);
+        Assert.True(UpdateStamps.NeedsUpdate(etc, usr));
+    }
+
+    [Fact]
+    public void Credential_looks_in_the_supervisors_own_credentials_directory()
+    {
+        var creds = P("creds");
+        Directory.CreateDirectory(creds);
+        File.WriteAllText(Path.Combine(creds, "db-password"), "x");
+        var before = Environment.GetEnvironmentVariable("CREDENTIALS_DIRECTORY");
+        try
+        {
+            Environment.SetEnvironmentVariable("CREDENTIALS_DIRECTORY", creds);
+            Assert.True(Holds("Credential", "db-password"));
+            Assert.False(Holds("Credential", "tls.key"));
+            Assert.True(Holds("Credential", "!tls.key"));
+            Assert.False(Holds("Credential", "../creds/db-password"));   // not a credential name
+            Environment.SetEnvironmentVariable("CREDENTIALS_DIRECTORY", null);
+            Assert.False(Holds("Credential", "db-password"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CREDENTIALS_DIRECTORY", before);
+        }
+    }
+
+    private sealed class MountFacts(string fstab, params string[] mounted) : HostFacts
+    {
+        public override string FstabPath => fstab;
+        public override IReadOnlySet<string> MountedPoints() => mounted.ToHashSet();
+    }
+
+    [Fact]
+    public void RequiresMountsFor_needs_every_fstab_mount_point_on_the_way_mounted()
+    {
+        var fstab = P("fstab");
+        File.WriteAllText(fstab, """
+            # <file system> <mount point> <type> <options> <dump> <pass>
+            UUID=1 /               ext4 defaults 0 1
+            UUID=2 /srv            ext4 defaults 0 2
+            UUID=3 /srv/my\040data xfs  noauto   0 2
+            UUID=4 none            swap sw       0 0
+            tmpfs  /var/tmp/       tmpfs defaults 0 0
+            """);
+        Assert.Null(RequiredMounts.Missing(["/srv/db"], new MountFacts(fstab, "/", "/srv")));
+        Assert.Equal($"RequiresMountsFor=/srv/db: /srv is declared in {fstab} but not mounted (Supervisor does not mount file systems)",
+            RequiredMounts.Missing(["/srv/db"], new MountFacts(fstab, "/")));
+        // The path itself counts, escapes in fstab are read, a trailing slash is no different.
+        Assert.Contains("/srv/my data is declared", RequiredMounts.Missing(["/srv/my data"], new MountFacts(fstab, "/", "/srv")));
+        Assert.Contains("/var/tmp is declared", RequiredMounts.Missing(["/var/tmp/cache/../x"], new MountFacts(fstab, "/", "/srv")));
+        // What fstab does not declare is no dependency, mounted or not (systemd has no mount unit for it).
+        Assert.Null(RequiredMounts.Missing(["/home/u", "/opt"], new MountFacts(fstab, "/")));
+        Assert.Null(RequiredMounts.Missing(["/srv/db"], new MountFacts(P("no-fstab"))));
+    }
+
+    [Fact]
+    public void RequiresMountsFor_is_checked_before_the_conditions_and_reported_as_a_dependency()
+    {
+        var fstab = P("fstab");
+        File.WriteAllText(fstab, "UUID=2 /srv ext4 defaults 0 2\n");
+        var unit = new UnitDefinition
+        {
+            Name = "u", Kind = UnitKind.Service, Sources = new(["/x"]),
+            Unit = new UnitSection { RequiresMountsFor = new(["/srv/db"]), Conditions = new([UnitCondition.Parse("PathExists", false, P("nothing"))]) },
+        };
+        var (conditions, asserts) = new ConditionChecker(new MountFacts(fstab, "/")).Check(unit);
+        Assert.True(conditions.Met);
+        Assert.False(asserts.Met);
+        Assert.True(asserts.Dependency);
+        Assert.StartsWith("RequiresMountsFor=/srv/db: /srv is declared", asserts.Describe());
+        (conditions, asserts) = new ConditionChecker(new MountFacts(fstab, "/", "/srv")).Check(unit);
+        Assert.False(conditions.Met);                                        // mounted: on to the conditions
+        Assert.False(asserts.Dependency);
+    }
+
+    [Fact]
+    public void RequiresMountsFor_sees_a_real_mount_in_this_namespace()
+    {
+        if (Environment.UserName != "root") Assert.Skip("mounting a tmpfs needs root");
+        var m = P("data");
+        Directory.CreateDirectory(m);
+        var fstab = P("fstab");
+        File.WriteAllText(fstab, $"tmpfs {m} tmpfs defaults 0 0\n");
+        var facts = new RealMountsFacts(fstab);
+        Assert.Contains("is declared", RequiredMounts.Missing([m + "/db"], facts));
+        Run("/bin/mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", m);
+        try
+        {
+            Assert.Null(RequiredMounts.Missing([m + "/db"], facts));
+        }
+        finally
+        {
+            Run("/bin/umount", m);
+        }
+    }
+
+    private sealed class RealMountsFacts(string fstab) : HostFacts
+    {
+        public override string FstabPath => fstab;
+    }
+
+    [Fact]
     public void Capability_reads_the_bounding_set()
     {
         var bounding = Convert.ToUInt64(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("CapBnd:", StringComparison.Ordinal))[7..].Trim(), 16);

@@ -86,6 +86,43 @@ public sealed class ConditionManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_mount_missing_for_RequiresMountsFor_fails_the_job_as_a_dependency_and_leaves_the_unit_inactive()
+    {
+        Load(("u", Svc(unit: "RequiresMountsFor = [\"/srv/db\"]")));
+        var job = Start("u");
+        const string why = "RequiresMountsFor=/srv/db: /srv is declared in /etc/fstab but not mounted (Supervisor does not mount file systems)";
+        Post("u", new UnitEvent.ConditionsChecked(ConditionOutcome.None(false), new ConditionOutcome(true, false, [], why, Dependency: true)));
+        var outcome = await job;
+        Assert.Equal(JobResult.Failed, outcome.Result);
+        Assert.Equal($"Dependency failed on job for 'u': {why}", outcome.Message);
+        Assert.Equal(ActiveState.Inactive, R("u").Active);
+        Assert.Contains(_host.Calls, c => c.Contains("start dependency failed: " + why, StringComparison.Ordinal));
+        Assert.DoesNotContain(_host.Calls, c => c.StartsWith("spawn ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_propagates_to_PropagatesReloadTo_and_ReloadPropagatedFrom_units_that_run_and_skips_the_rest()
+    {
+        const string reload = "ExecReload = [[\"/bin/reload\"]]";
+        Load(("a", Svc(reload, unit: "PropagatesReloadTo = [\"b\", \"idle\"]")), ("b", Svc(reload)), ("c", Svc(reload, unit: "ReloadPropagatedFrom = [\"b\"]")),
+            ("other", Svc(reload)), ("idle", Svc(reload)));
+        foreach (var u in (string[])["a", "b", "c", "other"])
+        {
+            var started = Start(u);
+            Post(u, new UnitEvent.MainStarted(_host.Pids[u]));
+            Assert.Equal(JobResult.Done, (await started).Result);
+        }
+        var job = _manager.ReloadAsync("a");
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await job).Result);
+        // a's own reload, b's (PropagatesReloadTo), and c's through b (ReloadPropagatedFrom, transitively);
+        // not 'other' (unrelated), not 'idle' (not running: a try-reload leaves it alone).
+        Assert.Equal(["control a Reload /bin/reload", "control b Reload /bin/reload", "control c Reload /bin/reload"],
+            _host.Calls.Where(c => c.StartsWith("control ", StringComparison.Ordinal) && c.Contains(" Reload ", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Contains(_host.Calls, c => c.Contains("reloading: propagated from 'a'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Conditions_met_go_on_to_ExecCondition_then_ExecStartPre_then_the_main_process()
     {
         Load(("u", Svc("ExecCondition = [[\"/bin/check\"]]\nExecStartPre = [[\"/bin/pre\"]]", unit: "ConditionPathExists = [\"/x\"]")));

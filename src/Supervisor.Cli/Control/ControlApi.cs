@@ -27,6 +27,7 @@ public sealed class ControlApi
     public const string UnitInterface = "io.supervisor.Unit1";
     public const string JobFailedError = "io.supervisor.Error.JobFailed";
     public const string NoSuchUnitError = "io.supervisor.Error.NoSuchUnit";
+    public const string OnlyByDependencyError = "io.supervisor.Error.OnlyByDependency";
 
     /// <summary>systemd's value for "unknown or unlimited" in uint64 properties.</summary>
     public const ulong Unset = ulong.MaxValue;
@@ -149,6 +150,7 @@ public sealed class ControlApi
         if (request is "start" or "restart" && _instantiate is not null && !_manager.Units.ContainsKey(name)
             && Supervisor.Units.Templates.UnitNameParts.IsInstance(name))
             await _instantiate(name);
+        RefuseManual(request, name);
         // Written before the job runs, so the unit's log reads in order: who asked, then what happened.
         if (_manager.Units.ContainsKey(name))
             _unitLog(name, $"{request} requested by {await CallerAsync(ctx)} over the control API");
@@ -159,6 +161,17 @@ public sealed class ControlApi
             JobResult.Rejected when !_manager.Units.ContainsKey(name) => throw new DBusErrorException(NoSuchUnitError, outcome.Message ?? $"unit '{name}' is not loaded"),
             _ => throw new DBusErrorException(JobFailedError, outcome.Message ?? $"job for '{name}' ended: {outcome.Result}"),
         };
+    }
+
+    /// <summary>RefuseManualStart/RefuseManualStop: a request over this API is manual; only a dependency may start or stop such a unit (systemd's OnlyByDependency).</summary>
+    private void RefuseManual(string request, string name)
+    {
+        if (!_manager.Units.TryGetValue(name, out var status) || status.Definition?.Unit is not { } u) return;
+        bool start = request is "start" or "restart" && u.RefuseManualStart;
+        bool stop = request is "stop" or "restart" && u.RefuseManualStop;
+        if (start || stop)
+            throw new DBusErrorException(OnlyByDependencyError,
+                $"Operation refused, unit '{name}' may be requested by dependency only (it is configured to refuse manual {(start ? "start" : "stop")})");
     }
 
     /// <summary>"uid 0 (pid 1234)": SO_PEERCRED on the private socket, the bus's word on a bus (pid 0 when it gave none).</summary>

@@ -104,7 +104,6 @@ public static class SystemdDirectives
             ["Capabilities"] = (Why.IgnoredBySystemd, removed),
             ["SysVStartPriority"] = (Why.IgnoredBySystemd, removed),
             ["NetClass"] = (Why.IgnoredBySystemd, removed),
-            ["RequiresMountsFor"] = (Why.OtherUnitType, "Supervisor has no .mount units: the paths must be mounted before the unit starts"),
         };
     }
 

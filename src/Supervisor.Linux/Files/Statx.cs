@@ -69,6 +69,14 @@ public static class Statx
         return new FileIdentity(((ulong)buf.DevMajor << 32) | buf.DevMinor, buf.Ino);
     }
 
+    /// <summary>The modification time of <paramref name="path"/> itself (a symlink is not followed, as lstat), in seconds and nanoseconds.</summary>
+    public static (long Seconds, uint Nanoseconds) ModificationTime(string path)
+    {
+        if (Libc.StatX(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_MTIME, out var buf) != 0)
+            throw new IOException($"statx {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        return (buf.MtimeSec, buf.MtimeNsec);
+    }
+
     private static bool Call(int dirfd, string path, int flags, out FileStatus status, out int errno)
     {
         if (Libc.StatX(dirfd, path, flags, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, out var buf) != 0)

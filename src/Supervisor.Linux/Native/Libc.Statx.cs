@@ -10,6 +10,7 @@ public static partial class Libc
     public const uint STATX_TYPE = 0x1;
     public const uint STATX_MODE = 0x2;
     public const uint STATX_UID = 0x8;
+    public const uint STATX_MTIME = 0x40;
     public const uint STATX_INO = 0x100;
     public const ushort S_IFMT = 0xF000;
     public const ushort S_IFBLK = 0x6000;
@@ -24,6 +25,8 @@ public static partial class Libc
         [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Ino;
+        [FieldOffset(112)] public long MtimeSec;
+        [FieldOffset(120)] public uint MtimeNsec;
         [FieldOffset(128)] public uint RdevMajor;
         [FieldOffset(132)] public uint RdevMinor;
         [FieldOffset(136)] public uint DevMajor;

@@ -16,9 +16,15 @@ public sealed class ConditionChecker(HostFacts? facts = null)
 {
     private readonly HostFacts _facts = facts ?? new HostFacts();
 
-    /// <summary>The conditions, then the asserts (systemd tests the asserts only when the conditions hold; both are reported).</summary>
+    /// <summary>
+    /// RequiresMountsFor= first (in systemd a failed dependency fails the job before the unit's
+    /// own conditions are looked at; it is reported as the assert outcome, marked Dependency), then
+    /// the conditions, then the asserts (systemd tests the asserts only when the conditions hold; both are reported).
+    /// </summary>
     public (ConditionOutcome Conditions, ConditionOutcome Asserts) Check(UnitDefinition unit)
     {
+        if (RequiredMounts.Missing(unit.Unit.RequiresMountsFor, _facts) is { } missing)
+            return (ConditionOutcome.None(false), new ConditionOutcome(true, false, ValueList<UnitCondition>.Empty, missing, Dependency: true));
         var all = unit.Unit.Conditions;
         var conditions = ConditionRule.Combine(false, [.. all.Where(c => !c.IsAssert).Select(c => (c, Holds(c)))]);
         if (!conditions.Met) return (conditions, ConditionOutcome.None(true));
@@ -63,6 +69,9 @@ public sealed class ConditionChecker(HostFacts? facts = null)
         "Host" => Host(p),
         "Architecture" => p == "native" || p == HostFacts.Architecture(),
         "Firmware" => _facts.Firmware(p),
+        "FirstBoot" => (CommandLineOverride("systemd.condition-first-boot") ?? _facts.FirstBoot()) == IsTrue(p),
+        "NeedsUpdate" => CommandLineOverride("systemd.condition-needs-update") ?? UpdateStamps.NeedsUpdate(p, _facts.UsrDirectory),
+        "Credential" => Credential(p),
         _ => false,
     };
 
@@ -100,6 +109,32 @@ public sealed class ConditionChecker(HostFacts? facts = null)
         return false;
     }
 
+    /// <summary>"NAME=bool" on the kernel command line (the last one wins), as systemd's proc_cmdline_get_bool; a bare NAME is true.</summary>
+    private bool? CommandLineOverride(string name)
+    {
+        bool? value = null;
+        foreach (var word in _facts.KernelCommandLine().Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (word == name) value = true;
+            else if (word.StartsWith(name + "=", StringComparison.Ordinal))
+            {
+                var v = word[(name.Length + 1)..].ToLowerInvariant();
+                value = v is "1" or "yes" or "y" or "true" or "t" or "on" ? true : v is "0" or "no" or "n" or "false" or "f" or "off" ? false : value;
+            }
+        }
+        return value;
+    }
+
+    /// <summary>ConditionCredential: a file (or anything) of that name in the supervisor's own credential directories.</summary>
+    private static bool Credential(string p)
+    {
+        if (p.Length == 0 || p.Length > 255 || p.Contains('/') || p is "." or "..") return false;
+        foreach (var variable in (string[])["CREDENTIALS_DIRECTORY", "ENCRYPTED_CREDENTIALS_DIRECTORY"])
+            if (System.Environment.GetEnvironmentVariable(variable) is { Length: > 0 } dir && Path.Exists(Path.Combine(dir, p)))
+                return true;
+        return false;
+    }
+
     private static bool Environment(string p)
     {
         var eq = p.IndexOf('=');
@@ -128,6 +163,12 @@ public class HostFacts
     public virtual bool Security(string p) => SecurityFacts.IsOn(p);
     public virtual bool OnAcPower() => PowerFacts.OnAcPower();
     public virtual bool Firmware(string p) => FirmwareFacts.Is(p);
+    public virtual bool FirstBoot() => UpdateStamps.FirstBoot("/etc/machine-id");
+    /// <summary>The directory whose modification time ConditionNeedsUpdate compares (systemd: "/usr/").</summary>
+    public virtual string UsrDirectory => "/usr/";
+    /// <summary>The file systems RequiresMountsFor may need: /etc/fstab's mount points.</summary>
+    public virtual string FstabPath => "/etc/fstab";
+    public virtual IReadOnlySet<string> MountedPoints() => Mounts.Points();
 
     /// <summary>This machine's architecture in systemd's names.</summary>
     public static string Architecture() => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch

@@ -76,8 +76,11 @@ public static class Mounts
         return mounts;
     }
 
-    /// <summary>"\040" and its like, as the kernel escapes space, tab, newline and backslash.</summary>
-    private static string Unescape(string s)
+    /// <summary>Every mount point now mounted in this mount namespace.</summary>
+    public static IReadOnlySet<string> Points() => Read().Select(m => m.Point).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>"\040" and its like, as the kernel escapes space, tab, newline and backslash (in mountinfo and in fstab).</summary>
+    public static string Unescape(string s)
     {
         if (!s.Contains('\\')) return s;
         var sb = new System.Text.StringBuilder(s.Length);
@@ -110,6 +113,9 @@ public static class Mounts
             if (Under(real, m.Point) && (on is null || m.Point.Length >= on.Point.Length)) on = m;
         return on is { ReadOnly: false };
     }
+
+    /// <summary>The mount the path is on is read-only (the path must exist).</summary>
+    public static bool IsReadOnly(string p) => Paths.Exists(p) && !IsReadWrite(p);
 
     private static bool Under(string path, string point) =>
         point == "/" || path == point || path.StartsWith(point + "/", StringComparison.Ordinal);

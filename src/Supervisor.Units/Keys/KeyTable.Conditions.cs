@@ -33,6 +33,9 @@ public static partial class KeyTable
         ("Host", "the host name matches this glob, or /etc/machine-id is this ID", NonEmptyParameter),
         ("Architecture", "the architecture (systemd's names: x86-64, arm64 …, or \"native\")", ArchitectureParameter),
         ("Firmware", "the firmware is \"uefi\", \"device-tree\", or \"device-tree-compatible(VALUE)\"", FirmwareParameter),
+        ("FirstBoot", "this is (true) or is not (false) the system's first boot: /run/systemd/first-boot exists (systemd as PID 1 made it), or /etc/machine-id is missing, empty or \"uninitialized\"; the kernel command line's systemd.condition-first-boot= overrides", BoolParameter),
+        ("NeedsUpdate", "/etc or /var (the parameter) is older than /usr: its .updated stamp is missing or older than /usr's modification time (false on a read-only file system); systemd.condition-needs-update= on the kernel command line overrides", NeedsUpdateParameter),
+        ("Credential", "the supervisor itself was given a credential of this name (a file in its $CREDENTIALS_DIRECTORY or $ENCRYPTED_CREDENTIALS_DIRECTORY)", CredentialParameter),
     ];
 
     /// <summary>[Unit] Condition*, Assert*, OnFailure, OnSuccess and [Service] ExecCondition, BusName.</summary>
@@ -43,6 +46,12 @@ public static partial class KeyTable
             yield return ConditionKey(kind, false, check, $"start only if {doc}; \"!\" negates, \"|\" makes it one of several triggering conditions; failing it the start is skipped and the unit stays inactive (not failed)");
             yield return ConditionKey(kind, true, check, $"like Condition{kind}, but failing it fails the start job (\"Assertion failed\"); the unit stays inactive");
         }
+        yield return Service(U("RequiresMountsFor", Reload, V.AbsolutePathList, u => u.RequiresMountsFor, (u, v) => u with { RequiresMountsFor = v }, "[]",
+            "paths whose file systems must be mounted: every mount point on the way to each path that /etc/fstab declares must be mounted when the unit starts, else the start fails as a dependency (systemd would mount it first; Supervisor does not mount file systems)", MergeRule.List));
+        yield return Service(U("RefuseManualStart", Reload, V.SystemdBool, u => u.RefuseManualStart, (u, v) => u with { RefuseManualStart = v }, "false",
+            "only a dependency may start the unit: start and restart over the control API (CLI, D-Bus) are refused (OnlyByDependency)"));
+        yield return Service(U("RefuseManualStop", Reload, V.SystemdBool, u => u.RefuseManualStop, (u, v) => u with { RefuseManualStop = v }, "false",
+            "only a dependency may stop the unit: stop and restart over the control API (CLI, D-Bus) are refused (OnlyByDependency)"));
         yield return Service(U("OnFailure", Reload, V.UnitNameList, u => u.OnFailure, (u, v) => u with { OnFailure = v }, "[]",
             "units started when this one enters the failed state (after its Restart= policy gave up; an automatic restart does not count, as in systemd 252)", MergeRule.List));
         yield return Service(U("OnSuccess", Reload, V.UnitNameList, u => u.OnSuccess, (u, v) => u with { OnSuccess = v }, "[]",
@@ -138,6 +147,13 @@ public static partial class KeyTable
 
     private static string? ArchitectureParameter(string p) =>
         ArchitectureNames.Contains(p) ? null : $"unknown architecture \"{p}\": expected one of {string.Join(", ", ArchitectureNames)}";
+
+    private static string? NeedsUpdateParameter(string p) =>
+        p.TrimEnd('/') is "/etc" or "/var" ? null : $"expected /etc or /var, got \"{p}\"";
+
+    /// <summary>systemd's credential_name_valid: a file name (no "/", not "." or ".."), at most 255 bytes.</summary>
+    private static string? CredentialParameter(string p) =>
+        p.Length == 0 || p.Length > 255 || p.Contains('/') || p is "." or ".." ? $"\"{p}\" is not a credential name (a file name of at most 255 characters)" : null;
 
     private static string? FirmwareParameter(string p) =>
         p is "uefi" or "device-tree" || (p.StartsWith("device-tree-compatible(", StringComparison.Ordinal) && p.EndsWith(')') && p.Length > "device-tree-compatible()".Length)

@@ -190,6 +190,8 @@ public static partial class KeyTable
         U("BindsTo", Reload, V.UnitNameList, u => u.BindsTo, (u, v) => u with { BindsTo = v }, "[]", "like Requires, and this unit also stops whenever one of them stops for any reason", MergeRule.List),
         U("PartOf", Reload, V.UnitNameList, u => u.PartOf, (u, v) => u with { PartOf = v }, "[]", "stop and restart of these units is propagated to this one", MergeRule.List),
         U("Conflicts", Reload, V.UnitNameList, u => u.Conflicts, (u, v) => u with { Conflicts = v }, "[]", "starting this unit stops these, and the other way round", MergeRule.List),
+        U("PropagatesReloadTo", Reload, V.UnitNameList, u => u.PropagatesReloadTo, (u, v) => u with { PropagatesReloadTo = v }, "[]", "units reloaded when this one is reloaded (those running and able to reload; transitively), as systemd does", MergeRule.List),
+        U("ReloadPropagatedFrom", Reload, V.UnitNameList, u => u.ReloadPropagatedFrom, (u, v) => u with { ReloadPropagatedFrom = v }, "[]", "units whose reload also reloads this one (the reverse of PropagatesReloadTo)", MergeRule.List),
     ];
 
     /// <summary>

@@ -75,6 +75,7 @@ public static partial class ValueTypes
     public static readonly IValueType<OptionalPath> OptionalAbsolutePath = new Simple<OptionalPath>("absolute path (\"-\" prefix: may be missing)",
         v => ParseOptionalPath(AsString(v, "an absolute path"), v), p => p.ToString());
 
+    public static readonly IValueType<ValueList<string>> AbsolutePathList = ListOf(AbsolutePath, "array of absolute paths");
     public static readonly IValueType<ValueList<OptionalPath>> OptionalPathList = ListOf(OptionalAbsolutePath, "array of absolute paths (\"-\" prefix: may be missing)");
 
     private static string CheckAbsolute(string s, TomlValue v)

@@ -32,7 +32,8 @@ public sealed record UnitCondition(string Kind, bool IsAssert, bool Trigger, boo
 /// <param name="Met">Whether the unit may start by this list.</param>
 /// <param name="NotMet">What failed, in the order written: the non-triggering ones that failed, or, when every triggering one failed, those.</param>
 /// <param name="Why">When no Condition* failed but the start was still skipped (ExecCondition), what said so.</param>
-public sealed record ConditionOutcome(bool IsAssert, bool Met, ValueList<UnitCondition> NotMet, string? Why = null)
+/// <param name="Dependency">Not an Assert* but a requirement the host does not meet (RequiresMountsFor=): the job fails as a dependency.</param>
+public sealed record ConditionOutcome(bool IsAssert, bool Met, ValueList<UnitCondition> NotMet, string? Why = null, bool Dependency = false)
 {
     /// <summary>"ConditionPathExists=/x was not met; ConditionUser=bob was not met".</summary>
     public string Describe() => NotMet.Count == 0 && Why is not null ? Why : string.Join("; ", NotMet.Select(c => $"{c}" + " was not met"));
@@ -63,6 +64,12 @@ public static class ConditionRule
 /// <summary>[Unit] start conditions and assertions, and the units started when this one fails or succeeds.</summary>
 public sealed partial record UnitSection
 {
+    /// <summary>RequiresMountsFor=: absolute paths whose file systems (every mount point on the way that /etc/fstab declares) must be mounted for the unit to start.</summary>
+    public ValueList<string> RequiresMountsFor { get; init; } = ValueList<string>.Empty;
+    /// <summary>RefuseManualStart=: only a dependency may start the unit; a start or restart asked for over the control API is refused.</summary>
+    public bool RefuseManualStart { get; init; }
+    /// <summary>RefuseManualStop=: only a dependency may stop the unit; a stop or restart asked for over the control API is refused.</summary>
+    public bool RefuseManualStop { get; init; }
     /// <summary>Every Condition* and Assert* entry, grouped by key in the key table's order.</summary>
     public ValueList<UnitCondition> Conditions { get; init; } = ValueList<UnitCondition>.Empty;
     /// <summary>Units started when this one enters the failed state (systemd's OnFailure=).</summary>

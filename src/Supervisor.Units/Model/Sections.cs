@@ -14,6 +14,10 @@ public sealed partial record UnitSection
     public ValueList<string> BindsTo { get; init; } = ValueList<string>.Empty;
     public ValueList<string> PartOf { get; init; } = ValueList<string>.Empty;
     public ValueList<string> Conflicts { get; init; } = ValueList<string>.Empty;
+    /// <summary>Units reloaded when this one is (systemd's PropagatesReloadTo=).</summary>
+    public ValueList<string> PropagatesReloadTo { get; init; } = ValueList<string>.Empty;
+    /// <summary>Units whose reload reloads this one too (systemd's ReloadPropagatedFrom=).</summary>
+    public ValueList<string> ReloadPropagatedFrom { get; init; } = ValueList<string>.Empty;
 }
 
 /// <summary>[Service]: what runs and how it is supervised. Defaults are systemd's.</summary>
