@@ -274,6 +274,103 @@ public sealed class ConditionCheckerTests : IDisposable
     }
 
     [Fact]
+    public void OSRelease_Memory_CPUs_CPUFeature_and_ControlGroupController_read_this_host()
+    {
+        var release = ResourceChecks.ReadOsRelease();
+        if (release.TryGetValue("ID", out var id))
+        {
+            Assert.True(Holds("OSRelease", $"ID={id}"));
+            Assert.False(Holds("OSRelease", $"ID!={id}"));
+            Assert.True(Holds("OSRelease", $"ID$={id[..1]}*"));
+            Assert.False(Holds("OSRelease", $"ID=not-{id} ID={id}"));        // every word must hold
+        }
+        if (release.TryGetValue("VERSION_ID", out var version))
+            Assert.True(Holds("OSRelease", $"VERSION_ID>=0 VERSION_ID<={version} VERSION_ID<{version}.1"));
+        Assert.True(Holds("OSRelease", "SUPERVISOR_NO_SUCH_KEY="));            // a missing key is empty
+
+        var memTotal = ulong.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))[9..].Replace("kB", "").Trim()) * 1024;
+        Assert.True(Holds("Memory", "1M"));                                    // ">=" when no operator
+        Assert.False(Holds("Memory", "<1M"));
+        Assert.False(Holds("Memory", $">{memTotal}"));
+        Assert.True(Holds("Memory", $"<={memTotal}"));
+
+        var allowed = Run("/usr/bin/nproc");                                    // the affinity mask, as systemd counts
+        Assert.True(Holds("CPUs", $"={allowed}"));
+        Assert.True(Holds("CPUs", "1"));
+        Assert.False(Holds("CPUs", $">{allowed}"));
+
+        var flags = ResourceChecks.CpuFlags();
+        if (flags.Count > 0) Assert.True(Holds("CPUFeature", flags.First()));
+        Assert.False(Holds("CPUFeature", "supervisor_no_such_flag"));
+
+        var layout = Supervisor.Cgroups.CgroupLayout.Detect();
+        Assert.Equal(layout.IsV2, Holds("ControlGroupController", "v2"));
+        Assert.Equal(!layout.IsV2, Holds("ControlGroupController", "v1"));
+        Assert.Equal(layout.AvailableControllers.Contains("memory"), Holds("ControlGroupController", "memory"));
+        Assert.Equal(layout.AvailableControllers.Contains("memory") && layout.AvailableControllers.Contains("pids"), Holds("ControlGroupController", "memory pids"));
+        Assert.True(Holds("ControlGroupController", "no-such-controller"));    // unknown names are ignored, as systemd does
+    }
+
+    private sealed class FakeHostFacts(string pressure, string sysDevBlock, (uint, uint)? device) : HostFacts
+    {
+        public override string PressureDirectory => pressure;
+        public override string SysDevBlock => sysDevBlock;
+        public override (uint Major, uint Minor)? DeviceOf(string path) => device;
+    }
+
+    [Fact]
+    public void Pressure_reads_the_full_line_else_some_at_the_window_and_passes_without_PSI()
+    {
+        var dir = P("pressure");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "memory"), "some avg10=30.00 avg60=12.50 avg300=5.00 total=1\nfull avg10=25.00 avg60=10.00 avg300=2.00 total=1\n");
+        File.WriteAllText(Path.Combine(dir, "cpu"), "some avg10=70.00 avg60=40.00 avg300=20.00 total=1\n");
+        var c = new ConditionChecker(new FakeHostFacts(dir, P("sys"), null));
+        bool H(string kind, string v) => c.Holds(UnitCondition.Parse(kind, false, v));
+        Assert.True(H("MemoryPressure", "2%"));                                // full avg300 = 2.00
+        Assert.False(H("MemoryPressure", "1.5%"));
+        Assert.False(H("MemoryPressure", "20%/10sec"));                        // full avg10 = 25.00
+        Assert.True(H("MemoryPressure", "10%/1min"));
+        Assert.False(H("CPUPressure", "30%/1min"));                            // no full line: some avg60 = 40
+        Assert.True(H("CPUPressure", "20%"));
+        Assert.True(H("IOPressure", "0%"));                                    // no file: no PSI, passes
+        Assert.True(H("MemoryPressure", "100%"));
+        if (File.Exists("/proc/pressure/memory")) Assert.True(Holds("MemoryPressure", "100%"));
+    }
+
+    [Fact]
+    public void PathIsEncrypted_finds_dm_crypt_on_the_device_or_below_it()
+    {
+        var sys = P("sys");
+        var devices = P("devices");
+        void Device(string name, string? uuid, params string[] slaves)
+        {
+            var d = Path.Combine(devices, name);
+            Directory.CreateDirectory(Path.Combine(d, "slaves"));
+            if (uuid is not null)
+            {
+                Directory.CreateDirectory(Path.Combine(d, "dm"));
+                File.WriteAllText(Path.Combine(d, "dm", "uuid"), uuid + "\n");
+            }
+            foreach (var s in slaves) File.CreateSymbolicLink(Path.Combine(d, "slaves", s), Path.Combine(devices, s));
+        }
+        Directory.CreateDirectory(sys);
+        Device("sda", null);
+        Device("dm-0", "CRYPT-LUKS2-0123-root", "sda");
+        Device("dm-1", "LVM-abc", "dm-0");                                     // LVM on top of LUKS
+        Device("dm-2", "LVM-def", "sda");                                      // LVM on a plain disk
+        File.CreateSymbolicLink(Path.Combine(sys, "253:0"), Path.Combine(devices, "dm-0"));
+        File.CreateSymbolicLink(Path.Combine(sys, "253:1"), Path.Combine(devices, "dm-1"));
+        File.CreateSymbolicLink(Path.Combine(sys, "253:2"), Path.Combine(devices, "dm-2"));
+        bool Encrypted((uint, uint)? dev) => new ConditionChecker(new FakeHostFacts(P("pressure"), sys, dev)).Holds(UnitCondition.Parse("PathIsEncrypted", false, "/srv"));
+        Assert.True(Encrypted((253, 0)));
+        Assert.True(Encrypted((253, 1)));
+        Assert.False(Encrypted((253, 2)));
+        Assert.False(Encrypted((0, 42)));                                      // not a block device (tmpfs, btrfs subvolume)
+        Assert.False(Encrypted(null));
+    }
+
+    [Fact]
     public void Capability_reads_the_bounding_set()
     {
         var bounding = Convert.ToUInt64(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("CapBnd:", StringComparison.Ordinal))[7..].Trim(), 16);

@@ -72,6 +72,15 @@ public sealed class ConditionChecker(HostFacts? facts = null)
         "FirstBoot" => (CommandLineOverride("systemd.condition-first-boot") ?? _facts.FirstBoot()) == IsTrue(p),
         "NeedsUpdate" => CommandLineOverride("systemd.condition-needs-update") ?? UpdateStamps.NeedsUpdate(p, _facts.UsrDirectory),
         "Credential" => Credential(p),
+        "OSRelease" => ResourceChecks.OsRelease(p, _facts.OsRelease()),
+        "Memory" => ResourceChecks.Memory(p, _facts.PhysicalMemory()),
+        "CPUs" => ResourceChecks.Cpus(p, _facts.AllowedCpus()),
+        "CPUFeature" => _facts.CpuFlags().Contains(p),
+        "ControlGroupController" => ResourceChecks.ControlGroupController(p, _facts.CgroupUnified(), _facts.CgroupControllers()),
+        "MemoryPressure" => ResourceChecks.Pressure(p, Path.Combine(_facts.PressureDirectory, "memory")),
+        "CPUPressure" => ResourceChecks.Pressure(p, Path.Combine(_facts.PressureDirectory, "cpu")),
+        "IOPressure" => ResourceChecks.Pressure(p, Path.Combine(_facts.PressureDirectory, "io")),
+        "PathIsEncrypted" => ResourceChecks.PathIsEncrypted(p, _facts.DeviceOf(p), _facts.SysDevBlock),
         _ => false,
     };
 
@@ -169,6 +178,17 @@ public class HostFacts
     /// <summary>The file systems RequiresMountsFor may need: /etc/fstab's mount points.</summary>
     public virtual string FstabPath => "/etc/fstab";
     public virtual IReadOnlySet<string> MountedPoints() => Mounts.Points();
+    public virtual IReadOnlyDictionary<string, string> OsRelease() => ResourceChecks.ReadOsRelease();
+    public virtual ulong PhysicalMemory() => ResourceChecks.PhysicalMemory();
+    public virtual int AllowedCpus() => ResourceChecks.AllowedCpus();
+    public virtual IReadOnlySet<string> CpuFlags() => ResourceChecks.CpuFlags();
+    public virtual bool CgroupUnified() => Supervisor.Cgroups.CgroupLayout.Detect().IsV2;
+    public virtual IReadOnlySet<string> CgroupControllers() => Supervisor.Cgroups.CgroupLayout.Detect().AvailableControllers;
+    public virtual string PressureDirectory => "/proc/pressure";
+    public virtual string SysDevBlock => "/sys/dev/block";
+    /// <summary>The device the path's file system is on (major, minor), or null when it cannot be stat'ed.</summary>
+    public virtual (uint Major, uint Minor)? DeviceOf(string path) =>
+        Linux.Files.Statx.Identity(path) is { } id ? ((uint)(id.Dev >> 32), (uint)(id.Dev & 0xFFFFFFFF)) : null;
 
     /// <summary>This machine's architecture in systemd's names.</summary>
     public static string Architecture() => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch

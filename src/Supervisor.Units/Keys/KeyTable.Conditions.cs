@@ -36,6 +36,15 @@ public static partial class KeyTable
         ("FirstBoot", "this is (true) or is not (false) the system's first boot: /run/systemd/first-boot exists (systemd as PID 1 made it), or /etc/machine-id is missing, empty or \"uninitialized\"; the kernel command line's systemd.condition-first-boot= overrides", BoolParameter),
         ("NeedsUpdate", "/etc or /var (the parameter) is older than /usr: its .updated stamp is missing or older than /usr's modification time (false on a read-only file system); systemd.condition-needs-update= on the kernel command line overrides", NeedsUpdateParameter),
         ("Credential", "the supervisor itself was given a credential of this name (a file in its $CREDENTIALS_DIRECTORY or $ENCRYPTED_CREDENTIALS_DIRECTORY)", CredentialParameter),
+        ("OSRelease", "every space-separated \"KEY=VALUE\" holds against /etc/os-release (else /usr/lib/os-release): = and != compare the text, $= and !$= with a glob, <, <=, >=, > as versions; a key the file lacks is empty", OsReleaseParameter),
+        ("Memory", "the host's physical memory (in a container: the limit of its top cgroup, when lower) compares with this size: \"[OP]SIZE\", >= when no operator (<, <=, =, !=, >=, >; K, M, G, T are powers of 1024)", MemoryParameter),
+        ("CPUs", "the number of CPUs the supervisor may run on (its affinity mask) compares with this number: \"[OP]N\", >= when no operator", CpusParameter),
+        ("CPUFeature", "the CPU has this feature, as /proc/cpuinfo's flags name it (sse4_2, avx2, aes, rdrand …)", NonEmptyParameter),
+        ("ControlGroupController", "every space-separated cgroup controller is available (v1: a mounted hierarchy; v2: listed in the root's cgroup.controllers), and \"v1\" or \"v2\" names the hierarchy in use (v1 includes hybrid); names systemd does not know are ignored, as systemd does", NonEmptyParameter),
+        ("MemoryPressure", "the host's memory pressure (PSI: /proc/pressure/memory, its \"full\" line, else \"some\") averaged over 5 min, or over the window after \"/\" (10sec, 1min, 5min), is at most this percentage (\"20%\", \"20%/1min\"); true on a kernel without PSI", PressureParameter),
+        ("CPUPressure", "as ConditionMemoryPressure, for /proc/pressure/cpu", PressureParameter),
+        ("IOPressure", "as ConditionMemoryPressure, for /proc/pressure/io", PressureParameter),
+        ("PathIsEncrypted", "the path is on a block device encrypted with dm-crypt (its device, or one below it in the device-mapper stack: /sys/dev/block/…/dm/uuid starts with CRYPT-)", AbsoluteParameter),
     ];
 
     /// <summary>[Unit] Condition*, Assert*, OnFailure, OnSuccess and [Service] ExecCondition, BusName.</summary>
@@ -147,6 +156,24 @@ public static partial class KeyTable
 
     private static string? ArchitectureParameter(string p) =>
         ArchitectureNames.Contains(p) ? null : $"unknown architecture \"{p}\": expected one of {string.Join(", ", ArchitectureNames)}";
+
+    private static string? OsReleaseParameter(string p)
+    {
+        var words = ConditionExpressions.OsReleaseWords(p);
+        if (words.Count == 0) return "the value is empty";
+        var bad = words.FirstOrDefault(w => ConditionExpressions.ParseOsReleaseWord(w) is null);
+        return bad is null ? null : $"\"{bad}\" is not KEY=VALUE, KEY!=VALUE, KEY$=GLOB, KEY!$=GLOB or KEY<VERSION (also <=, >=, >)";
+    }
+
+    private static string? MemoryParameter(string p) =>
+        ConditionExpressions.ParseMemory(p) is null ? $"\"{p}\" is not a size with an optional operator (\">=4G\", \"<512M\")" : null;
+
+    private static string? CpusParameter(string p) =>
+        ConditionExpressions.ParseCpus(p) is null ? $"\"{p}\" is not a CPU count with an optional operator (\">=2\", \"=1\")" : null;
+
+    private static string? PressureParameter(string p) =>
+        p.Contains(':') ? "a slice before the threshold (\"SLICE:N%\") is not supported: Supervisor checks the host's pressure"
+        : ConditionExpressions.ParsePressure(p) is null ? $"\"{p}\" is not a percentage with an optional window (\"20%\", \"20%/10sec\", \"20%/1min\", \"20%/5min\")" : null;
 
     private static string? NeedsUpdateParameter(string p) =>
         p.TrimEnd('/') is "/etc" or "/var" ? null : $"expected /etc or /var, got \"{p}\"";
