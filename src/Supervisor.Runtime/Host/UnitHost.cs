@@ -66,7 +66,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _cgroups = new CgroupLifecycle(driver, Log, _stopping.Token);
         _cgroups.DriftRepaired += (unit, drift) => DriftRepaired?.Invoke(unit, drift);
         _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
-        Output = new OutputKeeper(logger);
+        Held = new HeldFds(logger);
+        Output = new OutputKeeper(Held);
+        Sockets = new ListeningSockets(Held);
         fds ??= FdBudget.ForThisProcess();
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, _stopping.Token);
         _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), _stopping.Token);
@@ -84,7 +86,10 @@ public sealed class UnitHost : IUnitHost, IDisposable
     public UnitIdentities Identities => _identities;
 
     /// <summary>The socket units' listening sockets (socket activation).</summary>
-    public ListeningSockets Sockets { get; } = new();
+    public ListeningSockets Sockets { get; }
+
+    /// <summary>The fd holder: what outlives a killed supervisor (output, listening sockets, fd stores).</summary>
+    internal HeldFds Held { get; }
 
     /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
     internal OutputKeeper Output { get; }
@@ -136,7 +141,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         if (unit.Kind == UnitKind.Socket)
         {
             // A socket unit's "main" is its bound sockets; it has no process.
-            Sockets.Bind(unit);
+            if (Sockets.Bind(unit) is > 0 and var taken)
+                Log(unit.Name, $"listening on {taken} socket(s) a previous supervisor left in the fd holder: the same sockets, so connections made meanwhile wait in them");
             _sink.Post(unit.Name, new UnitEvent.MainStarted(0));
             return;
         }
