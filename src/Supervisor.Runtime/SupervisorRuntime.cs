@@ -105,6 +105,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         Host.Held.Open(Path.Combine(options.RuntimeDirectory, "fdholder"));
         Host.Output.Recover(adoptions.Keys.ToHashSet(StringComparer.Ordinal));
         Host.Sockets.Recover(declared.Units.Values.Select(u => u.Definition));
+        Host.FdStores.Recover(declared.Units.Values.Select(u => u.Definition));
         Host.Held.DropUnclaimed();
         await Reconciler.ReconcileAsync("start", cancellationToken, adoptions);
         _stateWriter = new StateWriter(Manager, _stateFile, logger);
