@@ -35,10 +35,11 @@ public static class Limits
     public const int MaxDropIns = 256;
 
     /// <summary>
-    /// Largest FileDescriptorStoreMax: the helper passes at most PLAN_MAX_LISTEN_FDS (256)
-    /// descriptors to a main process, the socket units' and the stored ones together.
+    /// Largest FileDescriptorStoreMax: the helper passes at most PLAN_MAX_LISTEN_FDS (8192)
+    /// descriptors to a main process, the socket units' and the stored ones together (Debian's
+    /// systemd-journald asks for 4224).
     /// </summary>
-    public const int MaxFileDescriptorStore = 256;
+    public const int MaxFileDescriptorStore = 8192;
 
     /// <summary>Longest unit name, as systemd's UNIT_NAME_MAX.</summary>
     public const int MaxUnitNameLength = 255;

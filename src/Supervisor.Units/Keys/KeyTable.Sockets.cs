@@ -28,7 +28,7 @@ public static partial class KeyTable
         S("FileDescriptorStoreMax", NextUse, V.Int(0, Limits.MaxFileDescriptorStore), s => s.FileDescriptorStoreMax, (s, v) => s with { FileDescriptorStoreMax = v }, "0",
             "how many descriptors the service may keep in the supervisor with sd_notify FDSTORE=1 (FDNAME= names them, FDSTOREREMOVE=1 drops a name, FDPOLL=0 keeps one that hangs up); " +
             "they are passed back to the next main process after the socket units' (LISTEN_FDS, LISTEN_FDNAMES), across restarts and a killed supervisor, and closed when the service stops; " +
-            "0 refuses every store with a log line, as systemd; at most 256 (the socket units' descriptors and the store together)"),
+            "0 refuses every store with a log line, as systemd; at most 8192 (the socket units' descriptors and the store together)"),
         K("ListenStream", Restart, Addresses(SocketKind.Stream), k => k.ListenStream, (k, v) => k with { ListenStream = v }, "[]",
             "stream sockets to listen on: a port (\"80\": IPv6 and IPv4), \"addr:port\", \"[::1]:port\", an absolute unix socket path, or \"@name\" (abstract)", MergeRule.List),
         K("ListenDatagram", Restart, Addresses(SocketKind.Datagram), k => k.ListenDatagram, (k, v) => k with { ListenDatagram = v }, "[]",

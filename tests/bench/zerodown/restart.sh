@@ -7,6 +7,7 @@
 # the restart time (median, p95); then the ratios; and the load average.
 #
 # Usage: tests/bench/zerodown/restart.sh [RESTARTS=100] [CONNECTIONS=8]
+#        (SUPERVISOR_DLL=path/supervisor.dll uses that build instead of publishing one)
 set -euo pipefail
 me=zerodown
 restarts=${1:-100}
@@ -19,8 +20,12 @@ ensure_packages wrk:wrk gcc:gcc python3:python3 curl:curl
 bench_init zerodown
 trap cleanup EXIT
 gcc -O2 -Wall -Wextra -o "$work/httpd" "$here/httpd.c"
-say "building ours"
-build_ours
+if [ -n "${SUPERVISOR_DLL:-}" ]; then
+  dll=$SUPERVISOR_DLL  # an existing build (e.g. src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll)
+else
+  say "building ours"
+  build_ours
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 act_port=$(free_port)
@@ -28,6 +33,7 @@ self_port=$(free_port)
 dir="$work/d"; mkdir -p "$dir/units"; chmod 0755 "$dir" "$dir/units"
 cat >"$dir/units/web-act.toml" <<TOML
 [Service]
+StartLimitIntervalSec = 0  # $restarts restarts on request in a row are the point here
 ExecStart = ["$work/httpd", "$act_port"]
 TOML
 cat >"$dir/units/web-act.socket.toml" <<TOML
@@ -36,6 +42,7 @@ ListenStream = ["127.0.0.1:$act_port"]
 TOML
 cat >"$dir/units/web-self.toml" <<TOML
 [Service]
+StartLimitIntervalSec = 0  # $restarts restarts on request in a row are the point here
 ExecStart = ["$work/httpd", "$self_port"]
 TOML
 start_ours "$dir"
