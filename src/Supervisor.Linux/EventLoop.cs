@@ -61,6 +61,30 @@ public sealed unsafe class EventLoop
         return token;
     }
 
+    /// <summary>
+    /// Calls <paramref name="callback"/> once, on the loop thread, when <paramref name="fd"/>
+    /// reports a hang-up or an error (no event is asked for: epoll always reports EPOLLHUP and
+    /// EPOLLERR). Returns the token for <see cref="Remove"/>, or 0 when the fd cannot be polled
+    /// (EPERM: a regular file or a directory), which then is never reported.
+    /// </summary>
+    public ulong AddHangup(SafeHandle fd, Action callback)
+    {
+        ulong token;
+        lock (_watches)
+        {
+            token = ++_next;
+            _watches[token] = new Registration(fd, _ => callback(), Once: true);
+        }
+        if (Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_ADD, (int)fd.DangerousGetHandle(), Libc.EPOLLONESHOT, token) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            lock (_watches) _watches.Remove(token);
+            if (errno == Errno.EPERM) return 0;
+            throw new IOException($"epoll_ctl(ADD): {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        return token;
+    }
+
     /// <summary>Ends a watch (before its fd is closed: a closed fd number may be reused at once). False if it had ended.</summary>
     public bool Remove(ulong token)
     {

@@ -17,7 +17,8 @@ public static unsafe class UnixSockets
 
     // Room for the descriptors a receiver accepts; more are closed by the kernel (MSG_CTRUNC).
     private const int HolderMaxFds = 8;
-    private const int NotifyMaxFds = 32;
+    /// <summary>Descriptors one sd_notify message may carry (FDSTORE=1); the kernel's own limit per message.</summary>
+    public const int NotifyMaxFds = MaxFdsPerMessage;
 
     /// <summary>
     /// A connected stream pair: the read end as a .NET Socket (epoll-driven async reads, no thread
@@ -61,15 +62,17 @@ public static unsafe class UnixSockets
         return n <= 0 ? -1 : (int)n;
     }
 
-    /// <summary>Reads one datagram without blocking; returns its length (-1 when none is queued) and the sender's credentials.</summary>
-    public static int ReceiveWithCredentials(Socket socket, Span<byte> buffer, out Libc.UCred cred, out bool truncated)
+    /// <summary>
+    /// Reads one datagram without blocking; returns its length (-1 when none is queued) and the
+    /// sender's credentials. Descriptors that came with it (sd_notify FDSTORE=1, BARRIER=1) are
+    /// appended to <paramref name="fds"/>, close-on-exec: the caller owns them.
+    /// <paramref name="fdsTruncated"/> says the kernel closed some (more than <see cref="NotifyMaxFds"/>).
+    /// </summary>
+    public static int ReceiveWithCredentials(Socket socket, Span<byte> buffer, List<int> fds, out Libc.UCred cred, out bool truncated, out bool fdsTruncated)
     {
-        var fds = new List<int>();
         var n = Receive(socket.SafeHandle, buffer, Libc.MSG_DONTWAIT | Libc.MSG_CMSG_CLOEXEC, NotifyMaxFds, credentials: true, fds, out cred, out int flags, out int errno);
-        // sd_notify_barrier() sends BARRIER=1 with a pipe fd and waits until the manager closes
-        // it; a received fd is never kept (FDSTORE is not supported), so close them all.
-        foreach (var fd in fds) Libc.Close(fd);
         truncated = (flags & Libc.MSG_TRUNC) != 0;
+        fdsTruncated = (flags & Libc.MSG_CTRUNC) != 0;
         if (n >= 0) return (int)n;
         if (errno == Errno.EAGAIN) return -1;
         throw new IOException($"recvmsg on the notify socket failed: {Marshal.GetPInvokeErrorMessage(errno)}");

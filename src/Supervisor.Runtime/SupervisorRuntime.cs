@@ -94,7 +94,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
             ThreadPool.UnsafeQueueUserWorkItem(_ => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true), null);
     }
 
-    /// <summary>Adopts the units a killed supervisor left running (their output taken back from the holder), then starts the rest.</summary>
+    /// <summary>Adopts the units a killed supervisor left running (their output, and the socket units' sockets, taken back from the holder), then starts the rest.</summary>
     public async Task StartUnitsAsync(CancellationToken cancellationToken)
     {
         _stateFile = new StateFile(options.StateDirectory);
@@ -102,7 +102,11 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         var adoptions = AdoptionFinder.Find(_stateFile, declared, Driver, logger);
         // Dynamic uids of units that are gone and whose uid nothing runs as any more go back to the pool.
         Host.Identities.Prune(unit => declared.Units.ContainsKey(unit));
-        Host.Output.Open(Path.Combine(options.RuntimeDirectory, "fdholder"), adoptions.Keys.ToHashSet(StringComparer.Ordinal));
+        Host.Held.Open(Path.Combine(options.RuntimeDirectory, "fdholder"));
+        Host.Output.Recover(adoptions.Keys.ToHashSet(StringComparer.Ordinal));
+        Host.Sockets.Recover(declared.Units.Values.Select(u => u.Definition));
+        Host.FdStores.Recover(declared.Units.Values.Select(u => u.Definition));
+        Host.Held.DropUnclaimed();
         await Reconciler.ReconcileAsync("start", cancellationToken, adoptions);
         _stateWriter = new StateWriter(Manager, _stateFile, logger);
     }
@@ -134,7 +138,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         _activation?.Stop();
         await Manager.StopAllAsync();
         logger.LogInformation("all units stopped");
-        Host.Output.Quit();
+        Host.Held.Quit();
         // Nothing is running any more: a next supervisor has nothing to adopt.
         _stateWriter?.Dispose();
         _stateFile?.Write(new Dictionary<string, UnitMemory>());

@@ -25,7 +25,7 @@ public static partial class HelperProtocol
     public const int PlanMaxMounts = Units.Limits.PlanMaxMounts;    // PLAN_MAX_MOUNTS
     public const int PlanMaxRlimits = Units.Limits.PlanMaxRlimits;  // PLAN_MAX_RLIMITS
     public const int PlanMaxCgroups = Units.Limits.PlanMaxCgroups;  // PLAN_MAX_CGROUPS
-    public const int PlanMaxListenFds = 256;   // PLAN_MAX_LISTEN_FDS
+    public const int PlanMaxListenFds = 8192;  // PLAN_MAX_LISTEN_FDS
     public const int PlanMaxLandlockRules = Units.Limits.PlanMaxLandlockRules; // PLAN_MAX_LANDLOCK_RULES
 
     public const uint TagEnd = 0;              // PLAN_TAG_END

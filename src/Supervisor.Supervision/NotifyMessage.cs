@@ -23,6 +23,14 @@ public sealed record NotifyMessage
     public int? Errno { get; init; }
     public long? ExtendTimeoutUsec { get; init; }
     public long? WatchdogUsec { get; init; }
+    /// <summary>FDSTORE=1: keep the descriptors sent with this message (FileDescriptorStoreMax).</summary>
+    public bool FdStore { get; init; }
+    /// <summary>FDSTOREREMOVE=1: close the stored descriptors named <see cref="FdName"/>.</summary>
+    public bool FdStoreRemove { get; init; }
+    /// <summary>FDNAME=: the name stored descriptors get (LISTEN_FDNAMES), or the name to remove; as sent, checked where it is used.</summary>
+    public string? FdName { get; init; }
+    /// <summary>FDPOLL=0: a stored descriptor is kept even when it reports a hang-up or an error.</summary>
+    public bool FdPoll { get; init; } = true;
     public IReadOnlyList<KeyValuePair<string, string>> Other { get; init; } = [];
     public int MalformedLines { get; init; }
 
@@ -64,6 +72,10 @@ public sealed record NotifyMessage
                     m = m with { ExtendTimeoutUsec = ext }; break;
                 case "WATCHDOG_USEC" when long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var wd) && wd > 0:
                     m = m with { WatchdogUsec = wd }; break;
+                case "FDSTORE" when value == "1": m = m with { FdStore = true }; break;
+                case "FDSTOREREMOVE" when value == "1": m = m with { FdStoreRemove = true }; break;
+                case "FDPOLL" when value == "0": m = m with { FdPoll = false }; break;
+                case "FDNAME": m = m with { FdName = value }; break;
                 case "READY" or "RELOADING" or "STOPPING" or "WATCHDOG" or "MAINPID" or "ERRNO" or "EXTEND_TIMEOUT_USEC" or "WATCHDOG_USEC":
                     malformed++; break;
                 default: other.Add(new(key, value)); break;

@@ -45,7 +45,9 @@ public abstract record UnitEvent
     /// An sd_notify datagram from a process of the unit's cgroup, as the events it carries and the
     /// lines it asks to log; the manager delivers them only when NotifyAccess admits the sender.
     /// </summary>
-    public sealed record Notified(int SenderPid, bool FromControl, IReadOnlyList<UnitEvent> Events, IReadOnlyList<string> Lines) : UnitEvent;
+    /// <param name="FdStore">FDSTORE=1 / FDSTOREREMOVE=1 with the descriptors that came with the message: given to the host when NotifyAccess admits the message, closed otherwise.</param>
+    public sealed record Notified(int SenderPid, bool FromControl, IReadOnlyList<UnitEvent> Events, IReadOnlyList<string> Lines,
+        Notify.FdStoreRequest? FdStore = null) : UnitEvent;
     /// <summary>The unit's Condition* and Assert* lists were checked (by the host, which reads the files and the system).</summary>
     public sealed record ConditionsChecked(ConditionOutcome Conditions, ConditionOutcome Asserts) : UnitEvent;
     /// <summary>

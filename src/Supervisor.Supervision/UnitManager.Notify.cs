@@ -13,20 +13,27 @@ public sealed partial class UnitManager
 
     private void DeliverNotified(string unit, UnitEvent.Notified n)
     {
-        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null) return;
+        if (!_units.TryGetValue(unit, out var entry) || entry.Machine is null)
+        {
+            n.FdStore?.Dispose();
+            return;
+        }
         var access = entry.Definition.Service.EffectiveNotifyAccess;
         var runtime = entry.Runtime;
         if (NotifyAccessRule.WaitForMainPid(access, runtime.MainPid, runtime.Sub, n.FromControl))
         {
             if (entry.HeldNotifications.Count < MaxHeldNotifications) entry.HeldNotifications.Add(n);
+            else n.FdStore?.Dispose();
             return;
         }
         if (NotifyAccessRule.Refusal(access, n.SenderPid, runtime.MainPid, n.FromControl) is { } refusal)
         {
             LogDropped(unit, entry, refusal);
+            n.FdStore?.Dispose();
             return;
         }
         foreach (var line in n.Lines) _host.Log(unit, line);
+        if (n.FdStore is { } store) _host.StoreFds(entry.Definition, store);
         foreach (var e in n.Events) Deliver(unit, e);
     }
 

@@ -43,8 +43,15 @@ public interface IUnitHost
     void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid);
 
     /// <summary>
+    /// sd_notify FDSTORE=1 / FDSTOREREMOVE=1 from a sender NotifyAccess admits: keep the descriptors
+    /// (up to FileDescriptorStoreMax) for the unit's next main processes, or drop those of a name.
+    /// The host owns <paramref name="request"/> from here.
+    /// </summary>
+    void StoreFds(UnitDefinition unit, Notify.FdStoreRequest request);
+
+    /// <summary>
     /// The unit is down for good (inactive or failed, no restart pending): remove its cgroup once
-    /// empty and close its notify socket. Between a crash and its automatic restart both are kept,
+    /// empty, close its notify socket and its fd store. Between a crash and its automatic restart both are kept,
     /// so a restart costs no cgroup teardown and rebuild.
     /// </summary>
     void Release(UnitDefinition unit);

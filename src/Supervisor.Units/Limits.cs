@@ -34,6 +34,13 @@ public static class Limits
     /// <summary>Most drop-ins merged over one unit.</summary>
     public const int MaxDropIns = 256;
 
+    /// <summary>
+    /// Largest FileDescriptorStoreMax: the helper passes at most PLAN_MAX_LISTEN_FDS (8192)
+    /// descriptors to a main process, the socket units' and the stored ones together (Debian's
+    /// systemd-journald asks for 4224).
+    /// </summary>
+    public const int MaxFileDescriptorStore = 8192;
+
     /// <summary>Longest unit name, as systemd's UNIT_NAME_MAX.</summary>
     public const int MaxUnitNameLength = 255;
 

@@ -1,9 +1,12 @@
 /*
- * supervisor-holder SOCKET: keeps copies of file descriptors for the supervisor, so the
- * read ends of the services' stdout/stderr outlive a supervisor that is killed (kill -9, a
- * crash, an upgrade). Without them a service would get EPIPE (or die of SIGPIPE) at its next
- * line of output; with them its output waits in the socket buffer until the next supervisor
- * takes the descriptors back and reads on. The same idea as systemd's fd store and s6-fdholder.
+ * supervisor-holder SOCKET: keeps copies of file descriptors for the supervisor, so they
+ * outlive a supervisor that is killed (kill -9, a crash, an upgrade): the read ends of the
+ * services' stdout/stderr (without them a service would get EPIPE, or die of SIGPIPE, at its
+ * next line of output; with them its output waits in the socket buffer), the socket units'
+ * listening sockets (a client connecting meanwhile waits in the backlog instead of being
+ * refused, and the next supervisor serves the very same socket), and the services' FDSTORE=1
+ * descriptors. The next supervisor takes them back. The same idea as systemd's fd store and
+ * s6-fdholder. The keys mean nothing here; the supervisor names them.
  *
  * One SOCK_SEQPACKET socket, clients of the same uid only (the supervisor is root; the socket
  * is 0600). Requests, one message each:
@@ -27,10 +30,10 @@
 
 #define HOLD_MAX_FDS 65536
 #define HOLD_MAX_CLIENTS 8
-#define HOLD_KEY_MAX 255
+#define HOLD_KEY_MAX 1023 /* FdHolder.MaxKeyBytes */
 
 struct held {
-    char key[HOLD_KEY_MAX + 1];
+    char *key; /* strdup'd: most keys are short, the table is large */
     int fd;
 };
 
@@ -48,6 +51,7 @@ static ssize_t find(const char *key)
 static void drop(size_t i)
 {
     close(held[i].fd);
+    free(held[i].key);
     held[i] = held[--nheld];
 }
 
@@ -121,12 +125,12 @@ static int put(const char *key, int fd)
         held[i].fd = fd;
         return 0;
     }
-    if (nheld == HOLD_MAX_FDS) {
+    char *copy = nheld == HOLD_MAX_FDS ? NULL : strdup(key);
+    if (!copy) {
         close(fd);
         return -1;
     }
-    size_t len = strlen(key);
-    memcpy(held[nheld].key, key, len + 1);
+    held[nheld].key = copy;
     held[nheld++].fd = fd;
     return 0;
 }

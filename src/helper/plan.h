@@ -40,7 +40,7 @@
 #define PLAN_MAX_MOUNTS 1024
 #define PLAN_MAX_RLIMITS 16
 #define PLAN_MAX_CGROUPS 32
-#define PLAN_MAX_LISTEN_FDS 256
+#define PLAN_MAX_LISTEN_FDS 8192
 #define PLAN_MAX_LANDLOCK_RULES 1024 /* paths and ports together */
 
 /* Record tags. */

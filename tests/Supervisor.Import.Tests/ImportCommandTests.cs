@@ -29,12 +29,12 @@ public sealed class ImportCommandTests : IDisposable
     [Fact]
     public async Task Something_left_out_exits_3_and_is_listed_as_file_line_key_why_and_in_the_file()
     {
-        var unit = _s.Write("redis.service", "[Service]\nExecStart=/bin/sleep 100\nFileDescriptorStoreMax=1\nMemoryMax=10%\n");
+        var unit = _s.Write("redis.service", "[Service]\nExecStart=/bin/sleep 100\nPAMName=login\nMemoryMax=10%\n");
         var (code, output, _) = await Cli.Run("import", unit, "--out", _s.Out);
         Assert.Equal(ImportCommandExit.NotAllCarried, code);
-        Assert.Contains($"{unit}:3: FileDescriptorStoreMax: no such key in Supervisor (not built yet)", output);
+        Assert.Contains($"{unit}:3: PAMName: no such key in Supervisor (not built yet)", output);
         Assert.Contains($"{unit}:4: MemoryMax: \"10%\" is a share of the memory", output);
-        Assert.Contains($"#   {unit}:3: FileDescriptorStoreMax:", File.ReadAllText(Path.Combine(_s.Out, "redis.toml")));
+        Assert.Contains($"#   {unit}:3: PAMName:", File.ReadAllText(Path.Combine(_s.Out, "redis.toml")));
         Assert.Equal(0, (await Cli.Run("check", _s.Out)).Code);
     }
 
@@ -97,7 +97,7 @@ public sealed class ImportCommandTests : IDisposable
     [Fact]
     public async Task Check_writes_nothing_and_counts_per_directive_the_units_it_could_not_be_carried_in()
     {
-        _s.Write("units/a.service", "[Unit]\nStopWhenUnneeded=yes\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nFileDescriptorStoreMax=1\n");
+        _s.Write("units/a.service", "[Unit]\nStopWhenUnneeded=yes\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nPAMName=login\n");
         _s.Write("units/b.service", "[Unit]\nStopWhenUnneeded=no\n[Service]\nExecStart=/bin/true\n");
         _s.Write("units/c.service", Clean);
         _s.Write("units/d.timer", "[Timer]\nOnCalendar=daily\n");
@@ -107,7 +107,7 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Contains("skipped units of types Supervisor does not have: 1 .timer", output);
         Assert.Contains("3 units: 1 carried completely, 2 with something left out, 0 that cannot be written", output);
         Assert.Matches(@"StopWhenUnneeded\s+2  no such key here \(not built yet\)", output);
-        Assert.Matches(@"FileDescriptorStoreMax\s+1  no such key here", output);
+        Assert.Matches(@"PAMName\s+1  no such key here", output);
         Assert.Matches(@"DefaultDependencies\s+1  init-only, no effect here \(left out on purpose\)", output);
         Assert.Matches(@"\[Install\] WantedBy\s+1  init-only", output);
     }

@@ -9,7 +9,7 @@ namespace Supervisor.Integration.Tests;
 /// Socket units for real: the daemon binds, the service gets the sockets by systemd's protocol
 /// (fds 3.., LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES), and the sockets outlive the service.
 /// </summary>
-public class SocketActivationTests
+public partial class SocketActivationTests
 {
     /// <summary>
     /// A service that uses only the passed sockets: it answers every connection with what it was

@@ -99,10 +99,12 @@ public sealed class UnixSocketsTests : IDisposable
             sender.SendTo("READY=1"u8.ToArray(), new UnixDomainSocketEndPoint(path));
 
             var buffer = new byte[64];
-            int n = UnixSockets.ReceiveWithCredentials(receiver, buffer, out var cred, out bool truncated);
+            var fds = new List<int>();
+            int n = UnixSockets.ReceiveWithCredentials(receiver, buffer, fds, out var cred, out bool truncated, out _);
             Assert.Equal(("READY=1", false), (System.Text.Encoding.ASCII.GetString(buffer, 0, n), truncated));
             Assert.Equal((Environment.ProcessId, Libc.GetEuid()), (cred.Pid, cred.Uid));
-            Assert.Equal(-1, UnixSockets.ReceiveWithCredentials(receiver, buffer, out _, out _));
+            Assert.Empty(fds);
+            Assert.Equal(-1, UnixSockets.ReceiveWithCredentials(receiver, buffer, fds, out _, out _, out _));
         }
         finally
         {

@@ -24,6 +24,7 @@ public sealed class StateWriterTests : IDisposable
         public void FindMainPid(UnitDefinition unit) { }
         public void CheckConditions(UnitDefinition unit) { }
         public void WatchBusName(UnitDefinition unit) { }
+        public void StoreFds(UnitDefinition unit, Supervisor.Supervision.Notify.FdStoreRequest request) => request.Dispose();
         public void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid) { }
         public void ApplyResources(UnitDefinition unit) { }
         public void Log(string unit, string message) { }

@@ -123,7 +123,7 @@ public class NotifySocketTests : IDisposable
         var allowed = new HashSet<int>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var loop = socket.RunAsync(pid => { lock (allowed) return allowed.Contains(pid) || IsChildOf(pid, allowed); },
-            (m, _) => { lock (heard) heard.Add(m); }, r => { lock (rejected) rejected.Add(r); }, cts.Token);
+            (m, _, _) => { lock (heard) heard.Add(m); }, r => { lock (rejected) rejected.Add(r); }, cts.Token);
 
         // Inside the "unit": a shell we trust, which runs systemd-notify as its child and waits a moment
         // so the sender can still be identified when the message is read (as with any sd_notify client).
@@ -167,13 +167,46 @@ public class NotifySocketTests : IDisposable
         using var socket = new NotifySocket(Path.Combine(_dir, "svc"));
         var heard = new TaskCompletionSource<(NotifyMessage, int)>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var loop = socket.RunAsync(_ => true, (m, pid) => heard.TrySetResult((m, pid)), _ => { }, cts.Token);
+        var loop = socket.RunAsync(_ => true, (m, pid, _) => heard.TrySetResult((m, pid)), _ => { }, cts.Token);
         using (var client = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified))
             await client.SendToAsync("READY=1\nMAINPID=4242\n"u8.ToArray(), new UnixDomainSocketEndPoint(socket.Path), TestContext.Current.CancellationToken);
         var (msg, sender) = await heard.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         Assert.True(msg.Ready);
         Assert.Equal(4242, msg.MainPid);
         Assert.Equal(Environment.ProcessId, sender);
+        cts.Cancel();
+        await loop;
+    }
+
+    [Fact]
+    public async Task A_descriptor_sent_with_FDSTORE_comes_out_as_a_store_request_and_one_sent_without_it_is_closed()
+    {
+        using var socket = new NotifySocket(Path.Combine(_dir, "store"));
+        var heard = new System.Collections.Concurrent.BlockingCollection<(NotifyMessage Message, FdStoreRequest? Store)>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var loop = socket.RunAsync(_ => true, (m, _, store) => heard.Add((m, store)), _ => { }, cts.Token);
+        var pipe = Path.Combine(_dir, "memo");
+        File.WriteAllText(pipe, "memo");
+        using var file = File.OpenHandle(pipe);
+        using (var client = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified))
+        {
+            client.Connect(new UnixDomainSocketEndPoint(socket.Path));
+            UnixSockets.SendWithFd(client, "FDSTORE=1\nFDNAME=memo\nFDPOLL=0"u8, (int)file.DangerousGetHandle());
+            UnixSockets.SendWithFd(client, "STATUS=no store"u8, (int)file.DangerousGetHandle());
+        }
+        var (stored, request) = heard.Take(cts.Token);
+        Assert.True(stored.FdStore);
+        using (request)
+        {
+            Assert.NotNull(request);
+            Assert.Equal(("memo", false, 1), (request.Name, request.Poll, request.Fds.Count));
+            Assert.Equal(Supervisor.Linux.Files.Statx.Identity(pipe), Supervisor.Linux.Files.Statx.Identity($"/proc/self/fd/{request.Fds[0].Fd}"));
+        }
+        var (plain, none) = heard.Take(cts.Token);
+        Assert.Equal("no store", plain.Status);
+        Assert.Null(none);
+        // Nothing of the second message's copy is left open in this process: only our own handle leads to the file.
+        Assert.Single(Directory.GetFiles("/proc/self/fd"), f => new FileInfo(f).LinkTarget == pipe);
         cts.Cancel();
         await loop;
     }

@@ -34,6 +34,7 @@ internal sealed class RecordingHost(IUnitEventSink sink) : IUnitHost
     public void Release(UnitDefinition unit) => Calls.Add($"release {unit.Name}");
     public void CheckConditions(UnitDefinition unit) => Calls.Add($"check-conditions {unit.Name}");
     public void WatchBusName(UnitDefinition unit) => Calls.Add($"watch-bus-name {unit.Name} {unit.Service.BusName}");
+    public void StoreFds(UnitDefinition unit, Supervisor.Supervision.Notify.FdStoreRequest request) { Calls.Add($"fdstore {unit.Name} {request.Fds.Count} {request.Name}"); request.Dispose(); }
     public void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid) => Calls.Add($"probe {unit.Name} {role} {epoch}");
 
     public IEnumerable<string> Spawns => Calls.Where(c => c.StartsWith("spawn ", StringComparison.Ordinal));

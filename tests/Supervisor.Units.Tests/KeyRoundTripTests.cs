@@ -267,6 +267,7 @@ public class KeyRoundTripTests
         ["Service.TTYVHangup"] = "true",
         ["Service.TTYVTDisallocate"] = "true",
         ["Service.Sockets"] = "[\"web.socket\"]",
+        ["Service.FileDescriptorStoreMax"] = "16",
         ["Socket.ListenStream"] = "[\"8080\", \"[::1]:81\", \"/run/web.sock\", \"@web\"]",
         ["Socket.ListenDatagram"] = "[\"127.0.0.1:514\"]",
         ["Socket.ListenSequentialPacket"] = "[\"/run/seq.sock\"]",

@@ -19,6 +19,7 @@ using Supervisor.Sandbox.Compiler;
 using Supervisor.Sandbox.Launch;
 using Supervisor.Supervision;
 using Supervisor.Supervision.Logs;
+using Supervisor.Supervision.Notify;
 using Supervisor.Units.Model;
 
 namespace Supervisor.Runtime.Host;
@@ -66,7 +67,10 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _cgroups = new CgroupLifecycle(driver, Log, _stopping.Token);
         _cgroups.DriftRepaired += (unit, drift) => DriftRepaired?.Invoke(unit, drift);
         _notify = new NotifyEndpoints(sink, Log, _stopping.Token);
-        Output = new OutputKeeper(logger);
+        Held = new HeldFds(logger);
+        Output = new OutputKeeper(Held);
+        Sockets = new ListeningSockets(Held);
+        FdStores = new FdStores(Held, Log);
         fds ??= FdBudget.ForThisProcess();
         _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, _stopping.Token);
         _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), _stopping.Token);
@@ -84,7 +88,13 @@ public sealed class UnitHost : IUnitHost, IDisposable
     public UnitIdentities Identities => _identities;
 
     /// <summary>The socket units' listening sockets (socket activation).</summary>
-    public ListeningSockets Sockets { get; } = new();
+    public ListeningSockets Sockets { get; }
+
+    /// <summary>The services' fd stores (sd_notify FDSTORE=1, FileDescriptorStoreMax).</summary>
+    public FdStores FdStores { get; }
+
+    /// <summary>The fd holder: what outlives a killed supervisor (output, listening sockets, fd stores).</summary>
+    internal HeldFds Held { get; }
 
     /// <summary>Keeps the services' output read ends across a killed supervisor.</summary>
     internal OutputKeeper Output { get; }
@@ -136,7 +146,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         if (unit.Kind == UnitKind.Socket)
         {
             // A socket unit's "main" is its bound sockets; it has no process.
-            Sockets.Bind(unit);
+            if (Sockets.Bind(unit) is > 0 and var taken)
+                Log(unit.Name, $"listening on {taken} socket(s) a previous supervisor left in the fd holder: the same sockets, so connections made meanwhile wait in them");
             _sink.Post(unit.Name, new UnitEvent.MainStarted(0));
             return;
         }
@@ -145,7 +156,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _identities.Started(unit.Name, main?.Exec?.Identity);
         // A later ExecStart line of a oneshot (command not null) is never the first command of a start.
         _directories.BeforeCommand(unit, main!.ExecOrThrow, command is null && UnitDirectories.IsFirstOfStart(unit, startPre: false, null));
-        _launcher.StartMain(Slot(unit.Name), plan, command, Sockets.For(unit));
+        // systemd's order: the socket units' descriptors, then the stored ones.
+        _launcher.StartMain(Slot(unit.Name), plan, command, [.. Sockets.For(unit), .. FdStores.For(unit.Name)]);
     });
 
     public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => Run(unit, () =>
@@ -244,6 +256,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         if (!_units.TryGetValue(unit.Name, out var slot)) return;
         NotifyEndpoints.Close(slot);
         Output.Release(unit.Name);
+        FdStores.Release(unit.Name);
         _cgroups.Release(slot);
         _identities.Stopped(unit, empty: slot.Cgroup is null);
         _directories.Released(unit);
@@ -269,6 +282,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _probes.Run(slot, () => slot.MainPlan is { } running && probe.Command is { } c && running.Control.Any(p => p.Command == c) ? running : PlanOf(unit),
             role, probe, epoch, mainPid, ownNetwork: unit.Sandbox.EffectiveNamespaces.HasFlag(Namespaces.Net) || unit.Sandbox.NetworkNamespacePath is not null);
     }
+
+    public void StoreFds(UnitDefinition unit, FdStoreRequest request) => FdStores.Apply(unit, request);
 
     public void FindMainPid(UnitDefinition unit) => _forking.Find(Slot(unit.Name), unit);
 

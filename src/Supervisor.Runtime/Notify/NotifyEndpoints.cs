@@ -36,7 +36,7 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
         var unit = slot.Name;
         _ = socket.RunAsync(
             pid => InCgroup(pid, cgroup),
-            (m, pid) => Deliver(slot, m, pid),
+            (m, pid, store) => Deliver(slot, m, pid, store),
             rejected =>
             {
                 if (_traffic.TryGetValue(unit, out var t))
@@ -90,7 +90,7 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
     }
 
     /// <summary>The message as one event with its sender: the manager admits it or not by NotifyAccess.</summary>
-    private void Deliver(UnitSlot slot, NotifyMessage m, int sender)
+    private void Deliver(UnitSlot slot, NotifyMessage m, int sender, FdStoreRequest? store)
     {
         if (_traffic.TryGetValue(slot.Name, out var t)) Interlocked.Increment(ref t.Accepted);
         var events = new List<UnitEvent>();
@@ -103,7 +103,7 @@ internal sealed class NotifyEndpoints(IUnitEventSink sink, Action<string, string
         if (m.Status is { } status) lines.Add($"status: {status}");
         if (m.Stopping) lines.Add("service says it is stopping");
         if (m.Errno is { } errno) lines.Add($"service reports errno {errno}");
-        if (events.Count == 0 && lines.Count == 0) return;
-        sink.Post(slot.Name, new UnitEvent.Notified(sender, sender == Volatile.Read(ref slot.ControlPid), events, lines));
+        if (events.Count == 0 && lines.Count == 0 && store is null) return;
+        sink.Post(slot.Name, new UnitEvent.Notified(sender, sender == Volatile.Read(ref slot.ControlPid), events, lines, store));
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Supervisor.Supervision.Logs;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Supervisor.Linux;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Launch;
 
@@ -17,6 +18,9 @@ namespace Supervisor.Runtime.Output;
 /// </summary>
 public sealed class FdHolder : IDisposable
 {
+    /// <summary>HOLD_KEY_MAX in helper/hold.c: a longer key is refused by the holder.</summary>
+    public const int MaxKeyBytes = 1023;
+
     private readonly Socket _socket;
     private readonly object _gate = new();
 
@@ -64,6 +68,7 @@ public sealed class FdHolder : IDisposable
     /// <summary>Keeps a copy of <paramref name="fd"/> under <paramref name="key"/> (replacing an older one).</summary>
     public void Put(string key, SafeHandle fd)
     {
+        if (Encoding.UTF8.GetByteCount(key) > MaxKeyBytes) throw new IOException($"fd holder: key longer than {MaxKeyBytes} bytes: '{key}'");
         bool added = false;
         fd.DangerousAddRef(ref added);
         try
@@ -82,20 +87,20 @@ public sealed class FdHolder : IDisposable
     public void Quit() => Send("QUIT", -1);
 
     /// <summary>Every kept descriptor by key (the holder keeps them too, until deleted).</summary>
-    public Dictionary<string, SafeSocketHandle> TakeAll()
+    public Dictionary<string, SafeFd> TakeAll()
     {
-        var result = new Dictionary<string, SafeSocketHandle>(StringComparer.Ordinal);
+        var result = new Dictionary<string, SafeFd>(StringComparer.Ordinal);
         lock (_gate)
         {
             Send("GET", -1);
-            var buffer = new byte[512];
+            var buffer = new byte[MaxKeyBytes + 1];
             while (true)
             {
                 int n = Receive(buffer, out int fd);
                 if (n < 0) break;
-                var key = Encoding.ASCII.GetString(buffer, 0, n);
+                var key = Encoding.UTF8.GetString(buffer, 0, n);
                 if (key == "END") break;
-                if (fd >= 0) result[key] = new SafeSocketHandle(fd, ownsHandle: true);
+                if (fd >= 0) result[key] = new SafeFd(fd);
             }
         }
         return result;
@@ -107,7 +112,7 @@ public sealed class FdHolder : IDisposable
         {
             try
             {
-                DescriptorPassing.Send(_socket, Encoding.ASCII.GetBytes(text), fd);
+                DescriptorPassing.Send(_socket, Encoding.UTF8.GetBytes(text), fd);
             }
             catch (IOException e)
             {

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Supervisor.Linux;
+using Supervisor.Runtime.Output;
 using Supervisor.Sandbox.Compiler;
 using Supervisor.Units.Model;
 
@@ -10,11 +13,15 @@ namespace Supervisor.Runtime.Sockets;
 /// supervisor while its services restart (a connection made meanwhile waits in the backlog),
 /// handed to a service's main process (fds 3.., sd_listen_fds), watched for the first connection
 /// while the service is down, closed when the socket unit stops (unix socket files removed only
-/// with RemoveOnStop, as systemd). Decides nothing: which sockets a service gets is
-/// <see cref="SocketUnits.SocketsOf"/>.
+/// with RemoveOnStop, as systemd). Each bound socket is also kept by the fd holder, so a killed
+/// supervisor's successor takes back the very same sockets (<see cref="Recover"/>): no moment
+/// without a listener, a client connecting meanwhile waits in the backlog. Decides nothing: which
+/// sockets a service gets is <see cref="SocketUnits.SocketsOf"/>.
 /// </summary>
 public sealed class ListeningSockets : IDisposable
 {
+    private const string KeyPrefix = "listen/";
+
     private sealed class Bound(UnitDefinition unit, List<(ListenAddress Address, SafeFd Fd)> sockets)
     {
         public UnitDefinition Unit { get; } = unit;
@@ -24,6 +31,14 @@ public sealed class ListeningSockets : IDisposable
 
     private readonly ConcurrentDictionary<string, Bound> _bound = new(StringComparer.Ordinal);
     private readonly object _watchLock = new();
+    private readonly HeldFds? _held;
+    /// <summary>Sockets a killed supervisor left in the holder, by socket unit and holder key, until the unit binds.</summary>
+    private readonly ConcurrentDictionary<string, Dictionary<string, SafeFd>> _recovered = new(StringComparer.Ordinal);
+
+    /// <summary>Sockets kept only by this process (tests).</summary>
+    public ListeningSockets() { }
+
+    internal ListeningSockets(HeldFds held) => _held = held;
 
     /// <summary>
     /// A connection or datagram arrived on a socket unit while it was watched: the daemon starts
@@ -31,28 +46,89 @@ public sealed class ListeningSockets : IDisposable
     /// </summary>
     public event Action<string, string>? Activated;
 
-    /// <summary>Binds every address of the socket unit, replacing what it had; one failure closes the rest and throws with the address and errno.</summary>
-    public void Bind(UnitDefinition socketUnit)
+    /// <summary>
+    /// Binds every address of the socket unit, replacing what it had; one failure closes the rest
+    /// and throws with the address and errno. A socket a killed supervisor left for the same address
+    /// and options is taken instead of a new one. Returns how many were taken so.
+    /// </summary>
+    public int Bind(UnitDefinition socketUnit)
     {
         Close(socketUnit.Name, removeFiles: false);
         var s = socketUnit.Socket;
-        var (uid, gid) = Owner(s);
-        var options = new ListenOptions(s.Backlog, s.ReusePort,
-            s.BindIPv6Only switch { BindIPv6Only.Both => false, BindIPv6Only.Ipv6Only => true, _ => null }, s.FreeBind, s.PassCredentials, s.PassSecurity);
+        _recovered.TryRemove(socketUnit.Name, out var recovered);
         var sockets = new List<(ListenAddress, SafeFd)>();
+        int taken = 0;
         try
         {
-            foreach (var address in s.Addresses)
-                sockets.Add((address, Open(address, s, options, uid, gid)));
+            var (uid, gid) = Owner(s);
+            var options = new ListenOptions(s.Backlog, s.ReusePort,
+                s.BindIPv6Only switch { BindIPv6Only.Both => false, BindIPv6Only.Ipv6Only => true, _ => null }, s.FreeBind, s.PassCredentials, s.PassSecurity);
+            foreach (var (address, i) in s.Addresses.Select((a, i) => (a, i)))
+            {
+                var key = KeyOf(socketUnit, address, i);
+                if (recovered is not null && recovered.Remove(key, out var kept)) taken++;
+                else kept = Open(address, s, options, uid, gid);
+                sockets.Add((address, kept));
+                _held?.Put(key, kept);
+            }
         }
         catch
         {
-            foreach (var (_, fd) in sockets) fd.Dispose();
+            foreach (var ((address, fd), i) in sockets.Select((x, i) => (x, i)))
+            {
+                fd.Dispose();
+                _held?.Delete(KeyOf(socketUnit, address, i));
+            }
             throw;
         }
-        var bound = new Bound(socketUnit, sockets);
-        _bound[socketUnit.Name] = bound;
+        finally
+        {
+            Drop(recovered);
+        }
+        _bound[socketUnit.Name] = new Bound(socketUnit, sockets);
         Arm(socketUnit.Name);
+        return taken;
+    }
+
+    /// <summary>
+    /// At start-up, before any socket unit binds: the sockets a killed supervisor left in the
+    /// holder, kept for the declared socket units whose address and options are still the same
+    /// (the key says which); any other is closed and let go.
+    /// </summary>
+    public void Recover(IEnumerable<UnitDefinition> socketUnits)
+    {
+        if (_held is null) return;
+        var left = _held.Claim(KeyPrefix);
+        foreach (var unit in socketUnits.Where(u => u.Kind == UnitKind.Socket))
+        {
+            var mine = unit.Socket.Addresses.Select((a, i) => KeyOf(unit, a, i)).Where(left.ContainsKey)
+                .ToDictionary(k => k, k => left[k], StringComparer.Ordinal);
+            foreach (var k in mine.Keys) left.Remove(k);
+            if (mine.Count > 0) _recovered[unit.Name] = mine;
+        }
+        Drop(left);
+    }
+
+    private void Drop(Dictionary<string, SafeFd>? fds)
+    {
+        if (fds is null) return;
+        foreach (var (key, fd) in fds)
+        {
+            fd.Dispose();
+            _held?.Delete(key);
+        }
+        fds.Clear();
+    }
+
+    /// <summary>
+    /// "listen/UNIT/INDEX/HASH": the hash covers what the socket was made with (kind, address and
+    /// the options set before listen), so a socket is taken back only for the same declaration.
+    /// </summary>
+    private static string KeyOf(UnitDefinition unit, ListenAddress a, int index)
+    {
+        var s = unit.Socket;
+        var made = $"{a.Kind}\n{a.Text}\n{s.Backlog}\n{s.ReusePort}\n{s.BindIPv6Only}\n{s.FreeBind}\n{s.PassCredentials}\n{s.PassSecurity}\n{s.SocketMode}\n{s.SocketUser}\n{s.SocketGroup}";
+        return $"{KeyPrefix}{unit.Name}/{index}/{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(made)))[..16]}";
     }
 
     private static SafeFd Open(ListenAddress a, SocketSection s, ListenOptions options, uint uid, uint gid)
@@ -101,9 +177,10 @@ public sealed class ListeningSockets : IDisposable
     {
         if (!_bound.TryRemove(name, out var bound)) return;
         Disarm(bound);
-        foreach (var (address, fd) in bound.Sockets)
+        foreach (var ((address, fd), i) in bound.Sockets.Select((x, i) => (x, i)))
         {
             fd.Dispose();
+            _held?.Delete(KeyOf(bound.Unit, address, i));
             if (removeFiles && address.IsUnixFile)
             {
                 try { ListenSockets.Remove(address.UnixPath!); }

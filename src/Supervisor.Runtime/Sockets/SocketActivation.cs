@@ -43,7 +43,16 @@ public sealed class SocketActivation
 
     private void OnStateChanged(UnitStatus status, UnitRuntime before)
     {
-        if (_stopping || status.Definition is not { Kind: UnitKind.Service }) return;
+        if (_stopping) return;
+        // A socket taken back from the fd holder may hold connections already: its watch fires
+        // while the socket unit is still starting, when traffic starts nothing. Listening now,
+        // it is watched again, and what waits starts the service.
+        if (status.Definition is { Kind: UnitKind.Socket } && status.Active is ActiveState.Active && before.Active is not ActiveState.Active)
+        {
+            _sockets.Arm(status.Name);
+            return;
+        }
+        if (status.Definition is not { Kind: UnitKind.Service }) return;
         bool down = status.Active is ActiveState.Inactive or ActiveState.Failed;
         bool wasDown = before.Active is ActiveState.Inactive or ActiveState.Failed;
         if (!down || wasDown || status.Runtime.Result == UnitResult.StartLimitHit) return;

@@ -35,9 +35,10 @@ public sealed class NotifySocket : IDisposable
 
     /// <summary>
     /// Receives messages until cancelled, calling <paramref name="onMessage"/> with each parsed
-    /// message and its sender's pid; <paramref name="senderAllowed"/> decides from the pid.
+    /// message, its sender's pid and, for FDSTORE=1 or FDSTOREREMOVE=1, the fd store request (owned
+    /// by the callee from then); <paramref name="senderAllowed"/> decides from the pid.
     /// </summary>
-    public async Task RunAsync(Func<int, bool> senderAllowed, Action<NotifyMessage, int> onMessage, Action<string> onRejected, CancellationToken cancellationToken)
+    public async Task RunAsync(Func<int, bool> senderAllowed, Action<NotifyMessage, int, FdStoreRequest?> onMessage, Action<string> onRejected, CancellationToken cancellationToken)
     {
         try
         {
@@ -61,27 +62,47 @@ public sealed class NotifySocket : IDisposable
         catch (ObjectDisposedException) { }
     }
 
-    private void Drain(byte[] buffer, Func<int, bool> senderAllowed, Action<NotifyMessage, int> onMessage, Action<string> onRejected)
+    private void Drain(byte[] buffer, Func<int, bool> senderAllowed, Action<NotifyMessage, int, FdStoreRequest?> onMessage, Action<string> onRejected)
     {
+        var received = new List<int>();
         while (true)
         {
-            int n = UnixSockets.ReceiveWithCredentials(_socket, buffer, out var cred, out bool truncated);
+            received.Clear();
+            int n = UnixSockets.ReceiveWithCredentials(_socket, buffer, received, out var cred, out bool truncated, out bool fdsTruncated);
+            // Owned at once: every path below either hands them on or closes them.
+            var fds = received.Select(fd => new SafeFd(fd)).ToList();
             if (n < 0) break;
-            if (truncated || n > NotifyMessage.MaxBytes)
+            if (fdsTruncated)
+                onRejected($"notify message from pid {cred.Pid} carried more than {UnixSockets.NotifyMaxFds} descriptors; the kernel closed the rest");
+            var message = Admit(buffer, n, cred.Pid, truncated, senderAllowed, onRejected);
+            // BARRIER=1 only asks us to have read what came before: closing its fd (below) answers it.
+            if (message is null || (message.Other is [{ Key: "BARRIER", Value: "1" }] && !message.Ready && message.Status is null))
             {
-                onRejected($"notify message from pid {cred.Pid} larger than {NotifyMessage.MaxBytes} bytes; ignored");
+                fds.ForEach(fd => fd.Dispose());
                 continue;
             }
-            if (cred.Pid <= 0 || !senderAllowed(cred.Pid))
-            {
-                onRejected($"notify message from pid {cred.Pid}, which is not in this unit's cgroup; ignored");
-                continue;
-            }
-            var message = NotifyMessage.Parse(buffer.AsSpan(0, n));
-            // BARRIER=1 only asks us to have read what came before; its fd is closed by now.
-            if (message.Other is [{ Key: "BARRIER", Value: "1" }] && !message.Ready && message.Status is null) continue;
-            onMessage(message, cred.Pid);
+            FdStoreRequest? store = null;
+            if (message.FdStore || message.FdStoreRemove)
+                store = new FdStoreRequest(message.FdStore ? fds : [], message.FdStore, message.FdStoreRemove, message.FdName, message.FdPoll);
+            if (!message.FdStore) fds.ForEach(fd => fd.Dispose());
+            onMessage(message, cred.Pid, store);
         }
+    }
+
+    /// <summary>The parsed message, or null (and why, to <paramref name="onRejected"/>) when it is too large or its sender is not the unit's.</summary>
+    private static NotifyMessage? Admit(byte[] buffer, int n, int pid, bool truncated, Func<int, bool> senderAllowed, Action<string> onRejected)
+    {
+        if (truncated || n > NotifyMessage.MaxBytes)
+        {
+            onRejected($"notify message from pid {pid} larger than {NotifyMessage.MaxBytes} bytes; ignored");
+            return null;
+        }
+        if (pid <= 0 || !senderAllowed(pid))
+        {
+            onRejected($"notify message from pid {pid}, which is not in this unit's cgroup; ignored");
+            return null;
+        }
+        return NotifyMessage.Parse(buffer.AsSpan(0, n));
     }
 
     public void Dispose()

@@ -25,6 +25,10 @@ public static partial class KeyTable
         S("Sockets", Restart, V.ListOf(SocketUnitName, "array of socket unit names (\"NAME.socket\")"), s => s.Sockets, (s, v) => s with { Sockets = v }, "[]",
             "socket units whose listening descriptors the main process gets (fd 3 on, with LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES); the socket unit of the same name belongs to the service without it; " +
             "each socket is started before the service (implicit Requires and After; systemd adds Wants for Sockets=, so here a socket that cannot bind keeps its service from starting)", MergeRule.List),
+        S("FileDescriptorStoreMax", NextUse, V.Int(0, Limits.MaxFileDescriptorStore), s => s.FileDescriptorStoreMax, (s, v) => s with { FileDescriptorStoreMax = v }, "0",
+            "how many descriptors the service may keep in the supervisor with sd_notify FDSTORE=1 (FDNAME= names them, FDSTOREREMOVE=1 drops a name, FDPOLL=0 keeps one that hangs up); " +
+            "they are passed back to the next main process after the socket units' (LISTEN_FDS, LISTEN_FDNAMES), across restarts and a killed supervisor, and closed when the service stops; " +
+            "0 refuses every store with a log line, as systemd; at most 8192 (the socket units' descriptors and the store together)"),
         K("ListenStream", Restart, Addresses(SocketKind.Stream), k => k.ListenStream, (k, v) => k with { ListenStream = v }, "[]",
             "stream sockets to listen on: a port (\"80\": IPv6 and IPv4), \"addr:port\", \"[::1]:port\", an absolute unix socket path, or \"@name\" (abstract)", MergeRule.List),
         K("ListenDatagram", Restart, Addresses(SocketKind.Datagram), k => k.ListenDatagram, (k, v) => k with { ListenDatagram = v }, "[]",
@@ -114,7 +118,7 @@ public static partial class KeyTable
         public string Parse(TomlValue value)
         {
             var s = V.AsString(value, "a name in a string");
-            if (s.Length is 0 or > 255 || s.Any(c => c is < ' ' or > '~' or ':'))
+            if (!SocketUnits.IsValidFdName(s))
                 throw new UnitValueException($"\"{s}\" is not a descriptor name: 1 to 255 printable ASCII characters without ':'");
             return s;
         }

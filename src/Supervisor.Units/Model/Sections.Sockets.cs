@@ -115,6 +115,9 @@ public sealed partial record SocketSection
 public sealed partial record ServiceSection
 {
     public ValueList<string> Sockets { get; init; } = ValueList<string>.Empty;
+
+    /// <summary>FileDescriptorStoreMax=: how many descriptors the service may store with sd_notify FDSTORE=1 (0: none, systemd's default).</summary>
+    public int FileDescriptorStoreMax { get; init; }
 }
 
 /// <summary>Which sockets belong to which service, as systemd decides it: one place, read by the loader, the dependency graph and the launcher.</summary>
@@ -137,6 +140,9 @@ public static class SocketUnits
             if (ServiceOf(u) == service.Name && !result.Contains(u.Name)) result.Add(u.Name);
         return result;
     }
+
+    /// <summary>systemd's fdname_is_valid: 1–255 printable ASCII characters, no ':' (the separator of LISTEN_FDNAMES).</summary>
+    public static bool IsValidFdName(string s) => s.Length is > 0 and <= 255 && !s.Any(c => c is < ' ' or > '~' or ':');
 
     /// <summary>The name LISTEN_FDNAMES gives a socket unit's descriptors: FileDescriptorName, else the unit's name (systemd's default).</summary>
     public static string FdName(UnitDefinition socket) => socket.Socket.FileDescriptorName ?? socket.Name;

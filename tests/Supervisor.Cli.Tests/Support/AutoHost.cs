@@ -53,6 +53,7 @@ internal sealed class AutoHost(IUnitEventSink sink) : IUnitHost
     /// <summary>What each unit's probes find ([Health]); a unit not named here passes.</summary>
     public ConcurrentDictionary<string, bool> ProbesPass { get; } = new(StringComparer.Ordinal);
 
+    public void StoreFds(UnitDefinition unit, Supervisor.Supervision.Notify.FdStoreRequest request) => request.Dispose();
     public void RunProbe(UnitDefinition unit, ProbeRole role, ProbeSpec probe, int epoch, int? mainPid)
     {
         bool ok = ProbesPass.GetValueOrDefault(unit.Name, true);
