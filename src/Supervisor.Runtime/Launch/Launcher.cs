@@ -6,6 +6,7 @@ using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Planning;
 using Supervisor.Runtime.Reaping;
+using Supervisor.Runtime.Seccomp;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Launch;
 using Supervisor.Supervision;
@@ -20,7 +21,7 @@ namespace Supervisor.Runtime.Launch;
 /// Results go to the manager as events.
 /// </summary>
 internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
-    Reaper reaper, FdBudget fds, CancellationToken stopping)
+    Reaper reaper, FdBudget fds, SeccompDenials denials, CancellationToken stopping)
 {
     /// <param name="command">The ExecStart line to run (Type=oneshot runs several in turn); null: the first.</param>
     /// <param name="listen">Socket activation: the listening sockets the main process gets as fds 3.., with their names.</param>
@@ -97,6 +98,16 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         return exec with { Environment = [.. env], ListenFds = [.. listen.Select(l => l.Fd)] };
     }
 
+    /// <summary>The calls the process's filter reports are answered from now on (SystemCallFilter with a listener).</summary>
+    private void WatchDenials(UnitSlot slot, ExecPlan exec, SandboxProcess process)
+    {
+        if (exec.SeccompNotify is not { } answer) return;
+        if (process.SeccompListener is { } listener)
+            denials.Watch(slot.Name, slot.Log, listener, answer);
+        else
+            slot.Log.Write("supervisor", "seccomp: the exec helper did not hand over the filter's listener: this process's denied calls fail with ENOSYS and are not reported");
+    }
+
     /// <summary>How long a failed control command's remaining output is waited for.</summary>
     private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
 
@@ -118,6 +129,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             stdio.ErrRead?.Dispose();
             throw;
         }
+        WatchDenials(slot, exec, process);
         // The child has its copies; ours go when stdio is disposed, or the log never sees EOF.
         var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
         string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";

@@ -30,6 +30,12 @@ public sealed class SandboxProcess : IDisposable
     /// </summary>
     public SafeFd? InitReports { get; }
 
+    /// <summary>
+    /// <see cref="ExecPlan.SeccompNotify"/>: the listener of the service's seccomp filter, on which
+    /// the calls it denies arrive (SECCOMP_IOCTL_NOTIF_RECV); the caller owns it. Null without one.
+    /// </summary>
+    public SafeFd? SeccompListener { get; init; }
+
     /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
     public int Pid { get; }
 
