@@ -98,16 +98,6 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         return exec with { Environment = [.. env], ListenFds = [.. listen.Select(l => l.Fd)] };
     }
 
-    /// <summary>The calls the process's filter reports are answered from now on (SystemCallFilter with a listener).</summary>
-    private void WatchDenials(UnitSlot slot, ExecPlan exec, SandboxProcess process)
-    {
-        if (exec.SeccompNotify is not { } answer) return;
-        if (process.SeccompListener is { } listener)
-            denials.Watch(slot.Name, slot.Log, listener, answer);
-        else
-            slot.Log.Write("supervisor", "seccomp: the exec helper did not hand over the filter's listener: this process's denied calls fail with ENOSYS and are not reported");
-    }
-
     /// <summary>How long a failed control command's remaining output is waited for.</summary>
     private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
 
@@ -121,7 +111,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         try
         {
             using (reaper.Launching())
-                process = SandboxLauncher.Start(exec with { Stdio = stdio.Fds }, slot.Name);
+                process = SandboxLauncher.Start(exec with { Stdio = stdio.Fds }, slot.Name, seccompReport: denials.ReportFor(slot.Name, slot.Log, exec.SeccompNotify));
         }
         catch
         {
@@ -129,7 +119,8 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             stdio.ErrRead?.Dispose();
             throw;
         }
-        WatchDenials(slot, exec, process);
+        if (exec.SeccompNotify is not null && process.SeccompListener is null)
+            slot.Log.Write("supervisor", "seccomp: the exec helper did not hand over the filter's listener: this process's denied calls fail with ENOSYS and are not reported");
         // The child has its copies; ours go when stdio is disposed, or the log never sees EOF.
         var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
         string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";

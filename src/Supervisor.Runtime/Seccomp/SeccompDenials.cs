@@ -7,7 +7,7 @@ using Supervisor.Supervision.Logs;
 namespace Supervisor.Runtime.Seccomp;
 
 /// <summary>
-/// The seccomp denials of every unit, as its listeners report them (<see cref="DenialListener"/>):
+/// The seccomp denials of every unit, as its listeners report them (<see cref="Sandbox.Launch.DenialListener"/>):
 /// counted per (unit, system call) for the metric, `status` and D-Bus; written to the unit's log
 /// once per (unit, call, answer) a minute with the caller's pid and comm, the ones in between
 /// counted and named in the next line; and in learn mode, the calls outside the filter recorded
@@ -27,17 +27,10 @@ public sealed class SeccompDenials(string stateDirectory, TimeProvider clock)
     private readonly ConcurrentDictionary<string, UnitDenials> _units = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LearnedCalls> _learned = new(StringComparer.Ordinal);
     private readonly LogRateLimiter _lines = new(clock, LogInterval, burst: 1);
-    private readonly ConcurrentDictionary<DenialListener, string> _listeners = new();
 
-    /// <summary>Starts answering the calls a new process of <paramref name="unit"/> reports on <paramref name="listener"/>.</summary>
-    internal void Watch(string unit, UnitLog log, SafeFd listener, SeccompAnswer answer)
-    {
-        var watch = new DenialListener(listener, answer, (n, comm, _) => Record(unit, log, answer, n, comm), l => _listeners.TryRemove(l, out _));
-        _listeners[watch] = unit;
-    }
-
-    /// <summary>Listeners open now (one per started process with a reporting filter, until all its processes are gone).</summary>
-    public int OpenListeners => _listeners.Count;
+    /// <summary>What a new process of <paramref name="unit"/> reports its filter's calls to (<see cref="Sandbox.Launch.DenialListener"/>).</summary>
+    internal Action<SeccompNotification, string>? ReportFor(string unit, UnitLog log, SeccompAnswer? answer) =>
+        answer is null ? null : (n, comm) => Record(unit, log, answer, n, comm);
 
     /// <summary>Denials of <paramref name="unit"/> since this supervisor started, by system call.</summary>
     public IReadOnlyList<(string Syscall, long Count)> CountsOf(string unit) =>

@@ -49,7 +49,7 @@ public static partial class ExecPlanCompiler
             var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures(), NotifyDenials = notify };
             try
             {
-                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter")], true, answer);
+                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter", notifyDenies: notify && !learn)], true, answer);
             }
             catch (SeccompCompileException e)
             {

@@ -17,7 +17,8 @@ public static class SandboxLauncher
     private const int FirstPrivateFd = 10;
 
     /// <param name="unitName">Prefix for error messages ("web: cannot …"); null for none.</param>
-    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null)
+    /// <param name="seccompReport">Told of every call the filter reports, once answered (<see cref="DenialListener"/>); null: answered silently.</param>
+    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null, Action<SeccompNotification, string>? seccompReport = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var bytes = HelperProtocol.Serialize(plan);
@@ -42,20 +43,7 @@ public static class SandboxLauncher
             using (var reportFd = reportWrite is null ? null : DupHigh(reportWrite, plan))
             using (var notifyFd = listener.Theirs is null ? null : DupHigh(listener.Theirs, plan))
             {
-                var fds = new List<PosixSpawn.FdMapping>
-                {
-                    new(plan.Stdio.In, 0, false),
-                    new(plan.Stdio.Out, 1, true),
-                    new(plan.Stdio.Err, 2, true),
-                    new(planFd.Fd, HelperProtocol.PlanFd, false),
-                    new(statusFd.Fd, HelperProtocol.StatusFd, true),
-                };
-                for (int i = 0; i < listen.Fds.Count; i++)
-                    fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
-                if (reportFd is not null)
-                    fds.Add(new(reportFd.Fd, HelperProtocol.InitReportFd(plan), true));
-                if (notifyFd is not null)
-                    fds.Add(new(notifyFd.Fd, HelperProtocol.SeccompNotifyFd(plan), true));
+                var fds = Mappings(plan, planFd, statusFd, listen, reportFd, notifyFd);
                 helperPid = PosixSpawn.Spawn(helperPath, [HelperLocator.FileName], fds, out int spawnErr);
                 if (helperPid < 0)
                 {
@@ -73,7 +61,7 @@ public static class SandboxLauncher
             var status = Libc.ReadToEnd(statusRead);
             try
             {
-                return Finish(plan, prefix, helperPid, status, writeErr, reportRead, listener);
+                return Finish(plan, prefix, helperPid, status, writeErr, reportRead, listener, seccompReport);
             }
             catch
             {
@@ -85,6 +73,26 @@ public static class SandboxLauncher
                 listener.Dispose();
             }
         }
+    }
+
+    /// <summary>Where each descriptor goes in the helper (plan.h): stdio, plan, status, listening sockets, the init's reports, the seccomp listener's socket.</summary>
+    private static List<PosixSpawn.FdMapping> Mappings(ExecPlan plan, SafeFd planFd, SafeFd statusFd, ListenFdCopies listen, SafeFd? reportFd, SafeFd? notifyFd)
+    {
+        var fds = new List<PosixSpawn.FdMapping>
+        {
+            new(plan.Stdio.In, 0, false),
+            new(plan.Stdio.Out, 1, true),
+            new(plan.Stdio.Err, 2, true),
+            new(planFd.Fd, HelperProtocol.PlanFd, false),
+            new(statusFd.Fd, HelperProtocol.StatusFd, true),
+        };
+        for (int i = 0; i < listen.Fds.Count; i++)
+            fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
+        if (reportFd is not null)
+            fds.Add(new(reportFd.Fd, HelperProtocol.InitReportFd(plan), true));
+        if (notifyFd is not null)
+            fds.Add(new(notifyFd.Fd, HelperProtocol.SeccompNotifyFd(plan), true));
+        return fds;
     }
 
     /// <summary>A close-on-exec copy above every fd the file actions write (0–4, the listen fds, the init's report fd), so no dup2 clobbers a source.</summary>
@@ -101,7 +109,8 @@ public static class SandboxLauncher
 
     private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm, int? NotifySender);
 
-    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports, ListenerChannel listener)
+    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports, ListenerChannel listener,
+        Action<SeccompNotification, string>? seccompReport)
     {
         var report = ParseStatus(status);
         // The sender has exited (EOF means every holder of the status pipe is gone): reap it, whatever happened.
@@ -121,7 +130,7 @@ public static class SandboxLauncher
         int mainPid = plan.HelperClones ? TakeOverClone(prefix, helperPid, childPid!.Value) : helperPid;
         return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm, reports)
         {
-            SeccompListener = listener.Receive(),
+            SeccompListener = listener.Receive() is { } fd ? new DenialListener(fd, plan.SeccompNotify!, seccompReport ?? ((_, _) => { })) : null,
         };
     }
 

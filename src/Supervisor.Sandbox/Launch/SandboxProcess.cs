@@ -31,10 +31,11 @@ public sealed class SandboxProcess : IDisposable
     public SafeFd? InitReports { get; }
 
     /// <summary>
-    /// <see cref="ExecPlan.SeccompNotify"/>: the listener of the service's seccomp filter, on which
-    /// the calls it denies arrive (SECCOMP_IOCTL_NOTIF_RECV); the caller owns it. Null without one.
+    /// <see cref="ExecPlan.SeccompNotify"/>: what answers the calls the process's filter reports,
+    /// until every process under that filter has exited (it outlives this object). Null without a
+    /// reporting filter, or when the helper did not hand the listener over.
     /// </summary>
-    public SafeFd? SeccompListener { get; init; }
+    public DenialListener? SeccompListener { get; init; }
 
     /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
     public int Pid { get; }

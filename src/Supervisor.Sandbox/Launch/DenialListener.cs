@@ -3,7 +3,7 @@ using Supervisor.Linux;
 using Supervisor.Linux.Native;
 using Supervisor.Sandbox.Seccomp;
 
-namespace Supervisor.Runtime.Seccomp;
+namespace Supervisor.Sandbox.Launch;
 
 /// <summary>
 /// One seccomp listener: the calls one process tree's filter reported (SystemCallFilter's denied
@@ -14,9 +14,11 @@ namespace Supervisor.Runtime.Seccomp;
 /// A flood is bounded: at most <see cref="MaxPerSecond"/> calls are answered a second; beyond
 /// that the listener is taken off the loop until the second is over, and the flooding threads
 /// wait in the kernel (they are blocked in a call the unit denies anyway). When every process of
-/// the filter has exited the listener hangs up and is closed.
+/// the filter has exited the listener hangs up and is closed. The launcher starts one for every
+/// process whose plan has a listener, so a denied call is answered whoever started the process
+/// (the daemon, `supervisor exec`, a test); the daemon passes a report to count and log them.
 /// </summary>
-internal sealed class DenialListener : IDisposable
+public sealed class DenialListener : IDisposable
 {
     /// <summary>Reported calls answered per second per listener; the rest wait for the next second.</summary>
     public const int MaxPerSecond = 2000;
@@ -24,8 +26,7 @@ internal sealed class DenialListener : IDisposable
     private const int SIGSYS = 31;
     private readonly SafeFd _fd;
     private readonly SeccompAnswer _answer;
-    private readonly Action<SeccompNotification, string, bool> _record;
-    private readonly Action<DenialListener> _closed;
+    private readonly Action<SeccompNotification, string> _record;
     private readonly object _gate = new();
     private readonly HashSet<int> _killed = [];
     private Timer? _resume;
@@ -34,14 +35,12 @@ internal sealed class DenialListener : IDisposable
     private int _inWindow;
     private bool _disposed;
 
-    /// <param name="record">Called for every reported call: the notification, the caller's comm, and whether it was still waiting.</param>
-    /// <param name="closed">Called once the listener is closed (all its processes gone, or disposed).</param>
-    public DenialListener(SafeFd fd, SeccompAnswer answer, Action<SeccompNotification, string, bool> record, Action<DenialListener> closed)
+    /// <param name="record">Called on the event loop for every reported call, once answered: the notification and the caller's comm ("?" when it was gone).</param>
+    public DenialListener(SafeFd fd, SeccompAnswer answer, Action<SeccompNotification, string> record)
     {
         _fd = fd;
         _answer = answer;
         _record = record;
-        _closed = closed;
         _windowStart = Environment.TickCount64;
         Watch();
     }
@@ -109,7 +108,7 @@ internal sealed class DenialListener : IDisposable
                 waiting = Kill(n) && waiting;
                 break;
         }
-        _record(n, waiting ? comm : "?", waiting);
+        _record(n, waiting ? comm : "?");
     }
 
     /// <summary>
@@ -176,6 +175,5 @@ internal sealed class DenialListener : IDisposable
             _resume?.Dispose();
         }
         _fd.Dispose();
-        _closed(this);
     }
 }
