@@ -71,7 +71,10 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
             (unit, line) => runtime.Host.Log(unit, line),
             runtime.Host.IdentityOf,
             async name => runtime.Declared.RequestInstance(name)
-                && (await runtime.Reconciler.ReconcileAsync($"start of new instance '{name}'", stoppingToken)).Count >= 0);
+                && (await runtime.Reconciler.ReconcileAsync($"start of new instance '{name}'", stoppingToken)).Count >= 0)
+        {
+            SeccompDenials = unit => (runtime.Host.Denials.CountsOf(unit), runtime.Host.Denials.LastOf(unit)),
+        };
         api.Sync();
         return api;
     }

@@ -27,7 +27,7 @@ public sealed unsafe class EventLoop
     private readonly Dictionary<ulong, Registration> _watches = [];
     private ulong _next;
 
-    private sealed record Registration(SafeHandle Fd, Action<uint> Callback, bool Once);
+    private sealed record Registration(SafeHandle Fd, Action<uint> Callback, bool Once, Action? Ended);
 
     private EventLoop(string name)
     {
@@ -40,15 +40,16 @@ public sealed unsafe class EventLoop
     /// <summary>
     /// Calls <paramref name="callback"/> on the loop thread whenever <paramref name="fd"/> is
     /// readable (level-triggered: drain it), or once only with <paramref name="once"/>. An error or
-    /// hang-up without data ends the watch. Returns the token for <see cref="Remove"/>.
+    /// hang-up without data ends the watch, and then calls <paramref name="ended"/> (on the loop
+    /// thread), so the owner can let go of the fd. Returns the token for <see cref="Remove"/>.
     /// </summary>
-    public ulong Add(SafeHandle fd, Action<uint> callback, bool once = false)
+    public ulong Add(SafeHandle fd, Action<uint> callback, bool once = false, Action? ended = null)
     {
         ulong token;
         lock (_watches)
         {
             token = ++_next;
-            _watches[token] = new Registration(fd, callback, once);
+            _watches[token] = new Registration(fd, callback, once, ended);
         }
         // The token, not the fd number, identifies the registration: fd numbers are reused.
         uint events = Libc.EPOLLIN | (once ? Libc.EPOLLONESHOT : 0);
@@ -125,7 +126,7 @@ public sealed unsafe class EventLoop
         {
             // Error or hang-up without data: the object behind the fd is gone. Level-triggered, it
             // would otherwise wake the loop forever.
-            Remove(token);
+            if (Remove(token)) Ended(r);
             return;
         }
         try
@@ -136,6 +137,18 @@ public sealed unsafe class EventLoop
         {
             // The loop serves everyone: a failing watch ends, the loop goes on.
             if (!r.Once) Remove(token);
+            Faulted?.Invoke(e);
+        }
+    }
+
+    private static void Ended(Registration r)
+    {
+        try
+        {
+            r.Ended?.Invoke();
+        }
+        catch (Exception e)
+        {
             Faulted?.Invoke(e);
         }
     }

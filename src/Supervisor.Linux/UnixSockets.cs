@@ -35,6 +35,15 @@ public static unsafe class UnixSockets
         return (read, sv[1]);
     }
 
+    /// <summary>A connected SOCK_SEQPACKET pair, both ends close-on-exec: one message per send, descriptors attached.</summary>
+    public static (SafeFd A, SafeFd B) SeqpacketPair()
+    {
+        int* sv = stackalloc int[2];
+        if (Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, sv) != 0)
+            throw new IOException($"socketpair(AF_UNIX, SOCK_SEQPACKET) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        return (new SafeFd(sv[0]), new SafeFd(sv[1]));
+    }
+
     public static void PassCredentials(Socket socket)
     {
         int one = 1;

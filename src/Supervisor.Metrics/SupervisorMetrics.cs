@@ -28,7 +28,7 @@ public sealed class SupervisorMetrics
     private readonly Gauge _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap,
         _tasks, _tasksLimit, _sandboxInfo, _units, _buildInfo;
     private readonly Counter _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo,
-        _scrapeErrors, _logDropped, _reconcileActions, _driftRepairs;
+        _scrapeErrors, _logDropped, _reconcileActions, _driftRepairs, _seccompDenials;
     private readonly Histogram _reconcileDuration;
 
     public CollectorRegistry Registry { get; }
@@ -68,6 +68,7 @@ public sealed class SupervisorMetrics
         _probeSuccess = G("supervisor_unit_probe_success", "1 while the unit's [Health] probe passes by its thresholds, 0 while it has failed; absent before a verdict and while the unit is down.", "unit", "probe");
         _probeDuration = f.CreateHistogram("supervisor_unit_probe_duration_seconds", "Time one run of a [Health] probe took, failed runs included.",
             new HistogramConfiguration { LabelNames = ["unit", "probe"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
+        _seccompDenials = C("supervisor_unit_seccomp_denials_total", "System calls the unit's SystemCallFilter denied (answered by the supervisor from the filter's listener), by call.", "unit", "syscall");
         _units = G("supervisor_units", "Units by active state.", "state");
         _reconcileDuration = f.CreateHistogram("supervisor_reconcile_duration_seconds", "Time one reconcile took, from reading the unit files to the last action.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
@@ -149,6 +150,7 @@ public sealed class SupervisorMetrics
         _sandboxInfo.WithLabels(sandbox).Set(1);
         _logDropped.WithLabels(u).IncTo(s.LogLinesDropped);
         SetOrRemove(_sandboxDrift, u, s.SandboxDrift is { } drift ? (drift ? 1.0 : 0.0) : null);
+        foreach (var (syscall, count) in s.SeccompDenials) _seccompDenials.WithLabels(u, syscall).IncTo(count);
         foreach (var probe in (string[])["startup", "liveness", "readiness"])
         {
             var verdict = s.Probes.FirstOrDefault(p => p.Probe == probe);
@@ -214,7 +216,7 @@ public sealed class SupervisorMetrics
     {
         foreach (var g in new[] { _probeSuccess, _sandboxDrift, _state, _subState, _startTime, _lastExit, _cpuQuota, _memory, _workingSet, _memoryPeak, _memoryLimit, _swap, _tasks, _tasksLimit, _sandboxInfo })
             RemoveWhere(g, unit);
-        foreach (var c in new[] { _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo, _logDropped, _driftRepairs })
+        foreach (var c in new[] { _restarts, _cpu, _throttled, _throttledPeriods, _oomKills, _ioRead, _ioWrite, _psiCpu, _psiMemory, _psiIo, _logDropped, _driftRepairs, _seccompDenials })
             RemoveWhere(c, unit);
         foreach (var labels in _probeDuration.GetAllLabelValues().Where(l => l[0] == unit).ToList()) _probeDuration.RemoveLabelled(labels);
         foreach (var key in _counters.Keys.Where(k => k.Unit == unit).ToList()) _counters.Remove(key);

@@ -26,4 +26,6 @@ public sealed record UnitSample
     public bool? SandboxDrift { get; init; }
     /// <summary>[Health] probes with a verdict in the current run ("liveness", true); a probe without one has no series.</summary>
     public IReadOnlyList<(string Probe, bool Ok)> Probes { get; init; } = [];
+    /// <summary>System calls the unit's seccomp filter denied since the supervisor started, with how often.</summary>
+    public IReadOnlyList<(string Syscall, long Count)> SeccompDenials { get; init; } = [];
 }

@@ -36,6 +36,12 @@ public sealed partial record ExecPlan
     public LsmLabel? Lsm { get; init; }
     /// <summary>A struct sock_filter[] program compiled by <see cref="Seccomp.SeccompCompiler"/>; empty for none.</summary>
     public ImmutableArray<byte> SeccompBpf { get; init; } = [];
+    /// <summary>
+    /// The filter reports the calls it denies (SECCOMP_RET_USER_NOTIF) and is loaded with a
+    /// listener the helper hands to the supervisor, which answers each call this way; null: the
+    /// filter answers by itself. Set only with <see cref="SeccompBpf"/>.
+    /// </summary>
+    public Seccomp.SeccompAnswer? SeccompNotify { get; init; }
     /// <summary>The session keyring the service gets; the compiler gives every service a new one (<see cref="KeyringMode.Private"/>).</summary>
     public KeyringMode Keyring { get; init; } = KeyringMode.Inherit;
     /// <summary>The cgroups the helper joins before anything else, in order (see <see cref="Compiler.CgroupJoinPlanner"/>).</summary>

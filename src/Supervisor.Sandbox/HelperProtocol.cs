@@ -12,7 +12,7 @@ namespace Supervisor.Sandbox;
 public static partial class HelperProtocol
 {
     public const uint PlanMagic = 0x31505653; // PLAN_MAGIC, "SVP1"
-    public const uint PlanVersion = 6;         // PLAN_VERSION
+    public const uint PlanVersion = 7;         // PLAN_VERSION
     public const int PlanFd = 3;               // PLAN_FD
     public const int StatusFd = 4;             // STATUS_FD
     public const int ListenFdsFirst = 5;       // LISTEN_FDS_FIRST
@@ -57,6 +57,7 @@ public static partial class HelperProtocol
     public const uint TagLandlock = 26;        // PLAN_TAG_LANDLOCK
     public const uint TagLandlockPath = 27;    // PLAN_TAG_LANDLOCK_PATH
     public const uint TagLandlockPort = 28;    // PLAN_TAG_LANDLOCK_PORT
+    public const uint TagSeccompNotify = 29;   // PLAN_TAG_SECCOMP_NOTIFY
 
     public const uint NsTime = 0x00000080;     // PLAN_NS_TIME
     public const uint NsMount = 0x00020000;    // PLAN_NS_MOUNT
@@ -113,6 +114,7 @@ public static partial class HelperProtocol
     public const uint StatusKindError = 1;       // STATUS_KIND_ERROR
     public const uint StatusKindChildPid = 2;    // STATUS_KIND_CHILD_PID
     public const uint StatusKindLsmSkipped = 3;  // STATUS_KIND_LSM_SKIPPED
+    public const uint StatusKindNotifySender = 4; // STATUS_KIND_NOTIFY_SENDER
     public const int StatusRecordBytes = 16;     // four u32, see plan.h
 
     /// <summary>Serializes a plan into the bytes the helper reads from <see cref="PlanFd"/>.</summary>
@@ -236,7 +238,12 @@ public static partial class HelperProtocol
             w.Record(TagListenFds, r => r.U32((uint)plan.ListenFds.Length));
         if (plan.InitReports)
             w.Record(TagInitReport, r => r.U32((uint)InitReportFd(plan)));
+        if (plan.SeccompNotify is not null && !plan.SeccompBpf.IsDefaultOrEmpty)
+            w.Record(TagSeccompNotify, r => r.U32((uint)SeccompNotifyFd(plan)));
     }
+
+    /// <summary>Where the launcher places the socket the seccomp listener comes back on: the fd after the init's report pipe.</summary>
+    public static int SeccompNotifyFd(ExecPlan plan) => InitReportFd(plan) + 1;
 
     /// <summary>Where the launcher places the init's report pipe: the first fd above the listening sockets.</summary>
     public static int InitReportFd(ExecPlan plan) => ListenFdsFirst + (plan.ListenFds.IsDefault ? 0 : plan.ListenFds.Length);
@@ -343,4 +350,5 @@ public enum SetupStep : uint
     LandlockPath = 40,     // STEP_LANDLOCK_PATH
     LandlockPort = 41,     // STEP_LANDLOCK_PORT
     LandlockRestrict = 42, // STEP_LANDLOCK_RESTRICT
+    SeccompNotify = 43,    // STEP_SECCOMP_NOTIFY
 }

@@ -231,9 +231,21 @@ public static class UnitParser
             Warn("Sandbox", "SystemCallErrorNumber", "[Sandbox] SystemCallErrorNumber has no effect without SystemCallFilter");
         if (x.SeccompProfile is not null && x.SystemCallFilter is not null)
             Error("Sandbox", "SeccompProfile", "[Sandbox] SeccompProfile and SystemCallFilter cannot both be set; choose one filter");
+        foreach (var (message, hint) in LearnModeProblems(x)) Error("Sandbox", "SystemCallFilterMode", message, hint);
         KernelSurfaceChecks.Check(x, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
         foreach (var (section, key, message, error, hint) in KeyTable.IdentityConsistency(u).Concat(KeyTable.ExecConsistency(u)).Concat(KeyTable.ConditionConsistency(u)).Concat(KeyTable.ProcessConsistency(u)).Concat(KeyTable.LandlockConsistency(u)).Concat(KeyTable.HealthConsistency(u)))
             if (error) Error(section, key, message, hint); else Warn(section, key, message);
         KeyTable.CheckNamespaceKeys(parsed, (key, message, hint) => Error("Sandbox", key, message, hint), (key, message) => Warn("Sandbox", key, message));
+    }
+
+    /// <summary>SystemCallFilterMode = "learn" needs an allow list (or none) and no SeccompProfile.</summary>
+    private static IEnumerable<(string Message, string? Hint)> LearnModeProblems(SandboxSection x)
+    {
+        if (x.SystemCallFilterMode != SyscallFilterMode.Learn) yield break;
+        if (x.SystemCallFilter is { IsAllowList: false })
+            yield return ("[Sandbox] SystemCallFilterMode = \"learn\" records the calls outside an allow list; SystemCallFilter is a deny list (\"~\")",
+                "learn with an allow list (or without SystemCallFilter: every call beyond @default is recorded)");
+        if (x.SeccompProfile is not null)
+            yield return ("[Sandbox] SystemCallFilterMode = \"learn\" cannot be combined with SeccompProfile", null);
     }
 }

@@ -152,7 +152,10 @@ static _Noreturn void become_service(int lsm_available)
     if (landlock_fd >= 0 && landlock_restrict(landlock_fd) < 0)
         fail(STEP_LANDLOCK_RESTRICT, errno, 0);
     /* "This really should remain the last step before the execve()" (systemd): every call
-     * after it must pass the service's own filter. */
+     * after it must pass the service's own filter. With a listener, the filter and the execve
+     * are one step (seccomp.c). */
+    if (plan.seccomp_notify_fd >= 0)
+        seccomp_load_notify_exec(&plan);
     if (plan.seccomp && seccomp_load(plan.seccomp, plan.seccomp_len) < 0)
         fail(STEP_SECCOMP, errno, 0);
     execve(plan.path, (char *const *)plan.argv, (char *const *)plan.envp);

@@ -341,6 +341,13 @@ static int parse_struct_record(struct plan *plan, uint32_t tag, const unsigned c
         plan->init_report_fd = (int32_t)fd;
         break;
     }
+    case PLAN_TAG_SECCOMP_NOTIFY: {
+        uint32_t fd = 0;
+        if ((r = take_u32(&c, &fd)) == 0 && (fd < LISTEN_FDS_FIRST || fd > 1024))
+            r = -EBADMSG;
+        plan->seccomp_notify_fd = (int32_t)fd;
+        break;
+    }
     default:
         return parse_string_record(plan, tag, p, len);
     }
@@ -381,6 +388,7 @@ int plan_decode(const unsigned char *buf, size_t len, struct plan *plan)
     uint32_t magic, version;
     memset(plan, 0, sizeof *plan);
     plan->init_report_fd = -1;
+    plan->seccomp_notify_fd = -1;
     struct cursor c = { buf, len };
     if (take_u32(&c, &magic) < 0 || take_u32(&c, &version) < 0 || magic != PLAN_MAGIC)
         return -EBADMSG;
@@ -405,6 +413,9 @@ int plan_decode(const unsigned char *buf, size_t len, struct plan *plan)
         return -EBADMSG;
     if (plan->path == NULL || plan->argc == 0)
         return -EINVAL;
+    /* A listener belongs to a filter: a notify record alone is not a plan we wrote. */
+    if (plan->seccomp_notify_fd >= 0 && plan->seccomp == NULL)
+        return -EBADMSG;
     plan->argv[plan->argc] = NULL;
     plan->envp[plan->envc] = NULL;
     return 0;
@@ -492,6 +503,8 @@ void plan_dump(const struct plan *plan, FILE *out)
         fprintf(out, "listen-fds %" PRIu32 "\n", plan->listen_fds);
     if (plan->init_report_fd >= 0)
         fprintf(out, "init-report-fd %" PRId32 "\n", plan->init_report_fd);
+    if (plan->seccomp_notify_fd >= 0)
+        fprintf(out, "seccomp-notify-fd %" PRId32 "\n", plan->seccomp_notify_fd);
     if (plan->has_landlock)
         fprintf(out, "landlock 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n", plan->landlock_fs, plan->landlock_net, plan->landlock_scoped);
     for (size_t i = 0; i < plan->nlandlock_rules; i++) {

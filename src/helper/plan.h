@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define PLAN_MAGIC 0x31505653u   /* "SVP1" read as little-endian */
-#define PLAN_VERSION 6u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal; 5: listen fds; 6: landlock */
+#define PLAN_VERSION 7u   /* 2: cgroup thread joins, keyring; 3: umask, exec-attr and mqueue ops, create/noexec/early/file flags; 4: process attributes, terminal; 5: listen fds; 6: landlock; 7: seccomp listener */
 
 /* File descriptors the launcher places in the helper with posix_spawn file actions. */
 #define PLAN_FD 3
@@ -75,6 +75,8 @@
 #define PLAN_TAG_LANDLOCK 26    /* u64 handled_access_fs, u64 handled_access_net, u64 scoped: the ruleset (landlock.c) */
 #define PLAN_TAG_LANDLOCK_PATH 27 /* u64 allowed_access, u32 LANDLOCK_PATH_* flags, string path as the service sees it */
 #define PLAN_TAG_LANDLOCK_PORT 28 /* u64 allowed_access, u64 TCP port */
+#define PLAN_TAG_SECCOMP_NOTIFY 29 /* u32 fd: a unix socket; the filter is loaded with a listener, which is sent there
+                                  * (SCM_RIGHTS) once the service has exec'd (seccomp.c) */
 
 /* Namespace flags are the kernel's CLONE_NEW* values (ABI-stable); static_asserts in ns.c. */
 #define PLAN_NS_TIME 0x00000080u
@@ -137,6 +139,8 @@
 #define STATUS_KIND_ERROR 1       /* step, errno, detail: setup failed, the helper exits */
 #define STATUS_KIND_CHILD_PID 2   /* detail: host pid of the process the supervisor now owns */
 #define STATUS_KIND_LSM_SKIPPED 3 /* detail: LSM kind that was not enabled and was skipped */
+#define STATUS_KIND_NOTIFY_SENDER 4 /* detail: host pid of the process that sends the seccomp listener; the supervisor
+                                    * is its parent and reaps it (written only outside a pid namespace) */
 
 /*
  * Setup steps, in the order main.c runs them. Stable: never renumber or reuse (systemd's
@@ -186,6 +190,7 @@
 #define STEP_LANDLOCK_PATH 40     /* detail: index of the path rule (open or landlock_add_rule) */
 #define STEP_LANDLOCK_PORT 41     /* detail: index of the port rule */
 #define STEP_LANDLOCK_RESTRICT 42 /* landlock_restrict_self */
+#define STEP_SECCOMP_NOTIFY 43    /* the process that sends the seccomp listener could not be started */
 
 struct plan_mount {
     uint32_t op, flags, mode;
@@ -252,6 +257,7 @@ struct plan {
     uint32_t tty_mode;      /* TTY_MODE_* */
     uint32_t listen_fds;
     int32_t init_report_fd; /* -1: none */
+    int32_t seccomp_notify_fd; /* -1: none */
     int has_landlock;
     uint64_t landlock_fs, landlock_net, landlock_scoped;
     struct plan_landlock_rule landlock_rules[PLAN_MAX_LANDLOCK_RULES]; /* paths and ports, in plan order */
@@ -293,6 +299,7 @@ int caps_apply(const struct plan *plan, uint32_t *step, uint32_t *failed_cap); /
 int lsm_enabled(uint32_t kind);                                                /* lsm.c */
 int lsm_set_exec_label(uint32_t kind, const char *label);                      /* lsm.c */
 int seccomp_load(const unsigned char *bpf, size_t len);                        /* seccomp.c */
+_Noreturn void seccomp_load_notify_exec(const struct plan *plan);               /* seccomp.c; fails through fail() */
 int landlock_prepare(const struct plan *plan);                                 /* landlock.c; ruleset fd, fails through fail() */
 int landlock_restrict(int ruleset_fd);                                         /* landlock.c */
 /* What the init writes on its report fd for every process it reaps (native byte order, one write). */

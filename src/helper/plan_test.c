@@ -160,6 +160,9 @@ static void fixed_records(struct buf *b)
         put_u32(&r, (uint32_t)i);
     record(b, PLAN_TAG_SECCOMP, &r);
     r.len = 0;
+    put_u32(&r, 9);
+    record(b, PLAN_TAG_SECCOMP_NOTIFY, &r);
+    r.len = 0;
     put_u32(&r, KEYRING_MODE_PRIVATE);
     record(b, PLAN_TAG_KEYRING, &r);
     r.len = 0;
@@ -481,6 +484,9 @@ static void malformed(void)
         { "a Landlock ruleset that handles nothing", PLAN_TAG_LANDLOCK, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24, EBADMSG },
         { "a Landlock ruleset one field short", PLAN_TAG_LANDLOCK, "\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, EBADMSG },
         { "a Landlock path rule before its ruleset", PLAN_TAG_LANDLOCK_PATH, "\x04\0\0\0\0\0\0\0\0\0\0\0/", 14, EBADMSG },
+        { "a seccomp listener without a filter", PLAN_TAG_SECCOMP_NOTIFY, "\x09\0\0", 4, EBADMSG },
+        { "a seccomp listener socket on a launcher fd", PLAN_TAG_SECCOMP_NOTIFY, "\x04\0\0", 4, EBADMSG },
+        { "a seccomp listener socket past fd 1024", PLAN_TAG_SECCOMP_NOTIFY, "\x01\x04\0", 4, EBADMSG },
         { "a Landlock port rule before its ruleset", PLAN_TAG_LANDLOCK_PORT, "\x01\0\0\0\0\0\0\0\x50\0\0\0\0\0\0", 16, EBADMSG },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

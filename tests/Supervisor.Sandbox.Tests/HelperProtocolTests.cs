@@ -69,7 +69,7 @@ public partial class HelperProtocolTests
         // Append-only: this list is the contract that lets an old supervisor read a new helper.
         Assert.Equal(26u, (uint)SetupStep.Exec);
         Assert.Equal(25u, (uint)SetupStep.Seccomp);
-        Assert.Equal(Enumerable.Range(0, 43).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
+        Assert.Equal(Enumerable.Range(0, 44).Select(i => (uint)i), Enum.GetValues<SetupStep>().Select(s => (uint)s).Order());
     }
 
     internal static ExecPlan FullPlan() => new()

@@ -18,7 +18,7 @@ namespace Supervisor.Sandbox.Tests;
 /// </summary>
 public class KernelSeccompTests
 {
-    private const uint Allow = 0x7fff0000, KillProcess = 0x80000000;
+    private const uint Allow = 0x7fff0000, KillProcess = 0x80000000, Notify = 0x7fc00000;
     private static uint Errno(int e) => 0x00050000u | (uint)e;
     private const int EPERM = 1, EACCES = 13, ENOSYS = 38, EAFNOSUPPORT = 97;
 
@@ -158,7 +158,8 @@ public class KernelSeccompTests
                 uint before = Answer(without, call, args);
                 // The stricter answer wins, as with systemd's separate filters: a call the rest
                 // of the filter refuses or kills stays that way.
-                bool permissive = SeccompMerge.IsPermissive(new SeccompAction(before));
+                // SystemCallFilter's reported set (USER_NOTIF) is a refusal the supervisor answers.
+                bool permissive = SeccompMerge.IsPermissive(new SeccompAction(before)) && before != Notify;
                 uint expected = errno != 0 && permissive ? Errno(errno) : before;
                 uint got = Answer(with, call, args);
                 if (got != expected)
@@ -171,12 +172,20 @@ public class KernelSeccompTests
     [Fact]
     public void The_rest_of_the_filter_keeps_its_own_answer_for_calls_it_already_refuses()
     {
-        // An allow list without sethostname kills it; ProtectHostname's EPERM does not soften that.
+        // An allow list without sethostname reports it to the supervisor, which kills the caller;
+        // ProtectHostname's EPERM does not soften that.
         var plan = Plan("SystemCallFilter = [\"@system-service\"]\nProtectHostname = true");
-        Assert.Equal(KillProcess, Answer(plan, "sethostname", [0, 4]));
-        // And the errno of an explicit SystemCallErrorNumber stays for calls outside the list.
+        Assert.Equal(Notify, Answer(plan, "sethostname", [0, 4]));
+        Assert.Equal(SeccompAnswer.Kill, plan.SeccompNotify);
+        // And the errno of an explicit SystemCallErrorNumber stays the answer for calls outside the list.
         var errno = Plan("SystemCallFilter = [\"@system-service\"]\nSystemCallErrorNumber = \"EACCES\"\nProtectClock = true");
-        Assert.Equal(Errno(EACCES), Answer(errno, "clock_settime", [0, 0]));
+        Assert.Equal(Notify, Answer(errno, "clock_settime", [0, 0]));
+        Assert.Equal(new SeccompAnswer(SeccompAnswerKind.Errno, EACCES), errno.SeccompNotify);
+        // The calls the helper makes after loading the filter are answered by the kernel itself.
+        var deny = Plan("SystemCallFilter = [\"~execve keyctl\"]\nSystemCallErrorNumber = \"EACCES\"");
+        Assert.Equal(Errno(EACCES), Answer(deny, "execve", [0, 0, 0]));
+        Assert.Equal(Notify, Answer(deny, "keyctl", [0]));
+        Assert.Equal(Allow, Answer(deny, "getpid", []));
         // A logged call keeps being logged where the directive allows it.
         var logged = Plan("SystemCallFilter = [\"@system-service\"]\nSystemCallLog = [\"personality\"]\nLockPersonality = true");
         Assert.Equal(0x7ffc0000u, Answer(logged, "personality", [0]));
@@ -219,7 +228,7 @@ public class KernelSeccompTests
         uint x86 = Libseccomp.ArchX86;
         // As on the native ABI: the directive's errno where the rest of the filter allows the call,
         // and its own answer where it does not (an allow list has no i386-only calls such as mmap2).
-        uint Expected(uint before, int errno) => SeccompMerge.IsPermissive(new SeccompAction(before)) ? Errno(errno) : before;
+        uint Expected(uint before, int errno) => SeccompMerge.IsPermissive(new SeccompAction(before)) && before != Notify ? Errno(errno) : before;
         void Refused(string call, ulong[] args, int errno) =>
             Assert.Equal(Expected(Answer(without, call, args, x86), errno), Answer(plan, call, args, x86));
         const int i386Socket = 359; // libseccomp names i386's socket() by its socketcall() form

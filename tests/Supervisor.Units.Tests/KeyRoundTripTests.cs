@@ -93,6 +93,7 @@ public class KeyRoundTripTests
         ["Sandbox.SecureBits"] = "[\"keep-caps\", \"noroot-locked\"]",
         ["Sandbox.SystemCallFilter"] = "[\"@system-service\", \"~@privileged @resources\", \"~mount\"]",
         ["Sandbox.SystemCallErrorNumber"] = "\"EPERM\"",
+        ["Sandbox.SystemCallFilterMode"] = "\"learn\"",
         ["Sandbox.SystemCallArchitectures"] = "[\"native\"]",
         ["Sandbox.SystemCallLog"] = "[\"@mount\", \"ptrace\"]",
         ["Sandbox.SeccompProfile"] = "\"/etc/supervisor/seccomp/default.json\"",

@@ -109,6 +109,9 @@ internal static class StatusCommand
         if (p.TryGetValue("Namespaces", out var ns) && ns is object[] { Length: > 0 } nsa)
             o.WriteLine($"  Namespaces: {string.Join(' ', nsa)}");
         o.WriteLine($"     Seccomp: {(p.TryGetValue("SeccompEnabled", out var sc) && sc is true ? "yes" : "no")}");
+        // "     Denied: keyctl 3, io_uring_setup 1; last: keyctl (EPERM) to pid 41 (python3) at …"
+        if (p.TryGetValue("SeccompDenials", out var denied) && denied is object[] { Length: > 0 } rows)
+            o.WriteLine($"      Denied: {string.Join(", ", rows.Select(DenialText))}; last: {S("SeccompLastDenial")}");
         if (S("AppArmorProfile").Length > 0) o.WriteLine($"    AppArmor: {S("AppArmorProfile")}");
         if (S("SELinuxContext").Length > 0) o.WriteLine($"     SELinux: {S("SELinuxContext")}");
         if (p.TryGetValue("Diagnostics", out var diags) && diags is object[] { Length: > 0 } da)
@@ -119,6 +122,8 @@ internal static class StatusCommand
             foreach (var l in log) o.WriteLine(l);
         }
     }
+
+    private static string DenialText(object row) => row is IReadOnlyList<object> { Count: 2 } r ? $"{r[0]} {r[1]}" : Convert.ToString(row, CultureInfo.InvariantCulture) ?? "";
 
     private static void PrintResources(TextWriter o, Func<string, ulong> t)
     {

@@ -52,6 +52,12 @@ public sealed class ControlApi
 
     public DBusObjectRegistry Registry { get; } = new();
 
+    /// <summary>
+    /// A unit's seccomp denials since the daemon started (system call, count) and the newest in
+    /// words, served as SeccompDenials and SeccompLastDenial; without it both are empty.
+    /// </summary>
+    public Func<string, (IReadOnlyList<(string Syscall, long Count)> Counts, string? Last)>? SeccompDenials { get; init; }
+
     /// <param name="log">A warning for the daemon's own log (refused calls).</param>
     /// <param name="paths">The daemon's directories and cgroup subtree, served as manager properties
     /// (UnitsDirectory, StateDirectory, LogDirectory, CgroupRoot); without them those properties do not exist,
@@ -266,6 +272,9 @@ public sealed class ControlApi
         .AddProperty("TasksMax", "t", () => Status(name).Definition?.Resources.TasksMax is { IsInfinity: false } t ? t.Value : Unset, change: PropertyChange.Invalidates)
         .AddProperty("Namespaces", "as", () => NamespaceNames(Status(name).Definition), change: PropertyChange.Invalidates)
         .AddProperty("SeccompEnabled", "b", () => Status(name).Definition?.Sandbox is { } x && (x.SystemCallFilter is not null || x.SeccompProfile is not null), change: PropertyChange.Invalidates)
+        // Each call SystemCallFilter denied, with how often (the metric supervisor_unit_seccomp_denials_total), and the newest in words.
+        .AddProperty("SeccompDenials", "a(st)", () => (SeccompDenials?.Invoke(name).Counts ?? []).Select(d => (object)new DBusStruct(d.Syscall, (ulong)d.Count)).ToArray(), change: PropertyChange.None)
+        .AddProperty("SeccompLastDenial", "s", () => SeccompDenials?.Invoke(name).Last ?? "", change: PropertyChange.None)
         .AddProperty("AppArmorProfile", "s", () => Status(name).Definition?.Sandbox.AppArmorProfile?.ToString() ?? "", change: PropertyChange.Invalidates)
         .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates)
         // systemd's Service properties: the ids the processes run as (for DynamicUser the allocated pair), UINT32_MAX while down.

@@ -11,6 +11,7 @@ public static unsafe partial class Libc
 {
     public const int AF_UNIX = 1;
     public const int SOCK_STREAM = 1;
+    public const int SOCK_SEQPACKET = 5;
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1;

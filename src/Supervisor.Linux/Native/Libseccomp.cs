@@ -62,6 +62,27 @@ public static unsafe partial class Libseccomp
     [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_name", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SyscallResolveName(string name);
 
+    [LibraryImport(Lib, EntryPoint = "seccomp_syscall_resolve_num_arch")]
+    private static partial byte* seccomp_syscall_resolve_num_arch(uint arch, int num);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void free(void* pointer);
+
+    /// <summary>The name of system call <paramref name="nr"/> on ABI <paramref name="arch"/> (an AUDIT_ARCH value); null if libseccomp has none.</summary>
+    public static string? SyscallResolveNumArch(uint arch, int nr)
+    {
+        byte* name = seccomp_syscall_resolve_num_arch(arch, nr);
+        if (name == null) return null;
+        try
+        {
+            return Marshal.PtrToStringUTF8((nint)name);
+        }
+        finally
+        {
+            free(name);
+        }
+    }
+
     [LibraryImport(Lib, EntryPoint = "seccomp_rule_add_array")]
     private static partial int seccomp_rule_add_array(SafeSeccompContext ctx, uint action, int syscall, uint argCount, ArgCmp* args);
 

@@ -13,6 +13,7 @@ using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Planning;
 using Supervisor.Runtime.Reaping;
+using Supervisor.Runtime.Seccomp;
 using Supervisor.Runtime.Sockets;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Compiler;
@@ -72,7 +73,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         Sockets = new ListeningSockets(Held);
         FdStores = new FdStores(Held, Log);
         fds ??= FdBudget.ForThisProcess();
-        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, _stopping.Token);
+        Denials = new SeccompDenials(options.StateDirectory, TimeProvider.System);
+        _launcher = new Launcher(sink, _cgroups, _notify, Output, reaper, fds, Denials, _stopping.Token);
         _probes = new ProbeRunner(sink, new ExecProbe(_cgroups, reaper, fds), _stopping.Token);
         _probes.Ran += (unit, role, ok, seconds) => ProbeRan?.Invoke(unit, role, ok, seconds);
         _forking = new MainPidFinder(sink, reaper, Log);
@@ -83,6 +85,9 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _identities = new UnitIdentities(new DynamicUsers(options.StateDirectory, ipc,
             cause => logger.LogWarning("{File} is damaged ({Cause}): no dynamic user is remembered", DynamicUsers.FileName, cause)), ipc, Log);
     }
+
+    /// <summary>The units' seccomp denials (and what learn mode recorded), as their filters' listeners report them.</summary>
+    public SeccompDenials Denials { get; }
 
     /// <summary>DynamicUser pairs and RemoveIPC: who each unit runs as.</summary>
     public UnitIdentities Identities => _identities;
@@ -326,6 +331,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         {
             if (known.ContainsKey(unit)) continue;
             _rateLimit.Forget(unit);
+            Denials.Forget(unit);
             if (slot.Main is null && slot.Adopted is null && slot.Cgroup is null && _units.TryRemove(unit, out _)) slot.Dispose();
         }
     }

@@ -6,6 +6,7 @@ using Supervisor.Runtime.Notify;
 using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Planning;
 using Supervisor.Runtime.Reaping;
+using Supervisor.Runtime.Seccomp;
 using Supervisor.Sandbox;
 using Supervisor.Sandbox.Launch;
 using Supervisor.Supervision;
@@ -20,7 +21,7 @@ namespace Supervisor.Runtime.Launch;
 /// Results go to the manager as events.
 /// </summary>
 internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, NotifyEndpoints notify, OutputKeeper output,
-    Reaper reaper, FdBudget fds, CancellationToken stopping)
+    Reaper reaper, FdBudget fds, SeccompDenials denials, CancellationToken stopping)
 {
     /// <param name="command">The ExecStart line to run (Type=oneshot runs several in turn); null: the first.</param>
     /// <param name="listen">Socket activation: the listening sockets the main process gets as fds 3.., with their names.</param>
@@ -110,7 +111,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         try
         {
             using (reaper.Launching())
-                process = SandboxLauncher.Start(exec with { Stdio = stdio.Fds }, slot.Name);
+                process = SandboxLauncher.Start(exec with { Stdio = stdio.Fds }, slot.Name, seccompReport: denials.ReportFor(slot.Name, slot.Log, exec.SeccompNotify));
         }
         catch
         {
@@ -118,6 +119,8 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             stdio.ErrRead?.Dispose();
             throw;
         }
+        if (exec.SeccompNotify is not null && process.SeccompListener is null)
+            slot.Log.Write("supervisor", "seccomp: the exec helper did not hand over the filter's listener: this process's denied calls fail with ENOSYS and are not reported");
         // The child has its copies; ours go when stdio is disposed, or the log never sees EOF.
         var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
         string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";

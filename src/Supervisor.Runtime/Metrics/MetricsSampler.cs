@@ -47,6 +47,7 @@ public sealed class MetricsSampler(UnitManager manager, ICgroupDriver driver, Un
             LogLinesDropped = host.DroppedLogLines(s.Name),
             SandboxDrift = verifier.DriftOf(s.Name),
             Probes = ProbesOf(s),
+            SeccompDenials = host.Denials.CountsOf(s.Name),
         };
     }
 

@@ -87,7 +87,7 @@ public static partial class ExecPlanCompiler
         }
 
         /// <summary>Compiles SPEC (from SystemCallFilter or a profile) with the directives' rules merged in, and checks the result.</summary>
-        private byte[] CompileWithKernel(SeccompFilterSpec spec, string baseKey)
+        private byte[] CompileWithKernel(SeccompFilterSpec spec, string baseKey, bool notifyDenies = false)
         {
             if (!_sbx.HasKernelSeccompDirectives)
                 return SeccompCompiler.Compile(spec);
@@ -95,7 +95,7 @@ public static partial class ExecPlanCompiler
             string blame = _sbx.SystemCallFilter is null && _sbx.SeccompProfile is null ? FirstSeccompDirective() : baseKey;
             try
             {
-                var (merged, expectations) = SeccompMerge.Apply(spec, arch => KernelRestrictions.For(_sbx, arch), baseName);
+                var (merged, expectations) = SeccompMerge.Apply(spec, arch => KernelRestrictions.For(_sbx, arch), baseName, notifyDenies);
                 var bpf = SeccompCompiler.Compile(merged);
                 foreach (var (e, got) in SeccompMerge.Violations(bpf, expectations))
                     throw Error(e.Directive,

@@ -10,7 +10,7 @@ public static partial class ExecPlanCompiler
     /// <summary>SystemCallFilter, SystemCallArchitectures, SystemCallLog, SeccompProfile → BPF.</summary>
     private sealed partial class Compilation
     {
-        private (ImmutableArray<byte> Bpf, bool Present) Seccomp(CapabilitySets caps)
+        private (ImmutableArray<byte> Bpf, bool Present, SeccompAnswer? Notify) Seccomp(CapabilitySets caps)
         {
             if (_sbx.SeccompProfile is { Length: > 0 } profile)
             {
@@ -20,7 +20,7 @@ public static partial class ExecPlanCompiler
                     throw Error("SeccompProfile", $"'{profile}' does not exist");
                 try
                 {
-                    return ([.. CompileWithKernel(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)), "SeccompProfile")], true);
+                    return ([.. CompileWithKernel(OciSeccompProfile.Load(profile, new OciProfileContext(caps.Bounding)), "SeccompProfile")], true, null);
                 }
                 catch (SeccompCompileException e)
                 {
@@ -29,11 +29,40 @@ public static partial class ExecPlanCompiler
             }
 
             bool hasArch = _sbx.SystemCallArchitectures.Count > 0;
-            if (_sbx.SystemCallFilter is null && !hasArch && _sbx.SystemCallLog.Count == 0 && !_sbx.HasKernelSeccompDirectives)
-                return ([], false);
+            bool learn = _sbx.SystemCallFilterMode == SyscallFilterMode.Learn;
+            if (_sbx.SystemCallFilter is null && !learn && !hasArch && _sbx.SystemCallLog.Count == 0 && !_sbx.HasKernelSeccompDirectives)
+                return ([], false, null);
 
-            var mode = _sbx.SystemCallFilter is { IsAllowList: true } ? SyscallListMode.Allow : SyscallListMode.Deny;
+            // Learning without a list records everything beyond @default, which every allow list has.
+            var mode = _sbx.SystemCallFilter is { IsAllowList: true } || learn ? SyscallListMode.Allow : SyscallListMode.Deny;
+            var set = DeclaredSet(learn);
+            var log = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var name in _sbx.SystemCallLog)
+                log.UnionWith(Expand("SystemCallLog", name));
+
+            var error = learn ? SeccompAction.Allow : _sbx.SystemCallErrorNumber is { } errno ? SeccompAction.Errno(errno) : SeccompAction.KillProcess;
+            // The calls SystemCallFilter denies (or, learning, leaves out) are reported to the
+            // supervisor, which answers them as the filter would have (or lets them through).
+            bool notify = _sbx.SystemCallFilter is not null || learn;
+            SeccompAnswer? answer = !notify ? null : learn ? SeccompAnswer.Continue
+                : _sbx.SystemCallErrorNumber is { } declared ? new SeccompAnswer(SeccompAnswerKind.Errno, declared) : SeccompAnswer.Kill;
+            var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures(), NotifyDenials = notify };
+            try
+            {
+                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter", notifyDenies: notify && !learn)], true, answer);
+            }
+            catch (SeccompCompileException e)
+            {
+                throw Error("SystemCallFilter", e.Message);
+            }
+        }
+
+        /// <summary>SystemCallFilter's calls: those allowed (an allow list, or learning) or those denied (a deny list).</summary>
+        private SortedSet<string> DeclaredSet(bool learn)
+        {
             var set = new SortedSet<string>(StringComparer.Ordinal);
+            if (learn && _sbx.SystemCallFilter is null)
+                set.UnionWith(Expand("SystemCallFilterMode", "@default"));
             if (_sbx.SystemCallFilter is { } filter)
             {
                 if (filter.IsAllowList)
@@ -49,20 +78,7 @@ public static partial class ExecPlanCompiler
                     }
                 }
             }
-            var log = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var name in _sbx.SystemCallLog)
-                log.UnionWith(Expand("SystemCallLog", name));
-
-            var error = _sbx.SystemCallErrorNumber is { } errno ? SeccompAction.Errno(errno) : SeccompAction.KillProcess;
-            var policy = new SyscallListPolicy(mode, set, error, NativeOnly: false, log) { ExtraArchitectures = Architectures() };
-            try
-            {
-                return ([.. CompileWithKernel(policy.ToSpec(), "SystemCallFilter")], true);
-            }
-            catch (SeccompCompileException e)
-            {
-                throw Error("SystemCallFilter", e.Message);
-            }
+            return set;
         }
 
         /// <summary>

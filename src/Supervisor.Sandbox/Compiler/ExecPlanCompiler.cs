@@ -99,7 +99,7 @@ public static partial class ExecPlanCompiler
             var ns = Namespaces();
             var (identity, user) = IdentityFor(exec, ns);
             var caps = Capabilities(identity);
-            var (bpf, filter) = Seccomp(caps);
+            var (bpf, filter, notify) = Seccomp(caps);
             var landlock = LandlockRules();
             // Landlock: landlock_restrict_self needs no_new_privs (or CAP_SYS_ADMIN, which the helper does not rely on).
             bool nnp = _sbx.NoNewPrivileges || landlock is not null || (filter && (caps.Effective & (1UL << CapSysAdmin)) == 0);
@@ -127,6 +127,7 @@ public static partial class ExecPlanCompiler
                 LoopbackUp = (ns & NamespaceFlags.Net) != 0,
                 Lsm = Lsm(),
                 SeccompBpf = bpf,
+                SeccompNotify = notify,
                 Landlock = landlock,
                 KernelProtections = KernelProtections(),
                 CgroupJoins = CgroupJoinPlanner.For(ctx.CgroupProcsFiles),

@@ -17,7 +17,8 @@ public static class SandboxLauncher
     private const int FirstPrivateFd = 10;
 
     /// <param name="unitName">Prefix for error messages ("web: cannot …"); null for none.</param>
-    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null)
+    /// <param name="seccompReport">Told of every call the filter reports, once answered (<see cref="DenialListener"/>); null: answered silently.</param>
+    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null, Action<SeccompNotification, string>? seccompReport = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var bytes = HelperProtocol.Serialize(plan);
@@ -28,6 +29,7 @@ public static class SandboxLauncher
         var (statusRead, statusWrite) = Libc.Pipe();
         bool reports = plan.InitReports && (plan.Namespaces & NamespaceFlags.Pid) != 0;
         var (reportRead, reportWrite) = reports ? Libc.Pipe() : ((SafeFd?)null, (SafeFd?)null);
+        var listener = new ListenerChannel(plan);
         int helperPid;
         using (planWrite)
         using (statusRead)
@@ -39,27 +41,19 @@ public static class SandboxLauncher
             using (var listen = new ListenFdCopies(plan, DupHigh))
             using (reportWrite)
             using (var reportFd = reportWrite is null ? null : DupHigh(reportWrite, plan))
+            using (var notifyFd = listener.Theirs is null ? null : DupHigh(listener.Theirs, plan))
             {
-                var fds = new List<PosixSpawn.FdMapping>
-                {
-                    new(plan.Stdio.In, 0, false),
-                    new(plan.Stdio.Out, 1, true),
-                    new(plan.Stdio.Err, 2, true),
-                    new(planFd.Fd, HelperProtocol.PlanFd, false),
-                    new(statusFd.Fd, HelperProtocol.StatusFd, true),
-                };
-                for (int i = 0; i < listen.Fds.Count; i++)
-                    fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
-                if (reportFd is not null)
-                    fds.Add(new(reportFd.Fd, HelperProtocol.InitReportFd(plan), true));
+                var fds = Mappings(plan, planFd, statusFd, listen, reportFd, notifyFd);
                 helperPid = PosixSpawn.Spawn(helperPath, [HelperLocator.FileName], fds, out int spawnErr);
                 if (helperPid < 0)
                 {
                     reportRead?.Dispose();
+                    listener.Dispose();
                     throw new SandboxSetupException(SetupStep.StartHelper, spawnErr,
                         $"{prefix}cannot start the exec helper '{helperPath}': {Marshal.GetPInvokeErrorMessage(spawnErr)}");
                 }
             }
+            listener.HelperHasIt();
             // Our copies of the child's ends are closed now, so EOF on the status pipe means
             // every helper process has exec'd or exited.
             int writeErr = Libc.WriteAll(planWrite, bytes);
@@ -67,14 +61,38 @@ public static class SandboxLauncher
             var status = Libc.ReadToEnd(statusRead);
             try
             {
-                return Finish(plan, prefix, helperPid, status, writeErr, reportRead);
+                return Finish(plan, prefix, helperPid, status, writeErr, reportRead, listener, seccompReport);
             }
             catch
             {
                 reportRead?.Dispose();
                 throw;
             }
+            finally
+            {
+                listener.Dispose();
+            }
         }
+    }
+
+    /// <summary>Where each descriptor goes in the helper (plan.h): stdio, plan, status, listening sockets, the init's reports, the seccomp listener's socket.</summary>
+    private static List<PosixSpawn.FdMapping> Mappings(ExecPlan plan, SafeFd planFd, SafeFd statusFd, ListenFdCopies listen, SafeFd? reportFd, SafeFd? notifyFd)
+    {
+        var fds = new List<PosixSpawn.FdMapping>
+        {
+            new(plan.Stdio.In, 0, false),
+            new(plan.Stdio.Out, 1, true),
+            new(plan.Stdio.Err, 2, true),
+            new(planFd.Fd, HelperProtocol.PlanFd, false),
+            new(statusFd.Fd, HelperProtocol.StatusFd, true),
+        };
+        for (int i = 0; i < listen.Fds.Count; i++)
+            fds.Add(new(listen.Fds[i].Fd, HelperProtocol.ListenFdsFirst + i, true));
+        if (reportFd is not null)
+            fds.Add(new(reportFd.Fd, HelperProtocol.InitReportFd(plan), true));
+        if (notifyFd is not null)
+            fds.Add(new(notifyFd.Fd, HelperProtocol.SeccompNotifyFd(plan), true));
+        return fds;
     }
 
     /// <summary>A close-on-exec copy above every fd the file actions write (0–4, the listen fds, the init's report fd), so no dup2 clobbers a source.</summary>
@@ -82,18 +100,22 @@ public static class SandboxLauncher
 
     private static SafeFd DupHigh(int fd, ExecPlan plan)
     {
-        int floor = Math.Max(FirstPrivateFd, HelperProtocol.InitReportFd(plan) + 1);
+        int floor = Math.Max(FirstPrivateFd, HelperProtocol.SeccompNotifyFd(plan) + 1);
         int r = Libc.Fcntl(fd, Libc.F_DUPFD_CLOEXEC, floor);
         if (r < 0)
             throw new IOException($"fcntl(F_DUPFD_CLOEXEC) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         return new SafeFd(r);
     }
 
-    private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm);
+    private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm, int? NotifySender);
 
-    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports)
+    private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports, ListenerChannel listener,
+        Action<SeccompNotification, string>? seccompReport)
     {
         var report = ParseStatus(status);
+        // The sender has exited (EOF means every holder of the status pipe is gone): reap it, whatever happened.
+        if (report.NotifySender is { } sender)
+            Libc.Reap(sender);
         int? childPid = report.ChildPid;
         var error = report.Error;
         if (error is null && plan.HelperClones && childPid is null)
@@ -106,13 +128,16 @@ public static class SandboxLauncher
             throw new SandboxSetupException(e.Step, e.Errno, prefix + StepMessages.Describe(plan, e.Step, e.Errno, e.Detail));
         }
         int mainPid = plan.HelperClones ? TakeOverClone(prefix, helperPid, childPid!.Value) : helperPid;
-        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm, reports);
+        return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm, reports)
+        {
+            SeccompListener = listener.Receive() is { } fd ? new DenialListener(fd, plan.SeccompNotify!, seccompReport ?? ((_, _) => { })) : null,
+        };
     }
 
     /// <summary>The status records: the clone's pid, the first error, the LSMs skipped.</summary>
     private static StatusReport ParseStatus(byte[] status)
     {
-        int? childPid = null;
+        int? childPid = null, sender = null;
         (SetupStep Step, int Errno, uint Detail)? error = null;
         var skipped = new List<LsmKind>();
         for (int off = 0; off + HelperProtocol.StatusRecordBytes <= status.Length; off += HelperProtocol.StatusRecordBytes)
@@ -127,6 +152,9 @@ public static class SandboxLauncher
                 case HelperProtocol.StatusKindChildPid:
                     childPid = (int)detail;
                     break;
+                case HelperProtocol.StatusKindNotifySender:
+                    sender = (int)detail;
+                    break;
                 case HelperProtocol.StatusKindLsmSkipped:
                     skipped.Add((LsmKind)detail);
                     break;
@@ -135,7 +163,7 @@ public static class SandboxLauncher
                     break;
             }
         }
-        return new StatusReport(childPid, error, skipped);
+        return new StatusReport(childPid, error, skipped, sender);
     }
 
     /// <summary>
@@ -195,6 +223,51 @@ public static class SandboxLauncher
         public void Dispose()
         {
             foreach (var fd in Fds) fd.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The socket the helper's sender hands the seccomp listener back on (helper/seccomp.c), for a
+    /// plan whose filter reports its denials; nothing otherwise.
+    /// </summary>
+    private sealed class ListenerChannel : IDisposable
+    {
+        private SafeFd? _ours;
+
+        public ListenerChannel(ExecPlan plan)
+        {
+            if (plan.SeccompNotify is null || plan.SeccompBpf.IsDefaultOrEmpty) return;
+            (_ours, Theirs) = UnixSockets.SeqpacketPair();
+        }
+
+        /// <summary>The helper's end, until it has its own copy.</summary>
+        public SafeFd? Theirs { get; private set; }
+
+        public void HelperHasIt()
+        {
+            Theirs?.Dispose();
+            Theirs = null;
+        }
+
+        /// <summary>
+        /// The listener, once the sender has sent it (it has, when the status pipe reached EOF after
+        /// a successful execve); null if it did not come: the service runs, and the kernel fails its
+        /// denied calls with ENOSYS, unreported (the caller says so in the unit's log).
+        /// </summary>
+        public SafeFd? Receive()
+        {
+            if (_ours is null) return null;
+            var fds = new List<int>(1);
+            Span<byte> one = stackalloc byte[1];
+            int n = UnixSockets.TryReceive(_ours, one, 1, fds, out _, out _);
+            foreach (var extra in fds.Skip(1)) Libc.Close(extra);
+            return n > 0 && fds.Count > 0 ? new SafeFd(fds[0]) : null;
+        }
+
+        public void Dispose()
+        {
+            HelperHasIt();
+            _ours?.Dispose();
         }
     }
 }

@@ -30,6 +30,13 @@ public sealed class SandboxProcess : IDisposable
     /// </summary>
     public SafeFd? InitReports { get; }
 
+    /// <summary>
+    /// <see cref="ExecPlan.SeccompNotify"/>: what answers the calls the process's filter reports,
+    /// until every process under that filter has exited (it outlives this object). Null without a
+    /// reporting filter, or when the helper did not hand the listener over.
+    /// </summary>
+    public DenialListener? SeccompListener { get; init; }
+
     /// <summary>The supervisor's child: the service, or the pid-namespace init in front of it.</summary>
     public int Pid { get; }
 

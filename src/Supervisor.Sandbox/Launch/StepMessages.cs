@@ -38,6 +38,7 @@ internal static class StepMessages
             SetupStep.NoNewPrivileges => "set no_new_privs",
             SetupStep.LsmNotEnabled or SetupStep.LsmExecLabel => LsmWhat(plan),
             SetupStep.Seccomp => "load the seccomp filter",
+            SetupStep.SeccompNotify => "start the process that hands the seccomp listener to the supervisor",
             SetupStep.Exec => $"execute '{plan.Path}'",
             SetupStep.ForkService => "fork the service under the namespace's init",
             SetupStep.TimeNamespace => "create the time namespace",

@@ -7,6 +7,8 @@ public readonly record struct SeccompAction(uint Value)
     public static SeccompAction KillThread => new(0x00000000);
     public static SeccompAction Trap => new(0x00030000);
     public static SeccompAction Log => new(0x7ffc0000);
+    /// <summary>SECCOMP_RET_USER_NOTIF: the caller waits until the filter's listener answers.</summary>
+    public static SeccompAction Notify => new(0x7fc00000);
     public static SeccompAction Allow => new(0x7fff0000);
 
     /// <summary>Fail the call with this errno (1..4095).</summary>
@@ -25,6 +27,7 @@ public readonly record struct SeccompAction(uint Value)
         0x00000000 => "kill-thread",
         0x00030000 => "trap",
         0x7ffc0000 => "log",
+        0x7fc00000 => "notify",
         0x7fff0000 => "allow",
         _ when (Value & 0xffff0000) == 0x00050000 => $"errno {Value & 0xffff}",
         _ => $"0x{Value:x8}",

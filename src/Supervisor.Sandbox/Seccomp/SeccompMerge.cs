@@ -21,8 +21,10 @@ public sealed record SeccompExpectation(uint Arch, string Syscall, ulong[] Args,
 /// </summary>
 public static class SeccompMerge
 {
+    /// <param name="notifyDenies">The spec's SECCOMP_RET_USER_NOTIF stands for a denial the supervisor answers (SystemCallFilter's
+    /// reported set), so it counts as a refusal and stays; otherwise (learn mode) it lets the call through and the directive's errno applies.</param>
     public static (SeccompFilterSpec Spec, IReadOnlyList<SeccompExpectation> Expectations) Apply(
-        SeccompFilterSpec spec, Func<uint, IReadOnlyList<SyscallRestriction>> restrictionsFor, string baseName)
+        SeccompFilterSpec spec, Func<uint, IReadOnlyList<SyscallRestriction>> restrictionsFor, string baseName, bool notifyDenies = false)
     {
         uint native = Libseccomp.NativeArch();
         var byArch = new Dictionary<uint, IReadOnlyList<SeccompRule>>();
@@ -31,7 +33,7 @@ public static class SeccompMerge
         {
             var rules = new List<SeccompRule>(spec.Rules);
             foreach (var restriction in OnAbi(arch, restrictionsFor(arch)))
-                expectations.AddRange(Merge(arch, spec.DefaultAction, rules, restriction, baseName));
+                expectations.AddRange(Merge(arch, spec.DefaultAction, rules, restriction, baseName, notifyDenies));
             byArch[arch] = rules;
         }
         return (spec with { RulesByArch = byArch }, expectations);
@@ -81,7 +83,7 @@ public static class SeccompMerge
     }
 
     private static List<SeccompExpectation> Merge(uint arch, SeccompAction defaultAction, List<SeccompRule> rules,
-        SyscallRestriction r, string baseName)
+        SyscallRestriction r, string baseName, bool notifyDenies)
     {
         var existing = rules.Where(b => b.Syscall == r.Syscall).ToList();
         if (existing.Count > 1 || existing.Any(b => b.Conditions.Count > 0))
@@ -89,7 +91,7 @@ public static class SeccompMerge
                 $"{baseName} already filters '{r.Syscall}' by its arguments, and {r.Directive} filters it too; one seccomp filter cannot hold both: drop the profile's rule for '{r.Syscall}' or the directive");
         var baseAction = existing.Count == 1 ? existing[0].Action : defaultAction;
         var expect = new List<SeccompExpectation>();
-        if (!IsPermissive(baseAction))
+        if (!IsPermissive(baseAction) || (notifyDenies && baseAction == SeccompAction.Notify))
         {
             // Already refused or killed: the stricter answer stands, as with systemd's two filters.
             expect.AddRange(r.Deny.Select(c => new SeccompExpectation(arch, r.Syscall, SyscallRestriction.Sample(c), baseAction, r.Directive)));

@@ -102,6 +102,7 @@ public sealed partial record SandboxSection
     public SyscallFilter? SystemCallFilter { get; init; }
     /// <summary>errno returned for a filtered call; null = the process is killed (systemd's default).</summary>
     public int? SystemCallErrorNumber { get; init; }
+    public SyscallFilterMode SystemCallFilterMode { get; init; }
     public ValueList<SyscallArchitecture> SystemCallArchitectures { get; init; } = ValueList<SyscallArchitecture>.Empty;
     public ValueList<string> SystemCallLog { get; init; } = ValueList<string>.Empty;
     public string? SeccompProfile { get; init; }
@@ -165,4 +166,11 @@ public static class SliceNames
         for (string? s = slice; s is not null; s = Parent(s)) chain.Insert(0, s);
         return chain;
     }
+}
+
+/// <summary>SystemCallFilterMode: enforce the filter, or run with every call allowed and record those outside it.</summary>
+public enum SyscallFilterMode
+{
+    Enforce,
+    Learn,
 }
