@@ -68,7 +68,39 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
             if (!File.Exists(Path.Combine(Directory, Units.Templates.UnitNameParts.TemplateOf(name)! + UnitLoader.UnitSuffix)))
                 _instances.TryRemove(name, out _);
         var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal), Cache = cache });
-        return Planning.HostLandlockCheck.Apply(HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host), _host);
+        return cache is null ? CheckHost(set) : CheckHostOnce(set);
+    }
+
+    private UnitSet CheckHost(UnitSet set) =>
+        Planning.HostLandlockCheck.Apply(HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host), _host);
+
+    /// <summary>The host's verdict on a parse: whether it makes the unit bad, and what it says. The host does not change under a parse.</summary>
+    private sealed record Verdict(bool Bad, IReadOnlyList<Diagnostic> Diagnostics);
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ParsedUnit, Verdict> _verdicts = new();
+
+    /// <summary>
+    /// The host checks of <see cref="CheckHost"/>, run only on parses they have not judged yet (a
+    /// unit kept from the previous read keeps its verdict), so a change costs the units it touched.
+    /// </summary>
+    private UnitSet CheckHostOnce(UnitSet set)
+    {
+        var fresh = set.Units.Where(kv => !_verdicts.TryGetValue(kv.Value, out _)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var judged = CheckHost(new UnitSet(fresh, new Dictionary<string, string>(), []));
+        var said = judged.Diagnostics.ToLookup(d => d.Unit, StringComparer.Ordinal);
+        foreach (var (name, parsed) in fresh)
+            _verdicts.AddOrUpdate(parsed, new Verdict(!judged.Units.ContainsKey(name), [.. said[name]]));
+        var units = new Dictionary<string, ParsedUnit>(StringComparer.Ordinal);
+        var bad = new Dictionary<string, string>(set.BadUnits, StringComparer.Ordinal);
+        var diagnostics = set.Diagnostics.ToList();
+        foreach (var (name, parsed) in set.Units)
+        {
+            var verdict = _verdicts.GetValue(parsed, _ => new Verdict(false, []));
+            diagnostics.AddRange(verdict.Diagnostics);
+            if (verdict.Bad) bad[name] = parsed.Definition.Sources[0];
+            else units[name] = parsed;
+        }
+        return new UnitSet(units, bad, diagnostics);
     }
 
     /// <summary>Makes <paramref name="set"/> what is declared from now on.</summary>

@@ -27,11 +27,10 @@ build_ours
 gap=1.2          # seconds between repetitions: runsv delays a restart of a ./run younger than 1 s
 poll_file_us=1000
 poll_proc_us=2000
-debounce=$(grep -rn --include=*.cs -i 'debounce' "$repo/src" | grep -o 'FromMilliseconds([0-9]*)' | head -1 | tr -dc 0-9 || true)
-debounce_at=$(grep -rln --include=*.cs -i 'debounce = new Timer' "$repo/src" | head -1 || true)
+coalescer=src/Supervisor.Runtime/Reconcile/UnitFileChanges.cs
 
 say "$(uname -sr), $(nproc) CPUs, $n units, $reps repetitions, ${gap}s apart"
-say "ours reconciles on inotify events after a debounce of ${debounce:-?} ms (${debounce_at#$repo/})"
+say "ours reconciles as soon as a burst of inotify events is over, re-parsing only the named files ($coalescer)"
 t_begin=$(date +%s)
 say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other activity on the host shows up in every number)"
 
@@ -145,8 +144,8 @@ say "runit: stopped in $stop_secs s"
 echo
 echo "$n units/programs/services running; $reps repetitions per row, ${gap} s apart; times from the"
 echo "rename(2) of the edited file (procwatch polls every $((poll_file_us / 1000)) ms for the cgroup file, every $((poll_proc_us / 1000)) ms for /proc)."
-echo "Our reconcile is triggered by inotify, debounced ${debounce:-?} ms (${debounce_at#$repo/}): every"
-echo "time below includes that debounce."
+echo "Our reconcile is triggered by inotify as soon as the burst is over ($coalescer; no fixed"
+echo "delay) and re-parses only the files the events name; its log line says how many it parsed."
 echo
 s="$bench_dir/stats.py"
 python3 "$s" summary "$work/a.txt" "(a) ours: MemoryMax edit -> memory.limit_in_bytes"
