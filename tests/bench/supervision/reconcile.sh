@@ -45,6 +45,13 @@ t0=$(date +%s%N)
 start_ours "$dir"
 up=$("$work/procwatch" count "$ours_pid" "$n" 600000 20 "$t0") || { tail -20 "$dir/daemon.log"; say "ours: not all running: $up" >&2; exit 1; }
 say "ours: all $n running after ${up%% *} s"
+# The processes run before the daemon has taken every start in (on a loaded host its job queue can
+# lag by minutes): edits are timed only once it logged all N active, else they wait in that queue.
+for _ in $(seq 1 3000); do
+  [ "$(grep -c ': start → active (running)' "$dir/daemon.log" || true)" -ge "$n" ] && break
+  sleep 0.2
+done
+say "ours: the daemon reports $(grep -c ': start → active (running)' "$dir/daemon.log" || true) of $n active"
 sleep 2     # let the start settle (the watcher may still see the initial files)
 mem="/sys/fs/cgroup/memory/$root/s1.service/memory.limit_in_bytes"
 [ -f "$mem" ] || mem=$(find "/sys/fs/cgroup/memory/$root" -path '*s1.service/memory.limit_in_bytes' | head -1)
