@@ -167,10 +167,12 @@ internal abstract class CgroupBase : ICgroup
         return pids.ToArray();
     }
 
-    public CgroupStats GetStats()
+    public CgroupStats GetStats() => GetStats(usageOnly: false);
+
+    public CgroupStats GetStats(bool usageOnly)
     {
         var stats = new CgroupStats();
-        using var reader = new StatReader();
+        using var reader = new StatReader { UsageOnly = usageOnly };
         foreach (var c in Driver.Controllers)
         {
             c.ReadStats(DirFor(c), reader, stats);

@@ -97,6 +97,13 @@ public interface ICgroup
 
     CgroupStats GetStats();
 
+    /// <summary>
+    /// What a scrape exports: <paramref name="usageOnly"/> skips the files that hold the unit's
+    /// configuration rather than its use (memory/cpu/pids limits, the user/system cpu split, IO
+    /// operation counts); those fields stay null.
+    /// </summary>
+    CgroupStats GetStats(bool usageOnly);
+
     void Freeze();
 
     void Thaw();

@@ -15,6 +15,9 @@ internal sealed class StatReader : IDisposable
 
     public int Errors { get; private set; }
 
+    /// <summary>Only what measures use is wanted (a scrape): controllers skip their limit and configuration files.</summary>
+    public bool UsageOnly { get; init; }
+
     /// <summary>Reads <paramref name="dir"/>/<paramref name="file"/>; false when unreadable.</summary>
     public bool Read(string dir, string file, bool optional = false)
     {

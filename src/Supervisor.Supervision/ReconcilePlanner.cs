@@ -57,7 +57,8 @@ public static class ReconcilePlanner
                     plan.Add(new PlanAction(name, PlanActionKind.ApplyLive, "new slice", []));
                 continue;
             }
-            var changes = Diff(loaded.Definition, next);
+            // A unit whose files were not touched keeps the very definition it had: nothing to compare.
+            IReadOnlyList<KeyChange> changes = ReferenceEquals(loaded.Definition, next) ? [] : Diff(loaded.Definition, next);
             bool running = loaded.State is ActiveState.Active or ActiveState.Activating or ActiveState.Reloading;
             if (changes.Count == 0)
             {

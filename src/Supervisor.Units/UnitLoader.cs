@@ -19,6 +19,9 @@ public sealed record LoadOptions
 
     /// <summary>Instances of templates to load beside the files ("pg@15-main"): those a <c>start</c> asked for.</summary>
     public IReadOnlySet<string> Instances { get; init; } = new HashSet<string>();
+
+    /// <summary>Parses kept from the previous load of the same directory (the daemon's); null: every file is parsed.</summary>
+    public ParsedUnitCache? Cache { get; init; }
 }
 
 /// <summary>
@@ -53,9 +56,11 @@ public static class UnitLoader
         var templates = new Dictionary<string, string>(StringComparer.Ordinal);
         var (files, known) = Discover(paths, templates, diagnostics);
         AddInstances(files, options.Instances, templates);
+        options.Cache?.BeginLoad();
         var (units, bad) = LoadFiles(files, options, diagnostics);
         PullInstances(units, bad, templates, options, diagnostics);
         CheckUnusedTemplates(units, bad, templates, options, diagnostics);
+        options.Cache?.EndLoad(units.Keys.Concat(bad.Keys).Concat(templates.Keys).ToHashSet(StringComparer.Ordinal));
         known.UnionWith(Targets.WellKnown);
         known.UnionWith(units.Values.SelectMany(u => Instances.Referenced(u.Definition))
             .Where(n => UnitNameParts.TemplateOf(n) is { } t && templates.ContainsKey(t)));
@@ -258,7 +263,7 @@ public static class UnitLoader
         var parsedFiles = new ParsedUnit?[files.Count];
         Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
-            if (!duplicate[i]) parsedFiles[i] = LoadOne(files[i].Name, files[i].Path, options, perFile[i], checkedDirs);
+            if (!duplicate[i]) parsedFiles[i] = LoadCached(files[i].Name, files[i].Path, options, perFile[i], checkedDirs);
         });
 
         var units = new Dictionary<string, ParsedUnit>(StringComparer.Ordinal);
@@ -282,8 +287,30 @@ public static class UnitLoader
         return (units, bad);
     }
 
-    private static ParsedUnit? LoadOne(string name, string path, LoadOptions options, List<Diagnostic> diagnostics, ConcurrentDictionary<string, bool> checkedDirs)
+    /// <summary>The unit as the cache has it, when its files were not touched since; else parsed, and remembered with every path it came from.</summary>
+    private static ParsedUnit? LoadCached(string name, string path, LoadOptions options, List<Diagnostic> diagnostics,
+        ConcurrentDictionary<string, bool> checkedDirs)
     {
+        if (options.Cache is not { } cache) return LoadOne(name, path, options, diagnostics, checkedDirs, []);
+        if (cache.TryGet(name, path, out var hit))
+        {
+            diagnostics.AddRange(hit.Diagnostics);
+            return hit.Parsed;
+        }
+        var mine = new List<Diagnostic>();
+        var sources = new List<(string, FileSignature)>();
+        var parsed = LoadOne(name, path, options, mine, checkedDirs, sources);
+        diagnostics.AddRange(mine);
+        cache.Store(name, new ParsedUnitCache.Entry(path, parsed, mine, sources));
+        return parsed;
+    }
+
+    /// <param name="sources">Receives every path the result depends on, each with its signature taken before it is read.</param>
+    private static ParsedUnit? LoadOne(string name, string path, LoadOptions options, List<Diagnostic> diagnostics,
+        ConcurrentDictionary<string, bool> checkedDirs, List<(string Path, FileSignature Signature)> sources)
+    {
+        void Source(string p) => sources.Add((Path.GetFullPath(p), FileSignature.Of(p)));
+        Source(path);
         if (!UnitNames.IsValid(name))
         {
             diagnostics.Add(new Diagnostic(Severity.Error, SourceLocation.File(path), name, null, null,
@@ -305,6 +332,8 @@ public static class UnitLoader
         var dropInDirs = new List<string> { path + ".d" };
         if (Path.GetFileName(path) != name + UnitSuffix)
             dropInDirs.Add(Path.Combine(Path.GetDirectoryName(path)!, name + DropInSuffix));
+        // A drop-in directory created later changes this unit: it is a source even while absent.
+        foreach (var dir in dropInDirs) Source(dir);
         dropInDirs.RemoveAll(d => !Directory.Exists(d));
         if (dropInDirs.Count > 0)
         {
@@ -320,6 +349,7 @@ public static class UnitLoader
             }
             foreach (var dropIn in dropIns)
             {
+                Source(dropIn);
                 owned &= safety?.CheckFileAndDirectory(dropIn, "drop-in", name) ?? true;
                 var doc = UnitFileReader.Read(dropIn, name, diagnostics);
                 if (doc is null) return null;

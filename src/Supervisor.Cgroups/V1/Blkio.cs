@@ -94,7 +94,7 @@ internal sealed class Blkio(DriverContext ctx) : IController
         {
             (s.IoReadBytes, s.IoWriteBytes) = r.BlkioV1();
         }
-        if (r.Read(dir, "blkio.throttle.io_serviced_recursive", optional: true))
+        if (!r.UsageOnly && r.Read(dir, "blkio.throttle.io_serviced_recursive", optional: true))
         {
             (s.IoReadOps, s.IoWriteOps) = r.BlkioV1();
         }

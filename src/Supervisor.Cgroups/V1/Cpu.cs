@@ -56,6 +56,10 @@ internal sealed class Cpu(DriverContext ctx) : IController
             s.CpuThrottledPeriods = r.Keyed("nr_throttled"u8);
             s.CpuThrottledNs = r.Keyed("throttled_time"u8); // v1 reports nanoseconds
         }
+        if (r.UsageOnly)
+        {
+            return;
+        }
         if (r.Read(dir, "cpu.cfs_quota_us", optional: true))
         {
             s.CpuQuotaUs = r.LimitValue();

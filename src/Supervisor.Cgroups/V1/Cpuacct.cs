@@ -27,6 +27,10 @@ internal sealed class Cpuacct(DriverContext ctx) : IController
         {
             s.CpuUsageNs = r.Single(out _);
         }
+        if (r.UsageOnly)
+        {
+            return;
+        }
         // usage_user/usage_sys are in ns (cpuacct.stat has the same split in coarse USER_HZ ticks).
         if (r.Read(dir, "cpuacct.usage_user", optional: true))
         {

@@ -112,7 +112,7 @@ internal sealed class Memory(DriverContext ctx) : IController
             // The oom_kill line exists since 4.13.
             s.OomKills = r.Keyed("oom_kill"u8);
         }
-        if (r.Read(dir, "memory.limit_in_bytes"))
+        if (!r.UsageOnly && r.Read(dir, "memory.limit_in_bytes"))
         {
             s.MemoryMaxBytes = r.LimitValue();
         }

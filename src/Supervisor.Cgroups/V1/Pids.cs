@@ -35,7 +35,7 @@ internal sealed class Pids(DriverContext ctx) : IController
         {
             s.TasksCurrent = r.Single(out _);
         }
-        if (r.Read(dir, "pids.max"))
+        if (!r.UsageOnly && r.Read(dir, "pids.max"))
         {
             s.TasksMax = r.LimitValue();
         }

@@ -48,7 +48,7 @@ internal sealed class Cpu(V2Controllers enabled) : IController
             s.CpuThrottledPeriods = r.Keyed("nr_throttled"u8);
             s.CpuThrottledNs = r.Keyed("throttled_usec"u8) * 1000;
         }
-        if (Available && r.Read(dir, "cpu.max"))
+        if (Available && !r.UsageOnly && r.Read(dir, "cpu.max"))
         {
             var text = r.Data;
             int sp = text.IndexOf((byte)' ');

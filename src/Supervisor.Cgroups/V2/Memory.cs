@@ -82,7 +82,7 @@ internal sealed class Memory(V2Controllers enabled) : IController
             // Hierarchical count (memory.events.local has this cgroup alone).
             s.OomKills = r.Keyed("oom_kill"u8);
         }
-        if (r.Read(dir, "memory.max"))
+        if (!r.UsageOnly && r.Read(dir, "memory.max"))
         {
             s.MemoryMaxBytes = r.LimitValue();
         }

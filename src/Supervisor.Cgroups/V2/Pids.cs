@@ -33,7 +33,7 @@ internal sealed class Pids(V2Controllers enabled) : IController
         {
             s.TasksCurrent = r.Single(out _);
         }
-        if (r.Read(dir, "pids.max"))
+        if (!r.UsageOnly && r.Read(dir, "pids.max"))
         {
             s.TasksMax = r.LimitValue();
         }

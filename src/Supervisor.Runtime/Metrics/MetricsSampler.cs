@@ -70,6 +70,6 @@ public sealed class MetricsSampler(UnitManager manager, ICgroupDriver driver, Un
         var cg = driver.Open(UnitPlanner.CgroupPathOf(def));
         bool running = s.Active is ActiveState.Active or ActiveState.Reloading or ActiveState.Activating or ActiveState.Deactivating
             && s.Runtime.Sub is not SubState.AutoRestart;
-        return running || cg.Exists() ? cg.GetStats() : null;
+        return running || cg.Exists() ? cg.GetStats(usageOnly: true) : null;
     }
 }

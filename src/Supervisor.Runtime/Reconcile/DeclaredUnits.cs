@@ -36,17 +36,85 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
         return true;
     }
 
-    /// <summary>Reads the directory, checks [Resources] against this host's cgroups, the capabilities against the supervisor's own and the Landlock keys against the kernel's ABI; nothing is remembered.</summary>
-    public UnitSet Read()
+    // The parses the reconciles keep between reads: a change re-parses only what it touches.
+    private readonly ParsedUnitCache _cache = new();
+
+    /// <summary>The units the last <see cref="Read(ReadScope, IReadOnlyCollection{string})"/> parsed (the rest came from memory).</summary>
+    public IReadOnlyCollection<string> LastParsed => _cache.LastParsed;
+
+    /// <summary>Reads the directory, checks [Resources] against this host's cgroups, the capabilities against the supervisor's own and the Landlock keys against the kernel's ABI; nothing is remembered (`supervisor plan`).</summary>
+    public UnitSet Read() => Load(null);
+
+    /// <summary>
+    /// Reads the directory as the reconciler does, keeping the parses: <see cref="ReadScope.Changed"/>
+    /// parses only the units that depend on <paramref name="changed"/> (a unit file, a drop-in or
+    /// drop-in directory, a template and so its instances), <see cref="ReadScope.Stale"/> those whose
+    /// files look different, <see cref="ReadScope.Everything"/> every file.
+    /// </summary>
+    public UnitSet Read(ReadScope scope, IReadOnlyCollection<string>? changed = null)
+    {
+        switch (scope)
+        {
+            case ReadScope.Changed: _cache.Invalidate(changed ?? []); break;
+            case ReadScope.Stale: _cache.DropStale(); break;
+            default: _cache.Clear(); break;
+        }
+        return Load(_cache);
+    }
+
+    private UnitSet Load(ParsedUnitCache? cache)
     {
         foreach (var name in _instances.Keys)
             if (!File.Exists(Path.Combine(Directory, Units.Templates.UnitNameParts.TemplateOf(name)! + UnitLoader.UnitSuffix)))
                 _instances.TryRemove(name, out _);
-        var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal) });
-        return Planning.HostLandlockCheck.Apply(HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host), _host);
+        var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal), Cache = cache });
+        return cache is null ? CheckHost(set) : CheckHostOnce(set);
+    }
+
+    private UnitSet CheckHost(UnitSet set) =>
+        Planning.HostLandlockCheck.Apply(HostCapabilityCheck.Apply(HostResourceCheck.Apply(set, driver), _host), _host);
+
+    /// <summary>The host's verdict on a parse: whether it makes the unit bad, and what it says. The host does not change under a parse.</summary>
+    private sealed record Verdict(bool Bad, IReadOnlyList<Diagnostic> Diagnostics);
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ParsedUnit, Verdict> _verdicts = new();
+
+    /// <summary>
+    /// The host checks of <see cref="CheckHost"/>, run only on parses they have not judged yet (a
+    /// unit kept from the previous read keeps its verdict), so a change costs the units it touched.
+    /// </summary>
+    private UnitSet CheckHostOnce(UnitSet set)
+    {
+        var fresh = set.Units.Where(kv => !_verdicts.TryGetValue(kv.Value, out _)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var judged = CheckHost(new UnitSet(fresh, new Dictionary<string, string>(), []));
+        var said = judged.Diagnostics.ToLookup(d => d.Unit, StringComparer.Ordinal);
+        foreach (var (name, parsed) in fresh)
+            _verdicts.AddOrUpdate(parsed, new Verdict(!judged.Units.ContainsKey(name), [.. said[name]]));
+        var units = new Dictionary<string, ParsedUnit>(StringComparer.Ordinal);
+        var bad = new Dictionary<string, string>(set.BadUnits, StringComparer.Ordinal);
+        var diagnostics = set.Diagnostics.ToList();
+        foreach (var (name, parsed) in set.Units)
+        {
+            var verdict = _verdicts.GetValue(parsed, _ => new Verdict(false, []));
+            diagnostics.AddRange(verdict.Diagnostics);
+            if (verdict.Bad) bad[name] = parsed.Definition.Sources[0];
+            else units[name] = parsed;
+        }
+        return new UnitSet(units, bad, diagnostics);
     }
 
     /// <summary>Makes <paramref name="set"/> what is declared from now on.</summary>
     public void Accept(UnitSet set) =>
         _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
+}
+
+/// <summary>How much of the units directory a reconcile reads again.</summary>
+public enum ReadScope
+{
+    /// <summary>Every file (start, SIGHUP, D-Bus Reload, lost inotify events).</summary>
+    Everything,
+    /// <summary>The files inotify named and the units that depend on them.</summary>
+    Changed,
+    /// <summary>The units whose files changed since they were parsed (the safety-net timer).</summary>
+    Stale,
 }

@@ -57,6 +57,16 @@ public sealed class IsolationVerifier(UnitManager manager, UnitHost host) : IDis
         foreach (var gone in _drift.Keys.Where(k => !manager.Units.ContainsKey(k)).ToList()) _drift.TryRemove(gone, out _);
     }
 
+    /// <summary>The named units, now (those a change acted on).</summary>
+    public void Check(IEnumerable<string> units)
+    {
+        foreach (var name in units)
+        {
+            if (manager.Units.TryGetValue(name, out var status)) Check(status);
+            else _drift.TryRemove(name, out _);
+        }
+    }
+
     private void Check(UnitStatus status)
     {
         if (status.Definition is not { Kind: UnitKind.Service } def || status.Active is not ActiveState.Active || status.Runtime.MainPid is not { } pid)

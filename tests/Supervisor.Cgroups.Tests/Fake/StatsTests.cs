@@ -46,6 +46,34 @@ public sealed class StatsTests
     }
 
     [Fact]
+    public void V1_scrape_reads_the_usage_and_no_limit_file()
+    {
+        using var fake = FakeCgroupFs.HybridV1();
+        fake.AddCgroup(Unit);
+        File.WriteAllText(fake.V1("memory", Unit, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+        // A scrape that still opened these would count read errors.
+        foreach (var (controller, file) in new[] { ("memory", "memory.limit_in_bytes"), ("pids", "pids.max"), ("cpu", "cpu.cfs_quota_us"),
+            ("cpu", "cpu.cfs_period_us"), ("cpuacct", "cpuacct.usage_user"), ("cpuacct", "cpuacct.usage_sys"), ("blkio", "blkio.throttle.io_serviced_recursive") })
+            File.Delete(fake.V1(controller, Unit, file));
+        var cgroup = fake.Driver().Open(CgroupPath.ForUnit("web"));
+
+        var s = cgroup.GetStats(usageOnly: true);
+
+        Assert.Equal(0, s.ReadErrors);
+        Assert.Equal(503670270UL, s.CpuUsageNs);
+        Assert.Equal(228235084UL, s.CpuThrottledNs);
+        Assert.Equal(8UL, s.CpuThrottledPeriods);
+        Assert.Equal(67653632UL, s.MemoryCurrentBytes);
+        Assert.Equal(67907584UL, s.MemoryPeakBytes);
+        Assert.Equal(3UL, s.OomKills);
+        Assert.Equal(2UL, s.TasksCurrent);
+        Assert.Equal(16777216UL, s.IoReadBytes);
+        Assert.Null(s.MemoryMaxBytes);
+        Assert.Null(s.TasksMax);
+        Assert.NotEqual(0, cgroup.GetStats().ReadErrors); // the full snapshot does read them
+    }
+
+    [Fact]
     public void V1_unlimited_reads_as_null_limits_and_missing_io_lines_as_null_io()
     {
         using var fake = FakeCgroupFs.HybridV1();
