@@ -74,7 +74,7 @@ public sealed unsafe class EventLoop
         lock (_watches)
         {
             token = ++_next;
-            _watches[token] = new Registration(fd, _ => callback(), Once: true);
+            _watches[token] = new Registration(fd, _ => callback(), Once: true, Ended: null);
         }
         if (Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_ADD, (int)fd.DangerousGetHandle(), Libc.EPOLLONESHOT, token) < 0)
         {
