@@ -5,23 +5,11 @@ namespace Supervisor.Cli.Tests;
 /// <summary>`supervisor security` over unit files and a units directory: the score, --threshold as a CI gate, --json, and located errors.</summary>
 public sealed class SecurityCommandTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-security-test-" + Guid.NewGuid().ToString("N"));
-
-    public SecurityCommandTests()
-    {
-        Directory.CreateDirectory(_dir);
-        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
-    }
+    private readonly string _dir = CliRunner.UnitDirectory("supervisor-security-test-");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRunner.Run(args);
 
     private string Write(string name, string text)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -141,15 +140,5 @@ public sealed class SecurityScoreTests(ITestOutputHelper log) : IDisposable
         return (checks, int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * 10 + int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
     }
 
-    private static string Run(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment["SYSTEMD_COLORS"] = "0";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {stderr}");
-        return stdout.Result;
-    }
+    private static string Run(string program, params string[] args) => Programs.Run(program, args);
 }

@@ -133,29 +133,12 @@ public class ExposureScoreTests
         Assert.Null(Line(landlock, "live isolation (inspect)").Passes);
     }
 
-    private static IsolationState State(uint uid, ulong capBnd, bool nnp, int seccomp, params string[] ownNamespaces)
-    {
-        var kinds = IsolationState.NamespaceKinds;
-        return new IsolationState
+    private static IsolationState State(uint uid, ulong capBnd, bool nnp, int seccomp, params string[] ownNamespaces) =>
+        InspectCredentialTests.State(uid, uid, 0, 0, capBnd, nnp, seccomp) with
         {
-            Pid = 4242,
-            Namespaces = kinds.ToImmutableDictionary(k => k, k => ownNamespaces.Contains(k) ? 2UL : 1UL),
-            HostNamespaces = kinds.ToImmutableDictionary(k => k, _ => 1UL),
-            Cgroups = [],
-            Uid = uid,
-            Gid = uid,
-            CapInh = 0,
-            CapPrm = 0,
-            CapEff = 0,
-            CapBnd = capBnd,
-            CapAmb = 0,
-            NoNewPrivs = nnp,
-            SeccompMode = seccomp,
-            SeccompFilters = seccomp == 2 ? 1 : 0,
-            RootIsHostRoot = true,
-            Mounts = [],
+            Namespaces = IsolationState.NamespaceKinds.ToImmutableDictionary(k => k, k => ownNamespaces.Contains(k) ? 2UL : 1UL),
+            HostNamespaces = IsolationState.NamespaceKinds.ToImmutableDictionary(k => k, _ => 1UL),
         };
-    }
 
     [Fact]
     public void A_running_unit_is_scored_by_what_its_process_has_not_by_what_it_declares()
