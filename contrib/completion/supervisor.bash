@@ -8,15 +8,15 @@
 #
 # Completes subcommands, each subcommand's options (the tables below follow `supervisor SUB
 # --help`; contrib/completion/test-completion.sh fails when they drift apart), directories for
-# the directory options, groups for --admin-group, files and directories for `check` and `import`, and unit
+# the directory options, groups for --admin-group, files and directories for `check`, `import` and `security`, and unit
 # names where a command takes a UNIT (status, start, stop, restart, reload, reset-failed, logs,
-# show, exec, inspect and inspect --unit): the *.toml files of the --units directory on the line
+# show, exec, inspect, inspect --unit and security): the *.toml files of the --units directory on the line
 # if there is one; else the daemon's units (`supervisor list-units --json` over the --bus on the
 # line, else at the --runtime-dir on the line or /run/supervisor when its socket exists) if it
 # answers within 2 s; else the *.toml files of /etc/supervisor/units. Values for --bus,
 # --system-bus, --metrics-listen and --timeout (infinity) are offered too.
 
-_supervisor_commands='check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect'
+_supervisor_commands='check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect security'
 
 # Options per subcommand, as `supervisor SUB --help` lists them (without `-?`).
 declare -gA _supervisor_options=(
@@ -36,11 +36,12 @@ declare -gA _supervisor_options=(
     [logs]='--state-dir -n --lines -f --follow --since --runtime-dir --timeout --bus -h --help'
     [exec]='--units --cgroup-root --runtime-dir --timeout --bus -h --help'
     [inspect]='--units --unit --runtime-dir --json --cgroup-root --timeout --bus -h --help'
+    [security]='--json --threshold --units --cgroup-root --runtime-dir --timeout --bus -h --help'
 )
 _supervisor_global_options='--bus --help -h --version'
 
 # Options that take a value (the `<value>` in --help), so that value is not a positional argument.
-_supervisor_valued_options=' --units --out --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since --timeout '
+_supervisor_valued_options=' --units --out --state-dir --runtime-dir --cgroup-root --admin-group --system-bus --metrics-listen --bus -n --lines --unit --log-max-size --log-files --verify-interval --since --timeout --threshold '
 
 # How many UNIT arguments a subcommand takes (exec: the UNIT, then a command after --).
 declare -gA _supervisor_unit_args=(
@@ -260,6 +261,17 @@ _supervisor()
             compgen -d -- "$cur"
             compgen -f -X '!*.service' -- "$cur"
             compgen -f -X '!*.slice' -- "$cur"
+        } | awk '!seen[$0]++')
+        return 0
+    fi
+
+    if [[ $sub == security ]]; then
+        # Any number of unit names, unit files or directories of them.
+        compopt -o filenames 2>/dev/null
+        _supervisor_add "$(_supervisor_units "$cmd")" "$cur"
+        mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <({
+            compgen -d -- "$cur"
+            compgen -f -X '!*.toml' -- "$cur"
         } | awk '!seen[$0]++')
         return 0
     fi

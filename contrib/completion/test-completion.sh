@@ -72,10 +72,10 @@ touch "$tmp/checkdir/a.toml" "$tmp/checkdir/b.toml" "$tmp/checkdir/readme.md"
 touch "$tmp/checkdir/web.service" "$tmp/checkdir/web.socket" "$tmp/checkdir/batch.slice"
 
 # Subcommands and global options.
-check "check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect" \
+check "check show import run status list-units start stop restart reload reset-failed plan daemon-reload logs exec inspect security" \
     supervisor ''
 check "reload reset-failed restart" supervisor re
-check "start status stop show" supervisor s
+check "start status stop show security" supervisor s
 check "--version" supervisor --v
 check "--bus --help -h --version" supervisor -
 check "status" supervisor --help stat
@@ -130,6 +130,11 @@ check "web worker batch.slice" supervisor inspect --units "$units" --unit ''
 check "web worker batch.slice" supervisor inspect --units "$units" --unit =
 check "web worker" supervisor inspect --units = "$units" --unit = w
 check "" supervisor inspect --units = "$units" --unit = web 1234 ''
+# security: any number of units, unit files and directories; --threshold takes a value.
+check "web worker" supervisor security --units "$units" w
+check "web worker" supervisor security --units "$units" web w
+check "$tmp/checkdir/a.toml $tmp/checkdir/b.toml $tmp/checkdir/nested" supervisor security "$tmp/checkdir/"
+check "" supervisor security --threshold ''
 # One UNIT only; after it, nothing but options.
 check "" supervisor start default1 ''
 check "" supervisor show --units "$units" web ''

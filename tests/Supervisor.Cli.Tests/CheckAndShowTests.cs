@@ -5,23 +5,11 @@ namespace Supervisor.Cli.Tests;
 /// <summary>The `supervisor` command line as a user runs it: output, and exit codes 0 / 1 / 2.</summary>
 public class CheckAndShowTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "supervisor-cli-test-" + Guid.NewGuid().ToString("N"));
-
-    public CheckAndShowTests()
-    {
-        Directory.CreateDirectory(_dir);
-        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
-    }
+    private readonly string _dir = CliRunner.UnitDirectory("supervisor-cli-test-");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRunner.Run(args);
 
     private static string RepoUnits()
     {

@@ -247,15 +247,5 @@ public sealed class RealUnitTests : IDisposable
         return match.Groups[1].Value == "infinity" ? long.MaxValue : long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static string Run(string program, params string[] args)
-    {
-        if (!File.Exists("/usr/bin/" + program) && !File.Exists("/bin/" + program)) Assert.Skip($"{program} is not installed (Debian package systemd)");
-        var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {stderr}");
-        return stdout.Result;
-    }
+    private static string Run(string program, params string[] args) => Programs.Run(program, args);
 }

@@ -60,3 +60,21 @@ internal static class Cli
         return (code, output.ToString(), error.ToString());
     }
 }
+
+/// <summary>Runs a program (systemd's tools) and returns its output; a failure fails the test with its stderr.</summary>
+internal static class Programs
+{
+    public static string Run(string program, params string[] args)
+    {
+        if (!File.Exists("/usr/bin/" + program) && !File.Exists("/bin/" + program) && !File.Exists(program))
+            Assert.Skip($"{program} is not installed (Debian package systemd)");
+        var psi = new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["SYSTEMD_COLORS"] = "0";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {stderr}");
+        return stdout.Result;
+    }
+}

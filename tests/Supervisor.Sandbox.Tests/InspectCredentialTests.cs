@@ -12,7 +12,8 @@ public class InspectCredentialTests
 {
     private const ulong SetgidSetuid = (1UL << 6) | (1UL << 7);
 
-    private static IsolationState State(uint uid, uint gid, ulong prm, ulong eff, ulong bnd, bool nnp = false, int seccomp = 0) => new()
+    /// <summary>A process state with these credentials and no namespaces (other tests add theirs).</summary>
+    internal static IsolationState State(uint uid, uint gid, ulong prm, ulong eff, ulong bnd, bool nnp = false, int seccomp = 0) => new()
     {
         Pid = 4242,
         Namespaces = ImmutableDictionary<string, ulong>.Empty,

@@ -74,7 +74,7 @@ internal static class InspectCommand
         return found;
     }
 
-    private static IsolationState? ReadState(int pid, TextWriter error)
+    internal static IsolationState? ReadState(int pid, TextWriter error)
     {
         try
         {
@@ -91,7 +91,12 @@ internal static class InspectCommand
     private static async Task<IReadOnlyList<InspectLine>?> CompareAsync(string unitName, DaemonPaths paths, IsolationState state, ClientOptions client, TextWriter error)
     {
         var (def, _) = SandboxCommands.LoadUnit(unitName, paths, error);
-        if (def is null) return null;
+        return def is null ? null : await CompareAsync(def, paths, state, client, error);
+    }
+
+    /// <summary>The inspect lines of a unit's declaration against its process (also what `security` scores a running unit by).</summary>
+    internal static async Task<IReadOnlyList<InspectLine>?> CompareAsync(Units.Model.UnitDefinition def, DaemonPaths paths, IsolationState state, ClientOptions client, TextWriter error)
+    {
         var dynamicUser = await SandboxCommands.DynamicUserOfAsync(def, client, error);
         try
         {

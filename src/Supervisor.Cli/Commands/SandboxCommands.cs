@@ -25,6 +25,7 @@ public static class SandboxCommands
     {
         yield return Exec(output, error);
         yield return InspectCommand.Build(output, error);
+        yield return SecurityCommand.Build(output, error);
     }
 
     internal static (UnitDefinition? Unit, int Code) LoadUnit(string name, DaemonPaths paths, TextWriter error)

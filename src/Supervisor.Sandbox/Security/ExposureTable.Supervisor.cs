@@ -1,0 +1,39 @@
+namespace Supervisor.Sandbox.Security;
+
+public static partial class ExposureTable
+{
+    /// <summary>
+    /// What only Supervisor has: Landlock rules (systemd 252 has none) and, for a running unit, the
+    /// live comparison of the process with its plan. Shown beside the systemd checks, never in the
+    /// score (<see cref="ExposureCheck.SupervisorOnly"/>): the score stays comparable with
+    /// systemd-analyze's, and these lines say what the unit has beyond it. A live difference does
+    /// raise the score, through the facts read from /proc (<see cref="SecurityFacts.WithLive"/>).
+    /// </summary>
+    private static ExposureCheck[] SupervisorOnly =>
+    [
+        Own("LandlockReadOnlyPaths/ReadWritePaths/ExecutePaths", 1, f => f.LandlockFilesystem
+            ? new(0, "Landlock: the service reaches only the paths its rules list")
+            : new(1, "Landlock: no filesystem rules; every path the other keys leave open is reachable")),
+        Own("LandlockBindPorts/ConnectPorts", 2, f => (f.LandlockBindPorts, f.LandlockConnectPorts) switch
+        {
+            (true, true) => new(0, "Landlock: TCP bind and connect are limited to the listed ports"),
+            (true, false) => new(1, "Landlock: TCP bind is limited to the listed ports; connect is not"),
+            (false, true) => new(1, "Landlock: TCP connect is limited to the listed ports; bind is not"),
+            _ => new(2, "Landlock: any TCP port may be bound and connected to"),
+        }),
+        Own("LandlockScope", 2, f => f.LandlockScopes switch
+        {
+            >= 2 => new(0, "Landlock: no abstract unix socket and no signal reaches out of the service's domain"),
+            1 => new(1, "Landlock: one of abstract unix sockets and signals is scoped to the service's domain"),
+            _ => new(2, "Landlock: abstract unix sockets and signals reach processes outside the service"),
+        }),
+        Own("live isolation (inspect)", 1, f => f.Live switch
+        {
+            null => Assessment.NotApplicable("not running: the declaration is scored, nothing was read from a process"),
+            { Differing.Count: 0 } live => new(0, $"process {live.Pid}: all {live.Compared} properties inspect compares match the declaration"),
+            var live => new(1, $"process {live.Pid}: {live.Differing.Count} of {live.Compared} properties differ from the declaration: {string.Join(", ", live.Differing)}"),
+        }),
+    ];
+
+    private static ExposureCheck Own(string name, int range, Func<SecurityFacts, Assessment> assess) => new(name, 0, range, assess, SupervisorOnly: true);
+}
