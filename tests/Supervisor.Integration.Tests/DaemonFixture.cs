@@ -41,15 +41,25 @@ public sealed class Daemon : IAsyncDisposable
 
     public static string SupervisorDll => Path.Combine(AppContext.BaseDirectory, "supervisor.dll");
 
+    /// <summary>
+    /// SUPERVISOR_BINARY: a published native `supervisor` (contrib/publish.sh aot) that the daemon and
+    /// the client commands run as instead of `dotnet supervisor.dll` (test.sh runs some tests so).
+    /// </summary>
+    public static string? NativeBinary => Environment.GetEnvironmentVariable("SUPERVISOR_BINARY") is { Length: > 0 } b ? b : null;
+
+    /// <summary>The program and arguments that run `supervisor ARGS`: the native binary, or dotnet with this build's dll.</summary>
+    public static ProcessStartInfo SupervisorProcess(IEnumerable<string> args) =>
+        NativeBinary is { } native ? new ProcessStartInfo(native, args) : new ProcessStartInfo("dotnet", [SupervisorDll, .. args]);
+
     /// <summary>Each daemon serves /metrics on a port of its own, so tests can run side by side.</summary>
     public int MetricsPort { get; } = FreePort();
 
     public void Start(params string[] extra)
     {
         int logBefore = Log.Length;
-        var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
-            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = SupervisorProcess(["run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
+            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra]);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
@@ -68,13 +78,13 @@ public sealed class Daemon : IAsyncDisposable
     public (int Code, string Out, string Err) CliAs(int? uid, params string[] args)
     {
         var all = new List<string>();
-        string program = "dotnet";
+        string program = NativeBinary ?? "dotnet";
         if (uid is { } u)
         {
             program = "setpriv";
-            all.AddRange([$"--reuid={u}", $"--regid={u}", "--clear-groups", "env", "DOTNET_CLI_HOME=/tmp", "dotnet"]);
+            all.AddRange([$"--reuid={u}", $"--regid={u}", "--clear-groups", "env", "DOTNET_CLI_HOME=/tmp", NativeBinary ?? "dotnet"]);
         }
-        all.Add(SupervisorDll);
+        if (NativeBinary is null) all.Add(SupervisorDll);
         all.Add(args[0]);
         // Right after the command name: anything after "--" belongs to the user's command.
         if (args[0] is not ("logs" or "check" or "show" or "exec")) all.AddRange(["--runtime-dir", Runtime]);
@@ -138,8 +148,9 @@ public sealed class Daemon : IAsyncDisposable
     public (int Code, string Log) RunToExit(params string[] extra)
     {
         int logBefore = Log.Length;
-        var psi = new ProcessStartInfo("dotnet", [SupervisorDll, "run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
-            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = SupervisorProcess(["run", "--units", Units, "--state-dir", State, "--runtime-dir", Runtime, "--cgroup-root", CgroupRoot,
+            "--metrics-listen", $"127.0.0.1:{MetricsPort}", .. extra]);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var errors = p.StandardError.ReadToEndAsync();

@@ -645,9 +645,9 @@ public class StateDirectoryLockTests
         int pid = d.MainPid("svc");
 
         // Same state directory, its own runtime directory, cgroup root and metrics port.
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Daemon.SupervisorDll, "run", "--units", d.Units, "--state-dir", d.State,
-            "--runtime-dir", Path.Combine(d.Root, "run2"), "--cgroup-root", d.CgroupRoot + "-2", "--metrics-listen", "off", "--system-bus", "off"])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = Daemon.SupervisorProcess(["run", "--units", d.Units, "--state-dir", d.State,
+            "--runtime-dir", Path.Combine(d.Root, "run2"), "--cgroup-root", d.CgroupRoot + "-2", "--metrics-listen", "off", "--system-bus", "off"]);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         using var second = System.Diagnostics.Process.Start(psi)!;
         var output = await second.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken) + await second.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         await second.WaitForExitAsync(TestContext.Current.CancellationToken);

@@ -201,8 +201,8 @@ public class ImportedDebianUnitTests
             Directory.CreateDirectory(Path.Combine(src, unit + ".d"));
             foreach (var (name, text) in dropIns) File.WriteAllText(Path.Combine(src, unit + ".d", name), text);
         }
-        var psi = new ProcessStartInfo("dotnet", [Daemon.SupervisorDll, "import", .. new[] { unit }.Concat(more).Select(u => Path.Combine(src, u)), "--out", d.Units])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = Daemon.SupervisorProcess(["import", .. new[] { unit }.Concat(more).Select(u => Path.Combine(src, u)), "--out", d.Units]);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
         p.WaitForExit();

@@ -250,10 +250,9 @@ public sealed class MessageWriter
                 case DictionaryEntry de: yield return (de.Key, de.Value ?? throw new ArgumentException($"null value in dict '{type}'")); break;
                 case DBusStruct { Count: 2 } s: yield return (s[0], s[1]); break;
                 case ITuple { Length: 2 } t: yield return (t[0]!, t[1]!); break;
-                case not null when item.GetType().IsGenericType && item.GetType().GetGenericTypeDefinition() == typeof(KeyValuePair<,>):
-                    var t2 = item.GetType();
-                    yield return (t2.GetProperty("Key")!.GetValue(item)!, t2.GetProperty("Value")!.GetValue(item)!);
-                    break;
+                // Typed pairs by name, not by reflection: the binary is trimmed (NativeAOT).
+                case KeyValuePair<string, object> kv: yield return (kv.Key, kv.Value); break;
+                case KeyValuePair<string, string> kv: yield return (kv.Key, kv.Value); break;
                 default: throw new ArgumentException($"dict '{type}' element {DBusValue.Format(item)} is not a key/value pair");
             }
         }

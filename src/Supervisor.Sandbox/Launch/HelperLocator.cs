@@ -24,6 +24,8 @@ public static class HelperLocator
     /// <summary>The output fd holder.</summary>
     public static string FindHolder() => Find(HolderFileName, HolderEnvironmentVariable, HolderInstalledPath, "the fd holder");
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000",
+        Justification = "Location is empty in a native (AOT) binary; AppContext.BaseDirectory, the first candidate, is its folder")]
     private static string Find(string fileName, string variable, string installedPath, string what)
     {
         if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnv)

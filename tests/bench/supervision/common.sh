@@ -5,7 +5,7 @@
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/../../.." && pwd)
-dll=""  # set by build_ours: the published (ReadyToRun) build, as install.sh installs it
+dll=""; ours_bin=""; ours_argv=()  # set by build_ours: the build install.sh installs (NativeAOT), or OURS_BUILD=r2r
 work=""; root=""; extra_dirs=(); created_policy_rc=""
 
 # say MESSAGE — a progress line, with the time of day (to match against other activity on the host).
@@ -50,18 +50,29 @@ extra_dir() {
   echo "$d"
 }
 
-# build_ours — ours as install.sh installs it: a ReadyToRun publish for this architecture.
+# build_ours — ours as install.sh installs it: the NativeAOT `supervisor` binary for this
+# architecture (contrib/publish.sh; sets $ours_bin). OURS_BUILD=r2r measures the framework-dependent
+# ReadyToRun build instead (what install.sh installed before, run as `dotnet supervisor.dll`;
+# sets $dll). `ours ARGS...` runs whichever was built.
+# OURS_PUBLISHED=DIR takes an existing publish of that kind instead of publishing again.
 build_ours() {
-  local r2r=()
-  case "$(uname -m)" in
-    x86_64) r2r=(-r linux-x64 --self-contained false -p:PublishReadyToRun=true) ;;
-    aarch64) r2r=(-r linux-arm64 --self-contained false -p:PublishReadyToRun=true) ;;
-  esac
-  dotnet publish "$repo/src/Supervisor.Cli/Supervisor.Cli.csproj" -c Release "${r2r[@]}" -o "$work/ours-bin" --nologo -v quiet >"$work/build.log" 2>&1 \
-    || { tail -20 "$work/build.log"; echo "$me: build failed" >&2; exit 1; }
-  dll="$work/ours-bin/supervisor.dll"
-  [ -f "$dll" ] || { echo "$me: $dll not found after the build" >&2; exit 1; }
+  local kind=${OURS_BUILD:-aot}
+  if [ -n "${OURS_PUBLISHED:-}" ]; then
+    cp -r "$OURS_PUBLISHED" "$work/ours-bin"
+  else
+    "$repo/contrib/publish.sh" "$kind" "$work/ours-bin" >"$work/build.log" 2>&1 \
+      || { tail -20 "$work/build.log"; echo "$me: build failed" >&2; exit 1; }
+  fi
+  if [ "$kind" = r2r ]; then
+    dll="$work/ours-bin/supervisor.dll"; ours_bin=""; ours_argv=(dotnet "$dll")
+    [ -f "$dll" ] || { echo "$me: $dll not found after the build" >&2; exit 1; }
+  else
+    ours_bin="$work/ours-bin/supervisor"; dll=""; ours_argv=("$ours_bin")
+    [ -x "$ours_bin" ] || { echo "$me: $ours_bin not found after the build" >&2; exit 1; }
+  fi
 }
+
+ours() { "${ours_argv[@]}" "$@"; }
 
 ours_version() { echo "git $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'), dotnet $(dotnet --version)"; }
 pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
@@ -98,8 +109,8 @@ kill_tree() {
 # on DIR/units, with DIR/state, DIR/run and the log DIR/daemon.log; sets $ours_pid.
 start_ours() {
   local dir=$1; shift
-  # The environment the installed wrapper (/usr/local/bin/supervisor) gives it.
-  DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x200000} dotnet "$dll" run --units "$dir/units" --state-dir "$dir/state" --runtime-dir "$dir/run" --cgroup-root "$root" \
+  # The environment install.sh's /usr/local/bin/supervisor gives it.
+  DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x200000} "${ours_argv[@]}" run --units "$dir/units" --state-dir "$dir/state" --runtime-dir "$dir/run" --cgroup-root "$root" \
     --metrics-listen off --system-bus off "$@" >"$dir/daemon.log" 2>&1 &
   ours_pid=$!
   track "$ours_pid" ours

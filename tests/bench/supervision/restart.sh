@@ -81,7 +81,7 @@ row() {
       version=$(ours_version)
       mkdir -m 0755 "$dir/units"
       unit_file "$dir/units/crasher.toml" "$log" "$ms" "$sandbox"
-      dotnet "$dll" check "$dir/units" >"$dir/check.log" 2>&1 || { cat "$dir/check.log"; exit 1; }
+      ours check "$dir/units" >"$dir/check.log" 2>&1 || { cat "$dir/check.log"; exit 1; }
       start_ours "$dir"
       pid=$ours_pid ;;
     daemontools)
