@@ -30,7 +30,7 @@ public sealed class LearnedCalls
         if (!File.Exists(learned._path)) return learned;
         try
         {
-            var file = JsonSerializer.Deserialize<FileShape>(File.ReadAllText(learned._path));
+            var file = JsonSerializer.Deserialize(File.ReadAllText(learned._path), LearnedCallsJson.Default.FileShape);
             learned._calls.UnionWith(file?.Calls ?? []);
             learned._families.UnionWith(file?.AddressFamilies ?? []);
         }
@@ -68,13 +68,12 @@ public sealed class LearnedCalls
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         var temp = _path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(new FileShape { Calls = [.. _calls], AddressFamilies = [.. _families] }, Options));
+        File.WriteAllText(temp, JsonSerializer.Serialize(new FileShape { Calls = [.. _calls], AddressFamilies = [.. _families] }, LearnedCallsJson.Default.FileShape));
         File.Move(temp, _path, overwrite: true);
     }
 
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
-
-    private sealed class FileShape
+    /// <summary>The file's shape (public for the source-generated serializer, which NativeAOT needs: no reflection).</summary>
+    internal sealed class FileShape
     {
         [JsonPropertyName("calls")]
         public List<string> Calls { get; set; } = [];
@@ -83,3 +82,8 @@ public sealed class LearnedCalls
         public List<int> AddressFamilies { get; set; } = [];
     }
 }
+
+/// <summary>System.Text.Json's source generator for the learned-calls file (trim- and AOT-safe).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(LearnedCalls.FileShape))]
+internal sealed partial class LearnedCallsJson : JsonSerializerContext;
