@@ -86,7 +86,7 @@ public sealed class ConditionChecker(HostFacts? facts = null)
 
     private static ProcStatus Self() => ProcStatus.Read(System.Environment.ProcessId);
 
-    private static bool IsTrue(string p) => p.ToLowerInvariant() is "1" or "yes" or "y" or "true" or "t" or "on";
+    private static bool IsTrue(string p) => KeyTable.SystemdBoolWord(p) == true;
 
     /// <summary>ConditionUser: a uid, a user name, or "@system" (a uid up to 999, Debian's SYS_UID_MAX), against the supervisor's real or effective uid.</summary>
     private bool User(string p)
@@ -127,8 +127,7 @@ public sealed class ConditionChecker(HostFacts? facts = null)
             if (word == name) value = true;
             else if (word.StartsWith(name + "=", StringComparison.Ordinal))
             {
-                var v = word[(name.Length + 1)..].ToLowerInvariant();
-                value = v is "1" or "yes" or "y" or "true" or "t" or "on" ? true : v is "0" or "no" or "n" or "false" or "f" or "off" ? false : value;
+                value = KeyTable.SystemdBoolWord(word[(name.Length + 1)..]) ?? value;
             }
         }
         return value;
@@ -137,7 +136,7 @@ public sealed class ConditionChecker(HostFacts? facts = null)
     /// <summary>ConditionCredential: a file (or anything) of that name in the supervisor's own credential directories.</summary>
     private static bool Credential(string p)
     {
-        if (p.Length == 0 || p.Length > 255 || p.Contains('/') || p is "." or "..") return false;
+        if (!KeyTable.IsCredentialName(p)) return false;
         foreach (var variable in (string[])["CREDENTIALS_DIRECTORY", "ENCRYPTED_CREDENTIALS_DIRECTORY"])
             if (System.Environment.GetEnvironmentVariable(variable) is { Length: > 0 } dir && Path.Exists(Path.Combine(dir, p)))
                 return true;

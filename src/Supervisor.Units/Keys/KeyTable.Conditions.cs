@@ -180,7 +180,10 @@ public static partial class KeyTable
 
     /// <summary>systemd's credential_name_valid: a file name (no "/", not "." or ".."), at most 255 bytes.</summary>
     private static string? CredentialParameter(string p) =>
-        p.Length == 0 || p.Length > 255 || p.Contains('/') || p is "." or ".." ? $"\"{p}\" is not a credential name (a file name of at most 255 characters)" : null;
+        IsCredentialName(p) ? null : $"\"{p}\" is not a credential name (a file name of at most 255 characters)";
+
+    /// <summary>systemd's credential_name_valid: a file name (no "/", not "." or ".."), at most 255 characters.</summary>
+    public static bool IsCredentialName(string p) => p.Length is > 0 and <= 255 && !p.Contains('/') && p is not ("." or "..");
 
     private static string? FirmwareParameter(string p) =>
         p is "uefi" or "device-tree" || (p.StartsWith("device-tree-compatible(", StringComparison.Ordinal) && p.EndsWith(')') && p.Length > "device-tree-compatible()".Length)
@@ -198,7 +201,7 @@ public static partial class KeyTable
     }
 
     /// <summary>A systemd boolean word, as ValueTypes reads one ("yes", "off", "1" …), or null.</summary>
-    private static bool? SystemdBoolWord(string p) => p.ToLowerInvariant() switch
+    public static bool? SystemdBoolWord(string p) => p.ToLowerInvariant() switch
     {
         "1" or "yes" or "y" or "true" or "t" or "on" => true,
         "0" or "no" or "n" or "false" or "f" or "off" => false,
