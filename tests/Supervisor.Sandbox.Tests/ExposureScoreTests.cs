@@ -133,6 +133,26 @@ public class ExposureScoreTests
         Assert.Null(Line(landlock, "live isolation (inspect)").Passes);
     }
 
+    [Fact]
+    public void The_strict_set_line_fails_for_system_service_naming_what_it_lets_through_and_passes_for_the_strict_set()
+    {
+        const string Name = "SystemCallFilter=@system-service-strict";
+        var service = Line(ExposureScore.Assess(Unit(sandbox: "SystemCallFilter = [\"@system-service\"]")), Name);
+        Assert.False(service.Passes);
+        Assert.Contains("keyctl", service.Assessment.Description);
+        Assert.Contains("io_uring_setup", service.Assessment.Description);
+        Assert.Contains("userfaultfd", service.Assessment.Description);
+        Assert.False(Line(ExposureScore.Assess(Unit()), Name).Passes);
+        Assert.True(Line(ExposureScore.Assess(Unit(sandbox: "SystemCallFilter = [\"@system-service-strict\"]")), Name).Passes);
+        // One call added back is named, the rest stay closed.
+        var one = Line(ExposureScore.Assess(Unit(sandbox: "SystemCallFilter = [\"@system-service-strict\", \"io_uring_enter\"]")), Name);
+        Assert.False(one.Passes);
+        Assert.Contains("io_uring_enter", one.Assessment.Description);
+        Assert.DoesNotContain("keyctl", one.Assessment.Description);
+        // A deny list closing them all passes too.
+        Assert.True(Line(ExposureScore.Assess(Unit(sandbox: "SystemCallFilter = [\"~@keyring io_uring_setup io_uring_enter io_uring_register userfaultfd kcmp process_vm_readv process_vm_writev process_madvise unshare setns\"]")), Name).Passes);
+    }
+
     private static IsolationState State(uint uid, ulong capBnd, bool nnp, int seccomp, params string[] ownNamespaces) =>
         InspectCredentialTests.State(uid, uid, 0, 0, capBnd, nnp, seccomp) with
         {

@@ -76,6 +76,30 @@ public class KernelSurfaceTests
             Assert.Equal(unblocked, without);
     }
 
+    /// <summary>
+    /// The hostile probe of issue 16: @system-service lets each of these through to the kernel, which
+    /// answers (here: ok), and @system-service-strict stops it with the unit's errno. EDOM is an
+    /// answer none of these calls gives on its own, so "fail 33" can only be the filter.
+    /// </summary>
+    [Theory]
+    [InlineData("keyctl")]
+    [InlineData("io_uring_setup")]
+    [InlineData("userfaultfd")]
+    [InlineData("kcmp")]
+    [InlineData("process_vm_readv")]
+    public void The_strict_service_set_refuses_what_system_service_lets_through(string call)
+    {
+        Host.RequireRoot();
+        const string Errno = "\nSystemCallErrorNumber = \"EDOM\"";
+        var loose = Outcome(Runner.Run(Compile("SystemCallFilter = [\"@system-service\"]" + Errno, "strict", call)));
+        var strict = Outcome(Runner.Run(Compile("SystemCallFilter = [\"@system-service-strict\"]" + Errno, "strict", call)));
+        Assert.Equal("fail 33", strict);
+        Assert.NotEqual("fail 33", loose);
+        const string IoUringDisabled = "/proc/sys/kernel/io_uring_disabled";
+        if (call != "io_uring_setup" || !File.Exists(IoUringDisabled) || File.ReadAllText(IoUringDisabled).Trim() == "0")
+            Assert.Equal("ok", loose);
+    }
+
     [Fact]
     public void RestrictNamespaces_with_a_list_allows_exactly_the_listed_types()
     {

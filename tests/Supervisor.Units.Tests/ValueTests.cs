@@ -226,7 +226,7 @@ public class NameTableTests
             if (line.StartsWith('@')) live[line.Trim()] = current = [];
             else if (current is not null && line.Trim() is { Length: > 0 } t && !t.StartsWith('#')) current.Add(t);
         }
-        Assert.Equal(live.Keys.Order(), SyscallTable.RawGroups.Keys.Order());
+        Assert.Equal(live.Keys.Order(), SyscallTable.RawGroups.Keys.Except(SyscallTable.OwnGroups).Order());
         foreach (var (group, members) in live)
             Assert.Equal(members.Order(), SyscallTable.RawGroups[group].Order());
     }

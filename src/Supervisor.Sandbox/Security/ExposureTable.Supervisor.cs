@@ -1,3 +1,5 @@
+using Supervisor.Units.Values;
+
 namespace Supervisor.Sandbox.Security;
 
 public static partial class ExposureTable
@@ -27,6 +29,7 @@ public static partial class ExposureTable
             1 => new(1, "Landlock: one of abstract unix sockets and signals is scoped to the service's domain"),
             _ => new(2, "Landlock: abstract unix sockets and signals reach processes outside the service"),
         }),
+        Own("SystemCallFilter=" + SyscallTable.StrictServiceGroup, 1, StrictServiceSet),
         Own("live isolation (inspect)", 1, f => f.Live switch
         {
             null => Assessment.NotApplicable("not running: the declaration is scored, nothing was read from a process"),
@@ -34,6 +37,22 @@ public static partial class ExposureTable
             var live => new(1, $"process {live.Pid}: {live.Differing.Count} of {live.Compared} properties differ from the declaration: {string.Join(", ", live.Differing)}"),
         }),
     ];
+
+    /// <summary>
+    /// Whether the filter also keeps out what @system-service still allows and services do not need
+    /// (keyring, io_uring, userfaultfd, the ptrace-class and namespace calls): a unit filtered by
+    /// @system-service passes every systemd check above and still reaches them.
+    /// </summary>
+    private static Assessment StrictServiceSet(SecurityFacts f)
+    {
+        if (f.SyscallFilter is not { } filter || (!f.SyscallFilterIsAllowList && filter.Count == 0))
+            return new(1, "no system call filter: keyctl, io_uring_setup, userfaultfd and the rest are reachable");
+        var open = SyscallTable.StrictServiceRemovals.Select(r => r.Call)
+            .Where(call => ExistsHere(call) && filter.Contains(call) == f.SyscallFilterIsAllowList).ToList();
+        return open.Count == 0
+            ? new(0, $"none of the {SyscallTable.StrictServiceRemovals.Count} calls {SyscallTable.StrictServiceGroup} removes from @system-service is allowed")
+            : new(1, $"allowed although services do not need them: {string.Join(", ", open)} (use {SyscallTable.StrictServiceGroup} instead of @system-service, or deny them)");
+    }
 
     private static ExposureCheck Own(string name, int range, Func<SecurityFacts, Assessment> assess) => new(name, 0, range, assess, SupervisorOnly: true);
 }

@@ -77,6 +77,60 @@ public static class SyscallTable
             members.Add(t);
         }
         if (current is not null) groups[current] = [.. members];
+        AddStrictServiceGroup(groups);
         return groups;
+    }
+
+    /// <summary>Supervisor's own stricter set (systemd has no such group; see <see cref="StrictServiceGroup"/>).</summary>
+    public const string StrictServiceGroup = "@system-service-strict";
+
+    /// <summary>The groups Supervisor defines itself (not in systemd's table).</summary>
+    public static IReadOnlySet<string> OwnGroups { get; } = new HashSet<string>([StrictServiceGroup], StringComparer.Ordinal);
+
+    /// <summary>
+    /// What <see cref="StrictServiceGroup"/> takes out of systemd's @system-service, each with the
+    /// reason: kernel surface that ordinary services never need and exploits keep reaching. Docker's
+    /// default seccomp profile denies the same calls (keyring, io_uring since 2023, userfaultfd,
+    /// the ptrace-class calls and namespace changes without the matching capability).
+    /// </summary>
+    public static IReadOnlyList<(string Call, string Why)> StrictServiceRemovals => StrictRemovals.List;
+
+    /// <summary>Its own class, so the list exists before the group table's loader (run from this class's static constructor) reads it.</summary>
+    private static class StrictRemovals
+    {
+        public static readonly (string Call, string Why)[] List =
+        [
+            ("add_key", "kernel keyring (@keyring)"),
+            ("keyctl", "kernel keyring (@keyring)"),
+            ("request_key", "kernel keyring (@keyring)"),
+            ("io_uring_setup", "io_uring: a second system call interface that seccomp cannot see into"),
+            ("io_uring_enter", "io_uring: a second system call interface that seccomp cannot see into"),
+            ("io_uring_register", "io_uring: a second system call interface that seccomp cannot see into"),
+            ("userfaultfd", "userfaultfd: stalls kernel copies at will, the race-widening tool of many exploits"),
+            ("kcmp", "compares other processes' kernel objects (ptrace access)"),
+            ("process_vm_readv", "reads another process's memory (ptrace access)"),
+            ("process_vm_writev", "writes another process's memory (ptrace access)"),
+            ("process_madvise", "advises on another process's memory (ptrace access)"),
+            ("unshare", "creates namespaces (RestrictNamespaces limits which; this removes the call)"),
+            ("setns", "joins namespaces"),
+        ];
+    }
+
+    /// <summary>
+    /// Adds "@system-service-strict": the fully expanded members of @system-service minus
+    /// <see cref="StrictServiceRemovals"/>, listed flat so that expanding it can never reach back
+    /// into the removed calls through a nested group.
+    /// </summary>
+    private static void AddStrictServiceGroup(Dictionary<string, string[]> groups)
+    {
+        var members = new SortedSet<string>(StringComparer.Ordinal);
+        void Walk(string n)
+        {
+            if (!n.StartsWith('@')) { members.Add(n); return; }
+            foreach (var m in groups[n]) Walk(m);
+        }
+        Walk("@system-service");
+        members.ExceptWith(StrictServiceRemovals.Select(r => r.Call));
+        groups[StrictServiceGroup] = [.. members];
     }
 }

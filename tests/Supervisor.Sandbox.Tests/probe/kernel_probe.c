@@ -27,6 +27,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,6 +204,33 @@ static int cmd_connect_abstract(const char *name)
     return result(r);
 }
 
+/* The calls @system-service allows and @system-service-strict does not: each made harmlessly
+ * (a fd opened and closed again, the own process compared with itself). */
+static int cmd_strict(const char *what)
+{
+    long r = -1;
+    if (!strcmp(what, "keyctl")) /* KEYCTL_GET_KEYRING_ID of the session keyring, not created */
+        r = syscall(SYS_keyctl, 0L, -3L, 0L);
+    else if (!strcmp(what, "io_uring_setup")) {
+        unsigned char params[120] = {0}; /* struct io_uring_params */
+        r = syscall(SYS_io_uring_setup, 1L, params);
+    } else if (!strcmp(what, "userfaultfd"))
+        r = syscall(SYS_userfaultfd, (long)O_CLOEXEC);
+    else if (!strcmp(what, "kcmp")) /* KCMP_VM of the process with itself: 0, the same */
+        r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(), 1L, 0L, 0L);
+    else if (!strcmp(what, "process_vm_readv")) {
+        char from[4] = "abc", to[4] = {0};
+        struct iovec local = { to, sizeof to }, remote = { from, sizeof from };
+        r = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
+    } else {
+        errno = EINVAL;
+        return result(-1);
+    }
+    if (r > 2 && strcmp(what, "keyctl") && strcmp(what, "process_vm_readv"))
+        close((int)r);
+    return result(r < 0 ? -1 : 0);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -268,6 +296,8 @@ int main(int argc, char **argv)
         return cmd_connect_abstract(arg);
     if (!strcmp(cmd, "signal")) /* signal 0 to PID: only the permission check */
         return result(kill((pid_t)atoi(arg), 0));
+    if (!strcmp(cmd, "strict"))
+        return cmd_strict(arg);
     if (!strcmp(cmd, "iopl")) /* level 0 lowers nothing: allowed (or ENOSYS on a kernel without iopl) unless the filter refuses it (@raw-io) */
         return result(syscall(SYS_iopl, 0));
     return 2;
