@@ -230,6 +230,45 @@ public class DirectoriesDaemonTests
         Assert.False(Directory.Exists($"/run/credentials/{n}"));
     }
 
+    /// <summary>
+    /// systemd's credential stores: a bare ID (and ID:NAME) is found in /run/credstore, one found
+    /// nowhere is skipped without failing the start, and a missing file with a SetCredential of the
+    /// same ID falls back to that value.
+    /// </summary>
+    [Fact]
+    public async Task A_bare_LoadCredential_ID_comes_from_the_credential_store_and_a_missing_one_is_skipped()
+    {
+        Daemon.RequireRoot();
+        var n = Unique("hdstore");
+        string present = $"{n}-present", absent = $"{n}-absent";
+        bool madeStore = !Directory.Exists("/run/credstore");
+        Directory.CreateDirectory("/run/credstore");
+        try
+        {
+            File.WriteAllText($"/run/credstore/{present}", "from-the-store\n");
+            await using var d = new Daemon();
+            d.WriteUnit(n, $$"""
+                [Service]
+                ExecStart = ["/bin/sh", "-c", "cd $CREDENTIALS_DIRECTORY && ls > $STATE_DIRECTORY/list && cat {{present}} alias fb > $STATE_DIRECTORY/data && exec sleep 1000"]
+                StateDirectory = ["{{n}}"]
+                LoadCredential = ["{{present}}", "alias:{{present}}", "{{absent}}", "fb:/nonexistent/{{n}}"]
+                SetCredential = ["fb:fallback"]
+                """);
+            d.Start();
+            d.WaitForState(n, "active", "running");
+            d.WaitFor(() => File.Exists($"/var/lib/{n}/data") && File.ReadAllText($"/var/lib/{n}/data").Contains("fallback", StringComparison.Ordinal), $"{n}'s credentials");
+            Assert.Equal(["alias", "fb", present], File.ReadAllLines($"/var/lib/{n}/list"));
+            Assert.Equal("from-the-store\nfrom-the-store\nfallback", File.ReadAllText($"/var/lib/{n}/data"));
+            Assert.Equal(0, d.Cli("stop", n).Code);
+        }
+        finally
+        {
+            File.Delete($"/run/credstore/{present}");
+            if (madeStore) Directory.Delete("/run/credstore");
+            Clean($"/var/lib/{n}");
+        }
+    }
+
     [Fact]
     public async Task Debian_redis_keeps_its_pid_file_and_socket_in_its_RuntimeDirectory_of_mode_2755_owned_by_redis()
     {

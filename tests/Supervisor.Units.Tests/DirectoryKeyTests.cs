@@ -67,9 +67,23 @@ public class DirectoryKeyTests
         Assert.True(s.HasCredentials);
     }
 
+    [Fact]
+    public void A_bare_ID_or_a_name_is_looked_up_in_the_credential_stores_and_prints_back_as_written()
+    {
+        var s = Service("LoadCredential = [\"tmpfiles.extra\", \"tls:server.pem\"]");
+        Assert.Equal(new CredentialSource("tmpfiles.extra", "tmpfiles.extra"), s.LoadCredential[0]);
+        Assert.True(s.LoadCredential[0].Searched);
+        Assert.Equal("tmpfiles.extra", s.LoadCredential[0].ToString());
+        Assert.Equal(new CredentialSource("tls", "server.pem"), s.LoadCredential[1]);
+        Assert.Equal("tls:server.pem", s.LoadCredential[1].ToString());
+        Assert.False(new CredentialSource("tls", "/etc/ssl/key.pem").Searched);
+        Assert.Equal(["/run/credentials/supervisor.service", "/etc/credstore", "/run/credstore", "/usr/lib/credstore"],
+            CredentialSource.SearchPath("/run/credentials/supervisor.service"));
+        Assert.Equal(["/etc/credstore", "/run/credstore", "/usr/lib/credstore"], CredentialSource.SearchPath(null));
+    }
+
     [Theory]
-    [InlineData("LoadCredential = [\"tls\"]", "svc.toml:3:18: svc: [Service] LoadCredential: \"tls\" has no path; write \"tls:/absolute/path\" (systemd's search of credential stores for a bare ID is not supported)")]
-    [InlineData("LoadCredential = [\"tls:key.pem\"]", "svc.toml:3:18: svc: [Service] LoadCredential: \"tls:key.pem\": the path \"key.pem\" is not absolute; systemd would search its credential stores (/etc/credstore, /run/credstore, /usr/lib/credstore) for it, which Supervisor does not: give the absolute path of the file")]
+    [InlineData("LoadCredential = [\"tls:certs/key.pem\"]", "svc.toml:3:18: svc: [Service] LoadCredential: \"tls:certs/key.pem\": \"certs/key.pem\" is neither an absolute path nor a credential name to look up in the credential stores (a file name: not empty, no \"/\", not \".\" or \"..\"); give the absolute path of the file")]
     [InlineData("LoadCredential = [\"a/b:/etc/x\"]", "svc.toml:3:18: svc: [Service] LoadCredential: \"a/b:/etc/x\": the credential ID \"a/b\" must be a file name (not empty, no \"/\", not \".\" or \"..\", at most 255 bytes)")]
     [InlineData("SetCredential = [\"..:x\"]", "svc.toml:3:17: svc: [Service] SetCredential: \"..:x\": the credential ID \"..\" must be a file name (not empty, no \"/\", not \".\" or \"..\", at most 255 bytes)")]
     [InlineData("SetCredential = [\"a:\\\\q\"]", "svc.toml:3:17: svc: [Service] SetCredential: credential \"a\": unknown escape \"\\q\"")]

@@ -51,7 +51,11 @@ internal static class CredentialFiles
         return note;
     }
 
-    /// <summary>ID → data, SetCredential first, LoadCredential over it; a file that cannot be read fails the start with the key, ID and path.</summary>
+    /// <summary>
+    /// ID → data, SetCredential first, LoadCredential over it. A file that cannot be read fails the
+    /// start with the key, ID and path, unless SetCredential gives the same ID (systemd's fallback);
+    /// a credential searched in the stores and found nowhere is skipped, as systemd skips it.
+    /// </summary>
     private static Dictionary<string, byte[]> Collect(UnitDefinition unit)
     {
         var data = new Dictionary<string, byte[]>(StringComparer.Ordinal);
@@ -61,7 +65,9 @@ internal static class CredentialFiles
         {
             try
             {
-                if (Directory.Exists(c.Path))
+                if (c.Searched)
+                    LoadSearched(c, data);
+                else if (Directory.Exists(c.Path))
                 {
                     // systemd: every regular file below the directory, as ID_NAME; symbolic links are ignored.
                     foreach (var f in new DirectoryInfo(c.Path).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
@@ -71,6 +77,10 @@ internal static class CredentialFiles
                 {
                     data[c.Id] = File.ReadAllBytes(c.Path);
                 }
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && unit.Service.SetCredential.Any(s => s.Id == c.Id))
+            {
+                // The SetCredential of the same ID stands in for the missing file.
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -83,6 +93,18 @@ internal static class CredentialFiles
             throw new PlanCompileException(unit.Name, "LoadCredential",
                 $"{unit.Name}: LoadCredential/SetCredential: the credentials are {total} bytes together; a unit may have at most {Limits.MaxCredentialBytes} bytes (systemd's limit)");
         return data;
+    }
+
+    /// <summary>The first store that has the credential <see cref="CredentialSource.Path"/> gives it; none: nothing is added.</summary>
+    private static void LoadSearched(CredentialSource c, Dictionary<string, byte[]> data)
+    {
+        foreach (var store in CredentialSource.SearchPath(Environment.GetEnvironmentVariable("CREDENTIALS_DIRECTORY")))
+        {
+            var file = Path.Combine(store, c.Path);
+            if (!File.Exists(file)) continue;
+            data[c.Id] = File.ReadAllBytes(file);
+            return;
+        }
     }
 
     /// <summary>Unmounts and removes the unit's credentials directory; gone already is fine.</summary>

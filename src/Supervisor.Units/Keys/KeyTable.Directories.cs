@@ -48,7 +48,9 @@ public static partial class KeyTable
             S("LoadCredential", Restart, CredentialSources.Instance, s => s.LoadCredential, (s, v) => s with { LoadCredential = v }, "[]",
                 "\"ID:PATH\": the file PATH (absolute; a directory gives every file below it as ID_NAME) read by the supervisor at every start and written to " +
                 "$CREDENTIALS_DIRECTORY/ID (/run/credentials/UNIT, a ramfs mode 0500 with files 0400, owned by the service's user, readable inside the sandbox, removed at stop); " +
-                "a missing file fails the start; systemd's credential stores for a bare ID are not searched", MergeRule.List),
+                "a missing file fails the start, unless SetCredential gives the same ID. \"ID\" or \"ID:NAME\" (not a path): the credential NAME (default ID) from the stores, " +
+                "first hit wins: the supervisor's own $CREDENTIALS_DIRECTORY, /etc/credstore, /run/credstore, /usr/lib/credstore; not found is not an error " +
+                "(the service finds no file), as in systemd", MergeRule.List),
             S("SetCredential", Restart, CredentialValues.Instance, s => s.SetCredential, (s, v) => s with { SetCredential = v }, "[]",
                 "\"ID:VALUE\": a credential given in the unit, with C escapes (\\n, \\x00 …) as in systemd; a LoadCredential of the same ID wins", MergeRule.List),
         ];
@@ -121,9 +123,10 @@ public static partial class KeyTable
             Encoding.UTF8.GetByteCount(id) > 255)
             throw new UnitValueException($"\"{s}\": the credential ID \"{id}\" must be a file name (not empty, no \"/\", not \".\" or \"..\", at most 255 bytes)");
         if (colon < 0)
-            throw new UnitValueException(key == "LoadCredential"
-                ? $"\"{s}\" has no path; write \"{s}:/absolute/path\" (systemd's search of credential stores for a bare ID is not supported)"
-                : $"\"{s}\" has no value; write \"{s}:VALUE\"");
+        {
+            if (key == "LoadCredential") return (id, id);
+            throw new UnitValueException($"\"{s}\" has no value; write \"{s}:VALUE\"");
+        }
         return (id, s[(colon + 1)..]);
     }
 
@@ -131,7 +134,7 @@ public static partial class KeyTable
     {
         public static readonly CredentialSources Instance = new();
 
-        public string Describe => "array of \"ID:PATH\" strings (PATH absolute)";
+        public string Describe => "array of \"ID:PATH\" strings (PATH absolute) or \"ID\" / \"ID:NAME\" (from the credential stores)";
 
         public ValueList<CredentialSource> Parse(TomlValue value) =>
             new(V.AsArray(value, "an array of \"ID:PATH\" strings").Select(v =>
@@ -139,8 +142,13 @@ public static partial class KeyTable
                 var s = V.AsString(v, "\"ID:PATH\" in a string");
                 var (id, path) = SplitCredential(s, "LoadCredential");
                 if (!path.StartsWith('/'))
-                    throw new UnitValueException($"\"{s}\": the path \"{path}\" is not absolute; systemd would search its credential stores " +
-                        "(/etc/credstore, /run/credstore, /usr/lib/credstore) for it, which Supervisor does not: give the absolute path of the file");
+                {
+                    // systemd's credential_name_valid(): a credential name in the stores, not a relative path.
+                    if (path.Length == 0 || path is "." or ".." || path.Contains('/', StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(path) > 255)
+                        throw new UnitValueException($"\"{s}\": \"{path}\" is neither an absolute path nor a credential name to look up in the credential stores " +
+                            "(a file name: not empty, no \"/\", not \".\" or \"..\"); give the absolute path of the file");
+                    return new CredentialSource(id, path);
+                }
                 if (path.Split('/').Contains(".."))
                     throw new UnitValueException($"\"{s}\": the path contains \"..\"; write the path it means");
                 return new CredentialSource(id, path.Length > 1 ? path.TrimEnd('/') : path);

@@ -40,10 +40,27 @@ public sealed record ExecDirectoryType(ExecDirectoryKind Kind, string Key, strin
     public string PathOf(string entry) => Root + "/" + entry;
 }
 
-/// <summary>LoadCredential=ID:PATH: the file (or, for a directory, every file below it) copied into the credentials directory.</summary>
+/// <summary>
+/// LoadCredential=ID:PATH: the file (or, for a directory, every file below it) copied into the
+/// credentials directory. A <see cref="Path"/> that is not absolute is a credential name looked up
+/// in the credential stores (<see cref="SearchPath"/>); LoadCredential=ID alone means ID:ID.
+/// </summary>
 public sealed record CredentialSource(string Id, string Path)
 {
-    public override string ToString() => Id + ":" + Path;
+    /// <summary>Whether <see cref="Path"/> names a credential in the stores rather than a file.</summary>
+    public bool Searched => !Path.StartsWith('/');
+
+    /// <summary>
+    /// Where a searched credential is looked for, first hit wins (systemd 252's trusted search
+    /// path): the credentials the supervisor itself was given (its own $CREDENTIALS_DIRECTORY, set
+    /// when it runs as a systemd service with LoadCredential), then /etc/credstore, /run/credstore
+    /// and /usr/lib/credstore.
+    /// </summary>
+    public static IReadOnlyList<string> SearchPath(string? ownCredentialsDirectory) =>
+        [.. ownCredentialsDirectory is { Length: > 0 } own && own.StartsWith('/') ? [own] : Array.Empty<string>(),
+            "/etc/credstore", "/run/credstore", "/usr/lib/credstore"];
+
+    public override string ToString() => Searched && Path == Id ? Id : Id + ":" + Path;
 }
 
 /// <summary>
