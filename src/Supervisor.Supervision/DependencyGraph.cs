@@ -7,7 +7,8 @@ namespace Supervisor.Supervision;
 /// The relations between units, with systemd's semantics:
 /// Requires/Wants/BindsTo pull units into a start; After/Before order it (and stop in reverse);
 /// a unit that Requires or is PartOf X is stopped when X is stopped or restarted by request;
-/// BindsTo X also stops it when X stops for any reason (crash included); Conflicts stop each other.
+/// BindsTo X also stops it when X stops for any reason (crash included); Conflicts stop each other;
+/// Requisite X lets it start only while X is up (X is never started for it) and stops like Requires.
 /// Pure: built from definitions, no processes.
 /// </summary>
 public sealed class DependencyGraph
@@ -94,7 +95,7 @@ public sealed class DependencyGraph
             {
                 if (other.Name == unit || result.Contains(other.Name)) continue;
                 var u = other.Unit;
-                bool stops = u.BindsTo.Contains(n) || (req && (u.Requires.Contains(n) || u.PartOf.Contains(n)));
+                bool stops = u.BindsTo.Contains(n) || (req && (u.Requires.Contains(n) || u.Requisite.Contains(n) || u.PartOf.Contains(n)));
                 if (stops)
                 {
                     result.Add(other.Name);
@@ -149,6 +150,23 @@ public sealed class DependencyGraph
         _units.TryGetValue(unit, out var u)
             ? u.Unit.Requires.Concat(u.Unit.BindsTo).Where(_units.ContainsKey).ToHashSet(StringComparer.Ordinal)
             : new HashSet<string>();
+
+    /// <summary>Units that must already be up for <paramref name="unit"/> to start (Requisite): never pulled into its start.</summary>
+    public IReadOnlySet<string> Requisites(string unit) =>
+        _units.TryGetValue(unit, out var u) && u.Unit.Requisite.Count > 0
+            ? u.Unit.Requisite.Where(_units.ContainsKey).ToHashSet(StringComparer.Ordinal)
+            : new HashSet<string>();
+
+    /// <summary>What <paramref name="unit"/> needs while it runs: its Requires, Wants, BindsTo and Requisite.</summary>
+    public IEnumerable<string> Needs(string unit) =>
+        _units.TryGetValue(unit, out var u)
+            ? u.Unit.Requires.Concat(u.Unit.Wants).Concat(u.Unit.BindsTo).Concat(u.Unit.Requisite).Where(_units.ContainsKey).Distinct(StringComparer.Ordinal)
+            : [];
+
+    /// <summary>The units that need <paramref name="unit"/> (the reverse of <see cref="Needs"/>), for StopWhenUnneeded.</summary>
+    public IEnumerable<string> NeededBy(string unit) =>
+        _units.Values.Where(u => u.Unit.Requires.Contains(unit) || u.Unit.Wants.Contains(unit) || u.Unit.BindsTo.Contains(unit) || u.Unit.Requisite.Contains(unit))
+            .Select(u => u.Name);
 
     /// <summary>
     /// A service needs its sockets bound before it starts: it gets Requires and After on each of

@@ -161,6 +161,9 @@ public sealed partial class UnitManager
             if (_jobs.Any(j => j.Unit == before)) return false;
             if (_units.TryGetValue(before, out var e) && e.Runtime.Active is ActiveState.Activating or ActiveState.Deactivating) return false;
         }
+        // A requisite that is on its way up is waited for (systemd's verify job waits on "activating").
+        if (_graph.Requisites(unit).Any(r => _jobs.Any(j => j.Unit == r && j.IsStart) || (_units.TryGetValue(r, out var re) && re.Runtime.Active is ActiveState.Activating)))
+            return false;
         // Conflicting units must be down first.
         return !_graph.Conflicting(unit).Any(c => _jobs.Any(j => j.Unit == c && !j.IsStart));
     }
@@ -177,6 +180,13 @@ public sealed partial class UnitManager
         {
             _host.Log(job.Unit, $"not started: dependency '{failedDep}' failed");
             Complete(job, new JobOutcome(JobResult.Dependency, $"dependency '{failedDep}' failed to start"));
+            return;
+        }
+        var down = _graph.Requisites(job.Unit).FirstOrDefault(r => _units[r].Runtime.Active is not (ActiveState.Active or ActiveState.Reloading));
+        if (down is not null)
+        {
+            _host.Log(job.Unit, $"not started: requisite '{down}' is not active (Requisite never starts it)");
+            Complete(job, new JobOutcome(JobResult.Dependency, $"requisite '{down}' is not active; start it first (Requisite does not start it)"));
             return;
         }
         if (entry.Runtime.Active is ActiveState.Active or ActiveState.Reloading)
@@ -228,6 +238,8 @@ public sealed partial class UnitManager
             JobsDrained?.Invoke(burst);
         }
         foreach (var w in job.Waiters) w.TrySetResult(outcome);
+        // Came up with its own start job still open: now that the job is done, is it needed?
+        if (job.IsStart && outcome.Result == JobResult.Done) StopIfUnneeded(job.Unit);
         return true;
     }
 

@@ -126,7 +126,7 @@ public sealed partial class UnitManager
                 Adopt(action.Unit, entry, adopted);
                 break;
             case PlanActionKind.Start:
-                if (startNew) EnqueueStart(action.Unit, null);
+                if (startNew && StartsOnItsOwn(action.Unit)) EnqueueStart(action.Unit, null);
                 break;
             case PlanActionKind.Repair:
                 EnqueueStart(action.Unit, null);

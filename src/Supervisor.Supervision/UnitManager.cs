@@ -338,6 +338,7 @@ public sealed partial class UnitManager : IUnitEventSink
                 EnqueueStop(dependant, null);
         }
         TriggerOnFailureOrSuccess(unit, entry, before);
+        CheckUnneeded(unit, entry, before);
         if (entry.Removing && entry.Runtime.Active is ActiveState.Inactive or ActiveState.Failed)
             Remove(unit, entry);
     }

@@ -44,7 +44,7 @@ internal static class UnitSetChecks
             bool broken = false;
             foreach (var (key, list, required) in new (string, ValueList<string>, bool)[]
             {
-                ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true),
+                ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true), ("Requisite", u.Unit.Requisite, true),
                 ("Wants", u.Unit.Wants, false), ("After", u.Unit.After, false), ("Before", u.Unit.Before, false),
                 ("Conflicts", u.Unit.Conflicts, false), ("OnFailure", u.Unit.OnFailure, true), ("OnSuccess", u.Unit.OnSuccess, true),
             })

@@ -97,8 +97,8 @@ public sealed class ImportCommandTests : IDisposable
     [Fact]
     public async Task Check_writes_nothing_and_counts_per_directive_the_units_it_could_not_be_carried_in()
     {
-        _s.Write("units/a.service", "[Unit]\nStopWhenUnneeded=yes\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nPAMName=login\n");
-        _s.Write("units/b.service", "[Unit]\nStopWhenUnneeded=no\n[Service]\nExecStart=/bin/true\n");
+        _s.Write("units/a.service", "[Unit]\nOnFailureJobMode=fail\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nPAMName=login\n");
+        _s.Write("units/b.service", "[Unit]\nOnFailureJobMode=replace\n[Service]\nExecStart=/bin/true\n");
         _s.Write("units/c.service", Clean);
         _s.Write("units/d.timer", "[Timer]\nOnCalendar=daily\n");
         var (code, output, _) = await Cli.Run("import", "--check", Path.Combine(_s.Dir, "units"), "--out", _s.Out);
@@ -106,7 +106,7 @@ public sealed class ImportCommandTests : IDisposable
         Assert.False(Directory.Exists(_s.Out));
         Assert.Contains("skipped units of types Supervisor does not have: 1 .timer", output);
         Assert.Contains("3 units: 1 carried completely, 2 with something left out, 0 that cannot be written", output);
-        Assert.Matches(@"StopWhenUnneeded\s+2  no such key here \(not built yet\)", output);
+        Assert.Matches(@"OnFailureJobMode\s+2  no such key here \(not built yet\)", output);
         Assert.Matches(@"PAMName\s+1  no such key here", output);
         Assert.Matches(@"DefaultDependencies\s+1  init-only, no effect here \(left out on purpose\)", output);
         Assert.Matches(@"\[Install\] WantedBy\s+1  init-only", output);

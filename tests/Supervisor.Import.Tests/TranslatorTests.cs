@@ -265,16 +265,16 @@ public sealed class TranslatorTests : IDisposable
     public void Directives_not_carried_are_reported_with_file_line_and_why()
     {
         var c = _s.Translate("t.service",
-            "[Unit]\nDefaultDependencies=no\nStopWhenUnneeded=yes\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
+            "[Unit]\nDefaultDependencies=no\nOnFailureJobMode=fail\nFrobnicate=1\n[Service]\nExecStart=/bin/true\nX-Tool=1\nType=dbus\n[Install]\nWantedBy=multi-user.target\n[Socket]\nListenStream=80\n");
         Assert.Equal((Why.InitOnly, 2), (c.Why("DefaultDependencies").Why, c.Why("DefaultDependencies").Location.Line));
-        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("StopWhenUnneeded").Why, c.Why("StopWhenUnneeded").Location.Line));
+        Assert.Equal((Why.NotBuiltYet, 3), (c.Why("OnFailureJobMode").Why, c.Why("OnFailureJobMode").Location.Line));
         Assert.Equal(Why.UnknownToSystemd, c.Why("Frobnicate").Why);
         Assert.Equal(Why.Extension, c.Why("X-Tool").Why);
         Assert.Equal((Why.Rejected, 8), (c.Why("Type").Why, c.Why("Type").Location.Line));
         Assert.Contains("\"dbus\"", c.Why("Type").Detail);
         Assert.Equal(Why.InitOnly, c.Why("WantedBy").Why);
         Assert.Equal(Why.IgnoredBySystemd, c.Why("ListenStream").Why);
-        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: StopWhenUnneeded: no such key in Supervisor (not built yet)", c.Why("StopWhenUnneeded").ToString());
+        Assert.Equal($"{Path.Combine(_s.Dir, "t.service")}:3: OnFailureJobMode: no such key in Supervisor (not built yet)", c.Why("OnFailureJobMode").ToString());
         Assert.Null(c.Value("Type"));
         Assert.True(c.LostMeaning);
     }

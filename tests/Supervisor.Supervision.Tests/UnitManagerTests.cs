@@ -173,6 +173,79 @@ public class UnitManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Requisite_never_starts_its_unit_and_fails_the_start_while_it_is_down()
+    {
+        Reconcile(Units(("db", Svc()), ("web", Svc(unit: "Requisite = [\"db\"]\nAfter = [\"db\"]"))));
+        StartAllSpawned();
+        Assert.Equal((SubState.Running, SubState.Running), (Sub("db"), Sub("web")));
+
+        // A requested stop of db takes web down, as Requires would.
+        var stop = _manager.StopAsync("db");
+        _manager.RunPending();
+        _host.Sink.Post("web", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        _host.Sink.Post("db", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stop).Result);
+        Assert.Equal((SubState.Dead, SubState.Dead), (Sub("db"), Sub("web")));
+
+        // Starting web does not start db: the start fails with result dependency.
+        _host.Calls.Clear();
+        var start = _manager.StartAsync("web");
+        _manager.RunPending();
+        var outcome = await start;
+        Assert.Equal(JobResult.Dependency, outcome.Result);
+        Assert.Contains("requisite 'db' is not active", outcome.Message);
+        Assert.Empty(_host.Spawns);
+        Assert.Equal(SubState.Dead, Sub("db"));
+
+        // With db up, web starts.
+        var db = _manager.StartAsync("db");
+        _manager.RunPending();
+        StartAllSpawned();
+        Assert.Equal(JobResult.Done, (await db).Result);
+        var again = _manager.StartAsync("web");
+        _manager.RunPending();
+        StartAllSpawned();
+        Assert.Equal(JobResult.Done, (await again).Result);
+        Assert.Equal(["spawn db", "spawn web"], _host.Spawns);
+    }
+
+    [Fact]
+    public async Task A_StopWhenUnneeded_unit_stops_when_the_last_unit_that_needs_it_goes_down()
+    {
+        Reconcile(Units(("helper", Svc("", "StopWhenUnneeded = true")), ("a", Svc(unit: "Wants = [\"helper\"]")), ("b", Svc(unit: "Requires = [\"helper\"]")), ("alone", Svc("", "StopWhenUnneeded = true"))));
+        StartAllSpawned();
+        Assert.Equal((SubState.Running, SubState.Running, SubState.Running), (Sub("helper"), Sub("a"), Sub("b")));
+        // Nothing needs "alone": the directory does not start it by itself.
+        Assert.DoesNotContain("spawn alone", _host.Spawns);
+
+        var stopA = _manager.StopAsync("a");
+        _manager.RunPending();
+        _host.Sink.Post("a", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stopA).Result);
+        Assert.Equal(SubState.Running, Sub("helper")); // b still needs it
+
+        var stopB = _manager.StopAsync("b");
+        _manager.RunPending();
+        _host.Sink.Post("b", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        Assert.Equal(JobResult.Done, (await stopB).Result);
+        Assert.Equal(SubState.StopSigterm, Sub("helper"));
+        Assert.Contains("log helper: stopping: no active unit needs it any more (StopWhenUnneeded)", _host.Calls);
+
+        // Started by hand with nothing needing it: up, then down again at once, as in systemd.
+        _host.Sink.Post("helper", new UnitEvent.CgroupEmpty());
+        _manager.RunPending();
+        var start = _manager.StartAsync("alone");
+        _manager.RunPending();
+        StartAllSpawned();
+        Assert.Equal(JobResult.Done, (await start).Result);
+        Assert.Equal(SubState.StopSigterm, Sub("alone"));
+    }
+
+    [Fact]
     public void A_crash_stops_units_bound_to_it_but_not_those_that_only_require_it()
     {
         Reconcile(Units(("db", Svc("Restart = \"no\"")), ("sidecar", Svc(unit: "BindsTo = [\"db\"]")), ("web", Svc(unit: "Requires = [\"db\"]"))));

@@ -20,6 +20,8 @@ public class KeyRoundTripTests
         ["Unit.BindsTo"] = "[\"db\"]",
         ["Unit.PartOf"] = "[\"group\"]",
         ["Unit.Conflicts"] = "[\"maintenance\"]",
+        ["Unit.Requisite"] = "[\"db\"]",
+        ["Unit.StopWhenUnneeded"] = "true",
         ["Service.Type"] = "\"notify\"",
         ["Service.ExecStart"] = "[\"-/usr/bin/python3\", \"-m\", \"http.server\", \"8080\"]",
         ["Service.ExecStartPre"] = "[[\"/usr/bin/mkdir\", \"-p\", \"/var/lib/site\"], [\"-/bin/false\"]]",

@@ -14,6 +14,10 @@ public sealed partial record UnitSection
     public ValueList<string> BindsTo { get; init; } = ValueList<string>.Empty;
     public ValueList<string> PartOf { get; init; } = ValueList<string>.Empty;
     public ValueList<string> Conflicts { get; init; } = ValueList<string>.Empty;
+    /// <summary>Units that must already be active for this one to start; never started for it (systemd's Requisite=).</summary>
+    public ValueList<string> Requisite { get; init; } = ValueList<string>.Empty;
+    /// <summary>Stop this unit once no active unit Requires, Wants, BindsTo or has it as Requisite (systemd's StopWhenUnneeded=).</summary>
+    public bool StopWhenUnneeded { get; init; }
     /// <summary>Units reloaded when this one is (systemd's PropagatesReloadTo=).</summary>
     public ValueList<string> PropagatesReloadTo { get; init; } = ValueList<string>.Empty;
     /// <summary>Units whose reload reloads this one too (systemd's ReloadPropagatedFrom=).</summary>

@@ -31,7 +31,7 @@ public static class Instances
 
     /// <summary>Every unit name a unit refers to in [Unit].</summary>
     public static IEnumerable<string> Referenced(UnitDefinition unit) =>
-        Pulled(unit).Concat(unit.Unit.After).Concat(unit.Unit.Before).Concat(unit.Unit.PartOf).Concat(unit.Unit.Conflicts);
+        Pulled(unit).Concat(unit.Unit.After).Concat(unit.Unit.Before).Concat(unit.Unit.PartOf).Concat(unit.Unit.Conflicts).Concat(unit.Unit.Requisite);
 
     /// <summary>
     /// The drop-in files of an instance, in the order they apply: those of the template
