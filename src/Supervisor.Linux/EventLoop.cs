@@ -4,8 +4,9 @@ using Supervisor.Linux.Native;
 namespace Supervisor.Linux;
 
 /// <summary>
-/// The supervisor's one epoll event loop: a single thread sleeping in epoll_wait(2) that serves
-/// every readiness watch of the process: the reaper's pidfds and its SIGCHLD wake-up, the cgroup
+/// The supervisor's epoll event loop: a single thread sleeping in epoll_wait(2) that serves
+/// every readiness watch of the process (but the D-Bus server's, which has a loop of its own,
+/// <see cref="Dedicated"/>): the reaper's pidfds and its SIGCHLD wake-up, the cgroup
 /// OOM and empty events, and the limit-file inotify watches. A thousand units cost one thread, no
 /// timer and no busy loop. Callbacks run on the loop thread, so they must be short and must not
 /// block; a callback that throws ends only its own watch.
