@@ -21,7 +21,7 @@ internal sealed class StatReader : IDisposable
     /// <summary>Reads <paramref name="dir"/>/<paramref name="file"/>; false when unreadable.</summary>
     public bool Read(string dir, string file, bool optional = false)
     {
-        _length = CgroupFs.ReadInto(Path.Join(dir, file), ref _buffer, out var errno);
+        _length = CgroupFs.ReadInto(Path.Join(dir, file), ref _buffer, out var errno, singleRecord: true);
         if (_length >= 0)
         {
             return true;

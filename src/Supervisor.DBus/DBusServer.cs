@@ -151,7 +151,7 @@ public sealed class DBusServer : IAsyncDisposable, ISignalSink
 
     private async Task ServeClientAsync(Socket socket)
     {
-        var transport = new UnixTransport(socket);
+        var transport = new UnixTransport(socket, serverSide: true);
         if (Admit(transport) is not { } admitted) return;
         var (client, budget) = admitted;
         var stream = client.IsPrivileged

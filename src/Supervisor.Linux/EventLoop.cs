@@ -4,8 +4,9 @@ using Supervisor.Linux.Native;
 namespace Supervisor.Linux;
 
 /// <summary>
-/// The supervisor's one epoll event loop: a single thread sleeping in epoll_wait(2) that serves
-/// every readiness watch of the process: the reaper's pidfds and its SIGCHLD wake-up, the cgroup
+/// The supervisor's epoll event loop: a single thread sleeping in epoll_wait(2) that serves
+/// every readiness watch of the process (but the D-Bus server's, which has a loop of its own,
+/// <see cref="Dedicated"/>): the reaper's pidfds and its SIGCHLD wake-up, the cgroup
 /// OOM and empty events, and the limit-file inotify watches. A thousand units cost one thread, no
 /// timer and no busy loop. Callbacks run on the loop thread, so they must be short and must not
 /// block; a callback that throws ends only its own watch.
@@ -22,6 +23,13 @@ public sealed unsafe class EventLoop
 
     /// <summary>The process-wide loop.</summary>
     public static EventLoop Shared => SharedLoop.Value;
+
+    /// <summary>
+    /// A loop on a thread of its own, for watches whose callbacks do more than a loop shared
+    /// with the reaper may (the D-Bus server answers calls on its loop). The thread lives as long
+    /// as the process: make one per purpose, not one per object.
+    /// </summary>
+    public static EventLoop Dedicated(string name) => new(name);
 
     private readonly SafeFd _epoll;
     private readonly Dictionary<ulong, Registration> _watches = [];
@@ -42,8 +50,10 @@ public sealed unsafe class EventLoop
     /// readable (level-triggered: drain it), or once only with <paramref name="once"/>. An error or
     /// hang-up without data ends the watch, and then calls <paramref name="ended"/> (on the loop
     /// thread), so the owner can let go of the fd. Returns the token for <see cref="Remove"/>.
+    /// With <paramref name="edgeTriggered"/> the callback runs when the fd becomes readable (new
+    /// data arrived), not again while unread data remains: the owner reads until EAGAIN.
     /// </summary>
-    public ulong Add(SafeHandle fd, Action<uint> callback, bool once = false, Action? ended = null)
+    public ulong Add(SafeHandle fd, Action<uint> callback, bool once = false, Action? ended = null, bool edgeTriggered = false)
     {
         ulong token;
         lock (_watches)
@@ -52,7 +62,7 @@ public sealed unsafe class EventLoop
             _watches[token] = new Registration(fd, callback, once, ended);
         }
         // The token, not the fd number, identifies the registration: fd numbers are reused.
-        uint events = Libc.EPOLLIN | (once ? Libc.EPOLLONESHOT : 0);
+        uint events = Libc.EPOLLIN | (once ? Libc.EPOLLONESHOT : 0) | (edgeTriggered ? Libc.EPOLLET : 0);
         if (Libc.EpollControl(_epoll.Fd, Libc.EPOLL_CTL_ADD, (int)fd.DangerousGetHandle(), events, token) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();

@@ -52,6 +52,18 @@ public sealed class PeerServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_synchronous_handler_is_answered_on_the_servers_epoll_thread_without_a_thread_pool_hop()
+    {
+        await using var c = await DBusConnection.ConnectAsync(Address);
+        // The first call may be read by the thread that started the connection's read loop; once
+        // the loop has waited for input, the server's epoll thread carries every call after it.
+        string last = "";
+        for (int i = 0; i < 20; i++)
+            last = (string)(await c.CallAsync(TestService.Name, TestService.Path, TestService.Interface, "ThreadName"))[0];
+        Assert.Equal("D-Bus server", last);
+    }
+
+    [Fact]
     public async Task Busctl_introspects_calls_and_reads_properties()
     {
         Tool.Require("/usr/bin/busctl", "systemd");

@@ -20,6 +20,7 @@ internal sealed class TestService
         var main = new DBusInterface(Interface)
             .AddMethod("Echo", "s", "s", (ctx, args) => ValueTask.FromResult(new object[] { args[0] }), new[] { "text" }, new[] { "echoed" })
             .AddMethod("Add", "ii", "i", (ctx, args) => ValueTask.FromResult(new object[] { (int)args[0] + (int)args[1] }))
+            .AddMethod("ThreadName", "", "s", (ctx, args) => ValueTask.FromResult(new object[] { Thread.CurrentThread.Name ?? "" }))
             .AddMethod("Fail", "", "", (ctx, args) => throw new DBusErrorException("io.supervisor.Test1.Error.Nope", "nope, on purpose"))
             .AddMethod("Crash", "", "", (ctx, args) => throw new InvalidOperationException("handler bug"))
             .AddMethod("WhoAmI", "", "u", async (ctx, args) => new object[] { (await ctx.GetCallerCredentialsAsync()).UserId })

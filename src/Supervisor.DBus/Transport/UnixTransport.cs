@@ -20,10 +20,17 @@ internal sealed class UnixTransport : IDisposable
     private const int ConnectAttempts = 50;
     private readonly Socket _socket;
     private readonly byte[] _peekBuffer = new byte[1];
+    private readonly SocketReadiness? _readiness;
 
-    public UnixTransport(Socket socket)
+    /// <param name="serverSide">
+    /// A connection our server accepted: waiting for input is done on the server's epoll loop,
+    /// which then carries the read on (<see cref="SocketReadiness"/>); a client waits through the
+    /// socket engine.
+    /// </param>
+    public UnixTransport(Socket socket, bool serverSide = false)
     {
         _socket = socket;
+        if (serverSide) _readiness = new SocketReadiness(socket);
     }
 
     public Socket Socket => _socket;
@@ -98,8 +105,9 @@ internal sealed class UnixTransport : IDisposable
             if (received >= 0) return received;
             if (errno == Errno.EINTR) continue;
             if (errno != Errno.EAGAIN) throw new SocketException(errno);
-            // Nothing to read yet: let the socket engine tell us when there is.
-            await _socket.ReceiveAsync(_peekBuffer, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+            // Nothing to read yet: wait until there is.
+            if (_readiness != null) await _readiness.WaitAsync(cancellationToken).ConfigureAwait(false);
+            else await _socket.ReceiveAsync(_peekBuffer, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -155,5 +163,9 @@ internal sealed class UnixTransport : IDisposable
     private int TrySendWithFds(ReadOnlySpan<byte> data, IReadOnlyList<SafeHandle> fds, out int errno) =>
         UnixSockets.TrySend(_socket.SafeHandle, data, fds, out errno);
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _readiness?.Dispose();
+        _socket.Dispose();
+    }
 }

@@ -46,6 +46,22 @@ public sealed class StatsTests
     }
 
     [Fact]
+    public void A_stat_file_larger_than_the_first_buffer_is_read_whole_though_a_scrape_reads_until_a_short_read()
+    {
+        using var fake = FakeCgroupFs.HybridV1();
+        fake.AddCgroup(Unit);
+        // memory.stat grows with the kernel's counters; 600 lines are ~11 KiB, past the 4 KiB
+        // first buffer, so the read fills it, grows it and goes on until a read comes back short.
+        var lines = Enumerable.Range(0, 600).Select(i => $"padding_counter_{i:D4} {i}").Append("total_inactive_file 4096");
+        File.WriteAllText(fake.V1("memory", Unit, "memory.stat"), string.Join('\n', lines) + "\n");
+
+        var s = fake.Driver().Open(CgroupPath.ForUnit("web")).GetStats(usageOnly: true);
+
+        Assert.Equal(67653632UL - 4096UL, s.MemoryWorkingSetBytes);
+        Assert.Equal(0, s.ReadErrors);
+    }
+
+    [Fact]
     public void V1_scrape_reads_the_usage_and_no_limit_file()
     {
         using var fake = FakeCgroupFs.HybridV1();

@@ -2,9 +2,12 @@
 # Benchmark (not a test): the cost of one Prometheus scrape of `supervisor run` with N units
 # (default 1000 `sleep` services, each in its own cgroup), beside node_exporter scraping the same
 # host in the same run. Scrapes alternate between the two; reports median and p95 latency, bytes,
-# and the ratio. Needs root, curl and prometheus-node-exporter (Debian packages).
+# and the ratio, the CPU time each server spent per scrape (user+system from /proc/PID/stat: what
+# a scrape costs, which the machine's load hardly changes) and the load average. Needs root, curl
+# and prometheus-node-exporter (Debian packages).
 #
 #   sudo tests/bench/metrics/run.sh [UNITS] [SCRAPES]
+#   SUPERVISOR_DLL=/path/to/supervisor.dll …   measure that build (default: this tree's, built first)
 set -euo pipefail
 units=${1:-1000}
 scrapes=${2:-30}
@@ -36,8 +39,11 @@ for i in $(seq 1 "$units"); do
 done
 chmod 0644 "$work/units"/*.toml
 
-dotnet build -c Release "$repo/src/Supervisor.Cli" --nologo -v quiet >/dev/null
-dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
+dll=${SUPERVISOR_DLL:-}
+if [ -z "$dll" ]; then
+  dotnet build -c Release "$repo/src/Supervisor.Cli" --nologo -v quiet >/dev/null
+  dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
+fi
 dotnet "$dll" run --units "$work/units" --state-dir "$work/state" --runtime-dir "$work/run" --cgroup-root "$root" \
   --metrics-listen "127.0.0.1:$mport" --system-bus off --no-watch >"$work/daemon.log" 2>&1 &
 sup_pid=$!
@@ -55,8 +61,11 @@ done
 echo "$me: $units units active after $(echo "$(date +%s.%N) - $start" | bc) s (including the daemon's own start)"
 
 one() { curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "$1"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # user+system clock ticks
 for _ in 1 2 3; do one "http://127.0.0.1:$mport/metrics" >/dev/null; one "http://127.0.0.1:$nport/metrics" >/dev/null; done
 : >"$work/sup.txt"; : >"$work/node.txt"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+sup_cpu=$(cpu "$sup_pid"); node_cpu=$(cpu "$node_pid")
 for i in $(seq 1 "$scrapes"); do
   if [ $((i % 2)) -eq 0 ]; then
     one "http://127.0.0.1:$mport/metrics" >>"$work/sup.txt"; one "http://127.0.0.1:$nport/metrics" >>"$work/node.txt"
@@ -64,7 +73,9 @@ for i in $(seq 1 "$scrapes"); do
     one "http://127.0.0.1:$nport/metrics" >>"$work/node.txt"; one "http://127.0.0.1:$mport/metrics" >>"$work/sup.txt"
   fi
 done
-python3 - "$work/sup.txt" "$work/node.txt" "$units" <<'PY'
+sup_cpu=$(( $(cpu "$sup_pid") - sup_cpu )); node_cpu=$(( $(cpu "$node_pid") - node_cpu ))
+echo "$me: load average $load_before before the scrapes, $(cut -d' ' -f1-3 /proc/loadavg) after ($(nproc) CPUs)"
+python3 - "$work/sup.txt" "$work/node.txt" "$units" "$sup_cpu" "$node_cpu" "$(getconf CLK_TCK)" "$scrapes" <<'PY'
 import statistics, sys
 def load(p):
     rows = [l.split() for l in open(p) if l.strip()]
@@ -74,4 +85,7 @@ s, n, units = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
 print(f"supervisor /metrics, {units} units: median {s[0]:.1f} ms, p95 {s[1]:.1f} ms, {s[2]/1024:.0f} KiB")
 print(f"node_exporter /metrics (same host):   median {n[0]:.1f} ms, p95 {n[1]:.1f} ms, {n[2]/1024:.0f} KiB")
 print(f"ratio supervisor/node_exporter: median {s[0]/n[0]:.2f}, p95 {s[1]/n[1]:.2f}")
+tick_ms = 1000 / int(sys.argv[6]); scrapes = int(sys.argv[7])
+sc, nc = int(sys.argv[4]) * tick_ms / scrapes, int(sys.argv[5]) * tick_ms / scrapes
+print(f"server CPU per scrape (user+system): supervisor {sc:.1f} ms, node_exporter {nc:.1f} ms, ratio {sc / max(nc, 0.001):.2f}")
 PY
