@@ -43,12 +43,17 @@ public sealed record LoadedUnit(UnitDefinition Definition, ActiveState State, bo
 /// </summary>
 public static class ReconcilePlanner
 {
-    public static IReadOnlyList<PlanAction> Plan(IReadOnlyDictionary<string, LoadedUnit> current, UnitSet desired)
+    /// <param name="only">
+    /// The units that may have changed (<see cref="UnitSet.Changed"/>): the others are only
+    /// looked at for a repair, and only those in <paramref name="current"/>. Null: every unit.
+    /// </param>
+    public static IReadOnlyList<PlanAction> Plan(IReadOnlyDictionary<string, LoadedUnit> current, UnitSet desired, IReadOnlySet<string>? only = null)
     {
         var plan = new List<PlanAction>();
-        foreach (var (name, parsed) in desired.Units.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        var names = only is null ? desired.Units.Keys : only.Concat(current.Keys).Distinct(StringComparer.Ordinal).Where(desired.Units.ContainsKey);
+        foreach (var name in names.Order(StringComparer.Ordinal))
         {
-            var next = parsed.Definition;
+            var next = desired.Units[name].Definition;
             if (!current.TryGetValue(name, out var loaded))
             {
                 if (next.Kind is UnitKind.Service or UnitKind.Target or UnitKind.Socket)
@@ -75,7 +80,7 @@ public static class ReconcilePlanner
             else
                 plan.Add(new PlanAction(name, PlanActionKind.Update, "settings used from the next start or stop", changes));
         }
-        foreach (var name in desired.BadUnits.Keys.Order(StringComparer.Ordinal))
+        foreach (var name in (only?.Where(desired.BadUnits.ContainsKey) ?? desired.BadUnits.Keys).Order(StringComparer.Ordinal))
         {
             if (current.ContainsKey(name))
                 plan.Add(new PlanAction(name, PlanActionKind.KeepBadSetting,

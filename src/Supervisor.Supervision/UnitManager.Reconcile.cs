@@ -13,25 +13,48 @@ public sealed partial class UnitManager
     /// dependency graph, stop propagation and shutdown order follow the edit at once), carries out
     /// the plan, and publishes every unit's status as it is afterwards.
     /// </summary>
+    /// <remarks>
+    /// A set read for a change (<see cref="UnitSet.Changed"/>) costs the units it names: only they
+    /// are planned (with the units waiting to be repaired), admitted and published, and the
+    /// dependency graph is rebuilt only when one of them changed a relation.
+    /// </remarks>
     private IReadOnlyList<PlanAction> Reconcile(UnitSet set, bool startNew, IReadOnlyDictionary<string, Adoption>? adoptions)
     {
-        var plan = ReconcilePlanner.Plan(Loaded(_units.Select(kv => StatusOf(kv.Key, kv.Value)), set), set);
-        bool added = AdmitValid(set);
-        added |= AdmitInvalid(set);
-        ForgetVanishedPlaceholders(set);
+        var touched = set.Changed is { } changed ? changed.Where(n => _units.ContainsKey(n) || set.Units.ContainsKey(n) || set.BadUnits.ContainsKey(n)).ToList()
+            : _units.Keys.Concat(set.Units.Keys).Concat(set.BadUnits.Keys).Distinct(StringComparer.Ordinal).ToList();
+        var loaded = set.Changed is null ? _units.Select(kv => StatusOf(kv.Key, kv.Value))
+            : _units.Where(kv => set.Changed.Contains(kv.Key) || MayNeedRepair(kv.Value)).Select(kv => StatusOf(kv.Key, kv.Value));
+        var plan = ReconcilePlanner.Plan(Loaded(loaded, set), set, set.Changed);
+        var before = touched.Where(_units.ContainsKey).ToDictionary(n => n, n => (_units[n].Definition, IsPlaceholder(_units[n].Runtime)), StringComparer.Ordinal);
+        bool added = AdmitValid(set, touched);
+        added |= AdmitInvalid(set, touched);
+        ForgetVanishedPlaceholders(set, touched);
         foreach (var action in plan) TakeDefinition(action, set);
-        RebuildGraph();
+        if (set.Changed is null || added || !GraphKeeps(before)) RebuildGraph();
         if (added)
         {
             // Listeners read the snapshot: it must hold the new units (a bad-setting placeholder
             // never changes state afterwards, so it would never be exported on D-Bus).
-            PublishAll();
+            Publish(touched);
             UnitSetChanged?.Invoke();
         }
         foreach (var action in plan) CarryOut(action, startNew, adoptions);
-        PublishAll();
+        Publish(touched);
         return plan;
     }
+
+    /// <summary>What the planner's Repair looks for (<see cref="UnitStatus.DeclaredButNeverRan"/>), read without making a status.</summary>
+    private static bool MayNeedRepair(Entry e) =>
+        e.Definition.Kind is UnitKind.Service or UnitKind.Socket && e.Runtime is { Sub: SubState.Dead, StopRequested: false, LastExit: null, ActiveSince: null };
+
+    /// <summary>
+    /// The graph still holds when every touched unit is still there, as real or placeholder as
+    /// before, with the same relations ([Unit], kind, sockets): it reads nothing else of a definition.
+    /// </summary>
+    private bool GraphKeeps(Dictionary<string, (UnitDefinition Definition, bool Placeholder)> before) =>
+        before.All(kv => _units.TryGetValue(kv.Key, out var now) && IsPlaceholder(now.Runtime) == kv.Value.Placeholder
+            && now.Definition.Kind == kv.Value.Definition.Kind && now.Definition.Kind != UnitKind.Socket
+            && now.Definition.Unit == kv.Value.Definition.Unit && now.Definition.Service.Sockets == kv.Value.Definition.Service.Sockets);
 
     /// <summary>
     /// What the planner is told is loaded: every unit but the placeholders of files never valid
@@ -52,11 +75,12 @@ public sealed partial class UnitManager
     /// invalid until now (it becomes a real unit, with a state machine, that the plan starts);
     /// every unit with a valid file leaves bad-setting.
     /// </summary>
-    private bool AdmitValid(UnitSet set)
+    private bool AdmitValid(UnitSet set, IEnumerable<string> touched)
     {
         bool added = false;
-        foreach (var (name, parsed) in set.Units)
+        foreach (var name in touched)
         {
+            if (!set.Units.TryGetValue(name, out var parsed)) continue;
             if (!_units.TryGetValue(name, out var entry) || IsPlaceholder(entry.Runtime))
             {
                 entry = new Entry(parsed.Definition);
@@ -75,11 +99,12 @@ public sealed partial class UnitManager
     /// Invalid files: a unit seen valid before keeps its definition (and whatever runs) and shows
     /// bad-setting; one never seen valid gets a placeholder that shows its diagnostics.
     /// </summary>
-    private bool AdmitInvalid(UnitSet set)
+    private bool AdmitInvalid(UnitSet set, IEnumerable<string> touched)
     {
         bool added = false;
-        foreach (var (name, path) in set.BadUnits)
+        foreach (var name in touched)
         {
+            if (!set.BadUnits.TryGetValue(name, out var path)) continue;
             if (!_units.TryGetValue(name, out var entry))
             {
                 var kind = name.EndsWith(".slice", StringComparison.Ordinal) ? UnitKind.Slice
@@ -100,10 +125,10 @@ public sealed partial class UnitManager
     }
 
     /// <summary>The planner never sees placeholders, so one whose file is gone is forgotten here.</summary>
-    private void ForgetVanishedPlaceholders(UnitSet set)
+    private void ForgetVanishedPlaceholders(UnitSet set, IEnumerable<string> touched)
     {
-        var gone = _units.Where(kv => IsPlaceholder(kv.Value.Runtime) && !set.Units.ContainsKey(kv.Key) && !set.BadUnits.ContainsKey(kv.Key))
-            .Select(kv => kv.Key).ToList();
+        var gone = touched.Where(n => _units.TryGetValue(n, out var e) && IsPlaceholder(e.Runtime) && !set.Units.ContainsKey(n) && !set.BadUnits.ContainsKey(n))
+            .ToList();
         foreach (var name in gone) Remove(name, _units[name]);
     }
 
@@ -195,11 +220,13 @@ public sealed partial class UnitManager
     private void RebuildGraph() =>
         _graph = new DependencyGraph(_units.Values.Where(e => !IsPlaceholder(e.Runtime)).Select(e => e.Definition));
 
-    /// <summary>Every unit's status after a reconcile: bad-setting set or cleared, new diagnostics, removed units gone.</summary>
-    private void PublishAll()
+    /// <summary>The touched units' status after a reconcile: bad-setting set or cleared, new diagnostics, removed units gone.</summary>
+    private void Publish(IEnumerable<string> touched)
     {
-        var snapshot = ImmutableDictionary.CreateBuilder<string, UnitStatus>(StringComparer.Ordinal);
-        foreach (var (name, entry) in _units) snapshot[name] = StatusOf(name, entry);
+        var snapshot = _snapshot.ToBuilder();
+        foreach (var name in touched)
+            if (_units.TryGetValue(name, out var entry)) snapshot[name] = StatusOf(name, entry);
+            else snapshot.Remove(name);
         _snapshot = snapshot.ToImmutable();
     }
 

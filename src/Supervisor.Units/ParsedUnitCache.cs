@@ -28,6 +28,11 @@ public sealed class ParsedUnitCache
 
     private readonly ConcurrentBag<string> _parsedNow = [];
 
+    /// <summary>The directory as last loaded, with its indexes, when a change can be loaded around the units it touches (<see cref="IncrementalLoad"/>).</summary>
+    internal LoadState? State { get; set; }
+
+    internal bool TryGetByName(string name, out Entry entry) => _entries.TryGetValue(name, out entry!);
+
     internal bool TryGet(string name, string path, out Entry entry) =>
         _entries.TryGetValue(name, out entry!) && entry.Path == path;
 
@@ -45,6 +50,14 @@ public sealed class ParsedUnitCache
     {
         foreach (var name in _entries.Keys)
             if (!loaded.Contains(name)) _entries.TryRemove(name, out _);
+        LastParsed = [.. _parsedNow.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The end of a load of a change (<see cref="IncrementalLoad"/>): entries of units whose file is gone are dropped there.</summary>
+    internal void EndChange()
+    {
+        if (State is { } state)
+            foreach (var name in _parsedNow.Where(n => !state.Files.ContainsKey(n)).ToList()) _entries.TryRemove(name, out _);
         LastParsed = [.. _parsedNow.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
     }
 
@@ -77,7 +90,11 @@ public sealed class ParsedUnitCache
             if (entry.Sources.Any(s => FileSignature.Of(s.Path) != s.Signature)) _entries.TryRemove(name, out _);
     }
 
-    public void Clear() => _entries.Clear();
+    public void Clear()
+    {
+        _entries.Clear();
+        State = null;
+    }
 }
 
 /// <summary>What a stat says of a path, enough to tell it was written, replaced, resized or re-moded; a directory's time changes with its entries.</summary>

@@ -22,6 +22,13 @@ public sealed record LoadOptions
 
     /// <summary>Parses kept from the previous load of the same directory (the daemon's); null: every file is parsed.</summary>
     public ParsedUnitCache? Cache { get; init; }
+
+    /// <summary>
+    /// The paths inotify named since the previous load through <see cref="Cache"/> (already given
+    /// to <see cref="ParsedUnitCache.Invalidate"/>): the directory is then not listed again and the
+    /// set-wide checks run around the units they touch. Null: the directory is read as a whole.
+    /// </summary>
+    public IReadOnlyCollection<string>? Changed { get; init; }
 }
 
 /// <summary>
@@ -34,6 +41,13 @@ public sealed record UnitSet(
     IReadOnlyDictionary<string, string> BadUnits,
     IReadOnlyList<Diagnostic> Diagnostics)
 {
+    /// <summary>
+    /// The units whose parse, validity or diagnostics may differ from the previous load through
+    /// the same cache (those a change touched, and those checked again around them); null: any
+    /// unit may have changed (a full read).
+    /// </summary>
+    public IReadOnlySet<string>? Changed { get; init; }
+
     public bool HasErrors => Diagnostics.Any(d => d.Severity == Severity.Error);
 
     public IEnumerable<Diagnostic> DiagnosticsFor(string unit) => Diagnostics.Where(d => d.Unit == unit);
@@ -52,11 +66,23 @@ public static class UnitLoader
     public static UnitSet Load(IEnumerable<string> paths, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        var roots = paths.ToList();
+        options.Cache?.BeginLoad();
+        if (options is { Cache: { } cache, Changed: { } changed } && roots.Count == 1
+            && IncrementalLoad.TryLoad(roots[0], options, cache, changed) is { } set)
+        {
+            cache.EndChange();
+            return set;
+        }
+        return LoadAll(roots, options);
+    }
+
+    private static UnitSet LoadAll(List<string> roots, LoadOptions options)
+    {
         var diagnostics = new List<Diagnostic>();
         var templates = new Dictionary<string, string>(StringComparer.Ordinal);
-        var (files, known) = Discover(paths, templates, diagnostics);
+        var (files, known) = Discover(roots, templates, diagnostics);
         AddInstances(files, options.Instances, templates);
-        options.Cache?.BeginLoad();
         var (units, bad) = LoadFiles(files, options, diagnostics);
         PullInstances(units, bad, templates, options, diagnostics);
         CheckUnusedTemplates(units, bad, templates, options, diagnostics);
@@ -64,11 +90,19 @@ public static class UnitLoader
         known.UnionWith(Targets.WellKnown);
         known.UnionWith(units.Values.SelectMany(u => Instances.Referenced(u.Definition))
             .Where(n => UnitNameParts.TemplateOf(n) is { } t && templates.ContainsKey(t)));
+        var parsed = new Dictionary<string, ParsedUnit>(units, StringComparer.Ordinal);
+        var parseBad = new Dictionary<string, string>(bad, StringComparer.Ordinal);
         UnitSetChecks.CheckCgroupCollisions(units, bad, diagnostics);
-        UnitSetChecks.CheckReferences(units, bad, known, diagnostics);
+        var references = new List<Diagnostic>();
+        UnitSetChecks.CheckReferences(units, bad, known, references);
+        diagnostics.AddRange(references);
         UnitSetChecks.CheckSockets(units, bad, diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
-        return new UnitSet(units, bad, diagnostics);
+        var set = new UnitSet(units, bad, diagnostics);
+        if (options.Cache is { } cache)
+            cache.State = roots.Count == 1 && Directory.Exists(roots[0])
+                ? LoadState.Capture(roots[0], options, cache, files, known, parsed, parseBad, references, set) : null;
+        return set;
     }
 
     /// <summary>The unit files named by the paths (at most <see cref="Limits.MaxUnits"/>), and every unit name seen beside them.</summary>
@@ -288,7 +322,7 @@ public static class UnitLoader
     }
 
     /// <summary>The unit as the cache has it, when its files were not touched since; else parsed, and remembered with every path it came from.</summary>
-    private static ParsedUnit? LoadCached(string name, string path, LoadOptions options, List<Diagnostic> diagnostics,
+    internal static ParsedUnit? LoadCached(string name, string path, LoadOptions options, List<Diagnostic> diagnostics,
         ConcurrentDictionary<string, bool> checkedDirs)
     {
         if (options.Cache is not { } cache) return LoadOne(name, path, options, diagnostics, checkedDirs, []);

@@ -34,20 +34,39 @@ internal static class UnitSetChecks
         }
     }
 
-    internal static void CheckReferences(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, HashSet<string> known, List<Diagnostic> diagnostics)
+    /// <summary>Every unit name <paramref name="u"/> names where <see cref="CheckReferences"/> looks: its dependencies and its slice.</summary>
+    internal static IEnumerable<string> ReferenceTargets(UnitDefinition u)
+    {
+        foreach (var (_, list, _) in ReferenceLists(u))
+            foreach (var target in list) yield return target;
+        if (u.Kind == UnitKind.Service && u.Service.Slice is { } slice) yield return slice;
+    }
+
+    private static (string Key, ValueList<string> List, bool Required)[] ReferenceLists(UnitDefinition u) =>
+    [
+        ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true), ("Requisite", u.Unit.Requisite, true),
+        ("Wants", u.Unit.Wants, false), ("After", u.Unit.After, false), ("Before", u.Unit.Before, false),
+        ("Conflicts", u.Unit.Conflicts, false), ("OnFailure", u.Unit.OnFailure, true), ("OnSuccess", u.Unit.OnSuccess, true),
+    ];
+
+    /// <summary>
+    /// Every name a unit refers to exists (a missing soft dependency is a warning, a missing hard
+    /// one or slice makes the unit bad). <paramref name="only"/>: the units to check (the rest of
+    /// <paramref name="units"/> still counts as existing); null: all. "Did you mean" picks the
+    /// nearest name, the alphabetically first of equally near ones.
+    /// </summary>
+    internal static void CheckReferences(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, HashSet<string> known,
+        List<Diagnostic> diagnostics, IEnumerable<string>? only = null)
     {
         bool Exists(string n) => units.ContainsKey(n) || bad.ContainsKey(n) || known.Contains(n);
-        var all = known.Concat(units.Keys).Distinct().ToList();
-        foreach (var (name, parsed) in units.ToList())
+        List<string>? allNames = null;
+        List<string> All() => allNames ??= known.Concat(units.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var which = only is null ? units.ToList() : only.Where(units.ContainsKey).Select(n => KeyValuePair.Create(n, units[n])).ToList();
+        foreach (var (name, parsed) in which)
         {
             var u = parsed.Definition;
             bool broken = false;
-            foreach (var (key, list, required) in new (string, ValueList<string>, bool)[]
-            {
-                ("Requires", u.Unit.Requires, true), ("BindsTo", u.Unit.BindsTo, true), ("PartOf", u.Unit.PartOf, true), ("Requisite", u.Unit.Requisite, true),
-                ("Wants", u.Unit.Wants, false), ("After", u.Unit.After, false), ("Before", u.Unit.Before, false),
-                ("Conflicts", u.Unit.Conflicts, false), ("OnFailure", u.Unit.OnFailure, true), ("OnSuccess", u.Unit.OnSuccess, true),
-            })
+            foreach (var (key, list, required) in ReferenceLists(u))
             {
                 for (int i = 0; i < list.Count; i++)
                 {
@@ -62,7 +81,7 @@ internal static class UnitSetChecks
                     else if (!Exists(target))
                     {
                         var message = $"[Unit] {key}: unit '{target}' does not exist";
-                        var hint = Values.Suggest.Hint(target, all);
+                        var hint = Values.Suggest.Hint(target, All());
                         if (required)
                         {
                             diagnostics.Add(new Diagnostic(Severity.Error, at, name, "Unit", key, message, hint));
@@ -77,7 +96,7 @@ internal static class UnitSetChecks
             }
             if (u.Kind == UnitKind.Service && u.Service.Slice is { } slice && !Exists(slice))
             {
-                var near = Values.Suggest.Nearest(slice, all.Where(n => n.EndsWith(".slice", StringComparison.Ordinal)));
+                var near = Values.Suggest.Nearest(slice, All().Where(n => n.EndsWith(".slice", StringComparison.Ordinal)));
                 diagnostics.Add(new Diagnostic(Severity.Error, parsed.LocationOf("Service", "Slice"), name, "Service", "Slice",
                     $"[Service] Slice: slice '{slice}' is not declared",
                     near is not null ? $"did you mean '{near[..^".slice".Length]}'?" : $"create {slice}{UnitLoader.UnitSuffix}"));

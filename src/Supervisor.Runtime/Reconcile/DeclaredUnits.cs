@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Supervisor.Cgroups;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Credentials;
@@ -13,7 +14,7 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
 {
     private readonly HostFacts _host = host ?? HostFacts.Detect();
 
-    private volatile IReadOnlyDictionary<string, UnitDefinition> _definitions = new Dictionary<string, UnitDefinition>();
+    private volatile ImmutableDictionary<string, UnitDefinition> _definitions = ImmutableDictionary.Create<string, UnitDefinition>(StringComparer.Ordinal);
 
     public string Directory { get; } = directory;
 
@@ -59,15 +60,16 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
             case ReadScope.Stale: _cache.DropStale(); break;
             default: _cache.Clear(); break;
         }
-        return Load(_cache);
+        return Load(_cache, scope == ReadScope.Changed ? changed ?? [] : null);
     }
 
-    private UnitSet Load(ParsedUnitCache? cache)
+    private UnitSet Load(ParsedUnitCache? cache, IReadOnlyCollection<string>? changed = null)
     {
         foreach (var name in _instances.Keys)
             if (!File.Exists(Path.Combine(Directory, Units.Templates.UnitNameParts.TemplateOf(name)! + UnitLoader.UnitSuffix)))
                 _instances.TryRemove(name, out _);
-        var set = UnitLoader.LoadDirectory(Directory, new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal), Cache = cache });
+        var set = UnitLoader.LoadDirectory(Directory,
+            new LoadOptions { Instances = _instances.Keys.ToHashSet(StringComparer.Ordinal), Cache = cache, Changed = changed });
         return cache is null ? CheckHost(set) : CheckHostOnce(set);
     }
 
@@ -85,27 +87,52 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
     /// </summary>
     private UnitSet CheckHostOnce(UnitSet set)
     {
-        var fresh = set.Units.Where(kv => !_verdicts.TryGetValue(kv.Value, out _)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        // A change: only the units it touched can have a parse not judged yet, or a verdict that differs.
+        var which = set.Changed is { } changed && _noted is not null
+            ? changed.Where(set.Units.ContainsKey).Select(n => KeyValuePair.Create(n, set.Units[n])).ToList()
+            : set.Units.ToList();
+        var fresh = which.Where(kv => !_verdicts.TryGetValue(kv.Value, out _)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         var judged = CheckHost(new UnitSet(fresh, new Dictionary<string, string>(), []));
         var said = judged.Diagnostics.ToLookup(d => d.Unit, StringComparer.Ordinal);
         foreach (var (name, parsed) in fresh)
             _verdicts.AddOrUpdate(parsed, new Verdict(!judged.Units.ContainsKey(name), [.. said[name]]));
-        var units = new Dictionary<string, ParsedUnit>(StringComparer.Ordinal);
+        var carried = set.Changed is { } only && _noted is { } before
+            ? before.Where(n => !only.Contains(n) && set.Units.ContainsKey(n)).ToList() : [];
+        var noted = new HashSet<string>(StringComparer.Ordinal);
+        var units = new Dictionary<string, ParsedUnit>(set.Units, StringComparer.Ordinal);
         var bad = new Dictionary<string, string>(set.BadUnits, StringComparer.Ordinal);
         var diagnostics = set.Diagnostics.ToList();
-        foreach (var (name, parsed) in set.Units)
+        foreach (var (name, parsed) in which.Concat(carried.Select(n => KeyValuePair.Create(n, set.Units[n]))))
         {
             var verdict = _verdicts.GetValue(parsed, _ => new Verdict(false, []));
+            if (!verdict.Bad && verdict.Diagnostics.Count == 0) continue;
+            noted.Add(name);
             diagnostics.AddRange(verdict.Diagnostics);
-            if (verdict.Bad) bad[name] = parsed.Definition.Sources[0];
-            else units[name] = parsed;
+            if (!verdict.Bad) continue;
+            bad[name] = parsed.Definition.Sources[0];
+            units.Remove(name);
         }
-        return new UnitSet(units, bad, diagnostics);
+        _noted = noted;
+        return new UnitSet(units, bad, diagnostics) { Changed = set.Changed };
     }
 
+    // The units the host checks refused or warned about at the last read: a change carries their verdicts over.
+    private HashSet<string>? _noted;
+
     /// <summary>Makes <paramref name="set"/> what is declared from now on.</summary>
-    public void Accept(UnitSet set) =>
-        _definitions = set.Units.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
+    public void Accept(UnitSet set)
+    {
+        if (set.Changed is not { } changed)
+        {
+            _definitions = set.Units.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal);
+            return;
+        }
+        var next = _definitions.ToBuilder();
+        foreach (var name in changed)
+            if (set.Units.TryGetValue(name, out var parsed)) next[name] = parsed.Definition;
+            else next.Remove(name);
+        _definitions = next.ToImmutable();
+    }
 }
 
 /// <summary>How much of the units directory a reconcile reads again.</summary>

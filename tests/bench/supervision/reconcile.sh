@@ -8,10 +8,14 @@
 # ./run, `sv restart`: runit never re-reads on its own). REPS repetitions each (default 10);
 # median and p95. No thresholds.
 #
-#   sudo tests/bench/supervision/reconcile.sh [N]          (REPS=10 in the environment)
+#   sudo tests/bench/supervision/reconcile.sh [N]          (REPS=10 PEERS="supervisord runit" in the environment)
+#
+# PEERS="" measures ours alone (the daemon's own profile of an edit, at several N, without the
+# minutes the peers take to start N programs).
 set -euo pipefail
 n=${1:-1000}
 reps=${REPS:-10}
+peers=" ${PEERS-supervisord runit} "
 me=tests/bench/supervision/reconcile.sh
 . "$(dirname "$0")/common.sh"
 require_root
@@ -85,6 +89,10 @@ if grep -v '^[0-9:.]* info: ' "$dir/daemon.log" >"$work/daemon.unusual"; then
   say "ours: daemon.log lines above info level:" >&2
   head -20 "$work/daemon.unusual" | sed 's/^/    /' >&2
 fi
+# the daemon's own account of each edit: "read in X ms, applied at Y ms" (from the reconcile's start)
+grep -o 'change of s[12]\.toml.*read in [0-9.]* ms, applied at [0-9.]* ms' "$dir/daemon.log" \
+  | sed -E 's/.*read in ([0-9.]+) ms, applied at ([0-9.]+) ms/\1 \2/' >"$work/own.txt" || true
+awk '{print $1}' "$work/own.txt" >"$work/own.read.txt"; awk '{print $2}' "$work/own.txt" >"$work/own.applied.txt"
 # what the daemon logged after the last edit of each kind (its timestamps and ours are both local time)
 after() {  # after TIME UNIT — its lines in the 3 s after TIME
   local until; until=$(date -d "$1 3 seconds" +%T.%3N)
@@ -94,6 +102,8 @@ after() {  # after TIME UNIT — its lines in the 3 s after TIME
   echo "  last (b) edit at $edit_b:"; after "$edit_b" s2 | sed 's/^/    /'; } >"$work/ours.s12.log"
 
 # ---- supervisord ----
+: >"$work/sd.txt"; : >"$work/rs.txt"
+if [[ "$peers" == *" supervisord "* ]]; then
 dir="$work/supervisord"; mkdir -p "$dir/childlogs"
 sd_conf() {  # sd_conf S2_ARG > file
   printf '[supervisord]\nnodaemon=true\nlogfile=%s\npidfile=%s\nchildlogdir=%s\nminfds=%s\n' \
@@ -123,8 +133,11 @@ for r in $(seq 1 "$reps"); do
 done
 stop_peer "$sd_pid" 120
 say "supervisord: stopped in $stop_secs s"
+fi
+
 
 # ---- runit ----
+if [[ "$peers" == *" runit "* ]]; then
 dir="$work/runit"; mkdir -p "$dir/scan"
 for i in $(seq 1 "$n"); do
   mkdir "$dir/scan/s$i"
@@ -146,6 +159,7 @@ for r in $(seq 1 "$reps"); do
 done
 stop_peer "$rs_pid" 60 kill -HUP "$rs_pid"
 say "runit: stopped in $stop_secs s"
+fi
 
 # ---- report ----
 echo
@@ -159,6 +173,8 @@ python3 "$s" summary "$work/a.txt" "(a) ours: MemoryMax edit -> memory.limit_in_
 gone() { awk '$3 ~ /^[0-9]/ {print $3}' "$1" >"$1.gone"; python3 "$s" summary "$1.gone" "    the old process was gone after"; }
 python3 "$s" summary "$work/b.txt" "(b) ours: ExecStart edit -> old gone, new running"
 gone "$work/b.txt"
+python3 "$s" summary "$work/own.read.txt" "    ours, its own log: read in"
+python3 "$s" summary "$work/own.applied.txt" "    ours, its own log: applied at"
 python3 "$s" summary "$work/sd.txt" "(b) supervisord: conf edit + supervisorctl update -> new"
 gone "$work/sd.txt"
 awk '$4 ~ /^[0-9]/ {print $4}' "$work/sd.txt" >"$work/sd.cmd.txt"
