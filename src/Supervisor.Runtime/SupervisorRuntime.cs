@@ -98,7 +98,10 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     public async Task StartUnitsAsync(CancellationToken cancellationToken)
     {
         _stateFile = new StateFile(options.StateDirectory);
-        var declared = Declared.Read();
+        // Parsed once at start: kept in the reconciler's cache, so the "start" reconcile below takes
+        // these parses and re-reads only a file edited in between (with 1000 units a parse of the
+        // whole directory was a second or more of a cold start, and it ran twice).
+        var declared = Declared.Read(ReadScope.Everything);
         var adoptions = AdoptionFinder.Find(_stateFile, declared, Driver, logger);
         // Dynamic uids of units that are gone and whose uid nothing runs as any more go back to the pool.
         Host.Identities.Prune(unit => declared.Units.ContainsKey(unit));

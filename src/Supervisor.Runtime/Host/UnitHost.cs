@@ -43,6 +43,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
     private readonly CgroupLifecycle _cgroups;
     private readonly NotifyEndpoints _notify;
     private readonly Launcher _launcher;
+    private readonly LaunchQueue _launches = new();
     private readonly MainPidFinder _forking;
     private readonly Adopter _adopter;
     private readonly UnitIdentities _identities;
@@ -174,8 +175,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid);
     });
 
-    /// <summary>Runs a launch on the thread pool: the helper's setup blocks until execve (or failure).</summary>
-    private void Run(UnitDefinition unit, Action launch) => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    /// <summary>Runs a launch on a launch thread (<see cref="LaunchQueue"/>): the helper's setup blocks until execve (or failure).</summary>
+    private void Run(UnitDefinition unit, Action launch) => _launches.Enqueue(() =>
     {
         try
         {
@@ -190,7 +191,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
             Log(unit.Name, message);
             _sink.Post(unit.Name, new UnitEvent.SetupFailed(message));
         }
-    }, null);
+    });
 
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
     {

@@ -29,10 +29,13 @@ public sealed class ReconcileLoop(DaemonOptions options, DeclaredUnits declared,
     /// <summary>Where reconcile durations and actions are counted (null: metrics are off).</summary>
     public SupervisorMetrics? Metrics { get; set; }
 
-    /// <summary>Everything re-read ("start", "SIGHUP", "D-Bus Reload" …); "timer": only what changed since it was read.</summary>
+    /// <summary>
+    /// Everything re-read ("SIGHUP", "D-Bus Reload" …); "timer": only what changed since it was
+    /// read; "start": only what changed since the daemon read the directory to find what to adopt.
+    /// </summary>
     public Task<IReadOnlyList<PlanAction>> ReconcileAsync(string reason, CancellationToken cancellationToken,
         IReadOnlyDictionary<string, Supervision.Adoption>? adoptions = null) =>
-        RunAsync(reason, reason == "timer" ? ReadScope.Stale : ReadScope.Everything, null, cancellationToken, adoptions);
+        RunAsync(reason, reason is "timer" or "start" ? ReadScope.Stale : ReadScope.Everything, null, cancellationToken, adoptions);
 
     /// <summary>The files <paramref name="paths"/> changed: they and what depends on them are read again, nothing else.</summary>
     public Task<IReadOnlyList<PlanAction>> ReconcileChangesAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken) =>
@@ -83,7 +86,7 @@ public sealed class ReconcileLoop(DaemonOptions options, DeclaredUnits declared,
         var actions = await manager.ReconcileAsync(set, adoptions: adoptions);
         var applied = Stopwatch.GetElapsedTime(started);
         Sweep(scope == ReadScope.Changed ? actions.Select(a => a.Unit).ToHashSet(StringComparer.Ordinal) : null);
-        if (actions.Count > 0 || scope != ReadScope.Stale)
+        if (actions.Count > 0 || scope != ReadScope.Stale || reason == "start")
             logger.LogInformation("reconcile ({Reason}): {Count} action(s); {Parsed} of {Units} unit(s) parsed, read in {Read:F1} ms, applied at {Applied:F1} ms",
                 reason, actions.Count, declared.LastParsed.Count, set.Units.Count + set.BadUnits.Count, read.TotalMilliseconds, applied.TotalMilliseconds);
         return actions;
