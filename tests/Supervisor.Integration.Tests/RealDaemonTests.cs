@@ -16,8 +16,9 @@ public class RealDaemonTests
     /// Supervisor's sections. Two differences, both forced by the test, not by the sandbox: the
     /// data directory is the test's own (not /var/lib/redis), and LimitNOFILE is lower than
     /// Debian's 65535 because root here has a hard RLIMIT_NOFILE of 20000 and no CAP_SYS_RESOURCE.
+    /// <paramref name="filter"/> replaces its SystemCallFilter line; <paramref name="execPaths"/> adds to its ExecPaths.
     /// </summary>
-    private static string RedisUnit(string dir, string filter = "\"@system-service\", \"~@privileged @resources\"") => $$"""
+    internal static string RedisUnit(string dir, string filter = DebianFilter, string execPaths = "") => $$"""
         [Unit]
         Description = "Advanced key-value store (Debian's hardening)"
 
@@ -55,10 +56,12 @@ public class RealDaemonTests
         RestrictRealtime = true
         RestrictSUIDSGID = true
         SystemCallArchitectures = ["native"]
-        SystemCallFilter = [{{filter}}]
+        {{filter}}
         NoExecPaths = ["/"]
-        ExecPaths = ["/usr/bin/redis-server", "/usr/lib", "/lib"]
+        ExecPaths = ["/usr/bin/redis-server", "/usr/lib", "/lib"{{execPaths}}]
         """;
+
+    private const string DebianFilter = "SystemCallFilter = [\"@system-service\", \"~@privileged @resources\"]";
 
     [Fact]
     public async Task Debian_redis_with_all_its_hardening_answers_PING_keeps_its_data_on_stop_and_inspect_finds_every_item()
@@ -116,7 +119,7 @@ public class RealDaemonTests
             File.WriteAllText($"{dir}/redis.conf", $"bind 127.0.0.1\nport {port}\ndir {dir}\nsave \"\"\ndbfilename dump.rdb\nlogfile \"\"\n");
             Run("chown", "-R", "redis:redis", dir);
             await using var d = new Daemon();
-            d.WriteUnit("redis", RedisUnit(dir, "\"@system-service-strict\", \"~@privileged @resources\""));
+            d.WriteUnit("redis", RedisUnit(dir, "SystemCallFilter = [\"@system-service-strict\", \"~@privileged @resources\"]"));
             d.Start();
             d.WaitForState("redis", "active", "running");
 
@@ -155,7 +158,7 @@ public class RealDaemonTests
     }
 
     /// <summary>One inline command on a fresh connection; the first reply line.</summary>
-    private static string Ask(int port, string command)
+    internal static string Ask(int port, string command)
     {
         using var client = new TcpClient("127.0.0.1", port);
         using var stream = client.GetStream();
@@ -164,7 +167,7 @@ public class RealDaemonTests
         return reader.ReadLine() ?? "";
     }
 
-    private static void Run(string program, params string[] args)
+    internal static void Run(string program, params string[] args)
     {
         using var p = System.Diagnostics.Process.Start(program, args)!;
         p.WaitForExit();

@@ -7,9 +7,10 @@ namespace Supervisor.Cli.Commands;
 /// Where a client command finds what the daemon uses: the units directory (the declaration of a
 /// unit), the unit logs and the cgroup subtree. An option given on the command line wins; else
 /// the running daemon says (it may have been started with --units ./units); only when no daemon
-/// answers do the defaults apply.
+/// answers do the defaults apply. The state directory holds what learn mode recorded.
 /// </summary>
-internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, string CgroupRoot, DaemonPaths.Source UnitsFrom)
+internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, string CgroupRoot, DaemonPaths.Source UnitsFrom,
+    string StateDirectory = ControlCommands.DefaultStateDirectory)
 {
     public enum Source { Default, Daemon, Option }
 
@@ -31,7 +32,9 @@ internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, s
         var units = await client.OptionalManagerPropertyAsync("UnitsDirectory") ?? await FragmentDirectoryAsync(client, unit);
         var logs = await client.OptionalManagerPropertyAsync("LogDirectory");
         var cgroupRoot = await client.OptionalManagerPropertyAsync("CgroupRoot");
-        return new(units ?? Defaults.UnitsDirectory, logs ?? Defaults.LogDirectory, cgroupRoot ?? Defaults.CgroupRoot, units is null ? Source.Default : Source.Daemon);
+        var state = await client.OptionalManagerPropertyAsync("StateDirectory");
+        return new(units ?? Defaults.UnitsDirectory, logs ?? Defaults.LogDirectory, cgroupRoot ?? Defaults.CgroupRoot, units is null ? Source.Default : Source.Daemon,
+            state ?? Defaults.StateDirectory);
     }
 
     /// <summary>The daemon's paths when one answers, else the defaults.</summary>

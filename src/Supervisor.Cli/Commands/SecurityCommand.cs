@@ -30,17 +30,21 @@ internal static class SecurityCommand
         var json = ControlCommands.Json();
         var threshold = new Option<double?>("--threshold") { Description = "exit 1 when a unit's exposure is above this score (0.0–10.0), for CI" };
         var source = SandboxCommands.SourceOptions.Create("score the declarations in this directory, without asking the daemon", "the daemon's cgroup subtree");
-        var command = new Command("security", "Score each unit's exposure 0.0–10.0 (lower is safer) with the checks and weights of systemd-analyze security, one line per check; a running unit is scored by what its process has.")
-        { targets, json, threshold, source.Units, source.CgroupRoot, source.Runtime, source.Timeout };
+        var suggest = new Option<bool>("--suggest") { Description = "print a drop-in with the SystemCallFilter, capabilities, address families and namespaces the unit was seen to need (run it with SystemCallFilterMode = \"learn\" first)" };
+        var state = new Option<string?>("--state-dir") { Description = "where learn mode's records are (default: the running daemon's, else /var/lib/supervisor)" };
+        var command = new Command("security", "Score each unit's exposure 0.0–10.0 (lower is safer) with the checks and weights of systemd-analyze security, one line per check; a running unit is scored by what its process has. --suggest UNIT prints the hardening it was seen to tolerate.")
+        { targets, json, threshold, suggest, state, source.Units, source.CgroupRoot, source.Runtime, source.Timeout };
         command.SetAction(async (r, _) =>
         {
+            if (r.GetValue(suggest))
+                return await SuggestCommand.RunAsync(r.GetValue(targets) ?? [], r, source, r.GetValue(state), r.GetValue(json), output, error);
             var limit = r.GetValue(threshold);
             if (limit is < 0 or > 10 || (limit is { } l && double.IsNaN(l)))
             {
                 error.WriteLine($"supervisor: --threshold {limit?.ToString(CultureInfo.InvariantCulture)}: expected a score from 0.0 to 10.0");
                 return ExitCodes.Usage;
             }
-            var (scored, ok) = await ScoreAllAsync(r.GetValue(targets) ?? [], r, source, error);
+            var (scored, ok) = await ScoreAllAsync(r.GetValue(targets) ?? [], r, source, r.GetValue(state), error);
             if (r.GetValue(json)) SecurityOutput.PrintJson(output, scored, limit);
             else SecurityOutput.PrintText(output, scored);
             foreach (var s in scored.Where(s => Above(s.Report, limit)))
@@ -54,7 +58,7 @@ internal static class SecurityCommand
     internal static bool Above(ExposureReport report, double? threshold) =>
         threshold is { } t && report.ScoreTenths > (int)Math.Round(t * 10, MidpointRounding.AwayFromZero);
 
-    private static async Task<(List<Scored> Scored, bool Ok)> ScoreAllAsync(string[] targets, ParseResult r, SandboxCommands.SourceOptions source, TextWriter error)
+    private static async Task<(List<Scored> Scored, bool Ok)> ScoreAllAsync(string[] targets, ParseResult r, SandboxCommands.SourceOptions source, string? state, TextWriter error)
     {
         var scored = new List<Scored>();
         bool ok = true;
@@ -62,12 +66,12 @@ internal static class SecurityCommand
         if (targets.Length == 0)
         {
             var running = units is null ? await RunningUnitNamesAsync(source.Client(r), error) : null;
-            if (running is null) (scored, ok) = ScorePath(units ?? Cli.DefaultUnitsDirectory, error);
+            if (running is null) (scored, ok) = ScorePath(units ?? Cli.DefaultUnitsDirectory, state, error);
             else targets = [.. running];
         }
         foreach (var target in targets)
         {
-            var (found, good) = IsPath(target) ? ScorePath(target, error) : await ScoreNameAsync(target, r, source, error);
+            var (found, good) = IsPath(target) ? ScorePath(target, state, error) : await ScoreNameAsync(target, r, source, state, error);
             scored.AddRange(found);
             ok &= good;
         }
@@ -87,8 +91,9 @@ internal static class SecurityCommand
     /// A unit file (its unit) or a directory (its service units), loaded as `check` loads them
     /// (the units a file names come along, as the daemon would load them, but are not scored).
     /// A unit that is not valid is reported with its diagnostics (file:line:col, unit, key) and not scored.
+    /// What learn mode recorded is looked up in --state-dir, else the default state directory.
     /// </summary>
-    private static (List<Scored>, bool) ScorePath(string path, TextWriter error)
+    private static (List<Scored>, bool) ScorePath(string path, string? state, TextWriter error)
     {
         if (!File.Exists(path) && !Directory.Exists(path))
         {
@@ -105,7 +110,7 @@ internal static class SecurityCommand
         {
             foreach (var d in set.DiagnosticsFor(name)) error.WriteLine(d.ToString());
             if (set.Units.TryGetValue(name, out var unit) && unit.Definition.Kind == UnitKind.Service)
-                scored.Add(new Scored(ExposureScore.Assess(unit.Definition), $"declared in {unit.Definition.Sources[0]}"));
+                scored.Add(new Scored(Assess(unit.Definition, state ?? DaemonPaths.Defaults.StateDirectory), $"declared in {unit.Definition.Sources[0]}"));
             else
             {
                 error.WriteLine(set.BadUnits.ContainsKey(name) ? $"supervisor: unit '{name}' is not valid (bad-setting); not scored"
@@ -136,22 +141,27 @@ internal static class SecurityCommand
     /// process is scored live, one without by its declaration in the daemon's units directory;
     /// with no daemon, the declaration in the default units directory.
     /// </summary>
-    private static async Task<(List<Scored>, bool)> ScoreNameAsync(string name, ParseResult r, SandboxCommands.SourceOptions source, TextWriter error)
+    private static async Task<(List<Scored>, bool)> ScoreNameAsync(string name, ParseResult r, SandboxCommands.SourceOptions source, string? state, TextWriter error)
     {
         var units = r.GetValue(source.Units);
         var client = source.Client(r);
         var running = units is not null ? null : await DaemonClient.TryAskAsync(client, error, async c => new Running(await DaemonPaths.AskAsync(c, name), await MainPidAsync(c, name)));
         var paths = (running?.Paths ?? DaemonPaths.Defaults).Override(units, r.GetValue(source.CgroupRoot));
+        var stateDirectory = state ?? paths.StateDirectory;
         var (def, _) = SandboxCommands.LoadUnit(name, paths, error);
         if (def is null) return ([], false);
         var declared = $"declared in {def.Sources[0]}";
         if (running is not { MainPid: > 0 and var pid })
-            return ([new Scored(ExposureScore.Assess(def), running is null ? declared : $"{declared} (not running)")], true);
-        if (InspectCommand.ReadState(pid, error) is not { } state) return ([], false);
-        if (await InspectCommand.CompareAsync(def, paths, state, client, error) is not { } lines) return ([], false);
-        var facts = SecurityFacts.FromDeclaration(def).WithLive(state, lines);
+            return ([new Scored(Assess(def, stateDirectory), running is null ? declared : $"{declared} (not running)")], true);
+        if (InspectCommand.ReadState(pid, error) is not { } live) return ([], false);
+        if (await InspectCommand.CompareAsync(def, paths, live, client, error) is not { } lines) return ([], false);
+        var facts = SecurityFacts.FromDeclaration(def).WithLive(live, lines) with { LearnedSyscalls = SuggestCommand.LearnedCallsOf(def.Name, stateDirectory) };
         return ([new Scored(ExposureScore.Assess(def.Name, facts), $"running, process {pid.ToString(CultureInfo.InvariantCulture)} (live), {declared}")], true);
     }
+
+    /// <summary>A declaration's score, with what learn mode recorded for it.</summary>
+    private static ExposureReport Assess(UnitDefinition def, string stateDirectory) =>
+        ExposureScore.Assess(def.Name, SecurityFacts.FromDeclaration(def) with { LearnedSyscalls = SuggestCommand.LearnedCallsOf(def.Name, stateDirectory) });
 
     private static async Task<int> MainPidAsync(DaemonClient c, string name)
     {

@@ -5,7 +5,9 @@ namespace Supervisor.Runtime.Seccomp;
 
 /// <summary>
 /// What a unit in SystemCallFilterMode = "learn" called outside its declared filter: the system
-/// call names and the address families it opened sockets of. Kept in the state directory
+/// call names, the address families it opened sockets of, and for the calls whose arguments decide
+/// a capability or a namespace (<see cref="Sandbox.Seccomp.LearnedArgument"/>) each distinct
+/// decisive argument, with the time learning began. Kept in the state directory
 /// (seccomp-learned/UNIT.json, written atomically whenever something new is seen), so a restart of
 /// the supervisor or of the unit adds to it; delete the file to learn from scratch.
 /// </summary>
@@ -17,6 +19,8 @@ public sealed class LearnedCalls
     private readonly object _gate = new();
     private readonly SortedSet<string> _calls = new(StringComparer.Ordinal);
     private readonly SortedSet<int> _families = [];
+    private readonly SortedDictionary<string, SortedSet<ulong>> _arguments = new(StringComparer.Ordinal);
+    private DateTimeOffset? _since;
 
     private LearnedCalls(string path) => _path = path;
 
@@ -33,6 +37,9 @@ public sealed class LearnedCalls
             var file = JsonSerializer.Deserialize(File.ReadAllText(learned._path), LearnedCallsJson.Default.FileShape);
             learned._calls.UnionWith(file?.Calls ?? []);
             learned._families.UnionWith(file?.AddressFamilies ?? []);
+            foreach (var (call, values) in file?.Arguments ?? [])
+                learned._arguments[call] = [.. values];
+            learned._since = file?.Since;
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
@@ -52,14 +59,41 @@ public sealed class LearnedCalls
         get { lock (_gate) return [.. _families]; }
     }
 
-    /// <summary>Adds a call (and for socket(), its family); true, and the file rewritten, when it is new.</summary>
-    public bool Add(string call, int? family)
+    /// <summary>Each call's distinct decisive arguments (<see cref="Sandbox.Seccomp.LearnedArgument"/>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<ulong>> Arguments
+    {
+        get { lock (_gate) return _arguments.ToDictionary(kv => kv.Key, kv => (IReadOnlySet<ulong>)new SortedSet<ulong>(kv.Value), StringComparer.Ordinal); }
+    }
+
+    /// <summary>When the first call was recorded; null when nothing was (or the file predates the field).</summary>
+    public DateTimeOffset? Since
+    {
+        get { lock (_gate) return _since; }
+    }
+
+    public string FilePath => _path;
+
+    /// <summary>
+    /// Adds a call (for socket(), its family; and its decisive argument); the file is rewritten
+    /// when anything is new. True when the call or the family is (what is worth a log line).
+    /// </summary>
+    public bool Add(string call, int? family, ulong? argument = null)
     {
         lock (_gate)
         {
             bool added = _calls.Add(call);
             added |= family is { } f && _families.Add(f);
-            if (added) Save();
+            bool newArgument = false;
+            if (argument is { } a)
+            {
+                if (!_arguments.TryGetValue(call, out var values)) _arguments[call] = values = [];
+                newArgument = values.Add(a);
+            }
+            if (added || newArgument)
+            {
+                _since ??= DateTimeOffset.UtcNow;
+                Save();
+            }
             return added;
         }
     }
@@ -68,7 +102,13 @@ public sealed class LearnedCalls
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         var temp = _path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(new FileShape { Calls = [.. _calls], AddressFamilies = [.. _families] }, LearnedCallsJson.Default.FileShape));
+        File.WriteAllText(temp, JsonSerializer.Serialize(new FileShape
+        {
+            Since = _since,
+            Calls = [.. _calls],
+            AddressFamilies = [.. _families],
+            Arguments = _arguments.ToDictionary(kv => kv.Key, kv => kv.Value.ToList(), StringComparer.Ordinal),
+        }, LearnedCallsJson.Default.FileShape));
         File.Move(temp, _path, overwrite: true);
     }
 
@@ -80,6 +120,12 @@ public sealed class LearnedCalls
 
         [JsonPropertyName("address_families")]
         public List<int> AddressFamilies { get; set; } = [];
+
+        [JsonPropertyName("arguments")]
+        public Dictionary<string, List<ulong>> Arguments { get; set; } = [];
+
+        [JsonPropertyName("since")]
+        public DateTimeOffset? Since { get; set; }
     }
 }
 

@@ -29,8 +29,8 @@ public sealed class SeccompDenials(string stateDirectory, TimeProvider clock)
     private readonly LogRateLimiter _lines = new(clock, LogInterval, burst: 1);
 
     /// <summary>What a new process of <paramref name="unit"/> reports its filter's calls to (<see cref="Sandbox.Launch.DenialListener"/>).</summary>
-    internal Action<SeccompNotification, string>? ReportFor(string unit, UnitLog log, SeccompAnswer? answer) =>
-        answer is null ? null : (n, comm) => Record(unit, log, answer, n, comm);
+    internal Action<SeccompNotification, string, ulong?>? ReportFor(string unit, UnitLog log, SeccompAnswer? answer) =>
+        answer is null ? null : (n, comm, argument) => Record(unit, log, answer, n, comm, argument);
 
     /// <summary>Denials of <paramref name="unit"/> since this supervisor started, by system call.</summary>
     public IReadOnlyList<(string Syscall, long Count)> CountsOf(string unit) =>
@@ -49,13 +49,13 @@ public sealed class SeccompDenials(string stateDirectory, TimeProvider clock)
         _learned.TryRemove(unit, out _);
     }
 
-    private void Record(string unit, UnitLog log, SeccompAnswer answer, SeccompNotification n, string comm)
+    private void Record(string unit, UnitLog log, SeccompAnswer answer, SeccompNotification n, string comm, ulong? argument)
     {
         string name = n.SyscallName;
         if (answer.Kind == SeccompAnswerKind.Continue)
         {
             int? family = name == "socket" ? (int)(n.Args[0] & 0xffff_ffff) : null;
-            if (LearnedOf(unit).Add(name, family))
+            if (LearnedOf(unit).Add(name, family, argument))
                 log.Write("supervisor", $"seccomp learn: {name}{(family is { } f ? $" (address family {f})" : "")} called by pid {n.Pid} ({comm}), outside SystemCallFilter; recorded");
             return;
         }

@@ -26,7 +26,7 @@ public sealed class DenialListener : IDisposable
     private const int SIGSYS = 31;
     private readonly SafeFd _fd;
     private readonly SeccompAnswer _answer;
-    private readonly Action<SeccompNotification, string> _record;
+    private readonly Action<SeccompNotification, string, ulong?> _record;
     private readonly object _gate = new();
     private readonly HashSet<int> _killed = [];
     private Timer? _resume;
@@ -35,8 +35,12 @@ public sealed class DenialListener : IDisposable
     private int _inWindow;
     private bool _disposed;
 
-    /// <param name="record">Called on the event loop for every reported call, once answered: the notification and the caller's comm ("?" when it was gone).</param>
-    public DenialListener(SafeFd fd, SeccompAnswer answer, Action<SeccompNotification, string> record)
+    /// <param name="record">
+    /// Called on the event loop for every reported call, once answered: the notification, the
+    /// caller's comm ("?" when it was gone) and, when learning, the call's decisive argument
+    /// (<see cref="LearnedArgument"/>; clone3's read from the caller's memory before it went on).
+    /// </param>
+    public DenialListener(SafeFd fd, SeccompAnswer answer, Action<SeccompNotification, string, ulong?> record)
     {
         _fd = fd;
         _answer = answer;
@@ -95,6 +99,7 @@ public sealed class DenialListener : IDisposable
         // The pid may be reused the moment its task stops waiting: read what names it first, then
         // check the notification is still valid, and trust the name only if it is.
         var comm = ReadComm(n.Pid);
+        ulong? argument = _answer.Kind == SeccompAnswerKind.Continue ? LearnedArgumentOf(n) : null;
         bool waiting = SeccompListener.IsValid(_fd, n.Id);
         switch (_answer.Kind)
         {
@@ -108,7 +113,31 @@ public sealed class DenialListener : IDisposable
                 waiting = Kill(n) && waiting;
                 break;
         }
-        _record(n, waiting ? comm : "?");
+        _record(n, waiting ? comm : "?", argument);
+    }
+
+    /// <summary>The learned call's decisive argument; clone3's struct is read while the caller still waits for the answer.</summary>
+    private static ulong? LearnedArgumentOf(SeccompNotification n)
+    {
+        var name = n.SyscallName;
+        if (!LearnedArgument.Has(name)) return null;
+        Span<byte> clone3 = stackalloc byte[LearnedArgument.Clone3ArgsRead];
+        int read = name == "clone3" ? ReadMemory(n.Pid, n.Args[0], clone3) : 0;
+        return LearnedArgument.Of(name, n.Args, clone3[..read]);
+    }
+
+    /// <summary>Bytes of the caller's memory at <paramref name="address"/> (/proc/PID/mem); 0 when unreadable.</summary>
+    private static int ReadMemory(int pid, ulong address, Span<byte> into)
+    {
+        try
+        {
+            using var mem = File.OpenHandle($"/proc/{pid}/mem", FileMode.Open, FileAccess.Read);
+            return address > long.MaxValue ? 0 : RandomAccess.Read(mem, into, (long)address);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ public static class SandboxLauncher
 
     /// <param name="unitName">Prefix for error messages ("web: cannot …"); null for none.</param>
     /// <param name="seccompReport">Told of every call the filter reports, once answered (<see cref="DenialListener"/>); null: answered silently.</param>
-    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null, Action<SeccompNotification, string>? seccompReport = null)
+    public static SandboxProcess Start(ExecPlan plan, string? unitName = null, string? helperPath = null, Action<SeccompNotification, string, ulong?>? seccompReport = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var bytes = HelperProtocol.Serialize(plan);
@@ -110,7 +110,7 @@ public static class SandboxLauncher
     private readonly record struct StatusReport(int? ChildPid, (SetupStep Step, int Errno, uint Detail)? Error, List<LsmKind> SkippedLsm, int? NotifySender);
 
     private static SandboxProcess Finish(ExecPlan plan, string prefix, int helperPid, byte[] status, int writeErr, SafeFd? reports, ListenerChannel listener,
-        Action<SeccompNotification, string>? seccompReport)
+        Action<SeccompNotification, string, ulong?>? seccompReport)
     {
         var report = ParseStatus(status);
         // The sender has exited (EOF means every holder of the status pipe is gone): reap it, whatever happened.
@@ -130,7 +130,7 @@ public static class SandboxLauncher
         int mainPid = plan.HelperClones ? TakeOverClone(prefix, helperPid, childPid!.Value) : helperPid;
         return new SandboxProcess(mainPid, Pidfd.Open(mainPid), plan.HelperClones && (plan.Namespaces & NamespaceFlags.Pid) != 0, report.SkippedLsm, reports)
         {
-            SeccompListener = listener.Receive() is { } fd ? new DenialListener(fd, plan.SeccompNotify!, seccompReport ?? ((_, _) => { })) : null,
+            SeccompListener = listener.Receive() is { } fd ? new DenialListener(fd, plan.SeccompNotify!, seccompReport ?? ((_, _, _) => { })) : null,
         };
     }
 

@@ -30,6 +30,7 @@ public static partial class ExposureTable
             _ => new(2, "Landlock: abstract unix sockets and signals reach processes outside the service"),
         }),
         Own("SystemCallFilter=" + SyscallTable.StrictServiceGroup, 1, StrictServiceSet),
+        Own("learned filter (security --suggest)", 2, LearnedFilter),
         Own("live isolation (inspect)", 1, f => f.Live switch
         {
             null => Assessment.NotApplicable("not running: the declaration is scored, nothing was read from a process"),
@@ -52,6 +53,28 @@ public static partial class ExposureTable
         return open.Count == 0
             ? new(0, $"none of the {SyscallTable.StrictServiceRemovals.Count} calls {SyscallTable.StrictServiceGroup} removes from @system-service is allowed")
             : new(1, $"allowed although services do not need them: {string.Join(", ", open)} (use {SyscallTable.StrictServiceGroup} instead of @system-service, or deny them)");
+    }
+
+    /// <summary>
+    /// Passes when the enforced allow list lets through no dangerous call (<see cref="Suggest.SyscallGrouping.Dangerous"/>)
+    /// beyond @default and what learn mode saw the service make; half when it does; fails while
+    /// the learned calls are not enforced by an allow list (still learning, or none declared).
+    /// </summary>
+    private static Assessment LearnedFilter(SecurityFacts f)
+    {
+        if (f.LearnedSyscalls is not { } learned)
+            return Assessment.NotApplicable("nothing learned: run the unit with SystemCallFilterMode = \"learn\" to record the calls it makes");
+        if (f.SyscallFilterLearning)
+            return new(2, $"{learned.Count} calls learned, still learning: every call is allowed until `security --suggest` is applied");
+        if (f.SyscallFilter is not { } allowed || !f.SyscallFilterIsAllowList)
+            return new(2, $"{learned.Count} calls learned, but no SystemCallFilter allow list enforces them: apply `security --suggest`");
+        var baseline = Units.Values.SyscallTable.Expand("@default");
+        var unseen = allowed.Where(c => !learned.Contains(c) && !baseline.Contains(c) && Suggest.SyscallGrouping.Dangerous.Contains(c)).Order(StringComparer.Ordinal).ToList();
+        var missing = learned.Count(c => !allowed.Contains(c));
+        var denies = missing > 0 ? $"; it denies {missing} learned calls" : "";
+        return unseen.Count == 0
+            ? new(0, $"the enforced filter allows no dangerous call beyond @default and the {learned.Count} learned{denies}")
+            : new(1, $"the enforced filter allows {unseen.Count} dangerous calls the service was not seen to make: {string.Join(", ", unseen.Take(8))}{(unseen.Count > 8 ? " …" : "")}{denies}");
     }
 
     private static ExposureCheck Own(string name, int range, Func<SecurityFacts, Assessment> assess) => new(name, 0, range, assess, SupervisorOnly: true);

@@ -72,6 +72,10 @@ public sealed partial record SecurityFacts
     public bool LandlockConnectPorts { get; init; }
     public int LandlockScopes { get; init; }
 
+    /// <summary>Supervisor only: what learn mode recorded for the unit (null: nothing learned, or not looked up), and whether it is still learning.</summary>
+    public IReadOnlySet<string>? LearnedSyscalls { get; init; }
+    public bool SyscallFilterLearning { get; init; }
+
     /// <summary>Null for a declaration; for a running unit, what inspect compared and what differed.</summary>
     public LiveVerification? Live { get; init; }
 
@@ -135,6 +139,7 @@ public sealed partial record SecurityFacts
         SyscallArchitectures = [.. x.SystemCallArchitectures],
         SyscallFilter = x.SystemCallFilter?.Resolve(),
         SyscallFilterIsAllowList = x.SystemCallFilter?.IsAllowList ?? false,
+        SyscallFilterLearning = x.SystemCallFilterMode == SyscallFilterMode.Learn,
         LandlockFilesystem = x.HasLandlockFilesystem,
         LandlockBindPorts = x.LandlockBindPorts is not null,
         LandlockConnectPorts = x.LandlockConnectPorts is not null,
