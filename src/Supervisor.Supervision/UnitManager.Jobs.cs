@@ -228,6 +228,7 @@ public sealed partial class UnitManager
             JobsDrained?.Invoke(burst);
         }
         foreach (var w in job.Waiters) w.TrySetResult(outcome);
+        ForgetTransientIfDown(job.Unit);
         return true;
     }
 

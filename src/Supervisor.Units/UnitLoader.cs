@@ -66,7 +66,7 @@ public static class UnitLoader
             .Where(n => UnitNameParts.TemplateOf(n) is { } t && templates.ContainsKey(t)));
         UnitSetChecks.CheckCgroupCollisions(units, bad, diagnostics);
         UnitSetChecks.CheckReferences(units, bad, known, diagnostics);
-        UnitSetChecks.CheckSockets(units, bad, diagnostics);
+        UnitSetChecks.CheckSockets(units, bad, templates.Keys.ToHashSet(StringComparer.Ordinal), diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
         return new UnitSet(units, bad, diagnostics);
     }
