@@ -47,9 +47,9 @@ public class SocketKeyTests
     }
 
     [Theory]
-    [InlineData("ListenDatagram = [\"514\"]\nAccept = true", "echo@.toml", "web.socket.toml:2:1: web.socket: [Socket] ListenDatagram cannot be used with Accept=yes: a datagram socket has no connections to accept (systemd refuses it too)")]
-    [InlineData("ListenStream = [\"80\"]\nAccept = true\nService = \"echo\"", "echo@.toml", "web.socket.toml:4:1: web.socket: [Socket] Service cannot be used with Accept=yes: each connection starts an instance of the template of the socket's own name (systemd refuses it too)")]
-    [InlineData("ListenStream = [\"80\"]\nAccept = true", "echo@.toml", "web.socket.toml:3:1: web.socket: [Socket] Accept=yes starts an instance of the template 'web@' per connection, and there is no web@.toml")]
+    [InlineData("ListenDatagram = [\"514\"]\nAccept = true", "echo@.toml", "web.socket.toml:2:18: web.socket: [Socket] ListenDatagram cannot be used with Accept=yes: a datagram socket has no connections to accept (systemd refuses it too)")]
+    [InlineData("ListenStream = [\"80\"]\nAccept = true\nService = \"echo\"", "echo@.toml", "web.socket.toml:4:11: web.socket: [Socket] Service cannot be used with Accept=yes: each connection starts an instance of the template of the socket's own name (systemd refuses it too)")]
+    [InlineData("ListenStream = [\"80\"]\nAccept = true", "echo@.toml", "web.socket.toml:3:10: web.socket: [Socket] Accept=yes starts an instance of the template 'web@' per connection, and there is no web@.toml")]
     public void Accept_yes_is_refused_with_a_datagram_socket_a_Service_or_no_template_at_the_key(string keys, string other, string message)
     {
         using var dir = new TempUnits();
@@ -58,14 +58,14 @@ public class SocketKeyTests
         dir.Write("web.socket.toml", "[Socket]\n" + keys + "\n");
         var set = dir.Load();
         Assert.False(set.Units.ContainsKey("web.socket"));
-        Assert.Contains(set.Diagnostics, d => d.Unit == "web.socket" && d.ToString().EndsWith(message, StringComparison.Ordinal));
+        Assert.Contains(set.Diagnostics, d => d.Unit == "web.socket" && d.ToString().Contains(message, StringComparison.Ordinal));
     }
 
     [Fact]
     public void StandardInput_socket_outside_a_template_is_refused_at_the_key_and_stdout_follows_it_when_not_written()
     {
         var (_, d) = Parse.Service("[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n", "plain", UnitKind.Service);
-        Assert.Contains("plain.toml:3:1: plain: [Service] StandardInput \"socket\" is the connection of an Accept=yes socket unit", Assert.Single(d).ToString());
+        Assert.Contains("plain.toml:3:17: plain: [Service] StandardInput \"socket\" is the connection of an Accept=yes socket unit", Assert.Single(d).ToString());
         var (t, none) = Parse.Service("[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n", "echo@", UnitKind.Service);
         Assert.Empty(none);
         Assert.Equal((StdOutputKind.Socket, StdOutputKind.Socket, true), (t!.Service.EffectiveStandardOutput.Kind, t.Service.EffectiveStandardError.Kind, t.Service.UsesConnectionOnStdio));

@@ -77,8 +77,11 @@ public sealed record StdInputSetting(StdInputKind Kind, string? Path = null)
 /// <param name="Spelling">The word the unit used ("journal+console", "syslog"), shown back by <c>show</c>.</param>
 public sealed record StdOutputSetting(StdOutputKind Kind, string? Path = null, string? Spelling = null)
 {
-    /// <summary>The default (no spelling: not written in the unit), which systemd turns into inherit when stdin is a socket (service_fix_stdio).</summary>
-    public static readonly StdOutputSetting Log = new(StdOutputKind.Log);
+    /// <summary>
+    /// The default. This very instance (not an equal one) means "not written in the unit", which
+    /// systemd turns into inherit when stdin is a socket (service_fix_stdio); a written "journal" is a new instance.
+    /// </summary>
+    public static readonly StdOutputSetting Log = new(StdOutputKind.Log, null, "journal");
     public static readonly StdOutputSetting Inherit = new(StdOutputKind.Inherit, null, "inherit");
 
     public bool IsFile => Kind is StdOutputKind.File or StdOutputKind.Append or StdOutputKind.Truncate;
