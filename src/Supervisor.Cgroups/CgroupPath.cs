@@ -35,11 +35,18 @@ public sealed class CgroupPath : IEquatable<CgroupPath>
         }
     }
 
-    /// <summary>The unit `name` (".service" added when it has no suffix) inside `slice` (null/""/"-" = top).</summary>
+    /// <summary>
+    /// The unit `name` (".service" added when it has no suffix) inside `slice` (null/""/"-" = top).
+    /// A template instance ("sshd@0-127.0.0.1:22-127.0.0.1:5000") always gets ".service" unless it
+    /// ends in a unit type: the dots of a connection's addresses are no suffix.
+    /// </summary>
     public static CgroupPath ForUnit(string name, string? slice = null)
     {
         CheckName(name, "unit");
-        var leaf = name.Contains('.', StringComparison.Ordinal) ? name : name + ".service";
+        bool suffixed = name.Contains('@', StringComparison.Ordinal)
+            ? name.EndsWith(".service", StringComparison.Ordinal) || name.EndsWith(".socket", StringComparison.Ordinal)
+            : name.Contains('.', StringComparison.Ordinal);
+        var leaf = suffixed ? name : name + ".service";
         var segments = SliceSegments(slice).ToList();
         segments.Add(leaf);
         return new CgroupPath(segments);

@@ -74,6 +74,8 @@ public sealed class Daemon(DaemonOptions options, ILogger<Daemon> logger, IHostA
                 && (await runtime.Reconciler.ReconcileAsync($"start of new instance '{name}'", stoppingToken)).Count >= 0)
         {
             SeccompDenials = unit => (runtime.Host.Denials.CountsOf(unit), runtime.Host.Denials.LastOf(unit)),
+            Connections = unit => runtime.Manager.Units.TryGetValue(unit, out var s) && s.Definition is { Kind: Supervisor.Units.Model.UnitKind.Socket } d
+                ? runtime.Host.Connections.Of(d) : default,
         };
         api.Sync();
         return api;

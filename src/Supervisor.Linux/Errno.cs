@@ -27,6 +27,7 @@ public static class Errno
     public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
     public const int EOPNOTSUPP = 95;
+    public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
 
     private static readonly (string Name, int Number)[] Table =

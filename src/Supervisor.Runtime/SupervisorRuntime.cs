@@ -33,6 +33,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     private StateFile? _stateFile;
     private StateWriter? _stateWriter;
     private SocketActivation? _activation;
+    private ConnectionActivation? _perConnection;
 
     public ICgroupDriver Driver { get; private set; } = null!;
     /// <summary>The cgroup layout and subtree in one line, for the log and `supervisor status`.</summary>
@@ -70,6 +71,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
             foreach (var d in drift) Metrics?.RecordDriftRepair(unit, d.Key);
         };
         _activation = new SocketActivation(Manager, Host.Sockets, logger);
+        _perConnection = new ConnectionActivation(Manager, Host.Sockets, Host.Connections, Declared.Instantiate, Host.Log);
         Manager.StateChanged += Verifier.OnStateChanged;
         Manager.StateChanged += LogTransition;
         Manager.JobsDrained += CompactAfterBurst;
@@ -139,6 +141,7 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     {
         logger.LogInformation("stopping all units");
         _activation?.Stop();
+        _perConnection?.Stop();
         await Manager.StopAllAsync();
         logger.LogInformation("all units stopped");
         Host.Held.Quit();

@@ -240,6 +240,7 @@ public sealed partial class UnitManager
         foreach (var w in job.Waiters) w.TrySetResult(outcome);
         // Came up with its own start job still open: now that the job is done, is it needed?
         if (job.IsStart && outcome.Result == JobResult.Done) StopIfUnneeded(job.Unit);
+        ForgetTransientIfDown(job.Unit);
         return true;
     }
 

@@ -58,12 +58,13 @@ public sealed partial class UnitManager
 
     /// <summary>
     /// What the planner is told is loaded: every unit but the placeholders of files never valid
-    /// (once valid, those are new units to it). A bad-setting unit whose file is valid in
+    /// (once valid, those are new units to it) and the transient units (no file declares them, and
+    /// none takes them away). A bad-setting unit whose file is valid in
     /// <paramref name="next"/> is judged as it will be after this reconcile, without bad-setting,
     /// so a unit waiting to run whose broken edit was reverted is repaired now.
     /// </summary>
     private static Dictionary<string, LoadedUnit> Loaded(IEnumerable<UnitStatus> units, UnitSet next) =>
-        units.Where(s => !IsPlaceholder(s.Runtime))
+        units.Where(s => !IsPlaceholder(s.Runtime) && !s.Transient)
             .Select(s => s.BadSetting && next.Units.ContainsKey(s.Name) ? s with { BadSetting = false } : s)
             .ToDictionary(s => s.Name, s => new LoadedUnit(s.Definition!, s.Active, s.DeclaredButNeverRan), StringComparer.Ordinal);
 

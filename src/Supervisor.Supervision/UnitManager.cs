@@ -85,6 +85,9 @@ public sealed record UnitStatus(
     public ActiveState Active => Runtime.Active;
     public string LoadState => BadSetting ? "bad-setting" : "loaded";
 
+    /// <summary>Made at run time, not from a unit file (an Accept=yes connection's instance): the reconciler never stops it, it is gone once down.</summary>
+    public bool Transient { get; init; }
+
     /// <summary>
     /// Declared running, never stopped on request, yet it never got going: its start was
     /// cancelled, or a dependency failed and has since recovered. The reconciler starts it
@@ -111,6 +114,7 @@ public sealed partial class UnitManager : IUnitEventSink
     private sealed record RequestWork(string Unit, JobKind Kind, TaskCompletionSource<JobOutcome> Done) : Work;
     private sealed record ReconcileWork(UnitSet Units, bool StartNew, IReadOnlyDictionary<string, Adoption>? Adoptions, TaskCompletionSource<IReadOnlyList<PlanAction>> Done) : Work;
     private sealed record StopAllWork(TaskCompletionSource<JobOutcome> Done) : Work;
+    private sealed record TransientWork(UnitDefinition Unit, TaskCompletionSource<JobOutcome> Done) : Work;
 
     private enum JobKind { Start, Stop, Restart, Reload, ResetFailed }
 
@@ -133,6 +137,8 @@ public sealed partial class UnitManager : IUnitEventSink
         public bool Bad { get; set; }
         public IReadOnlyList<Diagnostic> Diagnostics { get; set; } = [];
         public bool Removing { get; set; }
+        /// <summary>Not from a unit file (UnitManager.Transient.cs).</summary>
+        public bool Transient { get; init; }
         public Dictionary<TimerKind, (ITimer Timer, long Generation)> Timers { get; } = [];
         /// <summary>sd_notify messages waiting for the main pid (UnitManager.Notify.cs).</summary>
         public List<UnitEvent.Notified> HeldNotifications { get; } = [];
@@ -248,6 +254,9 @@ public sealed partial class UnitManager : IUnitEventSink
             case StopAllWork sw:
                 StopAll(sw.Done);
                 break;
+            case TransientWork tw:
+                StartTransient(tw.Unit, tw.Done);
+                break;
         }
         Dispatch();
     }
@@ -345,5 +354,5 @@ public sealed partial class UnitManager : IUnitEventSink
 
     private void Publish(string unit, Entry entry) => _snapshot = _snapshot.SetItem(unit, StatusOf(unit, entry));
 
-    private static UnitStatus StatusOf(string unit, Entry entry) => new(unit, entry.Definition, entry.Runtime, entry.Bad, entry.Diagnostics);
+    private static UnitStatus StatusOf(string unit, Entry entry) => new(unit, entry.Definition, entry.Runtime, entry.Bad, entry.Diagnostics) { Transient = entry.Transient };
 }

@@ -41,6 +41,12 @@ public static class Limits
     /// </summary>
     public const int MaxFileDescriptorStore = 8192;
 
+    /// <summary>
+    /// Largest MaxConnections/MaxConnectionsPerSource of an Accept=yes socket unit: each connection
+    /// is a unit with a cgroup and a few descriptors in the supervisor (systemd takes any unsigned).
+    /// </summary>
+    public const int MaxConnections = 8192;
+
     /// <summary>Longest unit name, as systemd's UNIT_NAME_MAX.</summary>
     public const int MaxUnitNameLength = 255;
 

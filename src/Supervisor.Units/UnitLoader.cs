@@ -96,7 +96,7 @@ public static class UnitLoader
         var references = new List<Diagnostic>();
         UnitSetChecks.CheckReferences(units, bad, known, references);
         diagnostics.AddRange(references);
-        UnitSetChecks.CheckSockets(units, bad, diagnostics);
+        UnitSetChecks.CheckSockets(units, bad, templates.Keys.ToHashSet(StringComparer.Ordinal), diagnostics);
         UnitSetChecks.CheckOrderingCycles(units, bad, diagnostics);
         var set = new UnitSet(units, bad, diagnostics);
         if (options.Cache is { } cache)

@@ -167,7 +167,7 @@ internal static class UnitSetChecks
     /// exists (systemd refuses a socket whose service is missing), and a service's Sockets= names
     /// socket units that exist. A unit that breaks one is moved to the bad units.
     /// </summary>
-    internal static void CheckSockets(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, List<Diagnostic> diagnostics)
+    internal static void CheckSockets(Dictionary<string, ParsedUnit> units, Dictionary<string, string> bad, IReadOnlySet<string> templates, List<Diagnostic> diagnostics)
     {
         void Refuse(ParsedUnit parsed, string section, string key, string message, string? hint = null)
         {
@@ -186,6 +186,11 @@ internal static class UnitSetChecks
                     Refuse(parsed, "Socket", "ListenStream", "[Socket] a socket unit needs at least one ListenStream, ListenDatagram or ListenSequentialPacket");
                     continue;
                 }
+                if (u.Socket.Accept)
+                {
+                    if (AcceptRefusal(u, templates) is { } refusal) Refuse(parsed, "Socket", refusal.Key, refusal.Message, refusal.Hint);
+                    continue;
+                }
                 var service = SocketUnits.ServiceOf(u);
                 if (!units.TryGetValue(service, out var target) && !bad.ContainsKey(service))
                     Refuse(parsed, "Socket", "Service", $"[Socket] Service: the service '{service}' this socket starts does not exist",
@@ -197,6 +202,11 @@ internal static class UnitSetChecks
             {
                 foreach (var socket in u.Service.Sockets)
                 {
+                    if (units.TryGetValue(socket, out var named) && named.Definition.Socket.Accept)
+                    {
+                        Refuse(parsed, "Service", "Sockets", $"[Service] Sockets: '{socket}' has Accept=yes: it hands each connection to an instance of its template, not its listening sockets to a service");
+                        break;
+                    }
                     if (units.ContainsKey(socket) || bad.ContainsKey(socket)) continue;
                     Refuse(parsed, "Service", "Sockets", $"[Service] Sockets: socket unit '{socket}' does not exist",
                         Values.Suggest.Hint(socket, units.Keys.Where(n => n.EndsWith(SocketUnits.Suffix, StringComparison.Ordinal))));
@@ -204,5 +214,20 @@ internal static class UnitSetChecks
                 }
             }
         }
+    }
+
+    /// <summary>systemd's socket_verify for Accept=yes: stream or sequential-packet sockets only, no Service=, and a template to instantiate.</summary>
+    private static (string Key, string Message, string? Hint)? AcceptRefusal(UnitDefinition u, IReadOnlySet<string> templates)
+    {
+        if (u.Socket.ListenDatagram.Count > 0)
+            return ("ListenDatagram", "[Socket] ListenDatagram cannot be used with Accept=yes: a datagram socket has no connections to accept (systemd refuses it too)",
+                "use ListenStream or ListenSequentialPacket, or Accept = false");
+        if (u.Socket.Service is not null)
+            return ("Service", "[Socket] Service cannot be used with Accept=yes: each connection starts an instance of the template of the socket's own name (systemd refuses it too)",
+                $"remove Service, and name the template {SocketUnits.ServiceOf(u)}{UnitLoader.UnitSuffix}");
+        var template = SocketUnits.ServiceOf(u);
+        return templates.Contains(template) ? null
+            : ("Accept", $"[Socket] Accept=yes starts an instance of the template '{template}' per connection, and there is no {template}{UnitLoader.UnitSuffix}",
+                $"create {template}{UnitLoader.UnitSuffix} (an inetd-style service: StandardInput = \"socket\")");
     }
 }

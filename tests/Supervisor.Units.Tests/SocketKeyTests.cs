@@ -33,10 +33,44 @@ public class SocketKeyTests
         Assert.Equal(message, Assert.Single(Socket("ListenStream = " + value).Diagnostics).ToString());
 
     [Fact]
-    public void Accept_yes_is_refused_as_not_built_yet()
+    public void Accept_yes_loads_with_its_template_and_its_connection_limits()
     {
-        var d = Assert.Single(Socket("ListenStream = [\"80\"]\nAccept = true").Diagnostics);
-        Assert.Contains("Accept=yes (a service instance per connection) is not built yet", d.ToString());
+        using var dir = new TempUnits();
+        dir.Write("echo@.toml", "[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n");
+        dir.Write("echo.socket.toml", "[Socket]\nListenStream = [\"7777\"]\nAccept = true\nMaxConnections = 3\n");
+        var set = dir.Load();
+        Assert.DoesNotContain(set.Diagnostics, d => d.Severity == Severity.Error);
+        var socket = set.Units["echo.socket"].Definition;
+        Assert.Equal((true, 3, 3), (socket.Socket.Accept, socket.Socket.MaxConnections, socket.Socket.EffectiveMaxConnectionsPerSource));
+        Assert.Equal("echo@", SocketUnits.ServiceOf(socket));
+        Assert.Equal("echo@0-127.0.0.1:7777-127.0.0.1:5000", SocketUnits.ConnectionInstance(socket, "0-127.0.0.1:7777-127.0.0.1:5000"));
+    }
+
+    [Theory]
+    [InlineData("ListenDatagram = [\"514\"]\nAccept = true", "echo@.toml", "web.socket.toml:2:18: web.socket: [Socket] ListenDatagram cannot be used with Accept=yes: a datagram socket has no connections to accept (systemd refuses it too)")]
+    [InlineData("ListenStream = [\"80\"]\nAccept = true\nService = \"echo\"", "echo@.toml", "web.socket.toml:4:11: web.socket: [Socket] Service cannot be used with Accept=yes: each connection starts an instance of the template of the socket's own name (systemd refuses it too)")]
+    [InlineData("ListenStream = [\"80\"]\nAccept = true", "echo@.toml", "web.socket.toml:3:10: web.socket: [Socket] Accept=yes starts an instance of the template 'web@' per connection, and there is no web@.toml")]
+    public void Accept_yes_is_refused_with_a_datagram_socket_a_Service_or_no_template_at_the_key(string keys, string other, string message)
+    {
+        using var dir = new TempUnits();
+        dir.Write(other, "[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n");
+        dir.Write("echo.toml", "[Service]\nExecStart = [\"/bin/true\"]\n");
+        dir.Write("web.socket.toml", "[Socket]\n" + keys + "\n");
+        var set = dir.Load();
+        Assert.False(set.Units.ContainsKey("web.socket"));
+        Assert.Contains(set.Diagnostics, d => d.Unit == "web.socket" && d.ToString().Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void StandardInput_socket_outside_a_template_is_refused_at_the_key_and_stdout_follows_it_when_not_written()
+    {
+        var (_, d) = Parse.Service("[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n", "plain", UnitKind.Service);
+        Assert.Contains("plain.toml:3:17: plain: [Service] StandardInput \"socket\" is the connection of an Accept=yes socket unit", Assert.Single(d).ToString());
+        var (t, none) = Parse.Service("[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\n", "echo@", UnitKind.Service);
+        Assert.Empty(none);
+        Assert.Equal((StdOutputKind.Socket, StdOutputKind.Socket, true), (t!.Service.EffectiveStandardOutput.Kind, t.Service.EffectiveStandardError.Kind, t.Service.UsesConnectionOnStdio));
+        var (j, _) = Parse.Service("[Service]\nExecStart = [\"/bin/cat\"]\nStandardInput = \"socket\"\nStandardOutput = \"journal\"\n", "echo@", UnitKind.Service);
+        Assert.Equal(StdOutputKind.Log, j!.Service.EffectiveStandardOutput.Kind);
     }
 
     [Fact]

@@ -100,6 +100,9 @@ internal static class StatusCommand
             o.WriteLine($"      Assert: start assertion failed at {checkedAt}; {S("AssertNotMet")}");
         if (S("MainPID") is { } pid && pid != "0") o.WriteLine($"    Main PID: {pid}");
         o.WriteLine($"    Restarts: {S("NRestarts")}");
+        // An Accept=yes socket unit: "Connections: NAccepted=12 NConnections=2 NRefused=0".
+        if (p.TryGetValue("Accept", out var accept) && accept is true)
+            o.WriteLine($" Connections: NAccepted={S("NAccepted")} NConnections={S("NConnections")} NRefused={S("NRefused")}");
         // [Health]: "   Liveness: ok (1/1)", "  Readiness: failed (3/3): http://127.0.0.1:8080/ready: HTTP 503".
         foreach (var (key, label) in new[] { ("StartupProbe", "    Startup"), ("LivenessProbe", "   Liveness"), ("ReadinessProbe", "  Readiness") })
             if (S(key).Length > 0) o.WriteLine($"{label}: {S(key)}");

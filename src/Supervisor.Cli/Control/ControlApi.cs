@@ -58,6 +58,9 @@ public sealed class ControlApi
     /// </summary>
     public Func<string, (IReadOnlyList<(string Syscall, long Count)> Counts, string? Last)>? SeccompDenials { get; init; }
 
+    /// <summary>An Accept=yes socket unit's connections (systemd's NAccepted, NConnections, NRefused); zero for any other unit.</summary>
+    public Func<string, (long Accepted, int Connections, long Refused)>? Connections { get; init; }
+
     /// <param name="log">A warning for the daemon's own log (refused calls).</param>
     /// <param name="paths">The daemon's directories and cgroup subtree, served as manager properties
     /// (UnitsDirectory, StateDirectory, LogDirectory, CgroupRoot); without them those properties do not exist,
@@ -275,6 +278,10 @@ public sealed class ControlApi
         // Each call SystemCallFilter denied, with how often (the metric supervisor_unit_seccomp_denials_total), and the newest in words.
         .AddProperty("SeccompDenials", "a(st)", () => (SeccompDenials?.Invoke(name).Counts ?? []).Select(d => (object)new DBusStruct(d.Syscall, (ulong)d.Count)).ToArray(), change: PropertyChange.None)
         .AddProperty("SeccompLastDenial", "s", () => SeccompDenials?.Invoke(name).Last ?? "", change: PropertyChange.None)
+        .AddProperty("Accept", "b", () => Status(name).Definition?.Socket.Accept ?? false, change: PropertyChange.Invalidates)
+        .AddProperty("NAccepted", "u", () => (uint)(Connections?.Invoke(name).Accepted ?? 0), change: PropertyChange.None)
+        .AddProperty("NConnections", "u", () => (uint)(Connections?.Invoke(name).Connections ?? 0), change: PropertyChange.None)
+        .AddProperty("NRefused", "u", () => (uint)(Connections?.Invoke(name).Refused ?? 0), change: PropertyChange.None)
         .AddProperty("AppArmorProfile", "s", () => Status(name).Definition?.Sandbox.AppArmorProfile?.ToString() ?? "", change: PropertyChange.Invalidates)
         .AddProperty("SELinuxContext", "s", () => Status(name).Definition?.Sandbox.SELinuxContext?.ToString() ?? "", change: PropertyChange.Invalidates)
         // systemd's Service properties: the ids the processes run as (for DynamicUser the allocated pair), UINT32_MAX while down.

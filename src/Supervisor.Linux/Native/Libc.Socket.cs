@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Supervisor.Linux.Native;
 
 /// <summary>
-/// The socket calls .NET does not expose: socketpair(2), setsockopt(2) for options it has no
-/// name for, and sendmsg(2)/recvmsg(2) with control messages (SCM_RIGHTS, SCM_CREDENTIALS).
+/// The socket calls .NET does not expose: socketpair(2), setsockopt(2)/getsockopt(2) for options
+/// it has no name for, sendmsg(2)/recvmsg(2) with control messages (SCM_RIGHTS, SCM_CREDENTIALS),
+/// and accept4(2), getsockname(2), getpeername(2) on raw descriptors (Accept=yes socket units).
 /// Layouts are the LP64 Linux ones (x86_64, aarch64). The managed side is <see cref="UnixSockets"/>.
 /// </summary>
 public static unsafe partial class Libc
@@ -16,6 +17,7 @@ public static unsafe partial class Libc
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1;
     public const int SO_PASSCRED = 16;
+    public const int SO_PEERCRED = 17;
     public const int SCM_RIGHTS = 1;
     public const int SCM_CREDENTIALS = 2;
     public const int MSG_CTRUNC = 0x8;
@@ -92,4 +94,16 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     public static partial nint RecvMsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
+    public static partial int Accept4(int fd, byte* address, uint* length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
+    public static partial int GetSockName(int fd, byte* address, uint* length);
+
+    [LibraryImport("libc", EntryPoint = "getpeername", SetLastError = true)]
+    public static partial int GetPeerName(int fd, byte* address, uint* length);
 }

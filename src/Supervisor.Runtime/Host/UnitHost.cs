@@ -96,6 +96,12 @@ public sealed class UnitHost : IUnitHost, IDisposable
     /// <summary>The socket units' listening sockets (socket activation).</summary>
     public ListeningSockets Sockets { get; }
 
+    /// <summary>The connections of the Accept=yes socket units, by the instance each started.</summary>
+    public AcceptedConnections Connections { get; } = new();
+
+    /// <summary>LISTEN_FDNAMES of a connection passed as fd 3, as systemd names it.</summary>
+    public const string ConnectionFdName = "connection";
+
     /// <summary>The services' fd stores (sd_notify FDSTORE=1, FileDescriptorStoreMax).</summary>
     public FdStores FdStores { get; }
 
@@ -162,8 +168,12 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _identities.Started(unit.Name, main?.Exec?.Identity);
         // A later ExecStart line of a oneshot (command not null) is never the first command of a start.
         _directories.BeforeCommand(unit, main!.ExecOrThrow, command is null && UnitDirectories.IsFirstOfStart(unit, startPre: false, null));
-        // systemd's order: the socket units' descriptors, then the stored ones.
-        _launcher.StartMain(Slot(unit.Name), plan, command, [.. Sockets.For(unit), .. FdStores.For(unit.Name)]);
+        // systemd's order: the socket units' descriptors, then the stored ones; a connection's
+        // instance gets only its connection (service_collect_fds), as fd 3 unless it is on stdio.
+        var connection = Connections.Of(unit.Name);
+        IReadOnlyList<(int, string)> listen = connection is null ? [.. Sockets.For(unit), .. FdStores.For(unit.Name)]
+            : unit.Service.UsesConnectionOnStdio ? [] : [(connection.Fd.Fd, ConnectionFdName)];
+        _launcher.StartMain(Slot(unit.Name), plan, command, listen, connection);
     });
 
     public void SpawnControl(UnitDefinition unit, Phase phase, Command command, int? mainPid = null) => Run(unit, () =>
@@ -172,7 +182,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _identities.Started(unit.Name, plan.For(command).Exec?.Identity);
         // Owned by the unit's user even before a command that runs as root ("+"), as in systemd: ExecStart's identity.
         _directories.BeforeCommand(unit, plan.Main?.Exec ?? plan.For(command).ExecOrThrow, UnitDirectories.IsFirstOfStart(unit, phase == Phase.StartPre, command));
-        _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid);
+        _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid, Connections.Of(unit.Name));
     });
 
     /// <summary>Runs a launch on a launch thread (<see cref="LaunchQueue"/>): the helper's setup blocks until execve (or failure).</summary>
@@ -259,6 +269,8 @@ public sealed class UnitHost : IUnitHost, IDisposable
             Sockets.Close(unit);
             return;
         }
+        // The instance's service had its own copy; ours goes now, and the connection no longer counts.
+        Connections.Release(unit.Name);
         if (!_units.TryGetValue(unit.Name, out var slot)) return;
         NotifyEndpoints.Close(slot);
         Output.Release(unit.Name);
@@ -342,5 +354,6 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _stopping.Cancel();
         foreach (var s in _units.Values) s.Dispose();
         Sockets.Dispose();
+        Connections.Dispose();
     }
 }

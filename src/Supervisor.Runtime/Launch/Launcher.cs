@@ -25,7 +25,9 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
 {
     /// <param name="command">The ExecStart line to run (Type=oneshot runs several in turn); null: the first.</param>
     /// <param name="listen">Socket activation: the listening sockets the main process gets as fds 3.., with their names.</param>
-    public void StartMain(UnitSlot slot, UnitPlan plan, Command? command = null, IReadOnlyList<(int Fd, string Name)>? listen = null)
+    /// <param name="connection">Accept=yes: the connection the instance serves (stdio "socket", REMOTE_ADDR, REMOTE_PORT).</param>
+    public void StartMain(UnitSlot slot, UnitPlan plan, Command? command = null, IReadOnlyList<(int Fd, string Name)>? listen = null,
+        AcceptedConnection? connection = null)
     {
         var main = command is null ? plan.Main! : plan.For(command);
         fds.Reserve(slot.Name);
@@ -36,7 +38,9 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         if (plan.NotifySocket is { } socket) notify.Open(slot, socket, cgroup);
         slot.MainPlan = plan;
         slot.MainCommand = main;
-        var (process, _) = Start(slot, plan, WithListenFds(CommandExpansion.Prepare(main.ExecOrThrow, main.Command, mainPid: null), listen), phase: null, hold: true);
+        // REMOTE_ADDR and REMOTE_PORT before expansion: "$REMOTE_ADDR" in ExecStart is the peer's, as in systemd.
+        var exec = WithListenFds(CommandExpansion.Prepare(WithRemote(main.ExecOrThrow, connection), main.Command, mainPid: null), listen);
+        var (process, _) = Start(slot, plan, exec, phase: null, hold: true, connection);
         // A oneshot's earlier ExecStart line has exited (its exit was reported before this one was asked for).
         slot.Main?.Dispose();
         slot.Main = process;
@@ -63,12 +67,13 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     }
 
     /// <param name="mainPid">The unit's main process, given to the command as $MAINPID; null when there is none.</param>
-    public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command, int? mainPid)
+    /// <param name="connection">Accept=yes: the connection the instance serves (every command of it gets it on a "socket" stdio, as in systemd).</param>
+    public void StartControl(UnitSlot slot, UnitPlan plan, Phase phase, Command command, int? mainPid, AcceptedConnection? connection = null)
     {
-        var exec = CommandExpansion.Prepare(plan.For(command).ExecOrThrow, command, mainPid);
+        var exec = CommandExpansion.Prepare(WithRemote(plan.For(command).ExecOrThrow, connection), command, mainPid);
         fds.Reserve(slot.Name);
         cgroups.Prepare(slot, plan, main: false);
-        var (process, stderr) = Start(slot, plan, exec, phase, hold: false);
+        var (process, stderr) = Start(slot, plan, exec, phase, hold: false, connection);
         int pid = process.Pid;
         process.Dispose();
         Volatile.Write(ref slot.ControlPid, pid);
@@ -98,14 +103,27 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         return exec with { Environment = [.. env], ListenFds = [.. listen.Select(l => l.Fd)] };
     }
 
+    /// <summary>
+    /// systemd's service_build_env for a connection: REMOTE_ADDR (an IPv4-mapped address as IPv4,
+    /// IPv6 without brackets) and REMOTE_PORT of an IP peer; a unix peer sets neither.
+    /// </summary>
+    private static ExecPlan WithRemote(ExecPlan exec, AcceptedConnection? connection)
+    {
+        if (connection?.Remote is not { } remote) return exec;
+        var env = exec.Environment.Where(e => !e.StartsWith("REMOTE_ADDR=", StringComparison.Ordinal) && !e.StartsWith("REMOTE_PORT=", StringComparison.Ordinal))
+            .Append("REMOTE_ADDR=" + AcceptedConnection.Unmapped(remote.Address))
+            .Append("REMOTE_PORT=" + remote.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return exec with { Environment = [.. env] };
+    }
+
     /// <summary>How long a failed control command's remaining output is waited for.</summary>
     private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
 
     /// <summary>Starts one process of the unit; returns it and the task that reads its stderr (its last line at EOF; null when stderr is not the log).</summary>
-    private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, UnitPlan plan, ExecPlan exec, Phase? phase, bool hold)
+    private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, UnitPlan plan, ExecPlan exec, Phase? phase, bool hold, AcceptedConnection? connection)
     {
         var svc = plan.Unit.Service;
-        using var stdio = StdioSetup.Open(slot.Name, svc, exec.UMask ?? SandboxSection.DefaultUMask);
+        using var stdio = StdioSetup.Open(slot.Name, svc, exec.UMask ?? SandboxSection.DefaultUMask, connection?.Fd.Fd ?? -1);
         if (hold) output.Hold(slot.Name, stdio.OutRead?.SafeHandle, stdio.ErrRead?.SafeHandle);
         SandboxProcess process;
         try

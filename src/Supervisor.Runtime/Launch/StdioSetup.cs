@@ -19,6 +19,7 @@ namespace Supervisor.Runtime.Launch;
 internal sealed class StdioSetup : IDisposable
 {
     private readonly List<SafeFd> _opened = [];
+    private int _connection = -1;
 
     public StdioFds Fds { get; private set; } = StdioFds.Null;
     /// <summary>Read ends of the log pipes; null where the stream does not go to the unit's log.</summary>
@@ -29,9 +30,10 @@ internal sealed class StdioSetup : IDisposable
     public static string IdentifierOf(Planning.UnitPlan plan) =>
         plan.Unit.Service.SyslogIdentifier ?? Path.GetFileName(plan.Main?.Exec?.Path ?? plan.Unit.Service.ExecStart?.Program ?? plan.Unit.Name);
 
-    public static StdioSetup Open(string unit, ServiceSection svc, uint umask)
+    /// <param name="connection">The connection of an Accept=yes socket unit's instance, for "socket"; -1: none.</param>
+    public static StdioSetup Open(string unit, ServiceSection svc, uint umask, int connection = -1)
     {
-        var s = new StdioSetup();
+        var s = new StdioSetup { _connection = connection };
         try
         {
             int input = s.OpenInput(unit, svc);
@@ -59,6 +61,7 @@ internal sealed class StdioSetup : IDisposable
         StdInputKind.Null => -1,
         StdInputKind.File => OpenPath(unit, "StandardInput", svc.StandardInput.Path!, Libc.O_RDONLY | Libc.O_NOCTTY, 0, "reading"),
         StdInputKind.Data => Memfd(unit, svc.StandardInputBytes()),
+        StdInputKind.Socket => Connection(unit, "StandardInput"),
         _ => OpenPath(unit, "TTYPath", svc.TTYPath, Libc.O_RDWR | Libc.O_NOCTTY, 0, "the service's terminal"),
     };
 
@@ -74,6 +77,8 @@ internal sealed class StdioSetup : IDisposable
                 return (childFd, read);
             case StdOutputKind.Null:
                 return (-1, null);
+            case StdOutputKind.Socket:
+                return (Connection(unit, key), null);
             case StdOutputKind.Tty:
                 return (svc.StandardInput.IsTty ? input : OpenPath(unit, "TTYPath", svc.TTYPath, Libc.O_WRONLY | Libc.O_NOCTTY, 0, "the service's terminal"), null);
             case StdOutputKind.Append:
@@ -84,6 +89,11 @@ internal sealed class StdioSetup : IDisposable
                 return (OpenPath(unit, key, setting.Path!, write, mode, "writing"), null);
         }
     }
+
+    /// <summary>The connection itself (not a copy: the caller keeps it open until the unit is down).</summary>
+    private int Connection(string unit, string key) => _connection >= 0 ? _connection
+        : throw new PlanCompileException(unit, key, $"{unit}: {key}: \"socket\" is the connection of an Accept=yes socket unit, and this instance was not started by one " +
+            "(it is started per connection, not by hand or as a dependency)");
 
     private int OpenPath(string unit, string key, string path, int flags, uint mode, string purpose)
     {

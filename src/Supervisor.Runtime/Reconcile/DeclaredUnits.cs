@@ -37,6 +37,22 @@ public sealed class DeclaredUnits(string directory, ICgroupDriver driver, HostFa
         return true;
     }
 
+    /// <summary>
+    /// A transient instance of a template in the units directory (an Accept=yes connection's),
+    /// read from the template and its drop-ins as they are now and checked as a declared unit is
+    /// (the host checks included); never remembered as declared.
+    /// </summary>
+    public UnitDefinition Instantiate(string name)
+    {
+        var template = Units.Templates.UnitNameParts.TemplateOf(name);
+        var path = template is null ? null : Path.Combine(Directory, template + UnitLoader.UnitSuffix);
+        if (path is null || !File.Exists(path)) throw new Sockets.InstanceException($"there is no template {template}{UnitLoader.UnitSuffix} in {Directory}");
+        var set = CheckHost(UnitLoader.Load([path], new LoadOptions { Instances = new HashSet<string>(StringComparer.Ordinal) { name } }));
+        if (set.Units.TryGetValue(name, out var parsed)) return parsed.Definition;
+        var errors = set.DiagnosticsFor(name).Concat(set.DiagnosticsFor(template!)).Where(d => d.Severity == Severity.Error).Select(d => d.ToString()).ToList();
+        throw new Sockets.InstanceException(errors.Count > 0 ? string.Join("; ", errors) : "its template did not load");
+    }
+
     // The parses the reconciles keep between reads: a change re-parses only what it touches.
     private readonly ParsedUnitCache _cache = new();
 

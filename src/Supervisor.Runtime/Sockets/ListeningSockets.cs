@@ -47,6 +47,13 @@ public sealed class ListeningSockets : IDisposable
     public event Action<string, string>? Activated;
 
     /// <summary>
+    /// An Accept=yes socket unit's listening socket has a connection waiting (raised on the event
+    /// loop thread, again and again while one waits: the handler accepts it). The socket unit as it
+    /// was bound, and the listening descriptor.
+    /// </summary>
+    public event Action<UnitDefinition, SafeFd>? Pending;
+
+    /// <summary>
     /// Binds every address of the socket unit, replacing what it had; one failure closes the rest
     /// and throws with the address and errno. A socket a killed supervisor left for the same address
     /// and options is taken instead of a new one. Returns how many were taken so.
@@ -127,7 +134,7 @@ public sealed class ListeningSockets : IDisposable
     private static string KeyOf(UnitDefinition unit, ListenAddress a, int index)
     {
         var s = unit.Socket;
-        var made = $"{a.Kind}\n{a.Text}\n{s.Backlog}\n{s.ReusePort}\n{s.BindIPv6Only}\n{s.FreeBind}\n{s.PassCredentials}\n{s.PassSecurity}\n{s.SocketMode}\n{s.SocketUser}\n{s.SocketGroup}";
+        var made = $"{a.Kind}\n{a.Text}\n{s.Accept}\n{s.Backlog}\n{s.ReusePort}\n{s.BindIPv6Only}\n{s.FreeBind}\n{s.PassCredentials}\n{s.PassSecurity}\n{s.SocketMode}\n{s.SocketUser}\n{s.SocketGroup}";
         return $"{KeyPrefix}{unit.Name}/{index}/{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(made)))[..16]}";
     }
 
@@ -209,7 +216,10 @@ public sealed class ListeningSockets : IDisposable
     public IEnumerable<string> ActivatorsOf(string service) =>
         _bound.Values.Where(b => SocketUnits.ServiceOf(b.Unit) == service).Select(b => b.Unit.Name).ToList();
 
-    /// <summary>Watches the socket unit's descriptors for a first connection or datagram (the service is not running).</summary>
+    /// <summary>
+    /// Watches the socket unit's descriptors for a first connection or datagram (the service is
+    /// not running); an Accept=yes unit's for every connection, as long as it is bound.
+    /// </summary>
     public void Arm(string socketUnit)
     {
         if (!_bound.TryGetValue(socketUnit, out var bound)) return;
@@ -217,7 +227,7 @@ public sealed class ListeningSockets : IDisposable
         {
             if (bound.Watches.Count > 0) return;
             foreach (var (_, fd) in bound.Sockets)
-                bound.Watches.Add(EventLoop.Shared.Add(fd, _ => Fire(bound)));
+                bound.Watches.Add(bound.Unit.Socket.Accept ? EventLoop.Shared.Add(fd, _ => Pending?.Invoke(bound.Unit, fd)) : EventLoop.Shared.Add(fd, _ => Fire(bound)));
         }
     }
 

@@ -37,8 +37,8 @@ public static partial class KeyTable
             S("IgnoreSIGPIPE", Restart, V.Bool, s => s.IgnoreSIGPIPE, (s, v) => s with { IgnoreSIGPIPE = v }, "true",
                 "the service starts with SIGPIPE ignored (a write to a closed pipe fails with EPIPE); false leaves it at the default, which kills the process"),
             S("StandardInput", Restart, StdInputValue.Instance, s => s.StandardInput, (s, v) => s with { StandardInput = v }, "\"null\"",
-                "fd 0: \"null\", \"tty\", \"tty-force\", \"tty-fail\" (TTYPath), \"file:PATH\" (read-only), \"data\" (StandardInputText/StandardInputData); " +
-                "\"socket\" and \"fd:NAME\" are refused: there is no socket activation yet"),
+                "fd 0: \"null\", \"tty\", \"tty-force\", \"tty-fail\" (TTYPath), \"file:PATH\" (read-only), \"data\" (StandardInputText/StandardInputData), " +
+                "\"socket\" (the connection of an Accept=yes socket unit, inetd style: only in a template NAME@.toml; StandardOutput then defaults to the socket too); \"fd:NAME\" is refused"),
             S("StandardInputText", Restart, new Nullable<string>(V.String), s => s.StandardInputText, (s, v) => s with { StandardInputText = v }, "not set",
                 "text the service reads on stdin with StandardInput=\"data\" (the importer joins systemd's lines, each ending in a newline)"),
             S("StandardInputData", Restart, new Nullable<string>(Base64Value.Instance), s => s.StandardInputData, (s, v) => s with { StandardInputData = v }, "not set",
@@ -46,7 +46,7 @@ public static partial class KeyTable
             S("StandardOutput", Restart, StdOutputValue.Stdout, s => s.StandardOutput, (s, v) => s with { StandardOutput = v }, "\"journal\"",
                 "fd 1: \"journal\", \"syslog\", \"kmsg\" and their \"+console\" forms all mean the unit's log (no console copy is made); \"inherit\" (stdin's terminal, else /dev/null), " +
                 "\"null\", \"tty\", \"file:PATH\" (written from the start, not truncated), \"append:PATH\", \"truncate:PATH\"; files are opened by the supervisor on the host, " +
-                "before the sandbox, created 0666 minus UMask as root; \"socket\" and \"fd:NAME\" are refused (no socket activation yet)"),
+                "before the sandbox, created 0666 minus UMask as root; \"socket\" (the connection of an Accept=yes socket unit, the default when StandardInput is \"socket\"); \"fd:NAME\" is refused"),
             S("StandardError", Restart, StdOutputValue.Stderr, s => s.StandardError, (s, v) => s with { StandardError = v }, "\"inherit\"",
                 "fd 2, as StandardOutput; \"inherit\" (the default) goes wherever stdout goes"),
             S("SyslogIdentifier", Restart, new Nullable<string>(V.String), s => s.SyslogIdentifier, (s, v) => s with { SyslogIdentifier = v }, "the program's file name",
@@ -113,6 +113,11 @@ public static partial class KeyTable
             yield return (ServiceSection, "IOSchedulingPriority", "[Service] IOSchedulingPriority has no effect with IOSchedulingClass \"idle\", which has no priorities", false, null);
         if (s.StandardInput.Kind == StdInputKind.Data && s.StandardInputText is null && s.StandardInputData is null)
             yield return (ServiceSection, "StandardInput", "[Service] StandardInput \"data\" needs StandardInputText or StandardInputData", true, null);
+        foreach (var (key, isSocket) in new[] { ("StandardInput", s.StandardInput.Kind == StdInputKind.Socket), ("StandardOutput", s.StandardOutput.Kind == StdOutputKind.Socket),
+                     ("StandardError", s.StandardError.Kind == StdOutputKind.Socket) })
+            if (isSocket && !unit.Name.Contains(Templates.UnitNameParts.TemplateMarker, StringComparison.Ordinal))
+                yield return (ServiceSection, key, $"[Service] {key} \"socket\" is the connection of an Accept=yes socket unit, which starts an instance of a template per connection; '{unit.Name}' is not a template",
+                    true, $"rename it {unit.Name}@{UnitLoader.UnitSuffix} and give the socket unit {unit.Name}.socket{UnitLoader.UnitSuffix} Accept = true");
         if (s.StandardInput.Kind != StdInputKind.Data && (s.StandardInputText is not null || s.StandardInputData is not null))
             yield return (ServiceSection, s.StandardInputText is not null ? "StandardInputText" : "StandardInputData",
                 "[Service] StandardInputText and StandardInputData are read only with StandardInput \"data\"", false, null);
@@ -168,14 +173,14 @@ public static partial class KeyTable
     }
 
     /// <summary>No socket activation: what StandardInput/Output/Error say to "socket" and "fd:NAME".</summary>
-    private static UnitValueException NoSocketActivation(string word) =>
-        new($"\"{word}\" connects the service to a socket passed by socket activation, which this supervisor does not have yet",
-            "use \"null\", a file, or the unit's log instead");
+    private static UnitValueException NoNamedFd(string word) =>
+        new($"\"{word}\" (a descriptor of a socket unit by its FileDescriptorName) is not built; the service gets its socket units' descriptors as fds 3.. (LISTEN_FDS)",
+            "\"socket\" connects the connection of an Accept=yes socket unit; else use \"null\", a file, or the unit's log");
 
     private sealed class StdInputValue : IValueType<StdInputSetting>
     {
         public static readonly StdInputValue Instance = new();
-        public string Describe => "\"null\" | \"tty\" | \"tty-force\" | \"tty-fail\" | \"data\" | \"file:PATH\"";
+        public string Describe => "\"null\" | \"tty\" | \"tty-force\" | \"tty-fail\" | \"data\" | \"file:PATH\" | \"socket\"";
 
         public StdInputSetting Parse(TomlValue value)
         {
@@ -187,13 +192,13 @@ public static partial class KeyTable
                 case "tty-force": return new(StdInputKind.TtyForce);
                 case "tty-fail": return new(StdInputKind.TtyFail);
                 case "data": return new(StdInputKind.Data);
-                case "socket": throw NoSocketActivation(s);
+                case "socket": return new(StdInputKind.Socket);
             }
-            if (s.StartsWith("fd:", StringComparison.Ordinal) || s == "fd") throw NoSocketActivation(s);
+            if (s.StartsWith("fd:", StringComparison.Ordinal) || s == "fd") throw NoNamedFd(s);
             if (s.StartsWith("file:", StringComparison.Ordinal))
                 return new(StdInputKind.File, V.AbsolutePath.Parse(new TomlString(value.Location, s["file:".Length..])));
-            throw new UnitValueException($"expected \"null\", \"tty\", \"tty-force\", \"tty-fail\", \"data\" or \"file:PATH\", got \"{s}\"",
-                Suggest.Hint(s, ["null", "tty", "tty-force", "tty-fail", "data", "file:"]));
+            throw new UnitValueException($"expected \"null\", \"tty\", \"tty-force\", \"tty-fail\", \"data\", \"file:PATH\" or \"socket\", got \"{s}\"",
+                Suggest.Hint(s, ["null", "tty", "tty-force", "tty-fail", "data", "file:", "socket"]));
         }
 
         public object ToPlain(StdInputSetting value) => value.ToString();
@@ -208,7 +213,7 @@ public static partial class KeyTable
         private static readonly (string Prefix, StdOutputKind Kind)[] FileForms =
             [("file:", StdOutputKind.File), ("append:", StdOutputKind.Append), ("truncate:", StdOutputKind.Truncate)];
 
-        public string Describe => "\"journal\" | \"inherit\" | \"null\" | \"tty\" | \"file:PATH\" | \"append:PATH\" | \"truncate:PATH\"";
+        public string Describe => "\"journal\" | \"inherit\" | \"null\" | \"tty\" | \"file:PATH\" | \"append:PATH\" | \"truncate:PATH\" | \"socket\"";
 
         public StdOutputSetting Parse(TomlValue value)
         {
@@ -218,15 +223,15 @@ public static partial class KeyTable
                 case "inherit": return StdOutputSetting.Inherit;
                 case "null": return new(StdOutputKind.Null, null, s);
                 case "tty": return new(StdOutputKind.Tty, null, s);
-                case "socket": throw NoSocketActivation(s);
+                case "socket": return new(StdOutputKind.Socket, null, s);
             }
             if (LogWords.Contains(s)) return new(StdOutputKind.Log, null, s);
-            if (s.StartsWith("fd:", StringComparison.Ordinal) || s == "fd") throw NoSocketActivation(s);
+            if (s.StartsWith("fd:", StringComparison.Ordinal) || s == "fd") throw NoNamedFd(s);
             foreach (var (prefix, kind) in FileForms)
                 if (s.StartsWith(prefix, StringComparison.Ordinal))
                     return new(kind, V.AbsolutePath.Parse(new TomlString(value.Location, s[prefix.Length..])), prefix.TrimEnd(':'));
-            throw new UnitValueException($"expected \"journal\", \"inherit\", \"null\", \"tty\", \"file:PATH\", \"append:PATH\" or \"truncate:PATH\", got \"{s}\"",
-                Suggest.Hint(s, [.. LogWords, "inherit", "null", "tty", "file:", "append:", "truncate:"]));
+            throw new UnitValueException($"expected \"journal\", \"inherit\", \"null\", \"tty\", \"file:PATH\", \"append:PATH\", \"truncate:PATH\" or \"socket\", got \"{s}\"",
+                Suggest.Hint(s, [.. LogWords, "inherit", "null", "tty", "file:", "append:", "truncate:", "socket"]));
         }
 
         public object ToPlain(StdOutputSetting value) => value.ToString();

@@ -52,10 +52,17 @@ public static partial class KeyTable
         K("PassCredentials", Restart, SystemdBool, k => k.PassCredentials, (k, v) => k with { PassCredentials = v }, "false", "SO_PASSCRED on unix sockets: the receiver gets the sender's pid, uid and gid"),
         K("PassSecurity", Restart, SystemdBool, k => k.PassSecurity, (k, v) => k with { PassSecurity = v }, "false", "SO_PASSSEC on unix sockets: the receiver gets the sender's security label"),
         K("RemoveOnStop", Restart, SystemdBool, k => k.RemoveOnStop, (k, v) => k with { RemoveOnStop = v }, "false", "remove the unix socket files when the socket unit stops (else they stay, as in systemd)"),
-        K("Accept", Restart, AcceptValue, k => k.Accept, (k, v) => k with { Accept = v }, "false",
-            "only false is built: the listening sockets are passed to one service; Accept=yes (one service instance per connection) is refused"),
+        K("Accept", Restart, SystemdBool, k => k.Accept, (k, v) => k with { Accept = v }, "false",
+            "false: the listening sockets are passed to one service; true: the supervisor accepts each connection and starts a transient instance of the template NAME@.toml " +
+            "(\"NAME@N-LOCAL:PORT-REMOTE:PORT\", unix: \"NAME@N-PID-UID\") with the connection on stdin/stdout (StandardInput \"socket\") or as fd 3 (LISTEN_FDS=1, LISTEN_FDNAMES=connection), " +
+            "REMOTE_ADDR and REMOTE_PORT set; the instance runs in its own cgroup with the template's sandbox and limits, is not restarted, and is gone once it exits; " +
+            "not with ListenDatagram nor Service (as systemd)"),
+        K("MaxConnections", NextUse, V.Int(1, Limits.MaxConnections), k => k.MaxConnections, (k, v) => k with { MaxConnections = v }, "64",
+            "Accept=yes: connection instances running at once; a connection beyond it is accepted and closed at once (logged once per burst)"),
+        K("MaxConnectionsPerSource", NextUse, new NullableStruct<int>(V.Int(1, Limits.MaxConnections)), k => k.MaxConnectionsPerSource, (k, v) => k with { MaxConnectionsPerSource = v }, "MaxConnections",
+            "Accept=yes: connection instances running at once from one IP address (unix peers are not counted, as systemd); beyond it a connection is accepted and closed at once"),
         K("Service", Restart, new Nullable<string>(V.UnitName), k => k.Service, (k, v) => k with { Service = v }, "the service of the same name",
-            "the service this socket starts on the first connection and passes its descriptors to (\"NAME\" or \"NAME.service\")"),
+            "the service this socket starts on the first connection and passes its descriptors to (\"NAME\" or \"NAME.service\"); not with Accept=yes, whose service is the template NAME@"),
     ];
 
     private static IValueType<ValueList<ListenAddress>> Addresses(SocketKind kind) => new ListenAddresses(kind);
@@ -143,19 +150,5 @@ public static partial class KeyTable
         }
 
         public object ToPlain(uint value) => "0" + Convert.ToString(value, 8).PadLeft(3, '0');
-    }
-
-    private static IValueType<bool> AcceptValue => new AcceptBool(SystemdBool);
-
-    private sealed class AcceptBool(IValueType<bool> inner) : IValueType<bool>
-    {
-        public string Describe => inner.Describe;
-
-        public bool Parse(TomlValue value) => inner.Parse(value)
-            ? throw new UnitValueException("Accept=yes (a service instance per connection) is not built yet; use Accept=no, where one service gets the listening sockets",
-                "systemd's Accept=yes needs a template service NAME@.service")
-            : false;
-
-        public object ToPlain(bool value) => value;
     }
 }

@@ -33,6 +33,8 @@ public enum StdInputKind
     File,
     /// <summary>StandardInputText/StandardInputData.</summary>
     Data,
+    /// <summary>The connection an Accept=yes socket unit accepted (inetd style).</summary>
+    Socket,
 }
 
 /// <summary>Where StandardOutput=/StandardError= connect the service's fd 1 or 2.</summary>
@@ -50,6 +52,8 @@ public enum StdOutputKind
     Append,
     /// <summary>truncate:PATH: O_TRUNC.</summary>
     Truncate,
+    /// <summary>The connection an Accept=yes socket unit accepted (inetd style).</summary>
+    Socket,
 }
 
 public sealed record StdInputSetting(StdInputKind Kind, string? Path = null)
@@ -65,6 +69,7 @@ public sealed record StdInputSetting(StdInputKind Kind, string? Path = null)
         StdInputKind.TtyForce => "tty-force",
         StdInputKind.TtyFail => "tty-fail",
         StdInputKind.Data => "data",
+        StdInputKind.Socket => "socket",
         _ => "file:" + Path,
     };
 }
@@ -72,6 +77,10 @@ public sealed record StdInputSetting(StdInputKind Kind, string? Path = null)
 /// <param name="Spelling">The word the unit used ("journal+console", "syslog"), shown back by <c>show</c>.</param>
 public sealed record StdOutputSetting(StdOutputKind Kind, string? Path = null, string? Spelling = null)
 {
+    /// <summary>
+    /// The default. This very instance (not an equal one) means "not written in the unit", which
+    /// systemd turns into inherit when stdin is a socket (service_fix_stdio); a written "journal" is a new instance.
+    /// </summary>
     public static readonly StdOutputSetting Log = new(StdOutputKind.Log, null, "journal");
     public static readonly StdOutputSetting Inherit = new(StdOutputKind.Inherit, null, "inherit");
 
@@ -85,6 +94,7 @@ public sealed record StdOutputSetting(StdOutputKind Kind, string? Path = null, s
         StdOutputKind.Null => "null",
         StdOutputKind.Tty => "tty",
         StdOutputKind.Inherit => "inherit",
+        StdOutputKind.Socket => "socket",
         _ => Spelling ?? "journal",
     };
 }
@@ -140,12 +150,20 @@ public sealed partial record ServiceSection
 
     /// <summary>
     /// Where stdout really goes after systemd's inherit rule: inherit means stdin's terminal when
-    /// stdin is one, else /dev/null (a service started by PID 1 has nothing else to inherit).
+    /// stdin is one, else /dev/null (a service started by PID 1 has nothing else to inherit). With
+    /// StandardInput "socket", stdout not written in the unit (or inherit) is the socket too, as
+    /// systemd's service_fix_stdio leaves it: an inetd-style daemon answers on the connection.
     /// </summary>
     public StdOutputSetting EffectiveStandardOutput =>
-        StandardOutput.Kind != StdOutputKind.Inherit ? StandardOutput
+        StandardInput.Kind == StdInputKind.Socket && (StandardOutput.Kind == StdOutputKind.Inherit || ReferenceEquals(StandardOutput, StdOutputSetting.Log))
+            ? new StdOutputSetting(StdOutputKind.Socket, null, "socket")
+        : StandardOutput.Kind != StdOutputKind.Inherit ? StandardOutput
         : StandardInput.IsTty ? new StdOutputSetting(StdOutputKind.Tty, null, "tty")
         : new StdOutputSetting(StdOutputKind.Null, null, "null");
+
+    /// <summary>A connection of an Accept=yes socket unit goes on fd 0, 1 or 2 (then it is not passed as fd 3 with LISTEN_FDS, as in systemd).</summary>
+    public bool UsesConnectionOnStdio =>
+        StandardInput.Kind == StdInputKind.Socket || EffectiveStandardOutput.Kind == StdOutputKind.Socket || EffectiveStandardError.Kind == StdOutputKind.Socket;
 
     /// <summary>Where stderr really goes: inherit is stdout's destination (systemd's default for StandardError).</summary>
     public StdOutputSetting EffectiveStandardError =>

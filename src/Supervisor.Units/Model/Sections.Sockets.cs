@@ -104,6 +104,12 @@ public sealed partial record SocketSection
     public bool PassSecurity { get; init; }
     public bool RemoveOnStop { get; init; }
     public bool Accept { get; init; }
+    /// <summary>systemd's default MaxConnections=: connection instances running at once (Accept=yes).</summary>
+    public const int DefaultMaxConnections = 64;
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+    /// <summary>Connection instances at once from one source address (Accept=yes); null: MaxConnections.</summary>
+    public int? MaxConnectionsPerSource { get; init; }
+    public int EffectiveMaxConnectionsPerSource => MaxConnectionsPerSource ?? MaxConnections;
     /// <summary>The service this socket activates; null: the service of the same name.</summary>
     public string? Service { get; init; }
 
@@ -125,9 +131,21 @@ public static class SocketUnits
 {
     public const string Suffix = ".socket";
 
-    /// <summary>The service a socket unit activates: its Service=, else the service of the same name ("dbus.socket" → "dbus").</summary>
+    /// <summary>
+    /// The service a socket unit activates: its Service=, else the service of the same name
+    /// ("dbus.socket" → "dbus"); with Accept=yes the template of the same name ("sshd.socket" →
+    /// "sshd@"), whose instance per connection is <see cref="ConnectionInstance"/>.
+    /// </summary>
     public static string ServiceOf(UnitDefinition socket) =>
-        socket.Socket.Service ?? socket.Name[..^Suffix.Length];
+        socket.Socket.Accept ? socket.Name[..^Suffix.Length] + Templates.UnitNameParts.TemplateMarker
+        : socket.Socket.Service ?? socket.Name[..^Suffix.Length];
+
+    /// <summary>
+    /// systemd's name of a connection's instance (socket.c, instance_from_socket): "N-LOCAL:PORT-REMOTE:PORT"
+    /// for IP (IPv4-mapped IPv6 written as IPv4), "N-PID-UID" for a unix peer, "N-unknown" when the
+    /// peer's credentials are not known; N counts the socket unit's accepted connections from 0.
+    /// </summary>
+    public static string ConnectionInstance(UnitDefinition socket, string instance) => ServiceOf(socket) + instance;
 
     /// <summary>
     /// The socket units whose descriptors <paramref name="service"/> gets, in order: its Sockets=
