@@ -61,7 +61,7 @@ internal static class SecurityCommand
         var units = r.GetValue(source.Units);
         if (targets.Length == 0)
         {
-            var running = units is null ? await RunningUnitNamesAsync(source.Client(r), error) : null;
+            var running = units is null ? RunningUnitNames(source.Client(r), error) : null;
             if (running is null) (scored, ok) = ScorePath(units ?? Cli.DefaultUnitsDirectory, error);
             else targets = [.. running];
         }
@@ -125,9 +125,9 @@ internal static class SecurityCommand
     }
 
     /// <summary>The daemon's service units, or null when no daemon answers.</summary>
-    private static Task<List<string>?> RunningUnitNamesAsync(ClientOptions client, TextWriter error) =>
-        DaemonClient.TryAskAsync(client, error, async c =>
-            (List<string>?)[.. (await ControlCommands.List(c)).Select(u => u.Name).Where(n => !n.Contains('.', StringComparison.Ordinal))]);
+    private static List<string>? RunningUnitNames(ClientOptions client, TextWriter error) =>
+        DaemonClient.TryAsk(client, error, c =>
+            (List<string>?)[.. ControlCommands.List(c).Select(u => u.Name).Where(n => !n.Contains('.', StringComparison.Ordinal))]);
 
     private sealed record Running(DaemonPaths Paths, int MainPid);
 
@@ -140,7 +140,7 @@ internal static class SecurityCommand
     {
         var units = r.GetValue(source.Units);
         var client = source.Client(r);
-        var running = units is not null ? null : await DaemonClient.TryAskAsync(client, error, async c => new Running(await DaemonPaths.AskAsync(c, name), await MainPidAsync(c, name)));
+        var running = units is not null ? null : DaemonClient.TryAsk(client, error, c => new Running(DaemonPaths.Ask(c, name), MainPid(c, name)));
         var paths = (running?.Paths ?? DaemonPaths.Defaults).Override(units, r.GetValue(source.CgroupRoot));
         var (def, _) = SandboxCommands.LoadUnit(name, paths, error);
         if (def is null) return ([], false);
@@ -153,12 +153,12 @@ internal static class SecurityCommand
         return ([new Scored(ExposureScore.Assess(def.Name, facts), $"running, process {pid.ToString(CultureInfo.InvariantCulture)} (live), {declared}")], true);
     }
 
-    private static async Task<int> MainPidAsync(DaemonClient c, string name)
+    private static int MainPid(DaemonClient c, string name)
     {
         try
         {
-            var path = (ObjectPath)(await c.ManagerCallAsync("GetUnit", "s", name))[0];
-            return (int)(uint)await c.GetAsync(path.ToString(), ControlApi.UnitInterface, "MainPID");
+            var path = (ObjectPath)c.ManagerCall("GetUnit", "s", name)[0];
+            return (int)(uint)c.Get(path.ToString(), ControlApi.UnitInterface, "MainPID");
         }
         catch (DBusErrorException e) when (e.ErrorName == ControlApi.NoSuchUnitError)
         {
