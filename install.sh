@@ -84,9 +84,11 @@ fi
 say "building (Release)"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-# NativeAOT on x86_64 and aarch64: one native `supervisor` executable, no .NET runtime to start
-# (a command answers in a few ms instead of ~140) and less memory kept by the daemon
-# (tests/bench/cli, tests/bench/supervision/scale.sh). Elsewhere the ReadyToRun build.
+# NativeAOT on x86_64 and aarch64: native executables, no .NET runtime to start (a command answers
+# in a few ms instead of ~140) and less memory kept by the daemon (tests/bench/cli,
+# tests/bench/supervision/scale.sh): `supervisor`, the client, and beside it `supervisord`, the
+# daemon that `supervisor run` execs (both land in $PREFIX/lib/supervisor with the helpers).
+# Elsewhere the ReadyToRun build, where `run` runs the daemon in the same program.
 case "$(uname -m)" in x86_64|aarch64) kind=aot ;; *) kind=r2r ;; esac
 "$here/contrib/publish.sh" "$kind" "$stage/lib" >"$stage/build.log" 2>&1 || {
   cat "$stage/build.log" >&2

@@ -33,9 +33,11 @@ chmod +x "$results/supervisor"
 SUPERVISOR="$PWD/$results/supervisor" contrib/completion/test-completion.sh >"$completion_log" 2>&1 || status=$?
 cat "$completion_log"
 
-# The NativeAOT binary install.sh installs (contrib/publish.sh aot), published for real: the
-# completion test and the integration tests of the client commands, the metrics endpoint and the
-# sandbox commands run again with it as both daemon and client, so a build that compiles but breaks
+# The NativeAOT binaries install.sh installs (contrib/publish.sh aot: the client `supervisor` and
+# the daemon `supervisord` it execs for `run`), published for real: the completion test and the
+# integration tests of the client commands, the metrics endpoint and the sandbox commands run again
+# with them as client and daemon (CliAgainstDaemonTests checks that `supervisor run` became
+# supervisord in the same process and stops on SIGTERM), so a build that compiles but breaks
 # at run time (trimmed code, a dependency that is not AOT-safe) fails here. x86_64 and aarch64 only.
 aot_log=$results/aot-completion.log
 case "$(uname -m)" in

@@ -4,9 +4,12 @@
 #
 #   contrib/publish.sh [aot|r2r] OUT
 #
-#   aot (default)  one native executable, OUT/supervisor, compiled ahead of time (NativeAOT):
-#                  no .NET runtime to load and no JIT, so a command answers in a few ms and the
-#                  daemon keeps less memory. x86_64 and aarch64; needs clang (Debian: clang).
+#   aot (default)  native executables compiled ahead of time (NativeAOT): no .NET runtime to load
+#                  and no JIT, so a command answers in a few ms and the daemon keeps less memory.
+#                  OUT/supervisor is the client (every command; `run` execs the daemon) and
+#                  OUT/supervisord the daemon: the same project compiled twice, the client with
+#                  SupervisorClientOnly=true so that it carries none of the daemon's code (hosting,
+#                  Kestrel, prometheus-net) and starts fast. x86_64 and aarch64; needs clang.
 #   r2r            the framework-dependent ReadyToRun build, run as `dotnet OUT/supervisor.dll`:
 #                  the fallback on any other architecture.
 #
@@ -30,8 +33,18 @@ case $kind in
     [ -n "$rid" ] && args+=(-r "$rid" --self-contained false -p:PublishReadyToRun=true) ;;
   *) echo "contrib/publish.sh: unknown kind '$kind' (aot or r2r)" >&2; exit 2 ;;
 esac
-dotnet publish "$here/src/Supervisor.Cli/Supervisor.Cli.csproj" -c Release "${args[@]}" -o "$out" --nologo -v quiet
+project="$here/src/Supervisor.Cli/Supervisor.Cli.csproj"
+if [ "$kind" = aot ]; then
+  # The daemon first (the whole program), renamed supervisord; then the client over it in OUT.
+  daemon=$(mktemp -d)
+  trap 'rm -rf "$daemon"' EXIT
+  dotnet publish "$project" -c Release "${args[@]}" -o "$daemon" --nologo -v quiet
+  dotnet publish "$project" -c Release "${args[@]}" -p:SupervisorClientOnly=true -o "$out" --nologo -v quiet
+  install -m 0755 "$daemon/supervisor" "$out/supervisord"
+else
+  dotnet publish "$project" -c Release "${args[@]}" -o "$out" --nologo -v quiet
+fi
 # The debug symbols (of the native binary, of the assemblies compiled into it) are for a
 # debugger, not for running it.
-[ "$kind" = aot ] && rm -f "$out/supervisor.dbg" "$out"/*.pdb
+[ "$kind" = aot ] && rm -f "$out/supervisor.dbg" "$out/supervisord.dbg" "$out"/*.pdb
 exit 0

@@ -43,6 +43,31 @@ public class CliAgainstDaemonTests
     }
 
     [Fact]
+    public async Task The_native_client_runs_the_daemon_as_supervisord_in_the_same_process_and_it_stops_on_SIGTERM()
+    {
+        Daemon.RequireRoot();
+        var client = Daemon.NativeBinary ?? "";
+        if (client.Length == 0)
+            Assert.Skip("needs SUPERVISOR_BINARY (the NativeAOT publish, as test.sh runs it): the JIT build runs the daemon inside `supervisor` itself");
+        await using var d = new Daemon();
+        d.WriteUnit("svc", "[Service]\nExecStart = [\"/bin/sleep\", \"1000\"]\n");
+        d.Start();
+        d.WaitForState("svc", "active", "running");
+
+        // `supervisor run` became supervisord, the binary beside it: same pid, nothing left in between.
+        var daemonBinary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(client))!, "supervisord");
+        Assert.Equal(daemonBinary, new FileInfo($"/proc/{d.Pid}/exe").LinkTarget);
+        // The client carries none of the daemon's code (hosting, Kestrel, prometheus-net).
+        Assert.True(new FileInfo(client).Length * 2 < new FileInfo(daemonBinary).Length,
+            $"the client ({new FileInfo(client).Length} bytes) is not much smaller than the daemon ({new FileInfo(daemonBinary).Length} bytes)");
+        // Signals reach the exec'd daemon: SIGTERM stops the units and the daemon, exit 0.
+        var main = d.MainPid("svc");
+        var (code, exited) = d.Terminate();
+        Assert.True(exited && code == 0, $"exit {code}:\n{d.Log}");
+        Assert.False(Directory.Exists($"/proc/{main}"), "the unit's process outlived the daemon (the daemon stops and reaps its units before it exits)");
+    }
+
+    [Fact]
     public async Task A_stop_and_a_start_from_the_cli_are_in_the_units_log_with_who_asked()
     {
         Daemon.RequireRoot();

@@ -170,6 +170,9 @@ public sealed class Daemon : IAsyncDisposable
         WaitForExit();
     }
 
+    /// <summary>The pid of the started `supervisor run`.</summary>
+    public int Pid => _process!.Id;
+
     public void WaitForExit()
     {
         Assert.True(_process!.WaitForExit(TimeSpan.FromSeconds(60)), "the daemon did not exit");

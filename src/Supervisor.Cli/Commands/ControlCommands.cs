@@ -51,9 +51,9 @@ public static class ControlCommands
 
     internal sealed record UnitRow(string Name, string Description, string Load, string Active, string Sub);
 
-    internal static async Task<List<UnitRow>> List(DaemonClient c)
+    internal static List<UnitRow> List(DaemonClient c)
     {
-        var rows = (object[])(await c.ManagerCallAsync("ListUnits"))[0];
+        var rows = (object[])c.ManagerCall("ListUnits")[0];
         return rows.Select(r => (DBusStruct)r).Select(s => new UnitRow((string)s[0], (string)s[1], (string)s[2], (string)s[3], (string)s[4])).ToList();
     }
 
@@ -77,9 +77,9 @@ public static class ControlCommands
         var timeout = ClientOptions.TimeoutOption();
         var json = Json();
         var command = new Command("list-units", "List every loaded unit with its state.") { runtime, json, timeout };
-        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, async c =>
+        command.SetAction(r => DaemonClient.Run(ClientOptions.From(r, runtime, timeout), error, c =>
         {
-            var rows = await List(c);
+            var rows = List(c);
             if (r.GetValue(json)) JsonOutput.PrintRows(output, rows, ListColumns);
             else PrintTable(output, rows);
             return ExitCodes.Ok;
@@ -103,10 +103,10 @@ public static class ControlCommands
         var runtime = ClientOptions.RuntimeDirOption();
         var timeout = ClientOptions.TimeoutOption();
         var command = new Command(name, description) { unit, runtime, timeout };
-        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, async c =>
+        command.SetAction(r => DaemonClient.Run(ClientOptions.From(r, runtime, timeout), error, c =>
         {
             var target = r.GetValue(unit)!;
-            await c.JobAsync(method, "ss", [target, "replace"], name, target);
+            c.Job(method, "ss", [target, "replace"], name, target);
             return ExitCodes.Ok;
         }));
         return command;
@@ -118,10 +118,10 @@ public static class ControlCommands
         var runtime = ClientOptions.RuntimeDirOption();
         var timeout = ClientOptions.TimeoutOption();
         var command = new Command("reset-failed", "Clear a unit's failed state and start-limit counter.") { unit, runtime, timeout };
-        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, async c =>
+        command.SetAction(r => DaemonClient.Run(ClientOptions.From(r, runtime, timeout), error, c =>
         {
             var target = r.GetValue(unit)!;
-            await c.JobAsync("ResetFailedUnit", "s", [target], "reset-failed", target);
+            c.Job("ResetFailedUnit", "s", [target], "reset-failed", target);
             return ExitCodes.Ok;
         }));
         return command;
@@ -133,9 +133,9 @@ public static class ControlCommands
         var timeout = ClientOptions.TimeoutOption();
         var json = Json();
         var command = new Command(name, description) { runtime, json, timeout };
-        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, async c =>
+        command.SetAction(r => DaemonClient.Run(ClientOptions.From(r, runtime, timeout), error, c =>
         {
-            var reply = method == "Reload" ? await c.JobAsync(method, "", [], "reload of the unit files", null) : await c.ManagerCallAsync(method);
+            var reply = method == "Reload" ? c.Job(method, "", [], "reload of the unit files", null) : c.ManagerCall(method);
             var rows = ((object[])reply[0]).Select(x => (DBusStruct)x).ToList();
             if (r.GetValue(json))
             {

@@ -48,25 +48,32 @@ internal sealed class DaemonUnreachableException(string message) : Exception(mes
 /// every call and a job the daemon carries out all count against it. When it passes, the message
 /// says what state the daemon was in: not connectable, connected but silent (with its pid and
 /// whether it is stopped, when the private socket tells), or alive with the job still going on.
+/// Synchronous on purpose (issue 18): one thread, blocking socket calls, the handshake sent with
+/// the first call in one write (<see cref="BlockingConnection"/>); a command starts no thread pool.
 /// </summary>
-internal sealed class DaemonClient : IAsyncDisposable
+internal sealed class DaemonClient : IDisposable
 {
     /// <summary>After a job's deadline, how long a look at the unit's state may take.</summary>
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    private const string Properties = "org.freedesktop.DBus.Properties";
 
     private static string? _bus;
 
     /// <summary>Set once per command line from the root's recursive --bus option.</summary>
     internal static void UseBus(string? bus) => _bus = bus;
 
-    private readonly DBusConnection _connection;
-    private readonly CancellationTokenSource _deadline;
+    private readonly BlockingConnection _connection;
+    private readonly long _deadline;
     private readonly ClientOptions _options;
 
     /// <summary>The control socket or bus address, for messages.</summary>
     public string Where { get; }
 
-    private DaemonClient(DBusConnection connection, CancellationTokenSource deadline, ClientOptions options, string where)
+    /// <summary>True once the daemon (or the bus) has answered the handshake.</summary>
+    public bool Answered => _connection.HandshakeDone;
+
+    private DaemonClient(BlockingConnection connection, long deadline, ClientOptions options, string where)
     {
         _connection = connection;
         _deadline = deadline;
@@ -74,22 +81,18 @@ internal sealed class DaemonClient : IAsyncDisposable
         Where = where;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _connection.DisposeAsync();
-        _deadline.Dispose();
-    }
+    public void Dispose() => _connection.Dispose();
 
     /// <summary>
     /// Runs <paramref name="action"/> against the daemon; every way it can fail is one message on
     /// <paramref name="error"/> and exit 1.
     /// </summary>
-    public static async Task<int> RunAsync(ClientOptions options, TextWriter error, Func<DaemonClient, Task<int>> action)
+    public static int Run(ClientOptions options, TextWriter error, Func<DaemonClient, int> action)
     {
         try
         {
-            await using var client = await ConnectAsync(options);
-            return await action(client);
+            using var client = Connect(options);
+            return action(client);
         }
         catch (Exception e) when (e is DaemonUnreachableException or DaemonGaveUpException)
         {
@@ -113,12 +116,12 @@ internal sealed class DaemonClient : IAsyncDisposable
     /// are). No daemon is no error: null then, with a note on <paramref name="error"/> only when one
     /// was there but did not answer in time.
     /// </summary>
-    public static async Task<T?> TryAskAsync<T>(ClientOptions options, TextWriter error, Func<DaemonClient, Task<T?>> ask) where T : class
+    public static T? TryAsk<T>(ClientOptions options, TextWriter error, Func<DaemonClient, T?> ask) where T : class
     {
         try
         {
-            await using var client = await ConnectAsync(options);
-            return await ask(client);
+            using var client = Connect(options);
+            return ask(client);
         }
         catch (DaemonUnreachableException)
         {
@@ -131,7 +134,7 @@ internal sealed class DaemonClient : IAsyncDisposable
         }
     }
 
-    private static async Task<DaemonClient> ConnectAsync(ClientOptions options)
+    private static DaemonClient Connect(ClientOptions options)
     {
         var socket = Path.Combine(options.RuntimeDirectory, "private");
         string address = _bus is null ? DBusAddress.ForUnixPath(socket)
@@ -140,25 +143,14 @@ internal sealed class DaemonClient : IAsyncDisposable
         string where = _bus is null ? socket : address;
         if (_bus is null && !File.Exists(socket))
             throw new DaemonUnreachableException($"no control socket at '{socket}': the daemon is not running (start it with 'supervisor run', or use --runtime-dir if it was started with one)");
-        var deadline = new CancellationTokenSource();
-        if (options.Timeout != Timeout.InfiniteTimeSpan) deadline.CancelAfter(options.Timeout);
+        var deadline = BlockingConnection.DeadlineAfter(options.Timeout);
         try
         {
-            // Our deadline bounds each call; the library's own per-call timeout would cut a long job short.
-            var connection = await DBusConnection.ConnectAsync(address, new DBusConnectionOptions { CallTimeout = Timeout.InfiniteTimeSpan }, deadline.Token);
-            return new DaemonClient(connection, deadline, options, where);
+            // A bus needs Hello first; the daemon's own socket does not (our server answers calls without it).
+            return new DaemonClient(BlockingConnection.Connect(address, deadline, sayHello: _bus is not null), deadline, options, where);
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
-            deadline.Dispose();
-            // A unix socket accepts into its backlog even when nobody calls accept(): connect
-            // succeeded and the handshake got no answer. Who listens there says why.
-            var (who, why) = _bus is null ? DaemonState.Explain(DaemonState.ListenerPid(socket)) : ("the bus", "");
-            throw new DaemonGaveUpException($"connected to '{where}', but {who} did not answer the handshake within {options.Describe()}{why}");
-        }
-        catch (Exception e) when (e is SocketException or IOException or DBusConnectionClosedException or DBusProtocolException or UnauthorizedAccessException)
-        {
-            deadline.Dispose();
             throw new DaemonUnreachableException(Unreachable(where, e));
         }
     }
@@ -174,30 +166,50 @@ internal sealed class DaemonClient : IAsyncDisposable
 
     // ── calls ────────────────────────────────────────────────────────────────────────────────
 
-    public async Task<object[]> CallAsync(string path, string @interface, string member, string signature = "", params object[] args)
+    /// <summary>Queues a call to the daemon; it goes out with the next <see cref="Reply"/> (so calls that do not depend on each other share a round trip).</summary>
+    public uint Post(string path, string @interface, string member, string signature = "", params object[] args) =>
+        _connection.Send(Message.MethodCall(ControlApi.BusName, new ObjectPath(path), @interface, member, signature, args));
+
+    /// <summary>The reply to a posted call, within the conversation's deadline.</summary>
+    public object[] Reply(uint serial, string member) => Await(serial, member, _deadline);
+
+    private object[] Await(uint serial, string member, long deadline)
     {
         try
         {
-            return await _connection.CallAsync(ControlApi.BusName, path, @interface, member, signature, args, _deadline.Token);
+            using var reply = _connection.Receive(serial, deadline);
+            return [.. reply.Body];
         }
-        catch (OperationCanceledException) when (_deadline.IsCancellationRequested)
+        catch (TimeoutException)
         {
             throw new DaemonGaveUpException(NoReply(member));
         }
+        catch (Exception e) when (!Answered && e is DBusProtocolException or DBusConnectionClosedException or SocketException)
+        {
+            throw new DaemonUnreachableException(Unreachable(Where, e));
+        }
     }
 
-    public Task<object[]> ManagerCallAsync(string member, string signature = "", params object[] args) =>
-        CallAsync(ControlApi.ManagerPath, ControlApi.ManagerInterface, member, signature, args);
+    public object[] Call(string path, string @interface, string member, string signature = "", params object[] args) =>
+        Reply(Post(path, @interface, member, signature, args), member);
 
-    public async Task<object> GetAsync(string path, string @interface, string property) =>
-        ((Variant)(await CallAsync(path, "org.freedesktop.DBus.Properties", "Get", "ss", @interface, property))[0]).Value;
+    public object[] ManagerCall(string member, string signature = "", params object[] args) =>
+        Call(ControlApi.ManagerPath, ControlApi.ManagerInterface, member, signature, args);
+
+    public object Get(string path, string @interface, string property) =>
+        ((Variant)Call(path, Properties, "Get", "ss", @interface, property)[0]).Value;
+
+    /// <summary>Queues the Get of a manager property, for <see cref="OptionalManagerProperty(uint)"/>.</summary>
+    public uint PostManagerProperty(string property) => Post(ControlApi.ManagerPath, Properties, "Get", "ss", ControlApi.ManagerInterface, property);
 
     /// <summary>A manager property an older daemon may lack (UnitsDirectory, LogDirectory …): null then, or when empty.</summary>
-    public async Task<string?> OptionalManagerPropertyAsync(string property)
+    public string? OptionalManagerProperty(string property) => OptionalManagerProperty(PostManagerProperty(property));
+
+    public string? OptionalManagerProperty(uint posted)
     {
         try
         {
-            return await GetAsync(ControlApi.ManagerPath, ControlApi.ManagerInterface, property) is string { Length: > 0 } value ? value : null;
+            return ((Variant)Reply(posted, "Get")[0]).Value is string { Length: > 0 } value ? value : null;
         }
         catch (DBusErrorException e) when (e.ErrorName == DBusErrors.UnknownProperty)
         {
@@ -206,10 +218,10 @@ internal sealed class DaemonClient : IAsyncDisposable
     }
 
     /// <summary>Every io.supervisor.Unit1 property of a unit, by name, with D-Bus's types (u as uint, t as ulong, as as object[] …).</summary>
-    public async Task<Dictionary<string, object>> UnitPropertiesAsync(string unit)
+    public Dictionary<string, object> UnitProperties(string unit)
     {
-        var path = (ObjectPath)(await ManagerCallAsync("GetUnit", "s", unit))[0];
-        var all = (await CallAsync(path.ToString(), "org.freedesktop.DBus.Properties", "GetAll", "s", ControlApi.UnitInterface))[0];
+        var path = (ObjectPath)ManagerCall("GetUnit", "s", unit)[0];
+        var all = Call(path.ToString(), Properties, "GetAll", "s", ControlApi.UnitInterface)[0];
         return ((KeyValuePair<object, object>[])all).ToDictionary(kv => (string)kv.Key, kv => ((Variant)kv.Value).Value, StringComparer.Ordinal);
     }
 
@@ -218,38 +230,46 @@ internal sealed class DaemonClient : IAsyncDisposable
     /// up, Reload for the reconcile). At the deadline it looks once more: a daemon that still
     /// answers is working on it, and the message says that it goes on and how to follow it.
     /// </summary>
-    public async Task<object[]> JobAsync(string member, string signature, object[] args, string verb, string? unit)
+    public object[] Job(string member, string signature, object[] args, string verb, string? unit)
     {
+        var serial = Post(ControlApi.ManagerPath, ControlApi.ManagerInterface, member, signature, args);
         try
         {
-            return await _connection.CallAsync(ControlApi.BusName, ControlApi.ManagerPath, ControlApi.ManagerInterface, member, signature, args, _deadline.Token);
+            using var reply = _connection.Receive(serial, _deadline);
+            return [.. reply.Body];
         }
-        catch (OperationCanceledException) when (_deadline.IsCancellationRequested)
+        catch (TimeoutException) when (Answered)
         {
-            throw new DaemonGaveUpException(await GoesOnAsync(member, verb, unit));
+            throw new DaemonGaveUpException(GoesOn(member, verb, unit));
+        }
+        catch (TimeoutException)
+        {
+            throw new DaemonGaveUpException(NoReply(member));
+        }
+        catch (Exception e) when (!Answered && e is DBusProtocolException or DBusConnectionClosedException or SocketException)
+        {
+            throw new DaemonUnreachableException(Unreachable(Where, e));
         }
     }
 
-    private async Task<string> GoesOnAsync(string member, string verb, string? unit)
+    private string GoesOn(string member, string verb, string? unit)
     {
-        using var probe = new CancellationTokenSource(ProbeTimeout);
+        var probe = BlockingConnection.DeadlineAfter(ProbeTimeout);
         var gaveUp = $"gave up waiting after {_options.Describe()}";
         try
         {
             if (unit is null)
             {
-                await _connection.CallAsync(ControlApi.BusName, ControlApi.ManagerPath, "org.freedesktop.DBus.Peer", "Ping", "", [], probe.Token);
+                Await(Post(ControlApi.ManagerPath, "org.freedesktop.DBus.Peer", "Ping"), "Ping", probe);
                 return $"{gaveUp}: the daemon is working on the {verb}, which goes on; 'supervisor status' shows the units as they are now, 'supervisor plan' what is left to do";
             }
-            var path = (ObjectPath)(await _connection.CallAsync(ControlApi.BusName, ControlApi.ManagerPath, ControlApi.ManagerInterface, "GetUnit", "s", [unit], probe.Token))[0];
-            var state = new string[2];
-            int i = 0;
-            foreach (var property in new[] { "ActiveState", "SubState" })
-                state[i++] = (string)((Variant)(await _connection.CallAsync(ControlApi.BusName, path, "org.freedesktop.DBus.Properties", "Get", "ss",
-                    [ControlApi.UnitInterface, property], probe.Token))[0]).Value;
-            return $"{gaveUp}: the {verb} of '{unit}' goes on (it is {state[0]} ({state[1]}) now); follow it with 'supervisor status {unit}' or 'supervisor logs -f {unit}', or wait for it with a longer --timeout (e.g. --timeout 5min, or infinity)";
+            var path = ((ObjectPath)Await(Post(ControlApi.ManagerPath, ControlApi.ManagerInterface, "GetUnit", "s", unit), "GetUnit", probe)[0]).ToString();
+            var active = Post(path, Properties, "Get", "ss", ControlApi.UnitInterface, "ActiveState");
+            var sub = Post(path, Properties, "Get", "ss", ControlApi.UnitInterface, "SubState");
+            var state = $"{((Variant)Await(active, "Get", probe)[0]).Value} ({((Variant)Await(sub, "Get", probe)[0]).Value})";
+            return $"{gaveUp}: the {verb} of '{unit}' goes on (it is {state} now); follow it with 'supervisor status {unit}' or 'supervisor logs -f {unit}', or wait for it with a longer --timeout (e.g. --timeout 5min, or infinity)";
         }
-        catch (OperationCanceledException)
+        catch (DaemonGaveUpException)
         {
             return NoReply(member);
         }
@@ -261,8 +281,13 @@ internal sealed class DaemonClient : IAsyncDisposable
 
     private string NoReply(string member)
     {
-        // On the private socket the peer is the daemon itself (SO_PEERCRED); on a bus it would be the bus.
-        var (who, why) = DaemonState.Explain(_bus is null ? _connection.PeerCredentials?.ProcessId : null);
-        return $"connected to '{Where}', but {who} did not reply to {member} within {_options.Describe()}{why}";
+        // On the private socket the peer is the daemon itself (SO_PEERCRED); on a bus it is the bus.
+        if (!Answered)
+        {
+            var (who, why) = _bus is null ? DaemonState.Explain(_connection.PeerCredentials.ProcessId) : ("the bus", "");
+            return $"connected to '{Where}', but {who} did not answer the handshake within {_options.Describe()}{why}";
+        }
+        var (daemon, because) = DaemonState.Explain(_bus is null ? _connection.PeerCredentials.ProcessId : null);
+        return $"connected to '{Where}', but {daemon} did not reply to {member} within {_options.Describe()}{because}";
     }
 }

@@ -27,23 +27,27 @@ internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, s
     };
 
     /// <summary>What the daemon says, with the defaults for what an older daemon does not say.</summary>
-    public static async Task<DaemonPaths> AskAsync(DaemonClient client, string? unit)
+    public static DaemonPaths Ask(DaemonClient client, string? unit)
     {
-        var units = await client.OptionalManagerPropertyAsync("UnitsDirectory") ?? await FragmentDirectoryAsync(client, unit);
-        var logs = await client.OptionalManagerPropertyAsync("LogDirectory");
-        var cgroupRoot = await client.OptionalManagerPropertyAsync("CgroupRoot");
-        var state = await client.OptionalManagerPropertyAsync("StateDirectory");
+        // The four go out in one write.
+        var (unitsCall, logsCall, cgroupCall, stateCall) = (client.PostManagerProperty("UnitsDirectory"), client.PostManagerProperty("LogDirectory"),
+            client.PostManagerProperty("CgroupRoot"), client.PostManagerProperty("StateDirectory"));
+        var units = client.OptionalManagerProperty(unitsCall);
+        var logs = client.OptionalManagerProperty(logsCall);
+        var cgroupRoot = client.OptionalManagerProperty(cgroupCall);
+        var state = client.OptionalManagerProperty(stateCall);
+        units ??= FragmentDirectory(client, unit);
         return new(units ?? Defaults.UnitsDirectory, logs ?? Defaults.LogDirectory, cgroupRoot ?? Defaults.CgroupRoot, units is null ? Source.Default : Source.Daemon,
             state ?? Defaults.StateDirectory);
     }
 
     /// <summary>The daemon's paths when one answers, else the defaults.</summary>
-    public static async Task<DaemonPaths> ResolveAsync(ClientOptions options, TextWriter error, string? unit) =>
-        await DaemonClient.TryAskAsync<DaemonPaths>(options, error, async c => await AskAsync(c, unit)) ?? Defaults;
+    public static DaemonPaths Resolve(ClientOptions options, TextWriter error, string? unit) =>
+        DaemonClient.TryAsk(options, error, c => Ask(c, unit)) ?? Defaults;
 
     /// <summary>--units and --cgroup-root if given, else the daemon's, else the defaults.</summary>
-    public static async Task<DaemonPaths> WithUnitsAsync(string? units, string? cgroupRoot, ClientOptions options, TextWriter error, string unit) =>
-        (units is not null && cgroupRoot is not null ? Defaults : await ResolveAsync(options, error, unit)).Override(units, cgroupRoot);
+    public static DaemonPaths WithUnits(string? units, string? cgroupRoot, ClientOptions options, TextWriter error, string unit) =>
+        (units is not null && cgroupRoot is not null ? Defaults : Resolve(options, error, unit)).Override(units, cgroupRoot);
 
     /// <summary>What the command line says wins over what the daemon says.</summary>
     public DaemonPaths Override(string? units, string? cgroupRoot)
@@ -55,13 +59,13 @@ internal sealed record DaemonPaths(string UnitsDirectory, string LogDirectory, s
     }
 
     /// <summary>A daemon without UnitsDirectory still names each loaded unit's file (FragmentPath, as systemd does).</summary>
-    private static async Task<string?> FragmentDirectoryAsync(DaemonClient client, string? unit)
+    private static string? FragmentDirectory(DaemonClient client, string? unit)
     {
         if (unit is null) return null;
         try
         {
-            var path = (ObjectPath)(await client.ManagerCallAsync("GetUnit", "s", unit))[0];
-            return await client.GetAsync(path.ToString(), ControlApi.UnitInterface, "FragmentPath") is string { Length: > 0 } fragment ? Path.GetDirectoryName(fragment) : null;
+            var path = (ObjectPath)client.ManagerCall("GetUnit", "s", unit)[0];
+            return client.Get(path.ToString(), ControlApi.UnitInterface, "FragmentPath") is string { Length: > 0 } fragment ? Path.GetDirectoryName(fragment) : null;
         }
         catch (DBusErrorException e) when (e.ErrorName == ControlApi.NoSuchUnitError)
         {

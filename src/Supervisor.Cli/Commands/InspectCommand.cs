@@ -52,22 +52,28 @@ internal static class InspectCommand
         if (int.TryParse(what, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
         {
             var unit = r.GetValue(unitOpt);
-            return (pid, unit, unit is null ? null : await source.ResolveAsync(r, error, unit));
+            return (pid, unit, unit is null ? null : source.Resolve(r, error, unit));
         }
         (int Pid, string? Unit, DaemonPaths? Paths)? found = null;
         bool connected = false;
-        await DaemonClient.RunAsync(source.Client(r), error, async c =>
+        DaemonClient.Run(source.Client(r), error, c =>
         {
-            connected = true;
-            var path = (DBus.ObjectPath)(await c.ManagerCallAsync("GetUnit", "s", what))[0];
-            var mainPid = (int)(uint)await c.GetAsync(path.ToString(), ControlApi.UnitInterface, "MainPID");
-            if (mainPid == 0)
+            try
             {
-                error.WriteLine($"supervisor: unit '{what}' has no running main process");
-                return ExitCodes.Failure;
+                var path = (DBus.ObjectPath)c.ManagerCall("GetUnit", "s", what)[0];
+                var mainPid = (int)(uint)c.Get(path.ToString(), ControlApi.UnitInterface, "MainPID");
+                if (mainPid == 0)
+                {
+                    error.WriteLine($"supervisor: unit '{what}' has no running main process");
+                    return ExitCodes.Failure;
+                }
+                found = (mainPid, what, DaemonPaths.Ask(c, what).Override(r.GetValue(source.Units), r.GetValue(source.CgroupRoot)));
+                return ExitCodes.Ok;
             }
-            found = (mainPid, what, (await DaemonPaths.AskAsync(c, what)).Override(r.GetValue(source.Units), r.GetValue(source.CgroupRoot)));
-            return ExitCodes.Ok;
+            finally
+            {
+                connected = c.Answered;
+            }
         });
         if (!connected)
             error.WriteLine("supervisor: to inspect a process without the daemon, give its PID and --unit UNIT");
@@ -97,7 +103,7 @@ internal static class InspectCommand
     /// <summary>The inspect lines of a unit's declaration against its process (also what `security` scores a running unit by).</summary>
     internal static async Task<IReadOnlyList<InspectLine>?> CompareAsync(Units.Model.UnitDefinition def, DaemonPaths paths, IsolationState state, ClientOptions client, TextWriter error)
     {
-        var dynamicUser = await SandboxCommands.DynamicUserOfAsync(def, client, error);
+        var dynamicUser = SandboxCommands.DynamicUserOf(def, client, error);
         try
         {
             var driver = CgroupDriver.Create(CgroupLayout.Detect(), paths.CgroupRoot);

@@ -28,7 +28,7 @@ internal static class LogsCommand
                 return ExitCodes.Usage;
             }
             var dir = r.GetValue(state) is { } stateDirectory ? Path.Combine(stateDirectory, "logs")
-                : (await DaemonPaths.ResolveAsync(ClientOptions.From(r, runtime, timeout), error, null)).LogDirectory;
+                : DaemonPaths.Resolve(ClientOptions.From(r, runtime, timeout), error, null).LogDirectory;
             var name = r.GetValue(unit)!;
             var path = UnitLog.PathFor(dir, name);
             if (!File.Exists(path) && !File.Exists(path + ".1"))

@@ -25,7 +25,11 @@ public static class RunCommand
         var verify = new Option<string>("--verify-interval") { Description = "how often every running unit's live isolation and limits are checked in full, besides at each start and each change (a duration, or 'infinity')", DefaultValueFactory = _ => "10min" };
         var admin = new Option<string?>("--admin-group") { Description = "a group whose members may start/stop units over the control API (root always may)" };
         var command = new Command("run", "Run the supervisor in the foreground: start the units and keep them as declared.") { units, state, runtime, cgroup, admin, noWatch, systemBus, metrics, logMax, logFiles, verify };
-        command.SetAction(async (result, ct) =>
+        // The client-only build becomes the daemon binary here, before any of the daemon's code.
+        command.SetAction((result, ct) => DaemonExec.InProcess ? RunInProcessAsync(result, ct) : Task.FromResult(DaemonExec.Become(error)));
+        return command;
+
+        async Task<int> RunInProcessAsync(ParseResult result, CancellationToken ct)
         {
             if (!Units.Values.Size.TryParse(result.GetValue(logMax)!, out var logSize) || logSize.IsInfinity || logSize.Bytes < 4096)
             {
@@ -57,8 +61,7 @@ public static class RunCommand
                 VerifyInterval = verifyEvery.IsInfinity ? Timeout.InfiniteTimeSpan : verifyEvery.ToTimeSpan(),
             };
             return await RunAsync(options, error, ct);
-        });
-        return command;
+        }
     }
 
     public static async Task<int> RunAsync(DaemonOptions options, TextWriter error, CancellationToken cancellationToken)

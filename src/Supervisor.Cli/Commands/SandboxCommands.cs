@@ -56,8 +56,8 @@ public static class SandboxCommands
 
         public ClientOptions Client(ParseResult r) => ClientOptions.From(r, Runtime, Timeout);
 
-        public Task<DaemonPaths> ResolveAsync(ParseResult r, TextWriter error, string unit) =>
-            DaemonPaths.WithUnitsAsync(r.GetValue(Units), r.GetValue(CgroupRoot), Client(r), error, unit);
+        public DaemonPaths Resolve(ParseResult r, TextWriter error, string unit) =>
+            DaemonPaths.WithUnits(r.GetValue(Units), r.GetValue(CgroupRoot), Client(r), error, unit);
     }
 
     private static Command Exec(TextWriter output, TextWriter error)
@@ -75,11 +75,11 @@ public static class SandboxCommands
                 return ExitCodes.Failure;
             }
             var name = r.GetValue(unit)!;
-            var paths = await source.ResolveAsync(r, error, name);
+            var paths = source.Resolve(r, error, name);
             var (def, code) = LoadUnit(name, paths, error);
             if (def is null) return code;
             var argv = r.GetValue(args) ?? [];
-            return await RunAsync(def, argv, paths.CgroupRoot, error, ct, await DynamicUserOfAsync(def, source.Client(r), error));
+            return await RunAsync(def, argv, paths.CgroupRoot, error, ct, DynamicUserOf(def, source.Client(r), error));
         });
         return command;
     }
@@ -89,13 +89,13 @@ public static class SandboxCommands
     /// the first free uid its user name hashes to (what the daemon would allocate, unless taken
     /// there). Null for a unit that needs none.
     /// </summary>
-    internal static async Task<DynamicUserAllocation?> DynamicUserOfAsync(UnitDefinition unit, ClientOptions options, TextWriter error)
+    internal static DynamicUserAllocation? DynamicUserOf(UnitDefinition unit, ClientOptions options, TextWriter error)
     {
         var users = UserDatabase.Load();
         if (ExecPlanCompiler.DynamicUserToAllocate(unit, users) is not { } name) return null;
-        var running = await DaemonClient.TryAskAsync(options, error, async c =>
+        var running = DaemonClient.TryAsk(options, error, c =>
         {
-            var p = await c.UnitPropertiesAsync(unit.Name);
+            var p = c.UnitProperties(unit.Name);
             return p.TryGetValue("UID", out var uid) && uid is uint u && u != uint.MaxValue && p.TryGetValue("GID", out var gid) && gid is uint g
                 ? new DynamicUserAllocation(name, u, g) : null;
         });

@@ -37,7 +37,7 @@ internal static class SecurityCommand
         command.SetAction(async (r, _) =>
         {
             if (r.GetValue(suggest))
-                return await SuggestCommand.RunAsync(r.GetValue(targets) ?? [], r, source, r.GetValue(state), r.GetValue(json), output, error);
+                return SuggestCommand.Run(r.GetValue(targets) ?? [], r, source, r.GetValue(state), r.GetValue(json), output, error);
             var limit = r.GetValue(threshold);
             if (limit is < 0 or > 10 || (limit is { } l && double.IsNaN(l)))
             {
@@ -65,7 +65,7 @@ internal static class SecurityCommand
         var units = r.GetValue(source.Units);
         if (targets.Length == 0)
         {
-            var running = units is null ? await RunningUnitNamesAsync(source.Client(r), error) : null;
+            var running = units is null ? RunningUnitNames(source.Client(r), error) : null;
             if (running is null) (scored, ok) = ScorePath(units ?? Cli.DefaultUnitsDirectory, state, error);
             else targets = [.. running];
         }
@@ -130,9 +130,9 @@ internal static class SecurityCommand
     }
 
     /// <summary>The daemon's service units, or null when no daemon answers.</summary>
-    private static Task<List<string>?> RunningUnitNamesAsync(ClientOptions client, TextWriter error) =>
-        DaemonClient.TryAskAsync(client, error, async c =>
-            (List<string>?)[.. (await ControlCommands.List(c)).Select(u => u.Name).Where(n => !n.Contains('.', StringComparison.Ordinal))]);
+    private static List<string>? RunningUnitNames(ClientOptions client, TextWriter error) =>
+        DaemonClient.TryAsk(client, error, c =>
+            (List<string>?)[.. ControlCommands.List(c).Select(u => u.Name).Where(n => !n.Contains('.', StringComparison.Ordinal))]);
 
     private sealed record Running(DaemonPaths Paths, int MainPid);
 
@@ -145,7 +145,7 @@ internal static class SecurityCommand
     {
         var units = r.GetValue(source.Units);
         var client = source.Client(r);
-        var running = units is not null ? null : await DaemonClient.TryAskAsync(client, error, async c => new Running(await DaemonPaths.AskAsync(c, name), await MainPidAsync(c, name)));
+        var running = units is not null ? null : DaemonClient.TryAsk(client, error, c => new Running(DaemonPaths.Ask(c, name), MainPid(c, name)));
         var paths = (running?.Paths ?? DaemonPaths.Defaults).Override(units, r.GetValue(source.CgroupRoot));
         var stateDirectory = state ?? paths.StateDirectory;
         var (def, _) = SandboxCommands.LoadUnit(name, paths, error);
@@ -163,12 +163,12 @@ internal static class SecurityCommand
     private static ExposureReport Assess(UnitDefinition def, string stateDirectory) =>
         ExposureScore.Assess(def.Name, SecurityFacts.FromDeclaration(def) with { LearnedSyscalls = SuggestCommand.LearnedCallsOf(def.Name, stateDirectory) });
 
-    private static async Task<int> MainPidAsync(DaemonClient c, string name)
+    private static int MainPid(DaemonClient c, string name)
     {
         try
         {
-            var path = (ObjectPath)(await c.ManagerCallAsync("GetUnit", "s", name))[0];
-            return (int)(uint)await c.GetAsync(path.ToString(), ControlApi.UnitInterface, "MainPID");
+            var path = (ObjectPath)c.ManagerCall("GetUnit", "s", name)[0];
+            return (int)(uint)c.Get(path.ToString(), ControlApi.UnitInterface, "MainPID");
         }
         catch (DBusErrorException e) when (e.ErrorName == ControlApi.NoSuchUnitError)
         {

@@ -15,14 +15,14 @@ public static class ShowCommand
         var runtime = ClientOptions.RuntimeDirOption();
         var timeout = ClientOptions.TimeoutOption();
         var command = new Command("show", "Print a unit's effective settings after drop-ins, defaults included.") { unit, units, json, runtime, timeout };
-        command.SetAction(async (result, _) =>
+        command.SetAction(result =>
         {
             var name = Normalize(result.GetValue(unit)!);
             var client = ClientOptions.From(result, runtime, timeout);
             var paths = result.GetValue(units) is { } given ? DaemonPaths.Defaults.Override(given, null)
-                : await DaemonPaths.ResolveAsync(client, error, name);
+                : DaemonPaths.Resolve(client, error, name);
             int code = Run(name, paths, result.GetValue(json), output, error);
-            if (code == ExitCodes.Ok && !result.GetValue(json)) await DynamicUserNoteAsync(name, client, output, error);
+            if (code == ExitCodes.Ok && !result.GetValue(json)) DynamicUserNote(name, client, output, error);
             return code;
         });
         return command;
@@ -32,14 +32,14 @@ public static class ShowCommand
     /// A DynamicUser unit the daemon runs: the pair it was given, as a TOML comment after the
     /// settings (it is no setting, and the TOML still parses back to the same unit).
     /// </summary>
-    private static async Task DynamicUserNoteAsync(string name, ClientOptions client, TextWriter output, TextWriter error)
+    private static void DynamicUserNote(string name, ClientOptions client, TextWriter output, TextWriter error)
     {
-        var note = await DaemonClient.TryAskAsync(client, error, async c =>
+        var note = DaemonClient.TryAsk(client, error, c =>
         {
             Dictionary<string, object> p;
             try
             {
-                p = await c.UnitPropertiesAsync(name);
+                p = c.UnitProperties(name);
             }
             catch (DBus.DBusErrorException e) when (e.ErrorName == Control.ControlApi.NoSuchUnitError)
             {

@@ -21,17 +21,18 @@ internal static class StatusCommand
         var json = ControlCommands.Json();
         var timeout = ClientOptions.TimeoutOption();
         var command = new Command("status", "Show a unit's state, resources, isolation and recent log (exit 3 if it is not active).") { unit, runtime, state, lines, json, timeout };
-        command.SetAction((r, _) => DaemonClient.RunAsync(ClientOptions.From(r, runtime, timeout), error, c =>
+        command.SetAction(r => DaemonClient.Run(ClientOptions.From(r, runtime, timeout), error, c =>
             r.GetValue(unit) is { } name
                 ? One(c, name, r.GetValue(json), r.GetValue(state), r.GetValue(lines), output)
                 : All(c, r.GetValue(json), output)));
         return command;
     }
 
-    private static async Task<int> All(DaemonClient c, bool json, TextWriter output)
+    private static int All(DaemonClient c, bool json, TextWriter output)
     {
-        var rows = await ControlCommands.List(c);
-        var layout = (string)await c.GetAsync(ControlApi.ManagerPath, ControlApi.ManagerInterface, "CgroupLayout");
+        var layoutCall = c.PostManagerProperty("CgroupLayout");
+        var rows = ControlCommands.List(c);
+        var layout = (string)((DBus.Variant)c.Reply(layoutCall, "Get")[0]).Value;
         if (json)
         {
             JsonOutput.Print(output, w =>
@@ -49,9 +50,11 @@ internal static class StatusCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> One(DaemonClient c, string name, bool json, string? stateDirectory, int lines, TextWriter output)
+    private static int One(DaemonClient c, string name, bool json, string? stateDirectory, int lines, TextWriter output)
     {
-        var p = await c.UnitPropertiesAsync(name);
+        // Where the logs are goes out with GetUnit, in the same write.
+        uint? logCall = !json && stateDirectory is null ? c.PostManagerProperty("LogDirectory") : null;
+        var p = c.UnitProperties(name);
         if (json)
         {
             // systemd's property names and D-Bus's types: MainPID and NRestarts are numbers, SeccompEnabled a boolean.
@@ -60,7 +63,7 @@ internal static class StatusCommand
         else
         {
             var logs = stateDirectory is not null ? Path.Combine(stateDirectory, "logs")
-                : await c.OptionalManagerPropertyAsync("LogDirectory") ?? DaemonPaths.Defaults.LogDirectory;
+                : c.OptionalManagerProperty(logCall!.Value) ?? DaemonPaths.Defaults.LogDirectory;
             var unreadable = lines > 0 ? LogsCommand.Unreadable(logs) : null;
             PrintStatus(output, p, lines > 0 && unreadable is null ? UnitLog.Tail(logs, name, lines) : []);
             if (unreadable is not null) output.WriteLine($"(no log lines: {unreadable["supervisor: ".Length..]})");

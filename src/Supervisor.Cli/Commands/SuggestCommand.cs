@@ -16,7 +16,7 @@ internal static class SuggestCommand
     /// <summary>The learned file and its contents.</summary>
     internal sealed record Learned(LearnedCalls Calls, string File);
 
-    public static async Task<int> RunAsync(string[] targets, ParseResult r, SandboxCommands.SourceOptions source, string? stateOption, bool json, TextWriter output, TextWriter error)
+    public static int Run(string[] targets, ParseResult r, SandboxCommands.SourceOptions source, string? stateOption, bool json, TextWriter output, TextWriter error)
     {
         if (targets.Length != 1)
         {
@@ -24,7 +24,7 @@ internal static class SuggestCommand
             return ExitCodes.Usage;
         }
         var name = targets[0];
-        var paths = await ResolveAsync(name, r, source, stateOption, error);
+        var paths = Resolve(name, r, source, stateOption, error);
         var (def, code) = SandboxCommands.LoadUnit(name, paths, error);
         if (def is null) return code;
         if (Load(name, paths.StateDirectory, error) is not { } learned) return ExitCodes.Failure;
@@ -37,11 +37,11 @@ internal static class SuggestCommand
     }
 
     /// <summary>--units and --state-dir when given, else the running daemon's, else the defaults.</summary>
-    private static async Task<DaemonPaths> ResolveAsync(string name, ParseResult r, SandboxCommands.SourceOptions source, string? stateOption, TextWriter error)
+    private static DaemonPaths Resolve(string name, ParseResult r, SandboxCommands.SourceOptions source, string? stateOption, TextWriter error)
     {
         var units = r.GetValue(source.Units);
         var paths = units is not null && stateOption is not null ? DaemonPaths.Defaults
-            : await DaemonPaths.ResolveAsync(source.Client(r), error, name);
+            : DaemonPaths.Resolve(source.Client(r), error, name);
         paths = paths.Override(units, null);
         return stateOption is null ? paths : paths with { StateDirectory = stateOption };
     }

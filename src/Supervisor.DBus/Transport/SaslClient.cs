@@ -11,10 +11,7 @@ internal static class SaslClient
     public static async Task<(string Guid, bool UnixFds)> AuthenticateAsync(MessageStream stream, bool negotiateUnixFds, CancellationToken cancellationToken)
     {
         string uid = Libc.GetEuid().ToString(CultureInfo.InvariantCulture);
-        // The leading NUL byte: on Linux the server takes our credentials from SO_PEERCRED,
-        // the byte itself carries nothing but must be sent first.
-        string hello = "\0AUTH EXTERNAL " + Convert.ToHexStringLower(Encoding.ASCII.GetBytes(uid)) + "\r\n";
-        await SendLineAsync(stream, hello, cancellationToken).ConfigureAwait(false);
+        await SendLineAsync(stream, AuthLine(), cancellationToken).ConfigureAwait(false);
         string reply = await ReadLineAsync(stream, cancellationToken).ConfigureAwait(false);
         if (!reply.StartsWith("OK ", StringComparison.Ordinal))
             throw new DBusProtocolException($"SASL AUTH EXTERNAL as uid {uid} failed: server said '{reply}'");
@@ -31,6 +28,13 @@ internal static class SaslClient
         stream.UnixFdsEnabled = unixFds;
         return (guid, unixFds);
     }
+
+    /// <summary>
+    /// "\0AUTH EXTERNAL hex(euid)\r\n". The leading NUL byte: on Linux the server takes our
+    /// credentials from SO_PEERCRED, the byte itself carries nothing but must be sent first.
+    /// </summary>
+    internal static string AuthLine() =>
+        "\0AUTH EXTERNAL " + Convert.ToHexStringLower(Encoding.ASCII.GetBytes(Libc.GetEuid().ToString(CultureInfo.InvariantCulture))) + "\r\n";
 
     private static ValueTask SendLineAsync(MessageStream stream, string line, CancellationToken cancellationToken) =>
         stream.SendAsync(Encoding.ASCII.GetBytes(line), Array.Empty<System.Runtime.InteropServices.SafeHandle>(), cancellationToken);

@@ -95,9 +95,13 @@ for label, med, p95, mean, cpu, n in rows:
     print(f"{label:<42} {float(med):>9.2f} {float(p95):>8.2f} {float(mean):>8.2f} {float(cpu):>7.2f} {n:>5} {float(med) / peer:>10.2f}×")
 PY
 echo
-echo "ours: $(ours_version), ${OURS_BUILD:-aot} build ($(du -sk "$work/ours-bin" | cut -f1) KiB); sv $(pkg_version runit), supervisor $(pkg_version supervisor), systemd $(pkg_version systemd)"
+echo "ours: $(ours_version), ${OURS_BUILD:-aot} build ($(du -sk "$work/ours-bin" | cut -f1) KiB in all); sv $(pkg_version runit), supervisor $(pkg_version supervisor), systemd $(pkg_version systemd)"
+# The client every command runs, and (NativeAOT) the daemon `supervisor run` execs.
+for f in supervisor supervisord; do
+  [ -f "$work/ours-bin/$f" ] && echo "  $f: $(( $(stat -c %s "$work/ours-bin/$f") / 1024 )) KiB"
+done
 echo "CPU ms: user + system time of the command's process, mean (what the command costs, whatever the load);"
 echo "median and p95: wall time, which on a loaded machine includes waiting for a CPU."
-echo "status UNIT: the daemon's private socket (D-Bus handshake, GetUnit, GetAll, LogDirectory), then the unit's log tail;"
+echo "status UNIT: the daemon's private socket (D-Bus handshake with GetUnit and LogDirectory in one write, then GetAll), then the unit's log tail;"
 echo "sv status: reads supervise/status of the service dir; supervisorctl: XML-RPC over its unix socket."
 say "load average at the start above; at the end: $load_end ($(nproc) CPUs; other activity on the host shows up in every number)"
