@@ -36,7 +36,7 @@ declare -gA _supervisor_options=(
     [logs]='--state-dir -n --lines -f --follow --since --runtime-dir --timeout --bus -h --help'
     [exec]='--units --cgroup-root --runtime-dir --timeout --bus -h --help'
     [inspect]='--units --unit --runtime-dir --json --cgroup-root --timeout --bus -h --help'
-    [security]='--json --threshold --units --cgroup-root --runtime-dir --timeout --bus -h --help'
+    [security]='--json --threshold --suggest --state-dir --units --cgroup-root --runtime-dir --timeout --bus -h --help'
 )
 _supervisor_global_options='--bus --help -h --version'
 

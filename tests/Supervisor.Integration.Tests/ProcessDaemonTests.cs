@@ -92,6 +92,9 @@ public class ProcessDaemonTests
         Assert.Equal("run\nXXXXXXXXXXXXXXXX\n", File.ReadAllText(F("file")));
         foreach (var u in new[] { "oa", "ot" }) Assert.Equal(0, d.Cli("restart", u).Code);
         d.WaitFor(() => File.ReadAllText(F("append")) == "run\nrun\n", "append: keeps both runs");
+        // truncate: emptied at the second start, then the second run's line (wait for it: the
+        // restart returns once the process runs, which may be before its echo).
+        d.WaitFor(() => File.ReadAllText(F("trunc")).Length > 0, "truncate: the second run's output");
         Assert.Equal("run\n", File.ReadAllText(F("trunc")));
         Assert.DoesNotContain("stdout: run", Logs(d, "oa"));
 

@@ -74,7 +74,7 @@ public static partial class ExposureTable
         var denies = missing > 0 ? $"; it denies {missing} learned calls" : "";
         return unseen.Count == 0
             ? new(0, $"the enforced filter allows no dangerous call beyond @default and the {learned.Count} learned{denies}")
-            : new(1, $"the enforced filter allows {unseen.Count} dangerous calls the service was not seen to make: {string.Join(", ", unseen.Take(8))}{(unseen.Count > 8 ? " …" : "")}{denies}");
+            : new(1, $"the enforced filter allows {unseen.Count} dangerous calls the service was not seen to make: {string.Join(", ", unseen)}{denies}");
     }
 
     private static ExposureCheck Own(string name, int range, Func<SecurityFacts, Assessment> assess) => new(name, 0, range, assess, SupervisorOnly: true);
