@@ -8,8 +8,11 @@ namespace Supervisor.Integration.Tests;
 /// <summary>
 /// Accept=yes for real: the daemon accepts each connection and starts an instance of the
 /// template per connection, inetd style, with Debian's sshd in inetd mode (sshd -i) as the
-/// workload: a banner per connection is an instance per connection.
+/// workload: a banner per connection is an instance per connection. In the "real daemons"
+/// collection: its sshd template's RuntimeDirectory is /run/sshd, as Debian's ssh.service's is,
+/// and an instance that ends removes it under the imported ssh test running beside it.
 /// </summary>
+[Collection("real daemons")]
 public class AcceptSocketTests
 {
     private const string Sshd = "/usr/sbin/sshd";

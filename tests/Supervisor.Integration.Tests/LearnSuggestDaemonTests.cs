@@ -36,12 +36,9 @@ public class LearnSuggestDaemonTests
     {
         Daemon.RequireRoot();
         if (!File.Exists("/usr/bin/redis-server")) Assert.Skip("redis-server is not installed (Debian package redis-server; install.sh --test-deps installs it)");
-        var dir = $"/var/lib/supervisor-it-learn-{Guid.NewGuid():N}"[..40];
-        Directory.CreateDirectory(dir);
+        var (dir, port) = RealDaemonTests.RedisDataDir("learn", "3600 1");
         try
         {
-            int port = Daemon.FreePort();
-            File.WriteAllText($"{dir}/redis.conf", $"bind 127.0.0.1\nport {port}\ndir {dir}\nsave 3600 1\ndbfilename dump.rdb\nlogfile \"\"\n");
             var probe = BuildProbe(dir);
             RealDaemonTests.Run("chown", "-R", "redis:redis", dir);
             await using var d = new Daemon();

@@ -61,6 +61,20 @@ public class RealDaemonTests
         ExecPaths = ["/usr/bin/redis-server", "/usr/lib", "/lib"{{execPaths}}]
         """;
 
+    /// <summary>
+    /// A data directory for redis outside /tmp (the unit's /tmp is private, so its configuration
+    /// and data must live elsewhere) with a redis.conf on a free loopback port; the caller chowns
+    /// it to redis once it has put in it what it needs, and removes it.
+    /// </summary>
+    internal static (string Dir, int Port) RedisDataDir(string prefix, string save)
+    {
+        var dir = $"/var/lib/supervisor-it-{prefix}-{Guid.NewGuid():N}"[..40];
+        Directory.CreateDirectory(dir);
+        int port = Daemon.FreePort();
+        File.WriteAllText($"{dir}/redis.conf", $"bind 127.0.0.1\nport {port}\ndir {dir}\nsave {save}\ndbfilename dump.rdb\nlogfile \"\"\n");
+        return (dir, port);
+    }
+
     private const string DebianFilter = "SystemCallFilter = [\"@system-service\", \"~@privileged @resources\"]";
 
     [Fact]
@@ -68,13 +82,9 @@ public class RealDaemonTests
     {
         Daemon.RequireRoot();
         if (!File.Exists("/usr/bin/redis-server")) Assert.Skip("redis-server is not installed (Debian package redis-server; install.sh --test-deps installs it)");
-        // Outside /tmp: the unit's /tmp is private, so its configuration and data must live elsewhere.
-        var dir = $"/var/lib/supervisor-it-redis-{Guid.NewGuid():N}"[..40];
-        Directory.CreateDirectory(dir);
+        var (dir, port) = RedisDataDir("redis", "3600 1");
         try
         {
-            int port = Daemon.FreePort();
-            File.WriteAllText($"{dir}/redis.conf", $"bind 127.0.0.1\nport {port}\ndir {dir}\nsave 3600 1\ndbfilename dump.rdb\nlogfile \"\"\n");
             Run("chown", "-R", "redis:redis", dir);
             await using var d = new Daemon();
             d.WriteUnit("redis", RedisUnit(dir));
@@ -111,12 +121,9 @@ public class RealDaemonTests
     {
         Daemon.RequireRoot();
         if (!File.Exists("/usr/bin/redis-server")) Assert.Skip("redis-server is not installed (Debian package redis-server; install.sh --test-deps installs it)");
-        var dir = $"/var/lib/supervisor-it-redis-{Guid.NewGuid():N}"[..40];
-        Directory.CreateDirectory(dir);
+        var (dir, port) = RedisDataDir("redis", "\"\"");
         try
         {
-            int port = Daemon.FreePort();
-            File.WriteAllText($"{dir}/redis.conf", $"bind 127.0.0.1\nport {port}\ndir {dir}\nsave \"\"\ndbfilename dump.rdb\nlogfile \"\"\n");
             Run("chown", "-R", "redis:redis", dir);
             await using var d = new Daemon();
             d.WriteUnit("redis", RedisUnit(dir, "SystemCallFilter = [\"@system-service-strict\", \"~@privileged @resources\"]"));
