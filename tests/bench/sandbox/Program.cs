@@ -229,7 +229,7 @@ static unsafe class Measure
         var exit = process.WaitForExit();
         Native.close(r);
         Native.close(w);
-        if (exit is not { ExitCode: 0 })
+        if (exit is not { Code: 0 })
             throw new InvalidOperationException($"the sandboxed program {exit}");
         return Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
     }
