@@ -155,7 +155,10 @@ public sealed class DependencyGraph
     public IReadOnlySet<string> Requisites(string unit) =>
         _units.TryGetValue(unit, out var u) && u.Unit.Requisite.Count > 0
             ? u.Unit.Requisite.Where(_units.ContainsKey).ToHashSet(StringComparer.Ordinal)
-            : new HashSet<string>();
+            : NoUnits;
+
+    /// <summary>Shared and never changed: the job dispatcher asks for requisites of every unit on every pass, and most have none.</summary>
+    private static readonly IReadOnlySet<string> NoUnits = System.Collections.Frozen.FrozenSet<string>.Empty;
 
     /// <summary>What <paramref name="unit"/> needs while it runs: its Requires, Wants, BindsTo and Requisite.</summary>
     public IEnumerable<string> Needs(string unit) =>
