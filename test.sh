@@ -77,5 +77,14 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "test.sh: dotnet test exited $status without a failed test (a crash or a build problem); counting it as a failure" >&2
   failed=1
 fi
+# The failed tests by name, last, so that a log cut to its tail (CI keeps the end) still says which.
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  grep -oE '<UnitTestResult [^>]*outcome="(Failed|Error|Timeout|Aborted)"[^>]*>' "$trx" |
+    grep -oE 'testName="[^"]*"' | sed -E 's/^testName="(.*)"$/failed: \1/' || true
+done
+for log in "$completion_log" "$aot_log"; do
+  [ -f "$log" ] && grep -E '^(FAIL|not ok)' "$log" | sed "s|^|failed ($(basename "$log")): |" || true
+done
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
