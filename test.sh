@@ -77,14 +77,26 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "test.sh: dotnet test exited $status without a failed test (a crash or a build problem); counting it as a failure" >&2
   failed=1
 fi
-# The failed tests by name, last, so that a log cut to its tail (CI keeps the end) still says which.
+# The failed tests by name, last, so that a log cut to its tail (CI keeps the end) still says which;
+# also in $results/summary.txt, which .ci/run prints again after the fuzz and VM lanes.
+{
 for trx in "$results"/*.trx; do
   [ -e "$trx" ] || continue
-  grep -oE '<UnitTestResult [^>]*outcome="(Failed|Error|Timeout|Aborted)"[^>]*>' "$trx" |
-    grep -oE 'testName="[^"]*"' | sed -E 's/^testName="(.*)"$/failed: \1/' || true
+  # Each failed test's name and the first lines of its message (python3 is a test dependency).
+  python3 - "$trx" <<'PY' || true
+import re, sys, html
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+for m in re.finditer(r'<UnitTestResult [^>]*?testName="([^"]*)"[^>]*?outcome="(?:Failed|Error|Timeout|Aborted)"[^>]*>', text):
+    print("failed: " + html.unescape(m.group(1)))
+    body = "" if m.group(0).endswith("/>") else text[m.end():text.find("</UnitTestResult>", m.end())]
+    msg = re.search(r"<Message>(.*?)</Message>", body, re.S)
+    for line in (html.unescape(msg.group(1)).strip().splitlines()[:6] if msg else []):
+        print("    " + line[:300])
+PY
 done
 for log in "$completion_log" "$aot_log"; do
   [ -f "$log" ] && grep -E '^(FAIL|not ok)' "$log" | sed "s|^|failed ($(basename "$log")): |" || true
 done
 echo "tests: $passed passed, $failed failed, $skipped skipped"
+} | tee "$results/summary.txt"
 [ "$failed" -eq 0 ]
