@@ -66,6 +66,22 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Contains("Requires = [\"bus.socket\"]", File.ReadAllText(Path.Combine(_s.Out, "bus.toml")));
     }
 
+    [Theory]
+    [InlineData("Accept=no\n", "ssh.service")]
+    [InlineData("Accept=yes\n", "ssh@.service")]
+    public async Task A_socket_imported_without_its_service_names_the_service_file_to_import_with_it(string accept, string serviceFile)
+    {
+        var socket = _s.Write("ssh.socket", "[Socket]\nListenStream=2222\n" + accept);
+        var service = _s.Write(serviceFile, "[Service]\nExecStart=/usr/sbin/sshd -D\n");
+        var (code, output, error) = await Cli.Run("import", socket, "--out", _s.Out);
+        Assert.Equal(1, code);
+        Assert.True((output + error).Contains($"or import {service} with it: supervisor import {socket} {service}", StringComparison.Ordinal), output + error);
+        // Imported together, both are written.
+        var both = await Cli.Run("import", socket, service, "--out", _s.Out);
+        Assert.True(both.Code is 0 or ImportCommandExit.NotAllCarried, both.Out + both.Err);
+        Assert.True(File.Exists(Path.Combine(_s.Out, "ssh.socket.toml")), both.Out + both.Err);
+    }
+
     [Fact]
     public async Task Bad_input_exits_2_and_writes_nothing()
     {

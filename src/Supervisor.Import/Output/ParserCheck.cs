@@ -59,7 +59,9 @@ public static class ParserCheck
         {
             if (!staged.TryGetValue(d.Location.Path, out var c) || c.Unwritable is not null) continue;
             var entry = c.Entries.FirstOrDefault(e => e.Spec.Name == d.Key && e.Spec.Section == d.Section);
-            if (entry is not null)
+            // Accept=yes without its template: taking Accept out would make a different socket (one
+            // that hands its listener to a service); the socket is not written, and says what to import.
+            if (entry is not null && !(c.Kind == UnitKind.Socket && entry.Spec.Name == "Accept"))
             {
                 c.Entries.Remove(entry);
                 var detail = "Supervisor's parser refuses it: " + Unprefixed(d, entry.Spec);
@@ -84,10 +86,26 @@ public static class ParserCheck
     {
         // A unit with no key left at all is refused as an empty file.
         bool noExecStart = d.Key == "ExecStart" || (d.Key is null && c.Entries.Count == 0);
+        if (c.Kind == UnitKind.Socket && d.Section == "Socket" && d.Key is "Service" or "Accept")
+            return "Supervisor's loader refuses the TOML unit it becomes: " + d.Text + "; " + ImportServiceToo(c, accept: d.Key == "Accept");
         if (!noExecStart || c.Kind != UnitKind.Service) return "Supervisor's loader refuses the TOML unit it becomes: " + d.Text;
         return c.Source.Assignments.Any(a => a is { Section: "Service", Key: "ExecStart" })
             ? "no ExecStart could be carried (see above), and a Supervisor service needs one"
             : "it has no ExecStart, and a Supervisor service needs one";
+    }
+
+    /// <summary>
+    /// A socket imported without the service it starts: which systemd file to import with it
+    /// (ssh.socket → ssh.service beside it; with Accept=yes, the template ssh@.service).
+    /// </summary>
+    private static string ImportServiceToo(Candidate c, bool accept)
+    {
+        var named = c.Entries.FirstOrDefault(e => e.Spec is { Section: "Socket", Name: "Service" })?.Value as string;
+        var service = accept ? c.Source.Name.Prefix + "@" : named ?? c.Source.Name.Prefix;
+        var file = Path.Combine(Path.GetDirectoryName(c.Source.Path) ?? ".", service + ".service");
+        return File.Exists(file)
+            ? $"or import {file} with it: supervisor import {c.Source.Path} {file}"
+            : $"or import the systemd unit {service}.service with it";
     }
 
     /// <summary>The loader's message without its "[Section] Key: " (the report names the key already).</summary>
