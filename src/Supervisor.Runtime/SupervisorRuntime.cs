@@ -8,6 +8,7 @@ using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Host;
 using Supervisor.Runtime.Process;
 using Supervisor.Runtime.Metrics;
+using Supervisor.Runtime.Output;
 using Supervisor.Runtime.Reaping;
 using Supervisor.Runtime.Reconcile;
 using Supervisor.Runtime.Sockets;
@@ -34,6 +35,9 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
     private StateWriter? _stateWriter;
     private SocketActivation? _activation;
     private ConnectionActivation? _perConnection;
+    private readonly FinishedInstanceLogs _instanceLogs = new(options.LogDirectory);
+    // The unit set at the last change (manager thread only): who was transient among those gone.
+    private IReadOnlyDictionary<string, UnitStatus> _units = new Dictionary<string, UnitStatus>();
 
     public ICgroupDriver Driver { get; private set; } = null!;
     /// <summary>The cgroup layout and subtree in one line, for the log and `supervisor status`.</summary>
@@ -75,10 +79,23 @@ public sealed class SupervisorRuntime(DaemonOptions options, ILogger logger) : I
         Manager.StateChanged += Verifier.OnStateChanged;
         Manager.StateChanged += LogTransition;
         Manager.JobsDrained += CompactAfterBurst;
-        Manager.UnitSetChanged += () => Host.ForgetAllBut(Manager.Units);
+        Manager.UnitSetChanged += OnUnitSetChanged;
         EventLoop.Faulted += e => logger.LogError("event loop: a watch failed and was ended: {Message}", e.Message);
         _loopStop = new CancellationTokenSource();
         _loop = Manager.RunAsync(_loopStop.Token);
+    }
+
+    /// <summary>
+    /// Units gone from the manager: the host forgets them, and the logs of transient instances
+    /// (Accept=yes connections) are kept for the newest only.
+    /// </summary>
+    private void OnUnitSetChanged()
+    {
+        var now = Manager.Units;
+        foreach (var (name, status) in _units)
+            if (status.Transient && !now.ContainsKey(name)) _instanceLogs.Finished(name);
+        _units = now;
+        Host.ForgetAllBut(now);
     }
 
     private void LogTransition(UnitStatus status, UnitRuntime before) =>

@@ -192,4 +192,30 @@ public class AcceptSocketTests
         using var s = Connect(port);
         Assert.Equal("fds=1 names=connection pid_ok=True", FirstLine(s));
     }
+
+    [Fact]
+    public async Task Only_the_newest_finished_connections_keep_a_log_file()
+    {
+        Daemon.RequireRoot();
+        await using var d = new Daemon();
+        int port = Port(d);
+        d.WriteUnit("hello@", "[Service]\nExecStart = [\"/bin/echo\", \"hello\"]\n");
+        d.WriteUnit("hello.socket", $"[Socket]\nListenStream = [\"127.0.0.1:{port}\"]\nAccept = true\n");
+        d.Start();
+        d.WaitForState("hello.socket", "active", "listening");
+        var logs = Path.Combine(d.State, "logs");
+        int connections = Supervisor.Runtime.Output.FinishedInstanceLogs.KeepPerTemplate + 2;
+        string? first = null;
+        for (int n = 0; n < connections; n++)
+        {
+            using var s = Connect(port);
+            first ??= Instance("hello", 0, s);
+            // The instance has run once its connection is closed from its end.
+            Assert.Equal("", FirstLine(s));
+        }
+        string[] Logs() => Directory.GetFiles(logs, "hello@*.log");
+        d.WaitFor(() => Logs().Length == Supervisor.Runtime.Output.FinishedInstanceLogs.KeepPerTemplate && !d.Cli("list-units").Out.Contains("hello@", StringComparison.Ordinal),
+            $"{Supervisor.Runtime.Output.FinishedInstanceLogs.KeepPerTemplate} instance logs to stay of {connections} connections");
+        Assert.DoesNotContain(Path.Combine(logs, first + ".log"), Logs());
+    }
 }
