@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
@@ -10,7 +9,7 @@ namespace Supervisor.Metrics;
 
 /// <summary>
 /// GET /metrics on one address, served by Kestrel with nothing but this handler (no routing, no
-/// logging providers): the text of <see cref="SupervisorMetrics.Scrape"/> as
+/// logging providers): the text of <see cref="SupervisorMetrics.ScrapeAsync"/> as
 /// text/plain; version=0.0.4, gzip-compressed (fastest level) when the client asks for it, as
 /// Prometheus does. Any other path is 404, any other method 405.
 /// </summary>
@@ -69,26 +68,27 @@ public sealed class MetricsServer : IDisposable
             response.Headers.Allow = "GET, HEAD";
             return;
         }
-        var (text, length) = metrics.Scrape();
-        try
+        bool gzip = AcceptsGzip(request);
+        response.ContentType = ContentType;
+        if (gzip)
         {
-            response.ContentType = ContentType;
-            if (!AcceptsGzip(request))
-            {
-                response.ContentLength = length;
-                if (!head) await response.Body.WriteAsync(text.AsMemory(0, length), context.RequestAborted).ConfigureAwait(false);
-                return;
-            }
             response.Headers.ContentEncoding = "gzip";
             response.Headers.Vary = "Accept-Encoding";
-            if (head) return;
-            await using var gzip = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
-            await gzip.WriteAsync(text.AsMemory(0, length), context.RequestAborted).ConfigureAwait(false);
         }
-        finally
+        await metrics.ScrapeAsync((text, cancel) => Send(response, text, gzip, head, cancel), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task Send(HttpResponse response, ReadOnlyMemory<byte> text, bool gzip, bool head, CancellationToken cancellationToken)
+    {
+        if (!gzip)
         {
-            ArrayPool<byte>.Shared.Return(text);
+            response.ContentLength = text.Length;
+            if (!head) await response.Body.WriteAsync(text, cancellationToken).ConfigureAwait(false);
+            return;
         }
+        if (head) return;
+        await using var compressed = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
+        await compressed.WriteAsync(text, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Accept-Encoding names gzip (or *) without q=0.</summary>

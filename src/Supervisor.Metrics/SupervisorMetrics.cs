@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Supervisor.Metrics.Exposition;
 
@@ -6,7 +5,7 @@ namespace Supervisor.Metrics;
 
 /// <summary>
 /// The metric set of README "Metrics", written straight into the Prometheus text format at each
-/// scrape (<see cref="Scrape"/>): values are read when Prometheus scrapes, never polled on a timer.
+/// scrape (<see cref="ScrapeAsync"/>): values are read when Prometheus scrapes, never polled on a timer.
 /// Per unit, only what must outlive a scrape is kept (<see cref="UnitSeries"/>: its encoded label,
 /// the counters' offsets); the text goes into one buffer reused from scrape to scrape, so a scrape
 /// allocates no object per series (issue 18: prometheus-net's label lookup per series and its
@@ -23,8 +22,9 @@ public sealed partial class SupervisorMetrics
 
     private readonly Func<IReadOnlyList<UnitSample>> _sample;
     private readonly byte[] _buildInfoLine;
-    // The scrape's own state: one scrape at a time (the counters' offsets depend on the order of reads).
-    private readonly object _scrapeGate = new();
+    // The scrape's own state: one scrape at a time (the counters' offsets depend on the order of
+    // reads), held until the text is sent, so the buffer is sent as it is, without a copy.
+    private readonly SemaphoreSlim _scrapeGate = new(1, 1);
     private readonly Dictionary<string, UnitSeries> _units = new(StringComparer.Ordinal);
     private readonly List<UnitSeries> _current = [];
     private readonly List<string> _vanished = [];
@@ -77,32 +77,37 @@ public sealed partial class SupervisorMetrics
     }
 
     /// <summary>
-    /// Samples every unit and writes the exposition. The text is copied into an array rented from
-    /// <see cref="ArrayPool{T}.Shared"/>, which the caller returns once it has sent it.
+    /// Samples every unit, writes the exposition and hands the text to <paramref name="send"/>
+    /// (valid only until it returns: the buffer is the next scrape's).
     /// </summary>
-    public (byte[] Rented, int Length) Scrape()
+    public async Task ScrapeAsync(Func<ReadOnlyMemory<byte>, CancellationToken, Task> send, CancellationToken cancellationToken)
     {
-        lock (_scrapeGate)
+        await _scrapeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             Collect();
             Render();
-            var rented = ArrayPool<byte>.Shared.Rent(_text.Length);
-            _text.Written.CopyTo(rented);
-            return (rented, _text.Length);
+            await send(_text.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _scrapeGate.Release();
         }
     }
 
     /// <summary>One scrape as text (tests).</summary>
     internal string ScrapeText()
     {
-        var (rented, length) = Scrape();
+        _scrapeGate.Wait();
         try
         {
-            return Encoding.UTF8.GetString(rented, 0, length);
+            Collect();
+            Render();
+            return Encoding.UTF8.GetString(_text.Written);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            _scrapeGate.Release();
         }
     }
 

@@ -17,6 +17,8 @@ internal sealed class ExpositionBuffer
 
     public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
 
+    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
+
     public int Length => _length;
 
     public void Clear() => _length = 0;
