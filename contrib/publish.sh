@@ -9,7 +9,7 @@
 #                  OUT/supervisor is the client (every command; `run` execs the daemon) and
 #                  OUT/supervisord the daemon: the same project compiled twice, the client with
 #                  SupervisorClientOnly=true so that it carries none of the daemon's code (hosting,
-#                  Kestrel, prometheus-net) and starts fast. x86_64 and aarch64; needs clang.
+#                  Kestrel) and starts fast. x86_64 and aarch64; needs clang.
 #   r2r            the framework-dependent ReadyToRun build, run as `dotnet OUT/supervisor.dll`:
 #                  the fallback on any other architecture.
 #

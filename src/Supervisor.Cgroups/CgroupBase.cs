@@ -172,7 +172,7 @@ internal abstract class CgroupBase : ICgroup
     public CgroupStats GetStats(bool usageOnly)
     {
         var stats = new CgroupStats();
-        using var reader = new StatReader { UsageOnly = usageOnly };
+        using var reader = new StatReader { UsageOnly = usageOnly, Parents = Ctx.Parents };
         foreach (var c in Driver.Controllers)
         {
             c.ReadStats(DirFor(c), reader, stats);

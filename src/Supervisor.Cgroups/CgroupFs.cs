@@ -110,7 +110,7 @@ internal sealed class CgroupFs
         }
     }
 
-    private static int ReadAll(int fd, ref byte[] buffer, out int errno, bool singleRecord)
+    internal static int ReadAll(int fd, ref byte[] buffer, out int errno, bool singleRecord)
     {
         errno = 0;
         int total = 0;

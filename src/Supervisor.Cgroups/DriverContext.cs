@@ -50,6 +50,9 @@ internal sealed class DriverContext
 
     public CgroupFs Fs { get; }
 
+    /// <summary>Descriptors on the directories holding cgroups, for reading stat files (a scrape).</summary>
+    public ParentDirectories Parents { get; } = new();
+
     public DeviceResolver ResolveDevice { get; }
 
     public DeviceNodeResolver ResolveDeviceNode { get; }

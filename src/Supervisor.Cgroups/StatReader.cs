@@ -18,10 +18,16 @@ internal sealed class StatReader : IDisposable
     /// <summary>Only what measures use is wanted (a scrape): controllers skip their limit and configuration files.</summary>
     public bool UsageOnly { get; init; }
 
+    /// <summary>Opens relative to held parent directories when set (see <see cref="ParentDirectories"/>).</summary>
+    public ParentDirectories? Parents { get; init; }
+
     /// <summary>Reads <paramref name="dir"/>/<paramref name="file"/>; false when unreadable.</summary>
     public bool Read(string dir, string file, bool optional = false)
     {
-        _length = CgroupFs.ReadInto(Path.Join(dir, file), ref _buffer, out var errno, singleRecord: true);
+        int errno;
+        _length = Parents is { } parents
+            ? parents.ReadInto(dir, file, ref _buffer, out errno, retryStale: !optional)
+            : CgroupFs.ReadInto(Path.Join(dir, file), ref _buffer, out errno, singleRecord: true);
         if (_length >= 0)
         {
             return true;

@@ -9,7 +9,7 @@ namespace Supervisor.Cli;
 /// the NativeAOT client install.sh installs (contrib/publish.sh), the daemon is a binary of its
 /// own, supervisord, next to this one, and `run` becomes it (execv: the same pid, stdio and
 /// arguments): the commands an operator types all day then carry none of the daemon's code
-/// (hosting, Kestrel, prometheus-net), which made every start of theirs pay for it (issue 18).
+/// (hosting, Kestrel), which made every start of theirs pay for it (issue 18).
 /// </summary>
 internal static class DaemonExec
 {

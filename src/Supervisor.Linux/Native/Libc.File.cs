@@ -17,12 +17,18 @@ public static partial class Libc
     public const int O_TRUNC = 0x200;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_DIRECTORY = 0x10000;
+    public const int O_PATH = 0x200000;
     public const int F_DUPFD_CLOEXEC = 1030;
     public const int F_SETFL = 4;
     public const int SEEK_SET = 0;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
+
+    /// <summary>openat(2): <paramref name="path"/> NUL-terminated, resolved from <paramref name="dirfd"/> (kept alive for the call).</summary>
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    public static unsafe partial int Openat(SafeHandle dirfd, byte* path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);

@@ -19,11 +19,10 @@ public static class MetricsEndpoint
         if (colon <= 0 || !int.TryParse(listen[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             throw new InvalidOperationException($"--metrics-listen '{listen}': expected ADDRESS:PORT (e.g. 127.0.0.1:9558) or 'off'");
         var hostname = listen[..colon].Trim('[', ']');
-        var registry = Prometheus.Metrics.NewCustomRegistry();
-        var metrics = new SupervisorMetrics(registry, samples, typeof(MetricsEndpoint).Assembly.GetName().Version?.ToString(3) ?? "0", cgroupMode);
+        var metrics = new SupervisorMetrics(samples, typeof(MetricsEndpoint).Assembly.GetName().Version?.ToString(3) ?? "0", cgroupMode);
         try
         {
-            var server = new Prometheus.KestrelMetricServer(hostname, port, "/metrics", registry).Start();
+            var server = MetricsServer.Start(hostname, port, metrics);
             logger.LogInformation("metrics on http://{Listen}/metrics", listen);
             return (metrics, server);
         }

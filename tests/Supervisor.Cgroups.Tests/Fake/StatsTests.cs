@@ -195,6 +195,28 @@ public sealed class StatsTests
     }
 
     [Fact]
+    public void A_slice_removed_and_made_again_between_scrapes_is_read_from_the_new_directory()
+    {
+        using var fake = FakeCgroupFs.HybridV1();
+        fake.AddCgroup("supervisor/api.slice/web.service");
+        var driver = fake.Driver();
+        var cg = driver.Open(CgroupPath.ForUnit("web", "api"));
+        Assert.Equal(0, cg.GetStats(usageOnly: true).ReadErrors);
+
+        foreach (var h in FakeCgroupFs.V1Hierarchies)
+        {
+            var slice = Path.Combine(fake.FsRoot, h, "supervisor", "api.slice");
+            if (Directory.Exists(slice)) Directory.Delete(slice, recursive: true);
+        }
+        fake.AddCgroup("supervisor/api.slice/web.service");
+        File.WriteAllText(fake.V1("memory", "supervisor/api.slice/web.service", "memory.usage_in_bytes"), "12345\n");
+
+        var s = driver.Open(CgroupPath.ForUnit("web", "api")).GetStats(usageOnly: true);
+        Assert.Equal(0, s.ReadErrors);
+        Assert.Equal(12345UL, s.MemoryCurrentBytes);
+    }
+
+    [Fact]
     public void Optional_files_absent_on_older_kernels_are_null_without_errors()
     {
         using var fake = FakeCgroupFs.UnifiedV2(swap: false);

@@ -113,6 +113,39 @@ public abstract class RealCgroupTests : IDisposable
     }
 
     [Fact]
+    public void Stat_files_are_read_through_one_descriptor_per_slice_and_a_slice_made_again_is_read_afresh()
+    {
+        var driver = Driver("memory", "pids");
+        var parents = ((DriverBase)driver).Context.Parents;
+        var units = Enumerable.Range(0, 20).Select(i => driver.Open(CgroupPath.ForUnit($"scrape{i}", "scrapetest"))).ToList();
+        foreach (var cg in units) cg.Create(new ResourceLimits());
+        var held = parents.Count;
+        foreach (var cg in units)
+        {
+            var s = cg.GetStats(usageOnly: true);
+            Assert.Equal(0, s.ReadErrors);
+            Assert.Equal(0UL, s.TasksCurrent);
+        }
+        // One descriptor per hierarchy's slice directory, not one per unit or file.
+        Assert.InRange(parents.Count - held, 1, driver.Subtrees.Count);
+
+        // The slice goes away with its units (a read now is errors, not an exception) and is made
+        // again: the descriptors held on the removed directories must not hide the new ones.
+        foreach (var cg in units) cg.Destroy();
+        var slice = driver.Open(CgroupPath.ForSlice("scrapetest"));
+        slice.Destroy();
+        Assert.All(slice.Directories, d => Assert.False(Directory.Exists(d)));
+        Assert.True(units[0].GetStats(usageOnly: true).ReadErrors > 0);
+        units[0].Create(new ResourceLimits());
+        var again = units[0].GetStats(usageOnly: true);
+        Assert.Equal(0, again.ReadErrors);
+        Assert.NotNull(again.MemoryCurrentBytes);
+        Assert.Equal(0UL, again.TasksCurrent);
+        units[0].Destroy();
+        slice.Destroy();
+    }
+
+    [Fact]
     public async Task Memory_hog_is_oom_killed_at_MemoryMax_and_the_oom_event_fires()
     {
         var driver = Driver("memory");

@@ -8,6 +8,8 @@
 #
 #   sudo tests/bench/metrics/run.sh [UNITS] [SCRAPES]
 #   SUPERVISOR_DLL=/path/to/supervisor.dll …   measure that build (default: this tree's, built first)
+#   OURS_PUBLISHED=DIR …   measure a NativeAOT publish (contrib/publish.sh aot DIR: DIR/supervisor
+#                          execs DIR/supervisord in the same process), what install.sh installs
 set -euo pipefail
 units=${1:-1000}
 scrapes=${2:-30}
@@ -40,11 +42,19 @@ done
 chmod 0644 "$work/units"/*.toml
 
 dll=${SUPERVISOR_DLL:-}
-if [ -z "$dll" ]; then
-  dotnet build -c Release "$repo/src/Supervisor.Cli" --nologo -v quiet >/dev/null
-  dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
+if [ -n "${OURS_PUBLISHED:-}" ]; then
+  [ -x "$OURS_PUBLISHED/supervisor" ] || { echo "$me: no $OURS_PUBLISHED/supervisor (contrib/publish.sh aot DIR)" >&2; exit 2; }
+  ours=("$OURS_PUBLISHED/supervisor")
+  echo "$me: ours: the NativeAOT publish in $OURS_PUBLISHED"
+else
+  if [ -z "$dll" ]; then
+    dotnet build -c Release "$repo/src/Supervisor.Cli" --nologo -v quiet >/dev/null
+    dll="$repo/src/Supervisor.Cli/bin/Release/net10.0/supervisor.dll"
+  fi
+  ours=(dotnet "$dll")
+  echo "$me: ours: dotnet $dll (JIT)"
 fi
-dotnet "$dll" run --units "$work/units" --state-dir "$work/state" --runtime-dir "$work/run" --cgroup-root "$root" \
+"${ours[@]}" run --units "$work/units" --state-dir "$work/state" --runtime-dir "$work/run" --cgroup-root "$root" \
   --metrics-listen "127.0.0.1:$mport" --system-bus off --no-watch >"$work/daemon.log" 2>&1 &
 sup_pid=$!
 prometheus-node-exporter --web.listen-address="127.0.0.1:$nport" >"$work/node.log" 2>&1 &
@@ -74,6 +84,7 @@ for i in $(seq 1 "$scrapes"); do
   fi
 done
 sup_cpu=$(( $(cpu "$sup_pid") - sup_cpu )); node_cpu=$(( $(cpu "$node_pid") - node_cpu ))
+echo "$me: daemon $(grep VmRSS "/proc/$sup_pid/status" | tr -s ' \t' ' ') after the scrapes, node_exporter $(grep VmRSS "/proc/$node_pid/status" | tr -s ' \t' ' ')"
 echo "$me: load average $load_before before the scrapes, $(cut -d' ' -f1-3 /proc/loadavg) after ($(nproc) CPUs)"
 python3 - "$work/sup.txt" "$work/node.txt" "$units" "$sup_cpu" "$node_cpu" "$(getconf CLK_TCK)" "$scrapes" <<'PY'
 import statistics, sys
