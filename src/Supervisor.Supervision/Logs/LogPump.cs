@@ -98,8 +98,12 @@ public sealed class LogPump
         {
             lock (_gate)
             {
+                // Never a read that could wait under the lock (EndOfRun would wait behind it): the
+                // zero-byte wait may end with nothing to read. No data but readable is EOF.
+                int available = _socket.Available;
+                if (available == 0) return !_socket.Poll(0, SelectMode.SelectRead);
                 // Up to the mark at most: the ended run's bytes are split apart from the next run's.
-                int max = _runEnd >= 0 ? (int)Math.Min(buffer.Length, _runEnd - _consumed) : buffer.Length;
+                int max = (int)Math.Min(Math.Min(buffer.Length, available), _runEnd >= 0 ? _runEnd - _consumed : long.MaxValue);
                 int n = _socket.Receive(buffer.AsSpan(0, max), SocketFlags.None, out var error);
                 if (error == SocketError.WouldBlock) return true;
                 if (error != SocketError.Success || n == 0) return false;
