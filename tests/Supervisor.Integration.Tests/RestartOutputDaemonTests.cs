@@ -7,6 +7,22 @@ namespace Supervisor.Integration.Tests;
 /// </summary>
 public class RestartOutputDaemonTests
 {
+    /// <summary>
+    /// A unit restarted at once whatever its end (no start limit), running <paramref name="script"/>
+    /// with $$i = its run number, counted in the file "n" (unit-file escaping: $$ for $, %% for %).
+    /// </summary>
+    private static void CrashLoop(Daemon d, string unit, string script)
+    {
+        var n = Path.Combine(d.Root, "n");
+        d.WriteUnit(unit, $$"""
+            [Service]
+            Restart = "always"
+            RestartSec = "0"
+            StartLimitIntervalSec = "0"
+            ExecStart = ["/bin/sh", "-c", "i=$$(( $$(cat {{n}} 2>/dev/null || echo 0) + 1 )); echo $$i > {{n}}; {{script}}"]
+            """);
+    }
+
     private static string Counter(Daemon d) => File.Exists(Path.Combine(d.Root, "n")) ? File.ReadAllText(Path.Combine(d.Root, "n")).Trim() : "";
 
     /// <summary>The service's own lines in the unit's log, in file order ("sh stdout: TEXT" → TEXT).</summary>
@@ -23,16 +39,9 @@ public class RestartOutputDaemonTests
     {
         Daemon.RequireRoot();
         await using var d = new Daemon();
-        var n = Path.Combine(d.Root, "n");
         // Ten runs that crash at once, each with two lines on stdout, one on stderr and a last
         // stdout line without a newline; the eleventh stays up.
-        d.WriteUnit("looper", $$"""
-            [Service]
-            Restart = "always"
-            RestartSec = "0"
-            StartLimitIntervalSec = "0"
-            ExecStart = ["/bin/sh", "-c", "i=$$(( $$(cat {{n}} 2>/dev/null || echo 0) + 1 )); echo $$i > {{n}}; if [ $$i -gt 10 ]; then echo settled; exec sleep infinity; fi; echo run $$i a; echo run $$i err >&2; echo run $$i b; printf 'run %%s tail' $$i; exit 1"]
-            """);
+        CrashLoop(d, "looper", "if [ $$i -gt 10 ]; then echo settled; exec sleep infinity; fi; echo run $$i a; echo run $$i err >&2; echo run $$i b; printf 'run %%s tail' $$i; exit 1");
         d.Start();
         d.WaitFor(() => ServiceLines(d, "looper", "stdout").Contains("settled"), "the eleventh run to say it settled");
         var expected = Enumerable.Range(1, 10).SelectMany(i => new[] { $"run {i} a", $"run {i} b", $"run {i} tail" }).Append("settled").ToList();
@@ -47,16 +56,9 @@ public class RestartOutputDaemonTests
     {
         Daemon.RequireRoot();
         await using var d = new Daemon();
-        var n = Path.Combine(d.Root, "n");
         var crash = Path.Combine(d.Root, "crash");
         // Up and quiet until the test creates "crash"; then the next 50 runs exit at once, and the 52nd stays up.
-        d.WriteUnit("flapper", $$"""
-            [Service]
-            Restart = "always"
-            RestartSec = "0"
-            StartLimitIntervalSec = "0"
-            ExecStart = ["/bin/sh", "-c", "i=$$(( $$(cat {{n}} 2>/dev/null || echo 0) + 1 )); echo $$i > {{n}}; echo run $$i; if [ -e {{crash}} ] && [ $$i -le 51 ]; then exit 1; fi; exec sleep infinity"]
-            """);
+        CrashLoop(d, "flapper", $"echo run $$i; if [ -e {crash} ] && [ $$i -le 51 ]; then exit 1; fi; exec sleep infinity");
         d.Start();
         d.WaitForState("flapper", "active", "running");
         d.WaitFor(() => Counter(d) == "1", "the first run");
