@@ -34,6 +34,10 @@ public sealed unsafe class EventLoop
     private readonly SafeFd _epoll;
     private readonly Dictionary<ulong, Registration> _watches = [];
     private ulong _next;
+    private int _threadId;
+
+    /// <summary>True in a callback of this loop (on its thread): work there delays every other watch of the loop.</summary>
+    public bool OnLoopThread => Volatile.Read(ref _threadId) == Environment.CurrentManagedThreadId;
 
     private sealed record Registration(SafeHandle Fd, Action<uint> Callback, bool Once, Action? Ended);
 
@@ -112,6 +116,7 @@ public sealed unsafe class EventLoop
     private void Run()
     {
         var events = stackalloc byte[MaxEventsPerWait * 16];
+        Volatile.Write(ref _threadId, Environment.CurrentManagedThreadId);
         while (true)
         {
             int n = Libc.EpollWait(_epoll.Fd, events, MaxEventsPerWait, -1);

@@ -9,6 +9,13 @@ namespace Supervisor.Supervision;
 public interface IUnitEventSink
 {
     void Post(string unit, UnitEvent e);
+
+    /// <summary>
+    /// <see cref="Post"/> for a caller that may run the manager itself: when the manager is idle
+    /// (nothing queued, nobody processing), the event is handled on the caller's thread, with what
+    /// it leads to (a RestartSec=0 restart), instead of waking another thread to do it.
+    /// </summary>
+    void PostNow(string unit, UnitEvent e) => Post(unit, e);
 }
 
 /// <summary>
@@ -146,7 +153,8 @@ public sealed partial class UnitManager : IUnitEventSink
         public int NotifyDropsSuppressed { get; set; }
     }
 
-    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    // Not SingleReader: a PostNow caller may drain (TryRead) while the loop waits in WaitToReadAsync; and Count is needed.
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = false });
     private readonly TimeProvider _clock;
     private readonly IUnitHost _host;
     private readonly Dictionary<string, Entry> _units = new(StringComparer.Ordinal);
@@ -174,7 +182,7 @@ public sealed partial class UnitManager : IUnitEventSink
         _host = hostFactory(this);
     }
 
-    public void Post(string unit, UnitEvent e) => _queue.Writer.TryWrite(new EventWork(unit, e));
+    public void Post(string unit, UnitEvent e) => Enqueue(new EventWork(unit, e));
 
     public IReadOnlyDictionary<string, UnitStatus> Units => _snapshot;
 
@@ -210,21 +218,30 @@ public sealed partial class UnitManager : IUnitEventSink
         return done.Task;
     }
 
-    /// <summary>The manager's loop. Everything that touches units runs here, one item at a time.</summary>
+    /// <summary>
+    /// The manager's loop. Everything that touches units runs here, one item at a time, or in a
+    /// <see cref="PostNow"/> caller that found the manager idle (never both at once).
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        Volatile.Write(ref _running, true);
+        try
         {
-            while (_queue.Reader.TryRead(out var work))
-                Process(work);
+            while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                lock (_turn) Drain();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _running, false);
         }
     }
 
     /// <summary>Processes everything queued now (tests drive the manager with this and a fake clock).</summary>
     public void RunPending()
     {
-        while (_queue.Reader.TryRead(out var work))
-            Process(work);
+        lock (_turn) Drain();
     }
 
     private void Process(Work work)
@@ -320,7 +337,7 @@ public sealed partial class UnitManager : IUnitEventSink
         if (after <= TimeSpan.Zero)
         {
             // RestartSec=0: no timer thread round trip; the elapse is simply next in the queue.
-            _queue.Writer.TryWrite(new TimerWork(unit, kind, generation));
+            Enqueue(new TimerWork(unit, kind, generation));
             entry.Timers[kind] = (NoTimer.Instance, generation);
             return;
         }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Supervisor.Cgroups;
+using Supervisor.Linux;
 using Supervisor.Runtime.Adoption;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Conditions;
@@ -185,8 +186,25 @@ public sealed class UnitHost : IUnitHost, IDisposable
         _launcher.StartControl(Slot(unit.Name), plan, phase, command, mainPid, Connections.Of(unit.Name));
     });
 
-    /// <summary>Runs a launch on a launch thread (<see cref="LaunchQueue"/>): the helper's setup blocks until execve (or failure).</summary>
-    private void Run(UnitDefinition unit, Action launch) => _launches.Enqueue(() =>
+    /// <summary>
+    /// Runs a launch on a launch thread (<see cref="LaunchQueue"/>): the helper's setup blocks until
+    /// execve (or failure). A warm restart asked for on the event loop thread (the manager ran there
+    /// on the reaped exit, <see cref="IUnitEventSink.PostNow"/>) is launched right there: no thread is
+    /// woken between the exit and the helper's spawn, and the loop is held for the helper's setup
+    /// only, as nothing is compiled and no cgroup is made.
+    /// </summary>
+    private void Run(UnitDefinition unit, Action launch)
+    {
+        if (EventLoop.Shared.OnLoopThread && IsWarm(unit)) Launch(unit, launch);
+        else _launches.Enqueue(() => Launch(unit, launch));
+    }
+
+    /// <summary>The unit's plan is current (same definition) and its cgroup kept from the run before, with the same limits.</summary>
+    private bool IsWarm(UnitDefinition unit) =>
+        _units.TryGetValue(unit.Name, out var slot) && slot.Plan is { } plan && ReferenceEquals(plan.Unit, unit)
+        && slot.Cgroup is { } cgroup && cgroup.Path.Equals(plan.Cgroup) && Equals(slot.AppliedFrom, unit.Resources) && slot.Main is null;
+
+    private void Launch(UnitDefinition unit, Action launch)
     {
         try
         {
@@ -201,7 +219,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
             Log(unit.Name, message);
             _sink.Post(unit.Name, new UnitEvent.SetupFailed(message));
         }
-    });
+    }
 
     public void Signal(UnitDefinition unit, SignalTarget target, int signo, int? mainPid)
     {
@@ -273,6 +291,7 @@ public sealed class UnitHost : IUnitHost, IDisposable
         Connections.Release(unit.Name);
         if (!_units.TryGetValue(unit.Name, out var slot)) return;
         NotifyEndpoints.Close(slot);
+        slot.CloseOutput();
         Output.Release(unit.Name);
         FdStores.Release(unit.Name);
         _cgroups.Release(slot);

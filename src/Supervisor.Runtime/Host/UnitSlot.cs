@@ -46,6 +46,8 @@ internal sealed class UnitSlot(string name, UnitLog log)
     public UnitPlan? MainPlan { get; set; }
     /// <summary>The ExecStart line of <see cref="MainPlan"/> the current main process runs (a oneshot runs several).</summary>
     public CommandPlan? MainCommand { get; set; }
+    /// <summary>The main process's log channels, kept for its next run until the unit is released (Launcher).</summary>
+    public Supervisor.Runtime.Output.KeptOutput? Output { get; set; }
 
     // sd_notify (NotifyEndpoints).
     public NotifySocket? Notify { get; set; }
@@ -66,8 +68,16 @@ internal sealed class UnitSlot(string name, UnitLog log)
         Adopted = null;
     }
 
+    /// <summary>The unit is down for good: the kept log channels close (their pumps end once the last writer is gone).</summary>
+    public void CloseOutput()
+    {
+        Output?.Dispose();
+        Output = null;
+    }
+
     public void Dispose()
     {
+        CloseOutput();
         Notify?.Dispose();
         Oom?.Dispose();
         LimitWatch?.Dispose();

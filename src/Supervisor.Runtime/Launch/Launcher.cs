@@ -63,7 +63,9 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             return;
         }
         // The process's own pidfd serves the reaper: one descriptor per unit, not two.
-        reaper.Watch(pid, exit => sink.Post(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)), process.PidFd);
+        // PostNow: the exit is handled on the event loop thread that reaped it, so a RestartSec=0
+        // restart is decided and launched there (UnitHost.Run) with no other thread woken.
+        reaper.Watch(pid, exit => sink.PostNow(slot.Name, new UnitEvent.MainExited(ThroughInit(exit, process.HasInit), slot.OomKilledSinceStart, reported)), process.PidFd);
     }
 
     /// <param name="mainPid">The unit's main process, given to the command as $MAINPID; null when there is none.</param>
@@ -82,7 +84,7 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
             Interlocked.CompareExchange(ref slot.ControlPid, 0, pid);
             if (exit.Code == 0)
             {
-                sink.Post(slot.Name, new UnitEvent.ControlExited(exit));
+                sink.PostNow(slot.Name, new UnitEvent.ControlExited(exit));
                 return;
             }
             // A failure's message carries the command's last stderr line: wait for the rest of its
@@ -119,12 +121,21 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
     /// <summary>How long a failed control command's remaining output is waited for.</summary>
     private static readonly TimeSpan LastWordsWait = TimeSpan.FromSeconds(1);
 
-    /// <summary>Starts one process of the unit; returns it and the task that reads its stderr (its last line at EOF; null when stderr is not the log).</summary>
+    /// <summary>
+    /// Starts one process of the unit; returns it and the task that reads its stderr (its last line
+    /// at EOF; null when stderr is not the log, or goes into the main process's kept channel).
+    /// </summary>
     private (SandboxProcess Process, Task<string?> Stderr) Start(UnitSlot slot, UnitPlan plan, ExecPlan exec, Phase? phase, bool hold, AcceptedConnection? connection)
     {
         var svc = plan.Unit.Service;
-        using var stdio = StdioSetup.Open(slot.Name, svc, exec.UMask ?? SandboxSection.DefaultUMask, connection?.Fd.Fd ?? -1);
+        var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
+        string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";
+        string key = $"{svc.EffectiveStandardOutput.Kind}|{svc.EffectiveStandardError.Kind}|{Label("stdout")}|{Label("stderr")}|{svc.SyslogLevelPrefix}";
+        var kept = hold ? KeptFor(slot, svc, key) : null;
+        using var stdio = StdioSetup.Open(slot.Name, svc, exec.UMask ?? SandboxSection.DefaultUMask, connection?.Fd.Fd ?? -1, kept);
         if (hold) output.Hold(slot.Name, stdio.OutRead?.SafeHandle, stdio.ErrRead?.SafeHandle);
+        // Everything the run before wrote is in the channel now: its last line ends there.
+        kept?.EndOfRun();
         SandboxProcess process;
         try
         {
@@ -139,11 +150,26 @@ internal sealed class Launcher(IUnitEventSink sink, CgroupLifecycle cgroups, Not
         }
         if (exec.SeccompNotify is not null && process.SeccompListener is null)
             slot.Log.Write("supervisor", "seccomp: the exec helper did not hand over the filter's listener: this process's denied calls fail with ENOSYS and are not reported");
-        // The child has its copies; ours go when stdio is disposed, or the log never sees EOF.
-        var ident = svc.SyslogIdentifier ?? Path.GetFileName(exec.Path);
-        string Label(string stream) => $"{ident} {(phase is null ? stream : $"{phase}:{stream}")}";
-        if (stdio.OutRead is { } outRead) _ = slot.Log.PumpAsync(outRead, Label("stdout"), svc.SyslogLevelPrefix, stopping);
-        return (process, stdio.ErrRead is { } errRead ? slot.Log.PumpAsync(errRead, Label("stderr"), svc.SyslogLevelPrefix, stopping) : Task.FromResult<string?>(null));
+        // The child has its copies; ours go when stdio is disposed, or the log never sees EOF (but
+        // a main process's are kept for its next run).
+        var outPump = stdio.OutRead is { } outRead ? slot.Log.Pump(outRead, Label("stdout"), svc.SyslogLevelPrefix, stopping) : null;
+        var errPump = stdio.ErrRead is { } errRead ? slot.Log.Pump(errRead, Label("stderr"), svc.SyslogLevelPrefix, stopping) : null;
+        if (hold && kept is null && (outPump ?? errPump) is not null)
+        {
+            var (outWrite, errWrite) = stdio.TakeLogWriteEnds();
+            slot.Output = new KeptOutput(key, outWrite, errWrite, outPump, errPump);
+        }
+        return (process, errPump?.Completion ?? Task.FromResult<string?>(null));
+    }
+
+    /// <summary>The main process's channels from the run before when they were made for the same labels; else none (and the old ones close).</summary>
+    private static KeptOutput? KeptFor(UnitSlot slot, ServiceSection svc, string key)
+    {
+        bool toLog = svc.EffectiveStandardOutput.Kind == StdOutputKind.Log || svc.EffectiveStandardError.Kind == StdOutputKind.Log;
+        if (slot.Output is { } kept && kept.Key == key && toLog) return kept;
+        slot.Output?.Dispose();
+        slot.Output = null;
+        return null;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Supervisor.Linux;
 using Supervisor.Linux.Native;
+using Supervisor.Runtime.Output;
 using Supervisor.Sandbox;
 using Supervisor.Supervision.Logs;
 using Supervisor.Units.Model;
@@ -21,29 +22,34 @@ internal sealed class StdioSetup : IDisposable
     private readonly List<SafeFd> _opened = [];
     private int _connection = -1;
 
+    private KeptOutput? _kept;
+
     public StdioFds Fds { get; private set; } = StdioFds.Null;
-    /// <summary>Read ends of the log pipes; null where the stream does not go to the unit's log.</summary>
+    /// <summary>Read ends of new log pipes; null where the stream does not go to the unit's log, or goes into a kept channel.</summary>
     public Socket? OutRead { get; private set; }
     public Socket? ErrRead { get; private set; }
+    /// <summary>The write ends of new log pipes, closed with the setup unless taken (<see cref="TakeLogWriteEnds"/>).</summary>
+    private SafeFd? _outWrite, _errWrite;
 
     /// <summary>SyslogIdentifier, else the main program's file name (systemd's default, the process name): the name the unit's log lines carry.</summary>
     public static string IdentifierOf(Planning.UnitPlan plan) =>
         plan.Unit.Service.SyslogIdentifier ?? Path.GetFileName(plan.Main?.Exec?.Path ?? plan.Unit.Service.ExecStart?.Program ?? plan.Unit.Name);
 
     /// <param name="connection">The connection of an Accept=yes socket unit's instance, for "socket"; -1: none.</param>
-    public static StdioSetup Open(string unit, ServiceSection svc, uint umask, int connection = -1)
+    /// <param name="kept">The main process's log channels from the run before (a restart): the streams that go to the log use them.</param>
+    public static StdioSetup Open(string unit, ServiceSection svc, uint umask, int connection = -1, KeptOutput? kept = null)
     {
-        var s = new StdioSetup { _connection = connection };
+        var s = new StdioSetup { _connection = connection, _kept = kept };
         try
         {
             int input = s.OpenInput(unit, svc);
-            var (outFd, outRead) = s.OpenOutput(unit, "StandardOutput", svc.EffectiveStandardOutput, svc, input, umask);
+            var (outFd, outRead) = s.OpenOutput(unit, "StandardOutput", svc.EffectiveStandardOutput, svc, input, umask, err: false);
             s.OutRead = outRead;
             // systemd: inherit on stderr is stdout's fd itself (one file, one offset). The unit's log
             // keeps a pipe per stream, so its lines say which stream they came from.
             bool shared = svc.StandardError.Kind == StdOutputKind.Inherit && svc.EffectiveStandardOutput.Kind != StdOutputKind.Log;
             var (errFd, errRead) = shared ? (outFd, null)
-                : s.OpenOutput(unit, svc.StandardError.Kind == StdOutputKind.Inherit ? "StandardOutput" : "StandardError", svc.EffectiveStandardError, svc, input, umask);
+                : s.OpenOutput(unit, svc.StandardError.Kind == StdOutputKind.Inherit ? "StandardOutput" : "StandardError", svc.EffectiveStandardError, svc, input, umask, err: true);
             s.ErrRead = errRead;
             s.Fds = new StdioFds(input, outFd, errFd);
             return s;
@@ -65,15 +71,17 @@ internal sealed class StdioSetup : IDisposable
         _ => OpenPath(unit, "TTYPath", svc.TTYPath, Libc.O_RDWR | Libc.O_NOCTTY, 0, "the service's terminal"),
     };
 
-    private (int Fd, Socket? Read) OpenOutput(string unit, string key, StdOutputSetting setting, ServiceSection svc, int input, uint umask)
+    private (int Fd, Socket? Read) OpenOutput(string unit, string key, StdOutputSetting setting, ServiceSection svc, int input, uint umask, bool err)
     {
         uint mode = 0x1B6 /* 0666 */ & ~umask;
         const int write = Libc.O_WRONLY | Libc.O_CREAT | Libc.O_NOCTTY;
         switch (setting.Kind)
         {
             case StdOutputKind.Log:
+                if (_kept?.WriteEnd(err) is { } keptEnd) return (keptEnd.Fd, null);
                 var (read, childFd) = OutputChannel.Create();
-                _opened.Add(new SafeFd(childFd));
+                if (err) _errWrite = new SafeFd(childFd);
+                else _outWrite = new SafeFd(childFd);
                 return (childFd, read);
             case StdOutputKind.Null:
                 return (-1, null);
@@ -119,10 +127,21 @@ internal sealed class StdioSetup : IDisposable
         return fd;
     }
 
+    /// <summary>The write ends of the new log pipes, now the caller's (to keep for the next run); null where none was made.</summary>
+    public (SafeFd? Out, SafeFd? Err) TakeLogWriteEnds()
+    {
+        var taken = (_outWrite, _errWrite);
+        (_outWrite, _errWrite) = (null, null);
+        return taken;
+    }
+
     /// <summary>Closes the supervisor's copies of what the child got (the child has its own, or failed).</summary>
     public void Dispose()
     {
         foreach (var fd in _opened) fd.Dispose();
         _opened.Clear();
+        _outWrite?.Dispose();
+        _errWrite?.Dispose();
+        (_outWrite, _errWrite) = (null, null);
     }
 }

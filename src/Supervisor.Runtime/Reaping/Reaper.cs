@@ -43,9 +43,17 @@ public sealed class Reaper : IDisposable
         _sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
         {
             ctx.Cancel = false; // the runtime's own SIGCHLD handling runs too (it waits for nothing of ours)
-            Wake();
+            if (AnyExited()) Wake();
         });
     }
+
+    /// <summary>
+    /// Whether any child is left to reap, looked at without reaping (this runs on a pool thread).
+    /// A watched child's exit usually reached the loop through its pidfd, and was reaped there,
+    /// before the signal's callback runs: then the loop is not woken a second time to find nothing.
+    /// </summary>
+    private static bool AnyExited() =>
+        Libc.WaitId(Libc.P_ALL, 0, out var peek, Libc.WEXITED | Libc.WNOHANG | Libc.WNOWAIT) == 0 && peek.Pid != 0;
 
     private void Wake()
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -270,43 +269,20 @@ public sealed class UnitLog : IDisposable
         PumpAsync(socket, stream, levelPrefix: false, cancellationToken);
 
     /// <param name="levelPrefix">SyslogLevelPrefix: a kernel-style "&lt;N&gt;" (0–7) at the start of a line is taken off, as systemd does.</param>
-    public async Task<string?> PumpAsync(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default)
-    {
-        var pending = new List<byte>();
-        string? last = null;
-        var decoder = Encoding.UTF8;
-        byte[]? buffer = null;
-        try
-        {
-            while (true)
-            {
-                // A zero-byte read waits for data without holding a buffer: a thousand quiet services
-                // cost no receive buffers. The buffer is borrowed only while there is output to copy.
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                buffer = ArrayPool<byte>.Shared.Rent(8192);
-                int n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (n == 0) break;
-                last = Split(buffer, n, pending, stream, decoder, levelPrefix) ?? last;
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
-            }
-        }
-        catch (SocketException) { }
-        catch (ObjectDisposedException) { }
-        catch (OperationCanceledException) { }
-        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-        if (pending.Count > 0) last = NonEmpty(Flush(pending, [], stream, decoder, levelPrefix)) ?? last;
-        socket.Dispose();
-        return last;
-    }
+    public Task<string?> PumpAsync(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default) =>
+        Pump(socket, stream, levelPrefix, cancellationToken).Completion;
 
-    private static string? NonEmpty(string line) => string.IsNullOrWhiteSpace(line) ? null : line;
+    /// <summary>Starts pumping <paramref name="socket"/> into this log until EOF; the pump can mark where a run's output ends (<see cref="LogPump.EndOfRun"/>).</summary>
+    public LogPump Pump(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default) =>
+        LogPump.Start(this, socket, stream, levelPrefix, cancellationToken);
+
+    internal static string? NonEmpty(string line) => string.IsNullOrWhiteSpace(line) ? null : line;
 
     /// <summary>
     /// Complete lines go to the log; the unfinished tail waits in <paramref name="pending"/> (cut at
     /// MaxLineBytes). Returns the last non-empty line logged, if any.
     /// </summary>
-    private string? Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder, bool levelPrefix)
+    internal string? Split(byte[] buffer, int n, List<byte> pending, string stream, Encoding decoder, bool levelPrefix)
     {
         string? last = null;
         int start = 0;
@@ -331,7 +307,7 @@ public sealed class UnitLog : IDisposable
         return last;
     }
 
-    private string Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool levelPrefix, bool cut = false)
+    internal string Flush(List<byte> pending, ReadOnlySpan<byte> tail, string stream, Encoding decoder, bool levelPrefix, bool cut = false)
     {
         byte[] all = pending.Count == 0 ? tail.ToArray() : [.. pending, .. tail];
         pending.Clear();

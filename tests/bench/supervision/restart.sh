@@ -65,6 +65,24 @@ unit_file() {  # unit_file PATH LOG MS SANDBOX(0|1)
   chmod 0644 "$1"
 }
 
+# proc_cost PID — "TICKS CTXSW STARTS": utime+stime of the process (clock ticks) and the context
+# switches of all its threads now.
+proc_cost() {
+  local ticks cs
+  ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}') || return 1
+  cs=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}')
+  echo "$ticks $cs"
+}
+
+# cost_per_restart "T0 C0" "T1 C1" STARTS_AT_END STARTS_AT_FIRST — CPU ms and context switches per restart.
+cost_per_restart() {
+  local t0 c0 t1 c1 hz restarts
+  read -r t0 c0 <<<"$1"; read -r t1 c1 <<<"$2"; hz=$(getconf CLK_TCK)
+  restarts=$(($3 - $4)); [ "$restarts" -gt 0 ] || { echo "no restarts counted"; return; }
+  awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) -v n="$restarts" -v hz="$hz" \
+    'BEGIN { printf "supervisor process CPU %.2f ms and %.1f context switches per restart (over %d restarts, %d ticks)\n", t * 1000 / hz / n, c / n, n, t }'
+}
+
 runit_stop() { sv -w 5 force-stop "$1"; sv exit "$1"; }
 
 # row SCENARIO KIND SAMPLES MS — one supervisor, one service, until SAMPLES+2 starts (the first
@@ -119,10 +137,17 @@ startretries=1000000
 EOF
       supervisord -n -c "$dir/supervisord.conf" >"$dir/peer.log" 2>&1 & pid=$!; track "$pid" peer ;;
   esac
+  # The supervisor's own cost per restart, beside the latency: CPU time (utime+stime of its
+  # process, all threads) and context switches (summed over its threads: each is a wake-up or a
+  # preemption), from the 2nd start to the last one counted.
+  local cost0="" cost1=""
+  wait_starts "$log" 2 "$timeout" && cost0=$(proc_cost "$pid")
   if ! wait_starts "$log" $((n + 2)) "$timeout"; then
     note="timed out after ${timeout}s with $(grep -c '^start' "$log" 2>/dev/null || echo 0) starts"
     say "$label, RUN_MS=$ms: $note" >&2
   fi
+  cost1=$(proc_cost "$pid")
+  [ -n "$cost0" ] && [ -n "$cost1" ] && say "$scenario: $label: $(cost_per_restart "$cost0" "$cost1" "$(grep -c '^start' "$log")" 2)"
   case $kind in
     ours|ours-sandbox)
       stop_ours "$pid"
@@ -147,13 +172,21 @@ t_begin=$(date +%s)
 say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other activity on the host shows up in every number)"
 a="(a) quick crash, RUN_MS=0"
 b="(b) crash after running 1.2 s, RUN_MS=1200"
-row "$a" ours "$samples" 0
-row "$a" ours-sandbox "$samples" 0
-row "$a" daemontools "$slow_samples" 0
-row "$a" runit "$slow_samples" 0
-row "$a" s6 "$slow_samples" 0
-row "$a" supervisord "$slow_samples" 0
-for k in ours ours-sandbox daemontools runit s6 supervisord; do row "$b" "$k" "$samples" 1200; done
+# PEERS (default all) and SCENARIOS (default "a b") choose the rows, e.g. PEERS="ours daemontools" SCENARIOS=b.
+peers=${PEERS:-ours ours-sandbox daemontools runit s6 supervisord}
+for k in $peers; do
+  case $k in ours|ours-sandbox|daemontools|runit|s6|supervisord) ;; *) echo "$me: unknown peer '$k'" >&2; exit 2 ;; esac
+done
+for sc in ${SCENARIOS:-a b}; do
+  for k in $peers; do
+    case $sc-$k in
+      a-ours|a-ours-sandbox) row "$a" "$k" "$samples" 0 ;;
+      a-*) row "$a" "$k" "$slow_samples" 0 ;;
+      b-*) row "$b" "$k" "$samples" 1200 ;;
+      *) echo "$me: unknown scenario '$sc' (a or b)" >&2; exit 2 ;;
+    esac
+  done
+done
 
 echo
 echo "crash-to-restart latency = start(i+1) - exit(i), CLOCK_REALTIME stamps written by the service"
