@@ -35,6 +35,33 @@ public class UnitLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_read_end_that_arrives_non_blocking_is_pumped_like_a_new_one()
+    {
+        // As after a supervisor's kill -9: the read end comes back from the fd holder with the
+        // O_NONBLOCK the killed supervisor's .NET set on it, and is wrapped in a new Socket.
+        using var log = new UnitLog(_dir, "adopted", 1 << 20);
+        var (first, writeFd) = Supervisor.Linux.UnixSockets.OutputPair();
+        first.Blocking = false;
+        int copy = Supervisor.Linux.Native.Libc.Fcntl((int)first.Handle, Supervisor.Linux.Native.Libc.F_DUPFD_CLOEXEC, 3);
+        Assert.True(copy >= 0);
+        first.Dispose();
+        var adopted = new Socket(new SafeSocketHandle(copy, ownsHandle: true));
+        using (var w = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(writeFd, true), FileAccess.Write, 1))
+        {
+            w.Write("written meanwhile\n"u8); w.Flush();
+            var pump = log.PumpAsync(adopted, "stdout", TestContext.Current.CancellationToken);
+            w.Write("and after\n"u8); w.Flush();
+            w.Close();
+            Assert.Equal("and after", await pump);
+        }
+        await log.FlushAsync();
+        var lines = UnitLog.Tail(_dir, "adopted", 10);
+        Assert.Equal(2, lines.Count);
+        Assert.EndsWith(" stdout: written meanwhile", lines[0]);
+        Assert.EndsWith(" stdout: and after", lines[1]);
+    }
+
+    [Fact]
     public async Task Keeps_the_configured_number_of_rotated_files()
     {
         using var log = new UnitLog(_dir, "many", 1024, files: 3);

@@ -30,6 +30,12 @@ public sealed class LogPump
     private LogPump(UnitLog log, Socket socket, string stream, bool levelPrefix)
     {
         _log = log;
+        // Non-blocking in .NET's own terms: its synchronous Receive below then answers WouldBlock.
+        // A descriptor that arrives already O_NONBLOCK (taken back from the fd holder after a
+        // supervisor's kill -9) is otherwise "blocking" to .NET while its handle is not, and every
+        // synchronous Receive on it throws InvalidOperationException: the pump ended at its first
+        // read and an adopted service's output never reached the log.
+        socket.Blocking = false;
         _socket = socket;
         _stream = stream;
         _levelPrefix = levelPrefix;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -270,41 +269,8 @@ public sealed class UnitLog : IDisposable
         PumpAsync(socket, stream, levelPrefix: false, cancellationToken);
 
     /// <param name="levelPrefix">SyslogLevelPrefix: a kernel-style "&lt;N&gt;" (0–7) at the start of a line is taken off, as systemd does.</param>
-    /// <remarks>
-    /// A stream read on its own to EOF, with no run boundary to mark (the output a previous
-    /// supervisor left, taken back from the fd holder): plain asynchronous reads. Read by
-    /// <see cref="LogPump"/>'s readiness-then-FIONREAD loop instead, what an adopted service wrote
-    /// never reached the log (RestartOfTheSupervisorTests); why that loop reads nothing from a
-    /// descriptor back from the holder is not known yet.
-    /// </remarks>
-    public async Task<string?> PumpAsync(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default)
-    {
-        var pending = new List<byte>();
-        string? last = null;
-        byte[]? buffer = null;
-        try
-        {
-            while (true)
-            {
-                // A zero-byte read waits for data without holding a buffer: a thousand quiet services
-                // cost no receive buffers. The buffer is borrowed only while there is output to copy.
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                buffer = ArrayPool<byte>.Shared.Rent(8192);
-                int n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (n == 0) break;
-                last = Split(buffer, n, pending, stream, Encoding.UTF8, levelPrefix) ?? last;
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
-            }
-        }
-        catch (SocketException) { }
-        catch (ObjectDisposedException) { }
-        catch (OperationCanceledException) { }
-        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-        if (pending.Count > 0) last = NonEmpty(Flush(pending, [], stream, Encoding.UTF8, levelPrefix)) ?? last;
-        socket.Dispose();
-        return last;
-    }
+    public Task<string?> PumpAsync(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default) =>
+        Pump(socket, stream, levelPrefix, cancellationToken).Completion;
 
     /// <summary>Starts pumping <paramref name="socket"/> into this log until EOF; the pump can mark where a run's output ends (<see cref="LogPump.EndOfRun"/>).</summary>
     public LogPump Pump(Socket socket, string stream, bool levelPrefix, CancellationToken cancellationToken = default) =>
