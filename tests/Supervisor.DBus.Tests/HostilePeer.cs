@@ -62,19 +62,21 @@ internal sealed class HostilePeer : IAsyncDisposable
                     except (EOFError, OSError):
                         closed += 1
                 print("invalid-args", invalid, "closed", closed, flush=True)
-        # Hold everything until the server has closed every connection or the test closes stdin.
-        live = list(socks)
+        # Hold everything, reading nothing more (a hostile peer does not read its replies: reading
+        # them here let a flood drain as fast as the server queued it), until the server has closed
+        # every connection (POLLRDHUP, not POLLIN) or the test closes stdin.
+        poller = select.poll()
+        poller.register(sys.stdin.fileno(), select.POLLIN)
+        live = {s.fileno(): s for s in socks}
+        for fd in live:
+            poller.register(fd, select.POLLRDHUP)
         while live:
-            readable, _, _ = select.select(live + [sys.stdin], [], [])
-            if sys.stdin in readable:
-                sys.exit(0)
-            for s in readable:
-                try:
-                    if s.recv(65536):
-                        continue
-                except OSError:
-                    pass
-                live.remove(s)
+            for fd, _ in poller.poll():
+                if fd == sys.stdin.fileno():
+                    sys.exit(0)
+                if fd in live:
+                    poller.unregister(fd)
+                    live.pop(fd)
         print("all closed", flush=True)
         sys.stdin.read()
         """;

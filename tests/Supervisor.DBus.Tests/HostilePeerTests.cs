@@ -54,12 +54,15 @@ public sealed class HostilePeerTests : IAsyncLifetime
         _disconnects.Where(d => d.Client.Credentials.UserId == uid && d.Reason?.Message.Contains(containing, StringComparison.Ordinal) == true)
             .Select(d => d.Reason!.Message).ToArray();
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(condition, () => what);
+
+    /// <param name="what">What was awaited, said when it did not come (with the state seen then).</param>
+    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> what)
     {
         var deadline = DateTime.UtcNow + Tool.Timeout;
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            if (DateTime.UtcNow >= deadline) Assert.Fail($"timed out waiting until {what()}");
             await Task.Delay(20);
         }
     }
@@ -229,7 +232,8 @@ public sealed class HostilePeerTests : IAsyncLifetime
 
         await using var nobody = HostilePeer.Send(_dir.Socket, Nobody, 4, file, prefix: 0, replies: 0);
         Assert.Equal("open 4 refused 0", await nobody.ReadLineAsync());
-        await WaitUntilAsync(() => Reasons(Nobody, "limit per user").Length > 0, "a flooding connection was cut off at the per-user queue limit");
+        await WaitUntilAsync(() => Reasons(Nobody, "limit per user").Length > 0,
+            () => $"a flooding connection was cut off at the per-user queue limit (disconnects of uid {Nobody}: {string.Join("; ", Reasons(Nobody, ""))}; usage {server.GetUserUsage(Nobody)})");
         Assert.Contains($"peer is not reading: its uid {Nobody} would have more than {perUser} bytes queued, the limit per user", Reasons(Nobody, "limit per user"));
         Assert.True(server.GetUserUsage(Nobody)!.PeakOutgoingBytes <= perUser);
         Assert.Equal("root reads its replies", await RootEchoAsync("root reads its replies"));
