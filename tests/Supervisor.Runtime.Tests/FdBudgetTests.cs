@@ -2,7 +2,16 @@ using Supervisor.Runtime.Launch;
 
 namespace Supervisor.Runtime.Tests;
 
+/// <summary>
+/// These tests count this test process's open descriptors: other test classes opening or closing
+/// files at the same moment change the count between the budget and the reservation (a full run
+/// once saw a reservation fit that should not have). They run alone.
+/// </summary>
+[CollectionDefinition(nameof(FdBudgetTests), DisableParallelization = true)]
+public sealed class FdBudgetCollection;
+
 /// <summary>Starts near the daemon's own descriptor limit fail cleanly, naming the limit, instead of exhausting it.</summary>
+[Collection(nameof(FdBudgetTests))]
 public sealed class FdBudgetTests
 {
     private static List<FileStream> OpenFiles(int n) => [.. Enumerable.Range(0, n).Select(_ => File.OpenRead("/proc/self/stat"))];
